@@ -1,0 +1,40 @@
+import type { EngineName, InferenceEngine } from './engines/engine.js';
+
+export type ArchName =
+  | 'mobilenet_v3_large'
+  | 'mobilenet_v3_small'
+  | 'lraspp_mobilenet_v3_large'
+  | 'lraspp_mobilenet_v3_small';
+
+export type ModelTask = 'segmentation' | 'classification';
+
+/** Where a model's weights came from; `trained: false` means the seeded random initialisation. */
+export interface WeightsInfo {
+  trained: boolean;
+  /** File path or URL given by the user, or `seeded-init:<seed>` for the untrained default. */
+  source: string;
+  sha256: string | null;
+}
+
+/** A network ready to run, plus the facts the API reports about it. */
+export interface LoadedModel {
+  /** Unique name used in requests (`?model=`), defaults to the architecture name. */
+  id: string;
+  task: ModelTask;
+  arch: ArchName;
+  numClasses: number;
+  parameterCount: number;
+  weights: WeightsInfo;
+  engineName: EngineName;
+  engine: InferenceEngine;
+}
+
+export interface LoadModelOptions {
+  arch: ArchName;
+  numClasses: number;
+  /** File path or http(s) URL of a torchvision checkpoint (.pth or .safetensors); absent → seeded untrained init. */
+  weights?: string;
+  engine?: EngineName | 'auto';
+  cacheDir?: string;
+  id?: string;
+}
