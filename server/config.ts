@@ -1,0 +1,154 @@
+import type { EngineName } from '../model/engines/engine.js';
+import type { ArchName } from '../model/loaded-model.js';
+
+export type SegmentationArch = Extract<ArchName, `lraspp_${string}`>;
+export type ClassifierArch = Extract<ArchName, `mobilenet_${string}`>;
+export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+
+/** Every setting of the HTTP service, validated. */
+export interface ServerConfig {
+  arch: SegmentationArch;
+  /** Checkpoint path or URL of the segmentation model; absent → seeded untrained init. */
+  weights?: string;
+  numClasses: number;
+  /** `cityscapes`, `voc` or a path to a label-set file. */
+  labels: string;
+  /** `none` serves no classifier (and /v1/classify answers 400). */
+  classifierArch: ClassifierArch | 'none';
+  classifierWeights?: string;
+  /** Default long side the image is resized to for inference. */
+  inferenceSize: number | 'native';
+  maxPixels: number;
+  bodyLimit: number;
+  /** 0 runs inference on the main thread; N > 0 runs it in a pool of N worker threads. */
+  workers: number;
+  queueLimit: number;
+  requestTimeoutMs: number;
+  shutdownTimeoutMs: number;
+  engine: EngineName | 'auto';
+  cacheDir?: string;
+  port: number;
+  host: string;
+  logLevel: LogLevel;
+}
+
+export type SettingName = keyof ServerConfig;
+
+/** Raw setting values from the command line (commander hands over strings; tests may pass numbers). */
+export type ConfigFlags = Partial<Record<SettingName, string | number | undefined>>;
+
+/** A setting that was given a value it cannot take; `source` names the env var or flag. */
+export class ConfigError extends Error {
+  constructor(
+    readonly setting: SettingName,
+    readonly source: string,
+    detail: string,
+  ) {
+    super(`${source}: ${detail}`);
+    this.name = 'ConfigError';
+  }
+}
+
+type Parser = (raw: string) => ServerConfig[SettingName];
+
+/** Thrown by a parser; loadConfig adds which setting and source it came from. */
+class InvalidValue extends Error {}
+
+function integer(min: number, max: number): Parser {
+  return (raw) => {
+    const value = Number(raw.trim());
+    if (raw.trim() === '' || !Number.isInteger(value) || value < min || value > max) {
+      throw new InvalidValue(`expected an integer in ${min}..${max}, got '${raw}'`);
+    }
+    return value;
+  };
+}
+
+function oneOf<T extends string>(...choices: T[]): Parser {
+  return (raw) => {
+    if (!(choices as string[]).includes(raw)) {
+      throw new InvalidValue(`expected one of ${choices.join(', ')}, got '${raw}'`);
+    }
+    return raw as T;
+  };
+}
+
+function nonEmpty(raw: string): string {
+  if (raw.trim() === '') throw new InvalidValue('expected a non-empty value');
+  return raw;
+}
+
+const BYTE_UNITS: Record<string, number> = { '': 1, b: 1, kb: 1e3, mb: 1e6, gb: 1e9, kib: 1024, mib: 1024 ** 2, gib: 1024 ** 3 };
+
+/** Bytes as an integer or with a unit: `20971520`, `20MiB`, `500kb`. */
+function byteSize(raw: string): number {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(raw);
+  const unit = match ? BYTE_UNITS[match[2].toLowerCase()] : undefined;
+  if (!match || unit === undefined) {
+    throw new InvalidValue(`expected a byte count such as 20971520 or 20MiB, got '${raw}'`);
+  }
+  const bytes = Math.round(Number(match[1]) * unit);
+  if (bytes < 1) throw new InvalidValue(`expected at least 1 byte, got '${raw}'`);
+  return bytes;
+}
+
+function sizeOrNative(raw: string): number | 'native' {
+  return raw === 'native' ? 'native' : (integer(32, 4096)(raw) as number);
+}
+
+interface SettingSpec {
+  env: string;
+  /** Long CLI flag, without the leading dashes. */
+  flag: string;
+  parse: Parser;
+  fallback?: ServerConfig[SettingName];
+  help: string;
+}
+
+const MINUTE_MS = 60_000;
+
+/** The settings table: env var, flag, parser, default. main.ts builds its CLI flags from it. */
+export const SETTINGS: Record<SettingName, SettingSpec> = {
+  arch: { env: 'CITYSEG_ARCH', flag: 'arch', parse: oneOf('lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'), fallback: 'lraspp_mobilenet_v3_large', help: 'segmentation architecture' },
+  weights: { env: 'CITYSEG_WEIGHTS', flag: 'weights', parse: nonEmpty, help: 'segmentation checkpoint (.pth/.safetensors path or URL); absent → untrained seeded init' },
+  numClasses: { env: 'CITYSEG_NUM_CLASSES', flag: 'num-classes', parse: integer(1, 255), fallback: 19, help: 'segmentation classes' },
+  labels: { env: 'CITYSEG_LABELS', flag: 'labels', parse: nonEmpty, fallback: 'cityscapes', help: 'label set: cityscapes, voc or a file path' },
+  classifierArch: { env: 'CITYSEG_CLASSIFIER_ARCH', flag: 'classifier-arch', parse: oneOf('mobilenet_v3_large', 'mobilenet_v3_small', 'none'), fallback: 'mobilenet_v3_large', help: 'ImageNet classifier architecture, or none' },
+  classifierWeights: { env: 'CITYSEG_CLASSIFIER_WEIGHTS', flag: 'classifier-weights', parse: nonEmpty, help: 'classifier checkpoint; absent → untrained seeded init' },
+  inferenceSize: { env: 'CITYSEG_INFERENCE_SIZE', flag: 'inference-size', parse: sizeOrNative, fallback: 1024, help: 'default inference long side (32..4096) or native' },
+  maxPixels: { env: 'CITYSEG_MAX_PIXELS', flag: 'max-pixels', parse: integer(1, 1e9), fallback: 40e6, help: 'largest accepted image, in pixels' },
+  bodyLimit: { env: 'CITYSEG_BODY_LIMIT', flag: 'body-limit', parse: byteSize, fallback: 20 * 1024 ** 2, help: 'largest accepted request body (bytes, or e.g. 20MiB)' },
+  workers: { env: 'CITYSEG_WORKERS', flag: 'workers', parse: integer(0, 64), fallback: 0, help: '0 = inference on the main thread, N = pool of N worker threads' },
+  queueLimit: { env: 'CITYSEG_QUEUE_LIMIT', flag: 'queue-limit', parse: integer(1, 100_000), fallback: 64, help: 'requests allowed to wait for inference before 503' },
+  requestTimeoutMs: { env: 'CITYSEG_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 30_000, help: 'longest a request may wait for inference before 503' },
+  shutdownTimeoutMs: { env: 'CITYSEG_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 30_000, help: 'graceful-shutdown budget before a forced exit' },
+  engine: { env: 'CITYSEG_ENGINE', flag: 'engine', parse: oneOf('auto', 'tfjs', 'onnx'), fallback: 'auto', help: 'inference runtime' },
+  cacheDir: { env: 'CITYSEG_CACHE_DIR', flag: 'cache-dir', parse: nonEmpty, help: 'where downloaded checkpoints are cached' },
+  port: { env: 'PORT', flag: 'port', parse: integer(0, 65535), fallback: 8080, help: 'listening port' },
+  host: { env: 'HOST', flag: 'host', parse: nonEmpty, fallback: '0.0.0.0', help: 'listening address' },
+  logLevel: { env: 'LOG_LEVEL', flag: 'log-level', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), fallback: 'info', help: 'pino log level' },
+};
+
+/**
+ * Resolves every setting: a CLI flag wins over the env var, which wins over the default.
+ * Throws ConfigError naming the flag or env var whose value is invalid.
+ */
+export function loadConfig(env: Record<string, string | undefined>, flags: ConfigFlags = {}): ServerConfig {
+  const config: Partial<Record<SettingName, ServerConfig[SettingName]>> = {};
+  for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingSpec][]) {
+    const flagValue = flags[name];
+    const [raw, source] =
+      flagValue !== undefined ? [String(flagValue), `--${spec.flag}`] : [env[spec.env], spec.env];
+    if (raw === undefined || (source === spec.env && raw === '')) {
+      if (spec.fallback !== undefined) config[name] = spec.fallback;
+      continue;
+    }
+    try {
+      config[name] = spec.parse(raw);
+    } catch (error) {
+      if (error instanceof InvalidValue) throw new ConfigError(name, source, error.message);
+      throw error;
+    }
+  }
+  return config as ServerConfig;
+}

@@ -1,0 +1,64 @@
+import type { FastifyError } from 'fastify';
+import { ImageDecodeError, ImageTooLargeError, InvalidArgumentError, type ImageDecodeErrorCode } from '../segmentation/errors.js';
+import { QueueClosedError, QueueFullError, QueueRejection, QueueTimeoutError } from './inference-queue.js';
+import { HttpProblem, type ProblemKind } from './problems.js';
+
+const DECODE_ERROR_KINDS: Record<ImageDecodeErrorCode, ProblemKind> = {
+  IMAGE_EMPTY: 'empty-body',
+  IMAGE_NOT_RECOGNISED: 'unsupported-media-type',
+  IMAGE_UNSUPPORTED_FORMAT: 'unsupported-media-type',
+  IMAGE_CORRUPT: 'unprocessable-image',
+};
+
+/** Fastify and @fastify/multipart error codes that are the client's doing. */
+const FASTIFY_ERROR_KINDS: Record<string, ProblemKind> = {
+  FST_ERR_CTP_BODY_TOO_LARGE: 'payload-too-large',
+  FST_REQ_FILE_TOO_LARGE: 'payload-too-large',
+  FST_FILES_LIMIT: 'payload-too-large',
+  FST_PARTS_LIMIT: 'payload-too-large',
+  FST_FIELDS_LIMIT: 'payload-too-large',
+  FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type',
+  FST_INVALID_MULTIPART_CONTENT_TYPE: 'unsupported-media-type',
+  FST_ERR_CTP_EMPTY_TYPE: 'unsupported-media-type',
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad-parameter',
+  FST_ERR_CTP_EMPTY_JSON_BODY: 'empty-body',
+  FST_PROTO_VIOLATION: 'bad-parameter',
+};
+
+const QUEUE_KINDS: [new (...args: never[]) => QueueRejection, ProblemKind][] = [
+  [QueueFullError, 'queue-full'],
+  [QueueTimeoutError, 'queue-timeout'],
+  [QueueClosedError, 'shutting-down'],
+];
+
+/** A 4xx status Fastify attached to an error we have no table entry for → the nearest problem kind. */
+function kindForStatus(status: number): ProblemKind {
+  if (status === 404) return 'not-found';
+  if (status === 405) return 'method-not-allowed';
+  if (status === 413) return 'payload-too-large';
+  if (status === 415) return 'unsupported-media-type';
+  return 'bad-parameter';
+}
+
+/**
+ * Any error thrown while answering a request → the problem to answer with. Client mistakes map to
+ * 4xx; only what is left (a bug, a broken model) becomes a 500 whose detail hides internals.
+ */
+export function problemFor(error: unknown): HttpProblem {
+  if (error instanceof HttpProblem) return error;
+  if (error instanceof ImageDecodeError) return new HttpProblem(DECODE_ERROR_KINDS[error.code], error.message);
+  if (error instanceof ImageTooLargeError) return new HttpProblem('image-too-large', error.message);
+  if (error instanceof InvalidArgumentError) return new HttpProblem('bad-parameter', error.message);
+  for (const [type, kind] of QUEUE_KINDS) {
+    if (error instanceof type) return new HttpProblem(kind, error.message, error.retryAfterSeconds);
+  }
+  const fastifyError = error as Partial<FastifyError> | undefined;
+  if (fastifyError?.validation) return new HttpProblem('bad-parameter', fastifyError.message ?? 'invalid request');
+  const tableKind = fastifyError?.code ? FASTIFY_ERROR_KINDS[fastifyError.code] : undefined;
+  if (tableKind) return new HttpProblem(tableKind, fastifyError?.message ?? tableKind);
+  const status = fastifyError?.statusCode;
+  if (typeof status === 'number' && status >= 400 && status < 500) {
+    return new HttpProblem(kindForStatus(status), fastifyError?.message ?? `HTTP ${status}`);
+  }
+  return new HttpProblem('internal-error', 'the server failed to answer this request; see its log for the request id');
+}

@@ -1,0 +1,76 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus collectors of one app; each app owns its Registry so several apps (tests) never collide. */
+export interface ServiceMetrics {
+  registry: Registry;
+  requests: Counter<'method' | 'route' | 'status'>;
+  requestSeconds: Histogram<'method' | 'route'>;
+  inferenceSeconds: Histogram<'model' | 'task'>;
+  inFlight: Gauge;
+  queueDepth: Gauge;
+  inferenceRunning: Gauge;
+  modelInfo: Gauge<'id' | 'task' | 'arch' | 'engine' | 'backend' | 'trained'>;
+}
+
+export interface QueueGauges {
+  depth: number;
+  running: number;
+}
+
+const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+const INFERENCE_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
+
+export function createMetrics(queue: () => QueueGauges): ServiceMetrics {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'cityseg_' });
+  return {
+    registry,
+    requests: new Counter({
+      name: 'cityseg_http_requests_total',
+      help: 'HTTP requests answered, by route template and status code',
+      labelNames: ['method', 'route', 'status'],
+      registers: [registry],
+    }),
+    requestSeconds: new Histogram({
+      name: 'cityseg_http_request_duration_seconds',
+      help: 'HTTP request latency from arrival to the last byte handed to the socket',
+      labelNames: ['method', 'route'],
+      buckets: REQUEST_BUCKETS,
+      registers: [registry],
+    }),
+    inferenceSeconds: new Histogram({
+      name: 'cityseg_inference_duration_seconds',
+      help: 'Time in the network forward pass alone (no decode, pre- or post-processing)',
+      labelNames: ['model', 'task'],
+      buckets: INFERENCE_BUCKETS,
+      registers: [registry],
+    }),
+    inFlight: new Gauge({
+      name: 'cityseg_http_requests_in_flight',
+      help: 'HTTP requests received and not yet answered',
+      registers: [registry],
+    }),
+    queueDepth: new Gauge({
+      name: 'cityseg_inference_queue_depth',
+      help: 'Inference jobs waiting to start',
+      registers: [registry],
+      collect() {
+        this.set(queue().depth);
+      },
+    }),
+    inferenceRunning: new Gauge({
+      name: 'cityseg_inference_running',
+      help: 'Inference jobs running now',
+      registers: [registry],
+      collect() {
+        this.set(queue().running);
+      },
+    }),
+    modelInfo: new Gauge({
+      name: 'cityseg_model_info',
+      help: 'Loaded models (value always 1); trained="false" marks a seeded untrained initialisation',
+      labelNames: ['id', 'task', 'arch', 'engine', 'backend', 'trained'],
+      registers: [registry],
+    }),
+  };
+}

@@ -1,0 +1,66 @@
+/** RFC 9457 problem details: the body of every error the service answers. */
+export interface Problem {
+  type: string;
+  title: string;
+  status: number;
+  detail: string;
+}
+
+export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
+
+/** Kinds of problem the API reports, by slug: the status and the title clients can match on. */
+export const PROBLEM_KINDS = {
+  'bad-parameter': { status: 400, title: 'Bad parameter' },
+  'unknown-model': { status: 400, title: 'Unknown model' },
+  'not-found': { status: 404, title: 'Not found' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed' },
+  'payload-too-large': { status: 413, title: 'Payload too large' },
+  'image-too-large': { status: 413, title: 'Image too large' },
+  'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
+  'unprocessable-image': { status: 422, title: 'Unprocessable image' },
+  'empty-body': { status: 422, title: 'Empty body' },
+  'queue-full': { status: 503, title: 'Server busy' },
+  'queue-timeout': { status: 503, title: 'Request timed out waiting for inference' },
+  'not-ready': { status: 503, title: 'Service not ready' },
+  'shutting-down': { status: 503, title: 'Service shutting down' },
+  'internal-error': { status: 500, title: 'Internal server error' },
+} as const satisfies Record<string, { status: number; title: string }>;
+
+export type ProblemKind = keyof typeof PROBLEM_KINDS;
+
+export function problemType(kind: ProblemKind): string {
+  return `urn:cityseg:problem:${kind}`;
+}
+
+/** An error that maps straight onto a problem response; `retryAfterSeconds` becomes `Retry-After`. */
+export class HttpProblem extends Error {
+  readonly status: number;
+
+  constructor(
+    readonly kind: ProblemKind,
+    readonly detail: string,
+    readonly retryAfterSeconds?: number,
+  ) {
+    super(detail);
+    this.name = 'HttpProblem';
+    this.status = PROBLEM_KINDS[kind].status;
+  }
+
+  toProblem(): Problem {
+    return { type: problemType(this.kind), title: PROBLEM_KINDS[this.kind].title, status: this.status, detail: this.detail };
+  }
+}
+
+/** JSON schema of a problem body, shared by every route's error responses and the OpenAPI document. */
+export const problemSchema = {
+  $id: 'Problem',
+  type: 'object',
+  description: 'RFC 9457 problem details',
+  required: ['type', 'title', 'status', 'detail'],
+  properties: {
+    type: { type: 'string', description: 'URN naming the kind of problem, e.g. urn:cityseg:problem:bad-parameter' },
+    title: { type: 'string' },
+    status: { type: 'integer' },
+    detail: { type: 'string', description: 'What exactly was wrong (parameter, field, image)' },
+  },
+} as const;

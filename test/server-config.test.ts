@@ -1,0 +1,102 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { ConfigError, loadConfig, SETTINGS } from '../server/config.js';
+
+describe('loadConfig', () => {
+  it('fills every default from the brief when nothing is set', () => {
+    assert.deepEqual(loadConfig({}), {
+      arch: 'lraspp_mobilenet_v3_large',
+      numClasses: 19,
+      labels: 'cityscapes',
+      classifierArch: 'mobilenet_v3_large',
+      inferenceSize: 1024,
+      maxPixels: 40_000_000,
+      bodyLimit: 20 * 1024 * 1024,
+      workers: 0,
+      queueLimit: 64,
+      requestTimeoutMs: 30_000,
+      shutdownTimeoutMs: 30_000,
+      engine: 'auto',
+      port: 8080,
+      host: '0.0.0.0',
+      logLevel: 'info',
+    });
+  });
+
+  it('reads every env var named in the brief', () => {
+    const config = loadConfig({
+      CITYSEG_ARCH: 'lraspp_mobilenet_v3_small',
+      CITYSEG_WEIGHTS: '/w/seg.pth',
+      CITYSEG_NUM_CLASSES: '21',
+      CITYSEG_LABELS: 'voc',
+      CITYSEG_CLASSIFIER_ARCH: 'none',
+      CITYSEG_CLASSIFIER_WEIGHTS: 'https://example.org/c.pth',
+      CITYSEG_INFERENCE_SIZE: 'native',
+      CITYSEG_MAX_PIXELS: '1e6',
+      CITYSEG_BODY_LIMIT: '512KiB',
+      CITYSEG_WORKERS: '2',
+      CITYSEG_QUEUE_LIMIT: '8',
+      CITYSEG_REQUEST_TIMEOUT_MS: '1500',
+      CITYSEG_SHUTDOWN_TIMEOUT_MS: '2500',
+      CITYSEG_ENGINE: 'tfjs',
+      CITYSEG_CACHE_DIR: '/tmp/cache',
+      PORT: '0',
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'silent',
+    });
+    assert.deepEqual(config, {
+      arch: 'lraspp_mobilenet_v3_small',
+      weights: '/w/seg.pth',
+      numClasses: 21,
+      labels: 'voc',
+      classifierArch: 'none',
+      classifierWeights: 'https://example.org/c.pth',
+      inferenceSize: 'native',
+      maxPixels: 1_000_000,
+      bodyLimit: 524_288,
+      workers: 2,
+      queueLimit: 8,
+      requestTimeoutMs: 1500,
+      shutdownTimeoutMs: 2500,
+      engine: 'tfjs',
+      cacheDir: '/tmp/cache',
+      port: 0,
+      host: '127.0.0.1',
+      logLevel: 'silent',
+    });
+  });
+
+  it('lets a flag override its env var and ignores empty env values', () => {
+    const config = loadConfig({ PORT: '9000', CITYSEG_INFERENCE_SIZE: '', HOST: '' }, { port: '9100', queueLimit: 3 });
+    assert.equal(config.port, 9100);
+    assert.equal(config.queueLimit, 3);
+    assert.equal(config.inferenceSize, 1024);
+    assert.equal(config.host, '0.0.0.0');
+  });
+
+  const invalid: [Record<string, string>, Record<string, string>, string][] = [
+    [{ CITYSEG_MAX_PIXELS: 'lots' }, {}, "CITYSEG_MAX_PIXELS: expected an integer in 1..1000000000, got 'lots'"],
+    [{ PORT: '70000' }, {}, "PORT: expected an integer in 0..65535, got '70000'"],
+    [{}, { port: '-1' }, "--port: expected an integer in 0..65535, got '-1'"],
+    [{ CITYSEG_INFERENCE_SIZE: '16' }, {}, "CITYSEG_INFERENCE_SIZE: expected an integer in 32..4096, got '16'"],
+    [{ CITYSEG_ARCH: 'mobilenet_v3_large' }, {}, "CITYSEG_ARCH: expected one of lraspp_mobilenet_v3_large, lraspp_mobilenet_v3_small, got 'mobilenet_v3_large'"],
+    [{ CITYSEG_BODY_LIMIT: '20 parsecs' }, {}, "CITYSEG_BODY_LIMIT: expected a byte count such as 20971520 or 20MiB, got '20 parsecs'"],
+    [{ LOG_LEVEL: 'loud' }, {}, "LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got 'loud'"],
+    [{}, { weights: ' ' }, '--weights: expected a non-empty value'],
+  ];
+  for (const [env, flags, message] of invalid) {
+    it(`refuses ${JSON.stringify({ ...env, ...flags })} with a message naming the source`, () => {
+      assert.throws(() => loadConfig(env, flags), (error: unknown) => {
+        assert.ok(error instanceof ConfigError);
+        assert.equal(error.message, message);
+        return true;
+      });
+    });
+  }
+
+  it('gives every setting a distinct env var and flag', () => {
+    const specs = Object.values(SETTINGS);
+    assert.equal(new Set(specs.map((s) => s.env)).size, specs.length);
+    assert.equal(new Set(specs.map((s) => s.flag)).size, specs.length);
+  });
+});

@@ -1,0 +1,141 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  InferenceQueue,
+  JobAbortedError,
+  QueueClosedError,
+  QueueFullError,
+  QueueTimeoutError,
+  type JobRunner,
+} from '../server/inference-queue.js';
+
+/** Runs `job` ms of work (a timer), records start order and how many ran at once. */
+class RecordingRunner implements JobRunner<number, number> {
+  started: number[] = [];
+  active = 0;
+  maxActive = 0;
+  closed = false;
+
+  async run(job: number): Promise<number> {
+    this.started.push(job);
+    this.active += 1;
+    this.maxActive = Math.max(this.maxActive, this.active);
+    await sleep(job);
+    this.active -= 1;
+    return job * 2;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+}
+
+describe('InferenceQueue', () => {
+  it('runs jobs in FIFO order, never more than `concurrency` at once', async () => {
+    const runner = new RecordingRunner();
+    const queue = new InferenceQueue(runner, { concurrency: 2, limit: 10, timeoutMs: 5000 });
+    const results = await Promise.all([30, 10, 20, 5, 15].map((ms) => queue.submit(ms)));
+    assert.deepEqual(results, [60, 20, 40, 10, 30]);
+    assert.deepEqual(runner.started, [30, 10, 20, 5, 15]);
+    assert.equal(runner.maxActive, 2);
+    assert.equal(queue.depth, 0);
+    assert.equal(queue.running, 0);
+  });
+
+  it('refuses a job when `limit` are already waiting, with a Retry-After estimate', async () => {
+    const queue = new InferenceQueue(new RecordingRunner(), { concurrency: 1, limit: 2, timeoutMs: 5000 });
+    const accepted = [queue.submit(40)];
+    await sleep(5); // the first job has started
+    accepted.push(queue.submit(1), queue.submit(1));
+    assert.equal(queue.running, 1);
+    assert.equal(queue.depth, 2);
+    await assert.rejects(queue.submit(1), (error: unknown) => {
+      assert.ok(error instanceof QueueFullError);
+      assert.equal(error.message, 'inference queue is full (2 waiting)');
+      // 3 jobs ahead at the initial 1000 ms guess each, one at a time → 3 s
+      assert.equal(error.retryAfterSeconds, 3);
+      return true;
+    });
+    assert.deepEqual(await Promise.all(accepted), [80, 2, 2]);
+  });
+
+  it('drops a job whose deadline passes while it waits: it never runs', async () => {
+    const runner = new RecordingRunner();
+    const queue = new InferenceQueue(runner, { concurrency: 1, limit: 10, timeoutMs: 50 });
+    const first = queue.submit(30);
+    const second = queue.submit(30);
+    assert.equal(await first, 60);
+    await assert.rejects(second, (error: unknown) => {
+      assert.ok(error instanceof QueueTimeoutError);
+      assert.match(error.message, /longer than 50 ms \(running\)/);
+      return true;
+    });
+    const third = queue.submit(100);
+    const fourth = queue.submit(7);
+    await assert.rejects(third, /longer than 50 ms \(running\)/);
+    await assert.rejects(fourth, /longer than 50 ms \(waiting in the queue\)/);
+    await sleep(80);
+    assert.deepEqual(runner.started, [30, 30, 100]);
+  });
+
+  it('removes a waiting job whose caller aborts, and never runs it', async () => {
+    const runner = new RecordingRunner();
+    const queue = new InferenceQueue(runner, { concurrency: 1, limit: 10, timeoutMs: 5000 });
+    const controller = new AbortController();
+    const running = queue.submit(20);
+    const abandoned = queue.submit(5, controller.signal);
+    await sleep(2);
+    controller.abort();
+    await assert.rejects(abandoned, JobAbortedError);
+    assert.equal(queue.depth, 0);
+    assert.equal(await running, 40);
+    await sleep(10);
+    assert.deepEqual(runner.started, [20]);
+  });
+
+  it('passes the runner’s error through unchanged', async () => {
+    const failure = new Error('engine exploded');
+    const queue = new InferenceQueue<number, number>(
+      { run: async () => Promise.reject(failure), close: async () => undefined },
+      { concurrency: 1, limit: 1, timeoutMs: 1000 },
+    );
+    await assert.rejects(queue.submit(1), (error) => error === failure);
+  });
+
+  it('close() refuses new jobs, waits for accepted ones, then closes the runner', async () => {
+    const runner = new RecordingRunner();
+    const queue = new InferenceQueue(runner, { concurrency: 1, limit: 10, timeoutMs: 5000 });
+    const inFlight = [queue.submit(20), queue.submit(20)];
+    const closing = queue.close();
+    await assert.rejects(queue.submit(1), QueueClosedError);
+    assert.equal(runner.closed, false);
+    await closing;
+    assert.equal(runner.closed, true);
+    assert.deepEqual(await Promise.all(inFlight), [40, 40]);
+  });
+
+  it('keeps the event loop responsive between jobs that block it', async () => {
+    const blockMs = 30;
+    const busyRunner: JobRunner<number, number> = {
+      async run(job) {
+        const until = performance.now() + blockMs;
+        while (performance.now() < until); // synchronous work, like an in-process forward pass
+        return job;
+      },
+      close: async () => undefined,
+    };
+    const queue = new InferenceQueue(busyRunner, { concurrency: 1, limit: 20, timeoutMs: 10_000 });
+    const jobs = Array.from({ length: 10 }, (_, i) => queue.submit(i));
+    // A timer due now must fire after at most one job, not after all ten (300 ms).
+    const t0 = performance.now();
+    await sleep(0);
+    const waited = performance.now() - t0;
+    assert.ok(waited < 2.5 * blockMs, `timer waited ${waited.toFixed(1)} ms behind blocking jobs`);
+    assert.deepEqual(await Promise.all(jobs), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+  });
+
+  it('refuses nonsensical options', () => {
+    assert.throws(() => new InferenceQueue(new RecordingRunner(), { concurrency: 0, limit: 1, timeoutMs: 1 }), RangeError);
+  });
+});
