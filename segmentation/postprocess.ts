@@ -1,0 +1,274 @@
+import type { Float32Tensor } from '../model/engines/engine.js';
+import { MAX_CLASSES } from './class-map.js';
+import { InvalidArgumentError, ShapeError } from './errors.js';
+import type { ClassMap } from './types.js';
+
+/**
+ * Logits → class map at the original size, like torch's
+ * `F.interpolate(x, size, mode='bilinear', align_corners=False).argmax(1)`.
+ *
+ * The arithmetic follows ATen's CPU kernel (torch 1.13, AVX2 build) so values match it bit for bit:
+ * the source coordinate is computed in double from a float32 scale, the weights are stored as
+ * float32, each row is interpolated horizontally first, then the two rows vertically, and each
+ * `w0 * a + w1 * b` is one fused multiply-add onto the rounded `w1 * b`. (JS has no FMA: we add in
+ * double and round once more, which can differ from a true FMA only in a rare double rounding.)
+ */
+
+/** Per output coordinate along one axis: the two source indices and their float32 weights. */
+interface LinearAxis {
+  i0: Int32Array;
+  i1: Int32Array;
+  w0: Float32Array;
+  w1: Float32Array;
+}
+
+function linearAxis(inSize: number, outSize: number): LinearAxis {
+  const axis: LinearAxis = {
+    i0: new Int32Array(outSize),
+    i1: new Int32Array(outSize),
+    w0: new Float32Array(outSize),
+    w1: new Float32Array(outSize),
+  };
+  const scale = Math.fround(inSize / outSize);
+  for (let o = 0; o < outSize; o++) {
+    if (inSize === outSize) {
+      // ATen copies when sizes match.
+      axis.i0[o] = o;
+      axis.i1[o] = o;
+      axis.w0[o] = 1;
+      continue;
+    }
+    // Half-pixel centres; coordinates left of the first centre clamp to it.
+    const src = Math.max(0, scale * (o + 0.5) - 0.5);
+    const i0 = Math.trunc(src);
+    axis.i0[o] = i0;
+    axis.i1[o] = i0 < inSize - 1 ? i0 + 1 : i0;
+    axis.w1[o] = src - i0;
+    axis.w0[o] = 1 - axis.w1[o];
+  }
+  return axis;
+}
+
+/** ATen's `a * w0 + b * w1` in float32, compiled as fma(w0, a, round(w1 * b)). */
+function lerp(w0: number, a: number, w1: number, b: number): number {
+  return Math.fround(w0 * a + Math.fround(w1 * b));
+}
+
+interface LogitsShape {
+  h: number;
+  w: number;
+  c: number;
+}
+
+function checkLogits(logits: Float32Tensor, outH: number, outW: number): LogitsShape {
+  const { shape, data } = logits;
+  if (shape.length !== 4 || shape[0] !== 1) {
+    throw new ShapeError(`logits must be NHWC [1, h, w, C], got [${shape.join(', ')}]`);
+  }
+  const [, h, w, c] = shape;
+  if (!(h >= 1 && w >= 1 && c >= 1)) throw new ShapeError(`logits shape [${shape.join(', ')}] has an empty axis`);
+  if (data.length !== h * w * c) {
+    throw new ShapeError(`logits shape [${shape.join(', ')}] needs ${h * w * c} values, data has ${data.length}`);
+  }
+  if (c > MAX_CLASSES) throw new ShapeError(`logits have ${c} classes, a class map holds at most ${MAX_CLASSES}`);
+  if (!(Number.isInteger(outH) && Number.isInteger(outW) && outH >= 1 && outW >= 1)) {
+    throw new InvalidArgumentError(`output size must be positive integers, got ${outH}x${outW}`);
+  }
+  return { h, w, c };
+}
+
+/** Index of the largest of `c` values from `offset`; ties go to the lowest index like torch.argmax. */
+function argmaxAt(values: ArrayLike<number>, offset: number, c: number): number {
+  let best = 0;
+  let bestValue = values[offset];
+  for (let k = 1; k < c; k++) {
+    const v = values[offset + k];
+    if (v > bestValue) {
+      bestValue = v;
+      best = k;
+    }
+  }
+  return best;
+}
+
+/** One source row interpolated horizontally at output columns, filled column by column on demand. */
+interface RowSlot {
+  sourceRow: number;
+  values: Float32Array;
+  filled: Uint8Array;
+}
+
+/**
+ * Horizontal interpolations of the (at most two) source rows the current output row reads. Output
+ * rows that share source rows (all 8 rows between two source rows when upsampling x8) reuse them,
+ * and only the columns someone asks for are computed.
+ */
+class HorizontalRows {
+  private readonly xs: LinearAxis;
+  private readonly slots: [RowSlot, RowSlot];
+
+  constructor(
+    private readonly src: Float32Array,
+    private readonly w: number,
+    private readonly c: number,
+    outW: number,
+  ) {
+    this.xs = linearAxis(w, outW);
+    const slot = (): RowSlot => ({ sourceRow: -1, values: new Float32Array(outW * c), filled: new Uint8Array(outW) });
+    this.slots = [slot(), slot()];
+  }
+
+  /** The slots holding source rows y0 and y1 (the same slot when y0 === y1). */
+  rows(y0: number, y1: number): [RowSlot, RowSlot] {
+    const find = (y: number) => this.slots.find((s) => s.sourceRow === y);
+    const top = find(y0) ?? this.claim(y0, find(y1));
+    const bottom = find(y1) ?? this.claim(y1, top);
+    return [top, bottom];
+  }
+
+  private claim(sourceRow: number, keep: RowSlot | undefined): RowSlot {
+    const slot = this.slots[0] === keep ? this.slots[1] : this.slots[0];
+    slot.sourceRow = sourceRow;
+    slot.filled.fill(0);
+    return slot;
+  }
+
+  /** Offset of output column ox's C values in `slot.values`, computing them if not yet done. */
+  column(slot: RowSlot, ox: number): number {
+    const { c, src } = this;
+    const out = ox * c;
+    if (!slot.filled[ox]) {
+      const a = (slot.sourceRow * this.w + this.xs.i0[ox]) * c;
+      const b = (slot.sourceRow * this.w + this.xs.i1[ox]) * c;
+      const w0 = this.xs.w0[ox];
+      const w1 = this.xs.w1[ox];
+      for (let k = 0; k < c; k++) slot.values[out + k] = lerp(w0, src[a + k], w1, src[b + k]);
+      slot.filled[ox] = 1;
+    }
+    return out;
+  }
+}
+
+/**
+ * Bilinear (align_corners=False) upsample of NHWC `[1, h, w, C]` logits to (outH, outW), then argmax
+ * over C, without materialising the C x outH x outW map. When the 4 source neighbours of an output
+ * pixel share one argmax, every convex combination of them has that argmax too, so only pixels
+ * near class boundaries need the C-way interpolation and comparison (float32 rounding can turn a
+ * near-tie into an exact tie there; such ties aside, the result is torch's argmax).
+ */
+export function upsampleArgmax(logits: Float32Tensor, outH: number, outW: number): ClassMap {
+  const { h, w, c } = checkLogits(logits, outH, outW);
+  const src = logits.data;
+  const sourceArgmax = new Uint8Array(h * w);
+  for (let p = 0; p < h * w; p++) sourceArgmax[p] = argmaxAt(src, p * c, c);
+
+  const ys = linearAxis(h, outH);
+  const xs = linearAxis(w, outW);
+  const horizontal = new HorizontalRows(src, w, c, outW);
+  const out = new Uint8Array(outH * outW);
+
+  for (let oy = 0; oy < outH; oy++) {
+    const y0 = ys.i0[oy];
+    const y1 = ys.i1[oy];
+    const wy0 = ys.w0[oy];
+    const wy1 = ys.w1[oy];
+    const [top, bottom] = horizontal.rows(y0, y1);
+    const outRow = oy * outW;
+    for (let ox = 0; ox < outW; ox++) {
+      const x0 = xs.i0[ox];
+      const x1 = xs.i1[ox];
+      const k = sourceArgmax[y0 * w + x0];
+      if (k === sourceArgmax[y0 * w + x1] && k === sourceArgmax[y1 * w + x0] && k === sourceArgmax[y1 * w + x1]) {
+        out[outRow + ox] = k;
+        continue;
+      }
+      const a = horizontal.column(top, ox);
+      const b = horizontal.column(bottom, ox);
+      const t = top.values;
+      const u = bottom.values;
+      let best = 0;
+      let bestValue = lerp(wy0, t[a], wy1, u[b]);
+      for (let ch = 1; ch < c; ch++) {
+        const v = lerp(wy0, t[a + ch], wy1, u[b + ch]);
+        if (v > bestValue) {
+          bestValue = v;
+          best = ch;
+        }
+      }
+      out[outRow + ox] = best;
+    }
+  }
+  return { data: out, width: outW, height: outH };
+}
+
+/**
+ * Bilinear (align_corners=False) upsample of NHWC `[1, h, w, C]` logits to NCHW `[1, C, outH, outW]`
+ * (torch's layout, for callers that want the raw scores).
+ */
+export function upsampleLogits(logits: Float32Tensor, outH: number, outW: number): Float32Tensor {
+  const { h, w, c } = checkLogits(logits, outH, outW);
+  const ys = linearAxis(h, outH);
+  const horizontal = new HorizontalRows(logits.data, w, c, outW);
+  const plane = outH * outW;
+  const out = new Float32Array(c * plane);
+  for (let oy = 0; oy < outH; oy++) {
+    const wy0 = ys.w0[oy];
+    const wy1 = ys.w1[oy];
+    const [top, bottom] = horizontal.rows(ys.i0[oy], ys.i1[oy]);
+    for (let ox = 0; ox < outW; ox++) {
+      const a = horizontal.column(top, ox);
+      const b = horizontal.column(bottom, ox);
+      const p = oy * outW + ox;
+      for (let ch = 0; ch < c; ch++) out[ch * plane + p] = lerp(wy0, top.values[a + ch], wy1, bottom.values[b + ch]);
+    }
+  }
+  return { data: out, shape: [1, c, outH, outW] };
+}
+
+/** Argmax over C of an NCHW `[1, C, H, W]` tensor (ties → lowest index). */
+export function argmaxChannels(scores: Float32Tensor): ClassMap {
+  const { shape, data } = scores;
+  if (shape.length !== 4 || shape[0] !== 1) throw new ShapeError(`scores must be NCHW [1, C, H, W], got [${shape.join(', ')}]`);
+  const [, c, height, width] = shape;
+  if (c > MAX_CLASSES) throw new ShapeError(`scores have ${c} classes, a class map holds at most ${MAX_CLASSES}`);
+  const plane = height * width;
+  const out = new Uint8Array(plane);
+  const best = new Float32Array(data.subarray(0, plane));
+  for (let ch = 1; ch < c; ch++) {
+    const offset = ch * plane;
+    for (let p = 0; p < plane; p++) {
+      if (data[offset + p] > best[p]) {
+        best[p] = data[offset + p];
+        out[p] = ch;
+      }
+    }
+  }
+  return { data: out, width, height };
+}
+
+/** Numerically stable softmax (float64 internally) of one vector of logits. */
+export function softmax(logits: ArrayLike<number>): Float32Array {
+  let max = -Infinity;
+  for (let i = 0; i < logits.length; i++) max = Math.max(max, logits[i]);
+  const exps = Float64Array.from({ length: logits.length }, (_, i) => Math.exp(logits[i] - max));
+  const sum = exps.reduce((s, v) => s + v, 0);
+  return Float32Array.from(exps, (v) => v / sum);
+}
+
+export interface TopKEntry {
+  index: number;
+  label: string;
+  probability: number;
+}
+
+/** The k most probable classes, most probable first; equal probabilities keep index order. */
+export function topK(probs: ArrayLike<number>, k: number, labels: readonly string[]): TopKEntry[] {
+  if (!(Number.isInteger(k) && k >= 1)) throw new InvalidArgumentError(`top-k must be a positive integer, got ${k}`);
+  if (labels.length !== probs.length) {
+    throw new ShapeError(`classifier has ${probs.length} outputs but ${labels.length} labels were given`);
+  }
+  return Array.from({ length: probs.length }, (_, index) => index)
+    .sort((a, b) => probs[b] - probs[a] || a - b)
+    .slice(0, k)
+    .map((index) => ({ index, label: labels[index], probability: probs[index] }));
+}
