@@ -1,0 +1,85 @@
+// HTTP client for the cityseg API (contract: POST /v1/segment, POST /v1/classify, GET /v1/models).
+
+/** An API error (problem+json) or a network failure, with the fields the page shows. */
+export class ApiProblem extends Error {
+  constructor({ status, title, detail, retryAfterSeconds }) {
+    super(`${title}: ${detail}`);
+    this.name = 'ApiProblem';
+    this.status = status;
+    this.title = title;
+    this.detail = detail;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+async function problemOf(response) {
+  const text = await response.text();
+  let body;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    body = undefined; // not problem+json (a proxy's HTML page, say): show the raw text instead
+  }
+  const retryAfter = response.headers.get('retry-after');
+  return new ApiProblem({
+    status: body?.status ?? response.status,
+    title: body?.title ?? (response.statusText || `HTTP ${response.status}`),
+    detail: body?.detail ?? text.slice(0, 300),
+    retryAfterSeconds: retryAfter === null ? undefined : Number(retryAfter),
+  });
+}
+
+async function request(path, init) {
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (error) {
+    if (error.name === 'AbortError') throw error;
+    throw new ApiProblem({ status: 0, title: 'Network error', detail: `could not reach the server (${error.message})` });
+  }
+  if (!response.ok) throw await problemOf(response);
+  return response;
+}
+
+/** The file's type when the browser knows it is an image; otherwise the server sniffs the bytes. */
+function contentTypeOf(file) {
+  return file.type.startsWith('image/') ? file.type : 'application/octet-stream';
+}
+
+function postImage(path, query, file, accept, signal) {
+  const headers = { 'content-type': contentTypeOf(file), accept };
+  return request(`${path}?${new URLSearchParams(query)}`, { method: 'POST', body: file, headers, signal });
+}
+
+/** GET /v1/models → the loaded models. */
+export async function fetchModels() {
+  const response = await request('/v1/models', { headers: { accept: 'application/json' } });
+  return (await response.json()).models;
+}
+
+/** The mask image (`color`, `overlay` or `labelIds`) and the facts its headers carry. */
+export async function segmentImage(file, { format, alpha, model }, signal) {
+  const query = { format, ...(format === 'overlay' ? { alpha: String(alpha) } : {}), ...(model ? { model } : {}) };
+  const response = await postImage('/v1/segment', query, file, 'image/*', signal);
+  const header = (name) => response.headers.get(name);
+  return {
+    blob: await response.blob(),
+    width: Number(header('x-mask-width')),
+    height: Number(header('x-mask-height')),
+    inferenceMs: Number(header('x-inference-ms')),
+    model: header('x-model'),
+  };
+}
+
+/** The json format: per-class pixel counts and shares, timings, sizes. */
+export async function segmentStats(file, model, signal) {
+  const response = await postImage('/v1/segment', { format: 'json', ...(model ? { model } : {}) }, file, 'application/json', signal);
+  return response.json();
+}
+
+/** POST /v1/classify → `[{ index, label, probability }]`, most probable first. */
+export async function classifyImage(file, { topk, model }, signal) {
+  const query = { topk: String(topk), ...(model ? { model } : {}) };
+  const response = await postImage('/v1/classify', query, file, 'application/json', signal);
+  return response.json();
+}
