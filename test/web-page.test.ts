@@ -36,7 +36,11 @@ async function streetPng(): Promise<Buffer> {
 
 /** Same request the page makes, straight to the API, to compare what the page shows with the truth. */
 async function apiJson(path: string, body: Buffer, contentType: string): Promise<{ status: number; json: unknown }> {
-  const response = await fetch(`${baseUrl}${path}`, { method: 'POST', body, headers: { 'content-type': contentType } });
+  const response = await fetch(`${baseUrl}${path}`, {
+    method: 'POST',
+    body: new Uint8Array(body),
+    headers: { 'content-type': contentType },
+  });
   return { status: response.status, json: await response.json() };
 }
 
