@@ -145,6 +145,12 @@ test('the build stage installs with scripts, compiles, then prunes devDependenci
   assert.ok(steps.every((at) => at >= 0), `missing one of npm ci / npm run build / npm prune in: ${runs}`);
   assert.deepEqual([...steps].sort((a, b) => a - b), steps, 'npm ci, npm run build and npm prune must run in this order');
   assert.doesNotMatch(runs, /--ignore-scripts(?!=false)/, 'install scripts must run (tfjs-node downloads libtensorflow)');
+  // npm releases that enforce allowScripts run only approved install scripts.
+  const { allowScripts } = JSON.parse(read('package.json')) as { allowScripts?: Record<string, boolean> };
+  for (const name of ['@tensorflow/tfjs-node', 'onnxruntime-node']) {
+    assert.equal(allowScripts?.[name], true, `package.json allowScripts must approve ${name}`);
+  }
+  assert.match(runs, /require\('@tensorflow\/tfjs-node'\)/, 'the build must fail when tfjs-node did not install');
   assert.doesNotMatch(runs.slice(steps[2]), /npm (ci|install|i)\b/, 'nothing may be installed after the prune');
   // The final stage takes node_modules from exactly this stage.
   const modules = finalOf('COPY').map(copySources).find(({ sources }) => sources.some((s) => /node_modules\/?$/.test(s)));
