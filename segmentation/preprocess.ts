@@ -1,0 +1,132 @@
+import sharp, { type Sharp } from 'sharp';
+import type { Float32Tensor } from '../model/engines/engine.js';
+import { InvalidArgumentError } from './errors.js';
+import type { RgbImage } from './types.js';
+
+/**
+ * How large the network sees an image: a number is the target long side in pixels (aspect ratio
+ * kept, short side rounded to the nearest integer, at least 1); 'native' runs at the image's own size.
+ * Images whose long side is already at or below the target are never upscaled: enlarging adds
+ * compute but no detail, and the mask is upsampled to the original size afterwards anyway.
+ */
+export type InferenceSize = number | 'native';
+
+export const DEFAULT_INFERENCE_SIZE = 1024;
+
+/** torchvision's ImageNet statistics (the weights were trained with them). */
+export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
+export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
+
+/** torchvision's ImageNet eval transform: Resize(256) then CenterCrop(224). */
+export const CLASSIFICATION_RESIZE = 256;
+export const CLASSIFICATION_CROP = 224;
+
+/**
+ * Resampling kernel for every resize: libvips' `linear` (a triangle filter widened by the shrink
+ * factor, after a box pre-shrink for factors above 2), i.e. anti-aliased bilinear, close to PIL's
+ * BILINEAR which torchvision's transforms use on PIL images.
+ */
+const RESIZE_KERNEL = 'linear' as const;
+
+/** Parse `1024` / `native` as given on a command line or query string. */
+export function parseInferenceSize(text: string): InferenceSize {
+  if (text === 'native') return 'native';
+  const n = Number(text);
+  checkInferenceSize(n);
+  return n;
+}
+
+function checkInferenceSize(size: InferenceSize): void {
+  if (size !== 'native' && !(Number.isInteger(size) && size >= 1)) {
+    throw new InvalidArgumentError(`inference size must be a positive integer or 'native', got ${String(size)}`);
+  }
+}
+
+/** The (width, height) the network runs at for an image of the given size under the policy. */
+export function inferenceDims(width: number, height: number, size: InferenceSize): { width: number; height: number } {
+  checkInferenceSize(size);
+  const long = Math.max(width, height);
+  if (size === 'native' || long <= size) return { width, height };
+  const scale = size / long;
+  return width >= height
+    ? { width: size, height: Math.max(1, Math.round(height * scale)) }
+    : { width: Math.max(1, Math.round(width * scale)), height: size };
+}
+
+function rawInput(img: RgbImage): Sharp {
+  return sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } });
+}
+
+async function toRgbImage(pipeline: Sharp): Promise<RgbImage> {
+  const { data, info } = await pipeline.raw().toBuffer({ resolveWithObject: true });
+  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
+}
+
+/** Resize to the policy's size (returns the same image object when no resize is needed). */
+export async function resizeForInference(img: RgbImage, size: InferenceSize): Promise<RgbImage> {
+  const dims = inferenceDims(img.width, img.height, size);
+  if (dims.width === img.width && dims.height === img.height) return img;
+  return toRgbImage(rawInput(img).resize(dims.width, dims.height, { fit: 'fill', kernel: RESIZE_KERNEL }));
+}
+
+/**
+ * Per channel, the 256 possible normalised values, computed in float32 in torchvision's order:
+ * ToTensor's x/255, then Normalize's (x - mean) / std.
+ */
+const NORMALIZE_LUT: readonly Float32Array[] = IMAGENET_MEAN.map((mean, c) => {
+  const lut = new Float32Array(256);
+  const m = Math.fround(mean);
+  const s = Math.fround(IMAGENET_STD[c]);
+  for (let v = 0; v < 256; v++) lut[v] = Math.fround(Math.fround(Math.fround(v / 255) - m) / s);
+  return lut;
+});
+
+/** 8-bit RGB → NHWC float32 `[1, H, W, 3]`, ImageNet-normalised. */
+export function normalizeImageNet(img: RgbImage): Float32Tensor {
+  const n = img.width * img.height;
+  if (img.data.length !== n * 3) {
+    throw new InvalidArgumentError(`RgbImage of ${img.width}x${img.height} needs ${n * 3} bytes, has ${img.data.length}`);
+  }
+  const out = new Float32Array(n * 3);
+  const [r, g, b] = NORMALIZE_LUT;
+  for (let i = 0; i < n * 3; i += 3) {
+    out[i] = r[img.data[i]];
+    out[i + 1] = g[img.data[i + 1]];
+    out[i + 2] = b[img.data[i + 2]];
+  }
+  return { data: out, shape: [1, img.height, img.width, 3] };
+}
+
+/** Python's round(): halves go to the even neighbour (torchvision's CenterCrop uses it). */
+function roundHalfEven(x: number): number {
+  const r = Math.round(x);
+  return Math.abs(x % 1) === 0.5 && r % 2 !== 0 ? r - 1 : r;
+}
+
+/** torchvision's Resize(int): short side to `size`, long side truncated like Python's int(). */
+export function shortSideResizeDims(width: number, height: number, size: number): { width: number; height: number } {
+  return width <= height
+    ? { width: size, height: Math.trunc((size * height) / width) }
+    : { width: Math.trunc((size * width) / height), height: size };
+}
+
+/** torchvision's CenterCrop offsets: int(round((dim - crop) / 2)). */
+export function centreCropOffsets(width: number, height: number, crop: number): { left: number; top: number } {
+  return { left: roundHalfEven((width - crop) / 2), top: roundHalfEven((height - crop) / 2) };
+}
+
+/** The resized and centre-cropped 224x224 image the classifier sees. */
+export async function classificationCrop(img: RgbImage): Promise<RgbImage> {
+  const resized = shortSideResizeDims(img.width, img.height, CLASSIFICATION_RESIZE);
+  const { left, top } = centreCropOffsets(resized.width, resized.height, CLASSIFICATION_CROP);
+  return toRgbImage(
+    rawInput(img)
+      .resize(resized.width, resized.height, { fit: 'fill', kernel: RESIZE_KERNEL })
+      .extract({ left, top, width: CLASSIFICATION_CROP, height: CLASSIFICATION_CROP }),
+  );
+}
+
+/** torchvision's ImageNet eval transform → NHWC `[1, 224, 224, 3]`. */
+export async function classificationInput(img: RgbImage): Promise<Float32Tensor> {
+  return normalizeImageNet(await classificationCrop(img));
+}
