@@ -2,8 +2,15 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { EvalAccumulator } from '../segmentation/eval/accumulator.js';
 import { accumulateConfusion, ConfusionMatrix } from '../segmentation/eval/confusion.js';
-import { InconsistentInstancesError, InvalidInstanceIdError, InvalidLabelIdError, PixelCountError, SizeMismatchError } from '../segmentation/eval/errors.js';
-import { evaluateArrays } from '../segmentation/eval/evaluate.js';
+import {
+  InconsistentInstancesError,
+  InvalidInstanceIdError,
+  InvalidLabelIdError,
+  InvalidTrainIdError,
+  PixelCountError,
+  SizeMismatchError,
+} from '../segmentation/eval/errors.js';
+import { evaluateArrays, labelIdsFromTrainIds } from '../segmentation/eval/evaluate.js';
 import type { EvalPair, InstanceIdImage, LabelIdImage } from '../segmentation/eval/types.js';
 
 const labels = (source: string, width: number, ids: number[]): LabelIdImage => ({
@@ -164,4 +171,21 @@ test('in-memory errors name the source: size mismatch, data length, mixed instan
     instances: instanceIds('inst-f', 2, [1001, 29001]),
   });
   assert.deepEqual(Object.values(withIgnored.result().iIoU!), Array(8).fill(null));
+});
+
+test('labelIdsFromTrainIds maps the model\'s trainIds to label ids and rejects trainIds of no class', async () => {
+  const trainIds = { data: Uint8Array.from([0, 1, 2, 10, 11, 13, 16, 18]), width: 4, height: 2 };
+  const converted = labelIdsFromTrainIds(trainIds, 'model output');
+  assert.deepEqual(Array.from(converted.data), [7, 8, 11, 23, 24, 26, 31, 33]);
+  assert.deepEqual([converted.width, converted.height, converted.source], [4, 2, 'model output']);
+  for (const bad of [19, 255]) {
+    assert.throws(
+      () => labelIdsFromTrainIds({ data: Uint8Array.from([0, bad]), width: 2, height: 1 }, 'frame 3'),
+      (e: Error) => e instanceof InvalidTrainIdError && e.message === `frame 3 contains trainId ${bad}, which is no evaluated Cityscapes class (0..18)`,
+    );
+  }
+  // scored as label ids: a perfect trainId prediction of road + sidewalk gives IoU 1 for both
+  const gt = { data: Uint8Array.from([7, 8]), width: 2, height: 1, source: 'gt' };
+  const result = await evaluateArrays([{ groundTruth: gt, prediction: labelIdsFromTrainIds({ data: Uint8Array.from([0, 1]), width: 2, height: 1 }, 'p') }]);
+  assert.deepEqual([result.classIoU.road, result.classIoU.sidewalk, result.mIoU], [1, 1, 1]);
 });

@@ -15,6 +15,17 @@ export class InvalidLabelIdError extends EvalError {
   }
 }
 
+/** A trainId that no evaluated class has (only 0..18 are). */
+export class InvalidTrainIdError extends EvalError {
+  override name = 'InvalidTrainIdError';
+  constructor(
+    readonly source: string,
+    readonly trainId: number,
+  ) {
+    super(`${source} contains trainId ${trainId}, which is no evaluated Cityscapes class (0..18)`);
+  }
+}
+
 /** An instance id whose label (`id / 1000`) is unknown or has no instances in Cityscapes. */
 export class InvalidInstanceIdError extends EvalError {
   override name = 'InvalidInstanceIdError';

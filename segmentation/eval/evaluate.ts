@@ -15,7 +15,9 @@ import {
 } from './files.js';
 import type { EvalPair, EvalResult } from './types.js';
 
+export { EvalAccumulator } from './accumulator.js';
 export { formatEvalTable } from './format.js';
+export { labelIdsFromTrainIds } from './train-ids.js';
 export type { EvalPair, EvalResult, InstanceIdImage, LabelIdImage, Score } from './types.js';
 
 export interface EvaluateDirsOptions {
