@@ -1,0 +1,79 @@
+/**
+ * The ONNX Runtime engine: the folded network emitted as an ONNX graph (engine layout: NHWC in, NHWC low-res
+ * logits out) and run by onnxruntime-node's CPU execution provider.
+ */
+import { availableParallelism } from 'node:os';
+import * as ort from 'onnxruntime-node';
+import type { FoldedNetwork } from '../fold.js';
+import type { Float32Tensor, InferenceEngine } from './engine.js';
+import { OnnxEngineError } from './onnx-errors.js';
+import { buildOnnxModel, INPUT_NAME, OUTPUT_NAMES } from './onnx-graph.js';
+
+export interface OnnxEngineOptions {
+  /** Threads one convolution may use; default: every core. */
+  intraOpThreads?: number;
+  /** Threads running independent graph branches; ORT uses them only in parallel execution mode, so default 1. */
+  interOpThreads?: number;
+}
+
+const OUTPUT_NAME = OUTPUT_NAMES.engine;
+
+export class OnnxEngine implements InferenceEngine {
+  readonly engine = 'onnx' as const;
+  readonly backend = 'onnxruntime-cpu';
+  private session: ort.InferenceSession | undefined;
+  /** Runs in flight: the session is released only after they settle, since ORT runs them on its own threads. */
+  private readonly running = new Set<Promise<unknown>>();
+
+  private constructor(session: ort.InferenceSession) {
+    this.session = session;
+  }
+
+  static async create(net: FoldedNetwork, options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
+    const model = buildOnnxModel(net, { layout: 'engine' });
+    const session = await ort.InferenceSession.create(model, {
+      executionProviders: ['cpu'],
+      graphOptimizationLevel: 'all',
+      executionMode: 'sequential',
+      intraOpNumThreads: options.intraOpThreads ?? availableParallelism(),
+      interOpNumThreads: options.interOpThreads ?? 1,
+    });
+    return new OnnxEngine(session);
+  }
+
+  async run(input: Float32Tensor): Promise<Float32Tensor> {
+    const session = this.session;
+    if (!session) throw new OnnxEngineError('ONNX engine has been disposed');
+    const { shape } = input;
+    if (shape.length !== 4 || shape[3] !== 3 || shape.some((d) => !Number.isInteger(d) || d < 1)) {
+      throw new OnnxEngineError(`expected NHWC input [N, H, W, 3], got [${shape.join(', ')}]`);
+    }
+    const expected = shape.reduce((a, b) => a * b, 1);
+    if (input.data.length !== expected) {
+      throw new OnnxEngineError(`input data has ${input.data.length} values, shape [${shape.join(', ')}] needs ${expected}`);
+    }
+    // Wraps the caller's array without copying.
+    const feed = new ort.Tensor('float32', input.data, shape);
+    const pending = session.run({ [INPUT_NAME]: feed });
+    this.running.add(pending);
+    let results: ort.InferenceSession.ReturnType | undefined;
+    try {
+      results = await pending;
+      const output = results[OUTPUT_NAME];
+      // The typed array stays valid after dispose(): a CPU tensor only drops its own reference.
+      return { data: output.data as Float32Array, shape: [...output.dims] };
+    } finally {
+      this.running.delete(pending);
+      feed.dispose();
+      for (const tensor of Object.values(results ?? {})) tensor.dispose();
+    }
+  }
+
+  dispose(): void {
+    const session = this.session;
+    if (!session) return;
+    this.session = undefined;
+    // release() only fails for a session already released, which the guard above rules out.
+    void Promise.allSettled([...this.running]).then(() => session.release()).catch(() => undefined);
+  }
+}
