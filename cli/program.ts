@@ -1,0 +1,30 @@
+/** The `cityseg` command line: one binary, one subcommand per job (entry point: cli/main.ts). */
+import { Command, CommanderError } from 'commander';
+import { logitsCommand } from './commands/logits.js';
+import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
+import { exitCodeFor } from './report-error.js';
+
+export function buildProgram(): Command {
+  const program = new Command('cityseg')
+    .description('Street-scene segmentation with MobileNetV3 + LR-ASPP, equal to torchvision')
+    .showHelpAfterError()
+    .exitOverride();
+  program.addCommand(logitsCommand());
+  program.addHelpText('after', EXIT_CODES_HELP);
+  for (const cmd of program.commands) cmd.exitOverride();
+  return program;
+}
+
+export async function main(argv: string[]): Promise<number> {
+  try {
+    await buildProgram().parseAsync(argv, { from: 'user' });
+    return EXIT.ok;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    const { code, message } = exitCodeFor(err);
+    process.stderr.write(`cityseg: ${message}\n`);
+    return code;
+  }
+}
+
+

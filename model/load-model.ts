@@ -1,0 +1,71 @@
+/**
+ * From options to a running model: resolve and strictly validate a torchvision checkpoint (or draw the seeded
+ * untrained init), fold BatchNorm, and hand the folded network to an engine.
+ */
+import { ARCHITECTURES } from './architectures.js';
+import type { InferenceEngine } from './engines/engine.js';
+import { TfjsEngine } from './engines/tfjs-engine.js';
+import { foldNetwork, type FoldedNetwork } from './fold.js';
+import type { LoadedModel, LoadModelOptions, WeightsInfo } from './loaded-model.js';
+import { expectedShapes, networkSpec, parameterCount } from './network-spec.js';
+import { DEFAULT_SEED, seededStateDict } from './seeded-init.js';
+import { readStateDictFile } from './weights/load.js';
+import { resolveWeights } from './weights/source.js';
+import type { StateDict } from './weights/state-dict.js';
+import { validateStateDict } from './weights/validate.js';
+import { WeightsError } from './weights/errors.js';
+
+export interface PreparedNetwork {
+  network: FoldedNetwork;
+  weights: WeightsInfo;
+  parameterCount: number;
+}
+
+/** Everything but the engine: the part a worker thread can rebuild from the same options. */
+export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNetwork> {
+  const spec = networkSpec(opts.arch, { numClasses: opts.numClasses });
+  let dict: StateDict;
+  let weights: WeightsInfo;
+  if (opts.weights) {
+    const resolved = await resolveWeights(opts.weights, { cacheDir: opts.cacheDir });
+    dict = await readStateDictFile(resolved.path);
+    try {
+      validateStateDict(dict, expectedShapes(spec));
+    } catch (err) {
+      if (err instanceof WeightsError) {
+        throw new WeightsError(`${resolved.source} does not fit ${opts.arch} with ${opts.numClasses} classes: ${err.message}`);
+      }
+      throw err;
+    }
+    weights = { trained: true, source: resolved.source, sha256: resolved.sha256 };
+  } else {
+    dict = seededStateDict(spec, DEFAULT_SEED);
+    weights = { trained: false, source: `seeded-init:${DEFAULT_SEED}`, sha256: null };
+  }
+  return { network: foldNetwork(spec, dict), weights, parameterCount: parameterCount(spec) };
+}
+
+export async function createEngine(network: FoldedNetwork, engine: LoadModelOptions['engine'] = 'auto'): Promise<InferenceEngine> {
+  switch (engine) {
+    case 'auto':
+    case 'tfjs':
+      return TfjsEngine.create(network);
+    default:
+      throw new Error(`engine ${engine} is not available`);
+  }
+}
+
+export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
+  const prepared = await prepareNetwork(opts);
+  const engine = await createEngine(prepared.network, opts.engine);
+  return {
+    id: opts.id ?? opts.arch,
+    task: ARCHITECTURES[opts.arch].task,
+    arch: opts.arch,
+    numClasses: opts.numClasses,
+    parameterCount: prepared.parameterCount,
+    weights: prepared.weights,
+    engineName: engine.engine,
+    engine,
+  };
+}
