@@ -1,0 +1,132 @@
+import { encode as encodePng } from 'fast-png';
+import sharp from 'sharp';
+import { checkClassMap, checkSameSize, MAX_CLASSES } from './class-map.js';
+import { InvalidArgumentError } from './errors.js';
+import type { LabelSet, Rgb } from './labels/types.js';
+import type { ClassMap, RgbImage } from './types.js';
+
+/**
+ * Class maps → image files. Class-map values that are not a class of the label set (e.g. the
+ * ignore value 255) become label id 0 ("unlabeled" in Cityscapes) and colour black; overlays
+ * leave those pixels as they were.
+ */
+
+/** index → label id for all 256 possible class-map values. */
+function labelIdTable(labelSet: LabelSet): Uint8Array {
+  const table = new Uint8Array(MAX_CLASSES);
+  for (const c of labelSet.classes) table[c.index] = c.id;
+  return table;
+}
+
+/** index → colour (r, g, b interleaved) for all 256 values, and which values are classes. */
+function colourTable(labelSet: LabelSet): { rgb: Uint8Array; known: Uint8Array } {
+  const rgb = new Uint8Array(MAX_CLASSES * 3);
+  const known = new Uint8Array(MAX_CLASSES);
+  for (const c of labelSet.classes) {
+    rgb.set(c.color, c.index * 3);
+    known[c.index] = 1;
+  }
+  return { rgb, known };
+}
+
+function greyPng(values: Uint8Array, width: number, height: number): Promise<Buffer> {
+  // 'b-w' keeps one channel so the PNG is 8-bit greyscale (colour type 0), not RGB.
+  return sharp(values, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+}
+
+function rgbPng(rgb: Uint8Array, width: number, height: number): Promise<Buffer> {
+  return sharp(rgb, { raw: { width, height, channels: 3 } }).png().toBuffer();
+}
+
+function colourise(map: ClassMap, labelSet: LabelSet): Uint8Array {
+  const { rgb } = colourTable(labelSet);
+  const out = new Uint8Array(map.data.length * 3);
+  for (let p = 0; p < map.data.length; p++) {
+    const t = map.data[p] * 3;
+    out[p * 3] = rgb[t];
+    out[p * 3 + 1] = rgb[t + 1];
+    out[p * 3 + 2] = rgb[t + 2];
+  }
+  return out;
+}
+
+/** 8-bit grey PNG of dataset label ids (Cityscapes `id`: what the official evaluation reads). */
+export async function encodeLabelIds(map: ClassMap, labelSet: LabelSet): Promise<Buffer> {
+  checkClassMap(map);
+  const table = labelIdTable(labelSet);
+  return greyPng(map.data.map((k) => table[k]), map.width, map.height);
+}
+
+/** 8-bit grey PNG of the class indices themselves (Cityscapes trainIds). */
+export async function encodeTrainIds(map: ClassMap): Promise<Buffer> {
+  checkClassMap(map);
+  return greyPng(map.data, map.width, map.height);
+}
+
+/** RGB PNG in the label set's colours. */
+export async function encodeColor(map: ClassMap, labelSet: LabelSet): Promise<Buffer> {
+  checkClassMap(map);
+  return rgbPng(colourise(map, labelSet), map.width, map.height);
+}
+
+/**
+ * Indexed PNG whose pixel values are the class indices and whose palette entry i is class i's
+ * colour (like VOC's SegmentationClass files): viewers show colours, tools read indices. sharp's
+ * palette output quantises and reorders the palette, so this is written with fast-png.
+ */
+export function encodeColorPalette(map: ClassMap, labelSet: LabelSet): Buffer {
+  checkClassMap(map);
+  const { rgb } = colourTable(labelSet);
+  const maxIndex = map.data.reduce((m, k) => (k > m ? k : m), 0);
+  const entries = Math.max(labelSet.classes.length, maxIndex + 1);
+  const palette = Array.from({ length: entries }, (_, i): Rgb => [rgb[i * 3], rgb[i * 3 + 1], rgb[i * 3 + 2]]);
+  const png = encodePng({ width: map.width, height: map.height, data: map.data, depth: 8, channels: 1, palette });
+  return Buffer.from(png.buffer, png.byteOffset, png.byteLength);
+}
+
+export type OverlayFormat = 'jpeg' | 'png';
+
+export interface OverlayOptions {
+  /** Weight of the mask colour, 0 (image only) .. 1 (mask only). Default 0.5. */
+  alpha?: number;
+  format?: OverlayFormat;
+  /** JPEG quality 1..100 (default 90). */
+  quality?: number;
+}
+
+/** The image blended with the colour mask: round((1 - alpha) * pixel + alpha * colour) per channel. */
+export function blendOverlay(image: RgbImage, map: ClassMap, labelSet: LabelSet, alpha = 0.5): RgbImage {
+  checkClassMap(map);
+  checkSameSize(image, map);
+  if (!(alpha >= 0 && alpha <= 1)) throw new InvalidArgumentError(`overlay alpha must be within 0..1, got ${alpha}`);
+  const { rgb, known } = colourTable(labelSet);
+  const out = new Uint8Array(image.data);
+  for (let p = 0; p < map.data.length; p++) {
+    const k = map.data[p];
+    if (!known[k]) continue;
+    for (let ch = 0; ch < 3; ch++) {
+      const i = p * 3 + ch;
+      out[i] = Math.round((1 - alpha) * image.data[i] + alpha * rgb[k * 3 + ch]);
+    }
+  }
+  return { data: out, width: image.width, height: image.height };
+}
+
+/** Overlay of the mask on the image as a JPEG or PNG file. */
+export async function encodeOverlay(image: RgbImage, map: ClassMap, labelSet: LabelSet, opts: OverlayOptions = {}): Promise<Buffer> {
+  const blended = blendOverlay(image, map, labelSet, opts.alpha ?? 0.5);
+  const pipeline = sharp(blended.data, { raw: { width: blended.width, height: blended.height, channels: 3 } });
+  return (opts.format ?? 'png') === 'jpeg' ? pipeline.jpeg({ quality: opts.quality ?? 90 }).toBuffer() : pipeline.png().toBuffer();
+}
+
+/** The mask-only outputs by name, for routes and the CLI to pick from a request. */
+export type MaskFormat = 'labelIds' | 'trainIds' | 'color' | 'colorPalette';
+
+export const MASK_ENCODERS: Readonly<
+  Record<MaskFormat, { contentType: string; encode(map: ClassMap, labelSet: LabelSet): Promise<Buffer> }>
+> = {
+  labelIds: { contentType: 'image/png', encode: encodeLabelIds },
+  trainIds: { contentType: 'image/png', encode: (map) => encodeTrainIds(map) },
+  color: { contentType: 'image/png', encode: encodeColor },
+  colorPalette: { contentType: 'image/png', encode: async (map, labelSet) => encodeColorPalette(map, labelSet) },
+};
