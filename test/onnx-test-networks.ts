@@ -2,7 +2,9 @@
  * Test networks for the ONNX tests: torchvision's seeded init with randomised BatchNorm (so folding matters),
  * heads calibrated so logits are O(1) with varied argmax, and seeded inputs; plus comparison helpers.
  */
+import type { onnx as OnnxSchema } from 'onnx-proto';
 import type { Float32Tensor } from '../model/engines/engine.js';
+import { onnx } from '../model/engines/onnx-builder.js';
 import { foldNetwork, type FoldedNetwork } from '../model/fold.js';
 import type { ArchName } from '../model/loaded-model.js';
 import { convsOf, networkSpec } from '../model/network-spec.js';
@@ -117,4 +119,23 @@ export function agreement(a: Int32Array, b: Int32Array): number {
 
 export function distinctCount(values: Int32Array): number {
   return new Set(values).size;
+}
+
+/** [N, H, W, C] → [N, C, H, W], for feeding torchvision-layout models. */
+export function nhwcToNchw(t: Float32Tensor): Float32Tensor {
+  const [n, h, w, c] = t.shape;
+  const data = new Float32Array(t.data.length);
+  for (let b = 0; b < n; b++) {
+    for (let y = 0; y < h; y++) {
+      for (let x = 0; x < w; x++) {
+        for (let k = 0; k < c; k++) data[((b * c + k) * h + y) * w + x] = t.data[((b * h + y) * w + x) * c + k];
+      }
+    }
+  }
+  return { data, shape: [n, c, h, w] };
+}
+
+/** A serialised ModelProto as plain data, int64 fields as numbers. */
+export function decodeModel(bytes: Uint8Array): OnnxSchema.IModelProto {
+  return onnx.ModelProto.toObject(onnx.ModelProto.decode(bytes), { longs: Number, defaults: true }) as OnnxSchema.IModelProto;
 }
