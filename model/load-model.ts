@@ -4,6 +4,7 @@
  */
 import { ARCHITECTURES } from './architectures.js';
 import type { InferenceEngine } from './engines/engine.js';
+import { tryLoadOnnxEngine } from './engines/onnx-available.js';
 import { TfjsEngine } from './engines/tfjs-engine.js';
 import { foldNetwork, type FoldedNetwork } from './fold.js';
 import type { LoadedModel, LoadModelOptions, WeightsInfo } from './loaded-model.js';
@@ -47,7 +48,13 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
 
 export async function createEngine(network: FoldedNetwork, engine: LoadModelOptions['engine'] = 'auto'): Promise<InferenceEngine> {
   switch (engine) {
-    case 'auto':
+    case 'auto': {
+      // ONNX Runtime where its native binding loads, else TensorFlow.js.
+      const OnnxEngine = await tryLoadOnnxEngine();
+      return OnnxEngine ? OnnxEngine.create(network) : TfjsEngine.create(network);
+    }
+    case 'onnx':
+      return (await import('./engines/onnx-engine.js')).OnnxEngine.create(network);
     case 'tfjs':
       return TfjsEngine.create(network);
     default:

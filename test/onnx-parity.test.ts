@@ -1,6 +1,6 @@
 /**
- * The exported ONNX file (torchvision layout) run by onnxruntime equals torchvision's own outputs: the golden
- * checkpoints, images and logits of scripts/make_fixtures.py, with the tolerance of the tfjs parity test.
+ * ONNX Runtime equals torchvision on the golden checkpoints, images and logits of scripts/make_fixtures.py, with
+ * the tolerance of the tfjs parity test: the exported file (torchvision layout) and the OnnxEngine behind loadModel.
  */
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -10,9 +10,12 @@ import path from 'node:path';
 import { after, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
-import type { ArchName } from '../model/loaded-model.js';
+import { computeLogits } from '../cli/commands/logits.js';
+import type { ArchName, LoadedModel } from '../model/loaded-model.js';
+import { loadModel } from '../model/load-model.js';
 import { exportOnnx } from '../model/export-onnx.js';
 import { readNpy } from '../model/npy.js';
+import type { Float32Tensor } from '../model/engines/engine.js';
 import { decodeImage } from '../segmentation/decode.js';
 import { normalizeImageNet } from '../segmentation/preprocess.js';
 import { agreement, argmaxAlong, maxAbsDiff, nhwcToNchw } from './onnx-test-networks.js';
@@ -25,6 +28,16 @@ interface Manifest {
 }
 
 const manifest = JSON.parse(readFileSync(dir + 'manifest.json', 'utf8')) as Manifest;
+
+function assertClose(t: { diagnostic(message: string): void }, image: string, actual: Float32Tensor, expected: Float32Tensor): void {
+  assert.deepEqual(actual.shape, expected.shape, `${image}: output shape`);
+  const diff = maxAbsDiff(actual.data, expected.data);
+  // Channels are axis 1 in both layouts torchvision returns ([N, C, H, W] and [N, C]).
+  const same = agreement(argmaxAlong(actual, 1), argmaxAlong(expected, 1));
+  t.diagnostic(`${image}: max abs diff ${diff.toExponential(2)}, argmax agreement ${(same * 100).toFixed(3)}%`);
+  assert.ok(diff <= manifest.tolerance.maxAbsDiff, `${image}: max abs diff ${diff} > ${manifest.tolerance.maxAbsDiff}`);
+  assert.ok(same >= manifest.tolerance.minArgmaxAgreement, `${image}: argmax agreement ${same}`);
+}
 
 async function nchwInput(image: string): Promise<ort.Tensor> {
   const rgb = await decodeImage(await readFile(dir + image), { maxPixels: 1 << 24 });
@@ -46,18 +59,36 @@ describe('ONNX export (torchvision layout) against torchvision 0.14 (golden fixt
           const expected = readNpy(await readFile(dir + c.expected));
           const feed = await nchwInput(c.image);
           const result = await session.run({ input: feed });
-          const actual = { data: result.out.data as Float32Array, shape: [...result.out.dims] };
-          assert.deepEqual(actual.shape, expected.shape, `${c.image}: output shape`);
-          const diff = maxAbsDiff(actual.data, expected.data);
-          // Channels are axis 1 in both layouts torchvision returns ([N, C, H, W] and [N, C]).
-          const same = agreement(argmaxAlong(actual, 1), argmaxAlong(expected, 1));
-          t.diagnostic(`${c.image}: max abs diff ${diff.toExponential(2)}, argmax agreement ${(same * 100).toFixed(3)}%`);
-          assert.ok(diff <= manifest.tolerance.maxAbsDiff, `${c.image}: max abs diff ${diff} > ${manifest.tolerance.maxAbsDiff}`);
-          assert.ok(same >= manifest.tolerance.minArgmaxAgreement, `${c.image}: argmax agreement ${same}`);
+          assertClose(t, c.image, { data: result.out.data as Float32Array, shape: [...result.out.dims] }, expected);
         }
       } finally {
         await session.release();
       }
     });
   }
+});
+
+describe('OnnxEngine via loadModel against torchvision 0.14 (golden fixtures)', () => {
+  const loaded: LoadedModel[] = [];
+  after(() => loaded.forEach((m) => m.engine.dispose()));
+
+  for (const entry of manifest.models) {
+    test(`${entry.arch} (${entry.numClasses} classes, ${entry.weights})`, async (t) => {
+      const model = await loadModel({ arch: entry.arch, numClasses: entry.numClasses, weights: dir + entry.weights, engine: 'onnx' });
+      loaded.push(model);
+      assert.equal(model.engineName, 'onnx');
+      for (const c of entry.cases) {
+        // computeLogits: decode, normalise, engine (NHWC, 1/8 logits), upsample to the image as torchvision does.
+        const actual = await computeLogits(model, await readFile(dir + c.image));
+        assertClose(t, c.image, actual, readNpy(await readFile(dir + c.expected)));
+      }
+    });
+  }
+
+  test("engine 'auto' picks ONNX Runtime where onnxruntime-node loads", async () => {
+    const model = await loadModel({ arch: 'lraspp_mobilenet_v3_small', numClasses: 19 });
+    loaded.push(model);
+    assert.equal(model.engineName, 'onnx');
+    assert.equal(model.engine.backend, 'onnxruntime-cpu');
+  });
 });
