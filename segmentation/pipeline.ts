@@ -1,0 +1,91 @@
+import { performance } from 'node:perf_hooks';
+import type { Float32Tensor, InferenceEngine } from '../model/engines/engine.js';
+import { decodeImage } from './decode.js';
+import { ShapeError } from './errors.js';
+import { softmax, topK, upsampleArgmax, type TopKEntry } from './postprocess.js';
+import { classificationInput, normalizeImageNet, resizeForInference, type InferenceSize } from './preprocess.js';
+import type { ClassMap, RgbImage } from './types.js';
+
+/** Milliseconds spent in each stage of one request. */
+export interface SegmentTimings {
+  decodeMs: number;
+  preprocessMs: number;
+  inferenceMs: number;
+  postprocessMs: number;
+}
+
+export interface SegmentOptions {
+  size: InferenceSize;
+  maxPixels: number;
+}
+
+export interface SegmentResult {
+  /** The decoded image, EXIF-oriented, at its original size. */
+  image: RgbImage;
+  /** Class indices at the image's size. */
+  classMap: ClassMap;
+  /** The size the network ran at. */
+  inferenceSize: { width: number; height: number };
+  timings: SegmentTimings;
+}
+
+/** Runs `fn`, returning its result and how long it took. */
+async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
+  const start = performance.now();
+  const result = await fn();
+  return [result, performance.now() - start];
+}
+
+/** Image bytes → class map at the original size: decode, resize, normalise, run, upsample + argmax. */
+export async function segmentImage(engine: InferenceEngine, bytes: Uint8Array, opts: SegmentOptions): Promise<SegmentResult> {
+  const [image, decodeMs] = await timed(() => decodeImage(bytes, { maxPixels: opts.maxPixels }));
+  const [[resized, input], preprocessMs] = await timed(async () => {
+    const small = await resizeForInference(image, opts.size);
+    return [small, normalizeImageNet(small)] as const;
+  });
+  const [logits, inferenceMs] = await timed(() => engine.run(input));
+  if (logits.shape.length !== 4 || logits.shape[0] !== 1) {
+    throw new ShapeError(`segmentation engine must return NHWC logits [1, h, w, C], got [${logits.shape.join(', ')}]`);
+  }
+  const [classMap, postprocessMs] = await timed(() => upsampleArgmax(logits, image.height, image.width));
+  return {
+    image,
+    classMap,
+    inferenceSize: { width: resized.width, height: resized.height },
+    timings: { decodeMs, preprocessMs, inferenceMs, postprocessMs },
+  };
+}
+
+export interface ClassifyOptions {
+  maxPixels: number;
+  /** How many of the most probable classes to return. */
+  topk: number;
+  /** One name per classifier output. */
+  labels: readonly string[];
+}
+
+export interface ClassifyResult {
+  image: RgbImage;
+  top: TopKEntry[];
+  timings: SegmentTimings;
+}
+
+function checkClassifierLogits(logits: Float32Tensor, labels: readonly string[]): void {
+  const { shape } = logits;
+  if (shape.length !== 2 || shape[0] !== 1) {
+    throw new ShapeError(`classification engine must return logits [1, C], got [${shape.join(', ')}]`);
+  }
+  if (shape[1] !== labels.length) {
+    throw new ShapeError(`classifier outputs ${shape[1]} classes but ${labels.length} labels were given`);
+  }
+}
+
+/** Image bytes → the top-k classes: decode, torchvision's eval transform, run, softmax. */
+export async function classifyImage(engine: InferenceEngine, bytes: Uint8Array, opts: ClassifyOptions): Promise<ClassifyResult> {
+  const [image, decodeMs] = await timed(() => decodeImage(bytes, { maxPixels: opts.maxPixels }));
+  const [input, preprocessMs] = await timed(() => classificationInput(image));
+  const [logits, inferenceMs] = await timed(() => engine.run(input));
+  checkClassifierLogits(logits, opts.labels);
+  const [top, postprocessMs] = await timed(() => topK(softmax(logits.data), opts.topk, opts.labels));
+  return { image, top, timings: { decodeMs, preprocessMs, inferenceMs, postprocessMs } };
+}
