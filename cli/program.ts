@@ -1,5 +1,6 @@
 /** The `cityseg` command line: one binary, one subcommand per job (entry point: cli/main.ts). */
 import { Command, CommanderError } from 'commander';
+import { benchCommand } from './commands/bench.js';
 import { logitsCommand } from './commands/logits.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { exitCodeFor } from './report-error.js';
@@ -10,6 +11,7 @@ export function buildProgram(): Command {
     .showHelpAfterError()
     .exitOverride();
   program.addCommand(logitsCommand());
+  program.addCommand(benchCommand());
   program.addHelpText('after', EXIT_CODES_HELP);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

@@ -1,0 +1,152 @@
+/**
+ * End-to-end HTTP benchmark: a real server in its own process on 127.0.0.1, a 1024x2048 JPEG posted to
+ * /v1/segment?format=labelIds by autocannon at several concurrencies, and the server's RSS along the way.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import { once } from 'node:events';
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import sharp from 'sharp';
+import { summarize } from './stats.js';
+
+export interface HttpRow {
+  kind: 'http';
+  engine: string;
+  arch: string;
+  size: string;
+  concurrency: number;
+  requests: number;
+  errors: number;
+  p50_ms: number;
+  p95_ms: number;
+  throughput_per_s: number;
+  rss_mb: number;
+}
+
+export interface HttpBenchOptions {
+  arch: string;
+  engine: string;
+  workers?: number;
+  concurrencies: number[];
+  /** Requests per concurrency level (after warm-up). */
+  requests: number;
+  height: number;
+  width: number;
+  /** Extra environment for the server (CITYSEG_*). */
+  env?: Record<string, string>;
+}
+
+/** A street-like synthetic photo: sky, buildings, road, with texture so JPEG size is realistic. */
+export async function syntheticJpeg(height: number, width: number): Promise<Buffer> {
+  const rgb = Buffer.alloc(height * width * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      const noise = ((x * 7919 + y * 104729) % 31) - 15;
+      const band = y < height * 0.35 ? [70, 130, 180] : y < height * 0.6 ? [70 + (x % 97), 70, 70] : [128, 64, 128];
+      rgb[i] = Math.max(0, Math.min(255, band[0] + noise));
+      rgb[i + 1] = Math.max(0, Math.min(255, band[1] + noise));
+      rgb[i + 2] = Math.max(0, Math.min(255, band[2] + noise));
+    }
+  }
+  return sharp(rgb, { raw: { width, height, channels: 3 } }).jpeg({ quality: 90 }).toBuffer();
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  return port;
+}
+
+/** The server's entry: compiled JS next to us, or the TypeScript source when running under tsx. */
+function serverCommand(): { args: string[] } {
+  const fromSource = import.meta.url.endsWith('.ts');
+  const entry = fileURLToPath(new URL(`../../server/main.${fromSource ? 'ts' : 'js'}`, import.meta.url));
+  return { args: fromSource ? ['--import', 'tsx', entry] : [entry] };
+}
+
+async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  const kb = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN);
+  return Math.round(kb / 1024);
+}
+
+async function waitReady(base: string, child: ChildProcess, timeoutMs = 120_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (Date.now() < deadline) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode} before it was ready`);
+    const ok = await fetch(`${base}/readyz`).then((r) => r.ok, () => false);
+    if (ok) return;
+    await new Promise((r) => setTimeout(r, 250));
+  }
+  throw new Error('server did not become ready in time');
+}
+
+/** Runs `amount` requests over `connections` connections; every response's latency is kept for exact percentiles. */
+async function fire(url: string, body: Buffer, connections: number, amount: number): Promise<{ result: autocannon.Result; latencies: number[] }> {
+  const latencies: number[] = [];
+  const result = await new Promise<autocannon.Result>((resolve, reject) => {
+    const instance = autocannon({ url, method: 'POST', headers: { 'content-type': 'image/jpeg' }, body, connections, amount, timeout: 120 }, (err, res) =>
+      err ? reject(err) : resolve(res),
+    );
+    instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
+  });
+  return { result, latencies };
+}
+
+export async function benchHttp(opts: HttpBenchOptions): Promise<HttpRow[]> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, serverCommand().args, {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      CITYSEG_ARCH: opts.arch,
+      CITYSEG_ENGINE: opts.engine,
+      CITYSEG_INFERENCE_SIZE: 'native',
+      CITYSEG_CLASSIFIER_ARCH: 'none',
+      CITYSEG_QUEUE_LIMIT: '256',
+      CITYSEG_REQUEST_TIMEOUT_MS: '600000',
+      ...(opts.workers !== undefined ? { CITYSEG_WORKERS: String(opts.workers) } : {}),
+      ...opts.env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    await waitReady(base, child);
+    const body = await syntheticJpeg(opts.height, opts.width);
+    const url = `${base}/v1/segment?format=labelIds`;
+    await fire(url, body, 1, 2);
+    const rows: HttpRow[] = [];
+    for (const connections of opts.concurrencies) {
+      const { result, latencies } = await fire(url, body, connections, Math.max(opts.requests, connections * 2));
+      const latency = summarize(latencies);
+      rows.push({
+        kind: 'http',
+        engine: opts.engine,
+        arch: opts.arch,
+        size: `${opts.height}x${opts.width}`,
+        concurrency: connections,
+        requests: result.requests.total,
+        errors: result.errors + result.non2xx,
+        p50_ms: latency.p50_ms,
+        p95_ms: latency.p95_ms,
+        throughput_per_s: Math.round((result.requests.total / (result.duration || 1)) * 100) / 100,
+        rss_mb: await rssMb(child.pid!),
+      });
+    }
+    return rows;
+  } finally {
+    child.kill('SIGTERM');
+    await once(child, 'exit').catch(() => undefined);
+  }
+}
+
+export { rssMb, serverCommand, waitReady, freePort };

@@ -1,0 +1,147 @@
+/** `cityseg bench`: model-only latency per engine, end-to-end HTTP latency/throughput, and the peers. */
+import os from 'node:os';
+import { Command, Option } from 'commander';
+import type { EngineName } from '../../model/engines/engine.js';
+import type { ArchName } from '../../model/loaded-model.js';
+import { benchHttp, type HttpRow } from '../bench/http.js';
+import { benchModelOnly, type ModelOnlyRow } from '../bench/model-only.js';
+import { benchPeers, peersAvailable, type PeerRow } from '../bench/peers.js';
+import { parseSize } from '../bench/stats.js';
+import { parseArch, parsePositiveInt } from '../options.js';
+
+type Row = ModelOnlyRow | HttpRow | PeerRow;
+
+interface BenchFlags {
+  json?: boolean;
+  modelOnly?: boolean;
+  httpOnly?: boolean;
+  arch?: ArchName[];
+  numClasses: number;
+  size?: string[];
+  engine: string;
+  runs?: number;
+  warmup: number;
+  peers?: boolean;
+  concurrency: string;
+  requests: number;
+  workers?: number;
+}
+
+const DEFAULT_ARCHS: ArchName[] = ['lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'];
+const DEFAULT_SIZES = ['512x1024', '1024x2048'];
+const ENGINES: EngineName[] = ['onnx', 'tfjs'];
+
+function collect<T>(parse: (v: string) => T) {
+  return (value: string, previous: T[] | undefined): T[] => [...(previous ?? []), parse(value)];
+}
+
+export function machineDescription() {
+  const cpus = os.cpus();
+  return { cpu: cpus[0]?.model ?? 'unknown', cores: os.availableParallelism(), memory_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.arch()}` };
+}
+
+function ratio(a: number | undefined, b: number | undefined): number | null {
+  return a && b ? Math.round((a / b) * 1000) / 1000 : null;
+}
+
+/** The ratios issue #5 sets targets for, computed from rows measured in this run. */
+export function targetRatios(rows: Row[]): Record<string, number | null> {
+  const out: Record<string, number | null> = {};
+  const modelRows = rows.filter((r): r is ModelOnlyRow => r.kind === 'model-only');
+  const peerRows = rows.filter((r): r is PeerRow => r.kind === 'peer');
+  const httpRows = rows.filter((r): r is HttpRow => r.kind === 'http');
+  // The default engine's rows come first for each case (see run order).
+  for (const m of modelRows) {
+    const key = `${m.engine}:${m.arch}:${m.size}`;
+    const ort = peerRows.find((p) => p.engine === 'onnxruntime-torchvision-export' && p.arch === m.arch && p.size === m.size);
+    const torch = peerRows.find((p) => p.engine === 'pytorch-eager' && p.arch === m.arch && p.size === m.size);
+    if (ort) out[`${key} / onnxruntime-torchvision-export`] = ratio(m.p50_ms, ort.p50_ms);
+    if (torch) out[`${key} / pytorch-eager`] = ratio(m.p50_ms, torch.p50_ms);
+  }
+  for (const h of httpRows) {
+    const model = modelRows.find((m) => m.arch === h.arch && m.size === h.size && (h.engine === 'auto' || m.engine === h.engine));
+    if (!model) continue;
+    if (h.concurrency === 1) out[`http p50 c=1 / model-only p50 (${h.arch} ${h.size})`] = ratio(h.p50_ms, model.p50_ms);
+    if (h.concurrency === 4) out[`http throughput c=4 / model-only throughput (${h.arch} ${h.size})`] = ratio(h.throughput_per_s, model.throughput_per_s);
+  }
+  return out;
+}
+
+function printTable(rows: Row[], ratios: Record<string, number | null>): void {
+  const lines = rows.map((r) => {
+    if (r.kind === 'http') return `http        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} c=${String(r.concurrency).padEnd(3)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} req/s  rss ${r.rss_mb} MB  errors ${r.errors}`;
+    if (r.kind === 'peer') return `peer        ${r.engine.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  (${r.threads} threads)`;
+    return `model-only  ${`${r.engine}/${r.backend}`.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} img/s`;
+  });
+  process.stdout.write(`${lines.join('\n')}\n`);
+  const entries = Object.entries(ratios);
+  if (entries.length) process.stdout.write(`\nratios:\n${entries.map(([k, v]) => `  ${k}: ${v ?? 'n/a'}`).join('\n')}\n`);
+}
+
+async function run(flags: BenchFlags): Promise<void> {
+  const log = (msg: string) => !flags.json && process.stderr.write(`${msg}\n`);
+  const archs = flags.arch ?? DEFAULT_ARCHS;
+  const sizes = (flags.size ?? DEFAULT_SIZES).map(parseSize);
+  const engines: (EngineName | 'auto')[] = flags.engine === 'all' ? ENGINES : [flags.engine as EngineName | 'auto'];
+  const rows: Row[] = [];
+  if (!flags.httpOnly) {
+    for (const arch of archs) {
+      for (const [height, width] of sizes) {
+        for (const engine of engines) {
+          const runs = flags.runs ?? (height * width > 1e6 ? 5 : 10);
+          log(`model-only ${engine} ${arch} ${height}x${width} (${runs} runs)...`);
+          try {
+            rows.push(await benchModelOnly({ engine, arch, numClasses: flags.numClasses, height, width, runs, warmup: flags.warmup }));
+          } catch (err) {
+            if (engines.length === 1) throw err;
+            log(`  skipped: ${(err as Error).message}`);
+          }
+        }
+      }
+    }
+  }
+  if (flags.peers && !flags.httpOnly) {
+    const available = peersAvailable();
+    if (!available.ok) log(`peers skipped: ${available.reason}`);
+    else {
+      log('peers: PyTorch eager and ONNX Runtime on torchvision\'s export...');
+      const segArchs = archs.filter((a) => a.startsWith('lraspp_'));
+      const peers = await benchPeers({ archs: segArchs, numClasses: flags.numClasses, sizes, threads: os.availableParallelism(), runs: flags.runs ?? 5 });
+      rows.push(...peers.rows);
+    }
+  }
+  if (!flags.modelOnly) {
+    const concurrencies = flags.concurrency.split(',').map((c) => parsePositiveInt(c));
+    for (const engine of engines) {
+      log(`http ${engine} ${archs[0]} 1024x2048 JPEG → labelIds at c=${concurrencies.join(',')}...`);
+      rows.push(...(await benchHttp({ arch: archs[0], engine, workers: flags.workers, concurrencies, requests: flags.requests, height: 1024, width: 2048 })));
+    }
+  }
+  const ratios = targetRatios(rows);
+  if (flags.json) process.stdout.write(`${JSON.stringify({ machine: machineDescription(), results: rows, ratios }, null, 2)}\n`);
+  else printTable(rows, ratios);
+}
+
+export function benchCommand(): Command {
+  return new Command('bench')
+    .description('measure model-only latency per engine, end-to-end HTTP latency and throughput, and (with --peers) PyTorch and ONNX Runtime on torchvision\'s export')
+    .option('--json', 'print one JSON object: { machine, results: [rows], ratios }')
+    .option('--model-only', 'only the model-only rows (no HTTP server)')
+    .option('--http-only', 'only the HTTP rows')
+    .option('--arch <name>', 'architecture (repeatable; default: lraspp large and small)', collect(parseArch))
+    .option('--num-classes <n>', 'classes of the segmentation head', parsePositiveInt, 19)
+    .option('--size <HxW>', 'input size (repeatable; default 512x1024 and 1024x2048)', collect((v: string) => (parseSize(v), v)))
+    .addOption(new Option('--engine <name>', 'engine to measure; all = every engine that loads').choices(['auto', 'tfjs', 'onnx', 'all']).default('auto'))
+    .option('--runs <n>', 'timed runs per case (default 10, 5 at 1024x2048)', parsePositiveInt)
+    .option('--warmup <n>', 'untimed runs first', parsePositiveInt, 2)
+    .option('--peers', 'also time PyTorch eager and ONNX Runtime on torchvision\'s own export (needs /usr/bin/python3 with torch)')
+    .option('--concurrency <list>', 'HTTP concurrency levels', '1,2,4,8')
+    .option('--requests <n>', 'HTTP requests per concurrency level', parsePositiveInt, 16)
+    .option('--workers <n>', 'server worker threads for the HTTP rows (default: the server\'s)', parsePositiveInt)
+    .addHelpText('after', `
+Examples:
+  cityseg bench                                   # default engine, both archs and sizes, HTTP at c=1,2,4,8
+  cityseg bench --engine all --peers              # every engine, plus PyTorch and ONNX Runtime peers
+  cityseg bench --json --model-only --arch lraspp_mobilenet_v3_large --num-classes 19 --size 512x1024`)
+    .action(run);
+}
