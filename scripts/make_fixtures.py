@@ -18,6 +18,7 @@ import copy
 import io
 import json
 import math
+import pickle
 import struct
 import sys
 import zipfile
@@ -129,9 +130,11 @@ def write_json(path, obj, expand_depth=None):
         return
 
     def render(value, depth):
-        if depth >= expand_depth or not isinstance(value, dict):
+        if depth >= expand_depth or not isinstance(value, (dict, list)):
             return json.dumps(value, separators=(",", ":"))
         pad = " " * (depth + 1)
+        if isinstance(value, list):
+            return "[\n" + ",\n".join(pad + render(v, depth + 1) for v in value) + "\n" + " " * depth + "]"
         items = [f"{pad}{json.dumps(k)}: {render(v, depth + 1)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + "\n" + " " * depth + "}"
 
@@ -418,6 +421,37 @@ def fixed_time_entry(name, compression=zipfile.ZIP_STORED):
     return info
 
 
+def pickle_samples():
+    """One nested object pickled with protocols 2-5, and its JSON form, for the pickle VM's own tests."""
+    shared = [1, 2]
+    sample = {
+        "ints": [0, 1, -1, 255, 256, 65535, 65536, -(2 ** 31), 2 ** 31, 2 ** 40, 2 ** 53 + 1, -(2 ** 70)],
+        "floats": [1.5, -0.0, 1e300, -2.5e-310],
+        "flags": [True, False, None],
+        "text": ["", "ascii", "\u00fcn\u00efc\u00f6d\u00e9 \u2713", "x" * 300],
+        "nested": {"tuple": (1, (2, 3), ()), "list": [[], [[]]], "7": "digit key"},
+        "shared": [shared, shared],
+    }
+
+    def as_json(value):
+        if isinstance(value, dict):
+            return {k: as_json(v) for k, v in value.items()}
+        if isinstance(value, (list, tuple)):
+            return [as_json(v) for v in value]
+        if isinstance(value, bytes):
+            return "bytes:" + value.hex()
+        if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 2 ** 53:
+            return f"big:{value}"
+        return value
+
+    cases = []
+    for protocol in (2, 3, 4, 5):
+        obj = dict(sample, raw=b"\x00\x01\xff" * 100) if protocol >= 3 else sample  # bytes need protocol 3
+        cases.append({"protocol": protocol, "hex": pickle.dumps(obj, protocol=protocol).hex(),
+                      "expected": as_json(obj)})
+    return cases
+
+
 def make_loader_fixtures():
     WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
     views = view_tensors()
@@ -437,6 +471,9 @@ def make_loader_fixtures():
     torch.save({"model": small, "optimizer": {"state": {}, "param_groups": [{"lr": 0.1, "params": [0, 1]}]}},
                WEIGHTS_DIR / "wrapped_model.pth")
     write_expected_values(WEIGHTS_DIR / "small.json", small)
+    write_json(WEIGHTS_DIR / "pickles.json", pickle_samples(), expand_depth=2)
+    # Protocol 4 adds FRAME, MEMOIZE, SHORT_BINUNICODE and STACK_GLOBAL to what the pickle VM must run.
+    torch.save(small, WEIGHTS_DIR / "protocol4.pth", pickle_protocol=4)
 
     buffer = io.BytesIO()
     torch.save(small, buffer)
@@ -452,6 +489,7 @@ def make_loader_fixtures():
     torch.manual_seed(8)
     torch.save(torch.nn.Linear(2, 3), WEIGHTS_DIR / "whole_module.pth")
     torch.save(torch.zeros(2, 2), WEIGHTS_DIR / "bare_tensor.pth")
+    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 3)), WEIGHTS_DIR / "torchscript.pt")
     with zipfile.ZipFile(WEIGHTS_DIR / "no_data_pkl.pth", "w", zipfile.ZIP_STORED) as z:
         z.writestr(fixed_time_entry("archive/version"), "3\n")
         z.writestr(fixed_time_entry("archive/data/0"), b"\0" * 16)

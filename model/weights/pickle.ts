@@ -106,8 +106,9 @@ class Machine {
     return this.bytes.subarray(at, at + n);
   }
   text(n: number): string {
+    const data = this.raw(n);
     try {
-      return utf8.decode(this.raw(n));
+      return utf8.decode(data);
     } catch {
       return this.fail('string is not valid UTF-8');
     }
