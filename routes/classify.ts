@@ -1,0 +1,77 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { clientGoneSignal } from '../server/client-gone.js';
+import { readImageBody } from '../server/image-body.js';
+import { IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, requireModel } from './image-route.js';
+
+interface ClassifyQuery {
+  topk: number;
+  model?: string;
+}
+
+/** POST /v1/classify: an image in, the top-k ImageNet classes out (descending probability). */
+export const classifyRoutes: FastifyPluginAsync = async (app) => {
+  const { config, inference, metrics } = app.cityseg;
+
+  app.post<{ Querystring: ClassifyQuery }>(
+    '/v1/classify',
+    {
+      schema: {
+        tags: ['inference'],
+        summary: 'Classify an image (ImageNet-1k)',
+        description:
+          'Same body forms as /v1/segment. The image is resized (short side 256) and centre-cropped to 224 ' +
+          'like torchvision’s ImageNet evaluation transform.',
+        consumes: IMAGE_CONSUMES,
+        querystring: {
+          type: 'object',
+          additionalProperties: false,
+          properties: {
+            topk: { type: 'integer', minimum: 1, maximum: 1000, default: 5, description: 'How many classes to answer' },
+            model: modelQueryParam,
+          },
+        },
+        response: {
+          200: {
+            description: 'Top-k classes, most probable first',
+            content: {
+              'application/json': {
+                schema: {
+                  type: 'array',
+                  items: {
+                    type: 'object',
+                    required: ['index', 'label', 'probability'],
+                    properties: {
+                      index: { type: 'integer' },
+                      label: { type: 'string' },
+                      probability: { type: 'number', minimum: 0, maximum: 1 },
+                    },
+                  },
+                },
+              },
+            },
+          },
+          ...IMAGE_ERROR_RESPONSES,
+        },
+      },
+    },
+    async (request, reply) => {
+      const served = requireModel(app, 'classification', request.query.model);
+      const bytes = await readImageBody(request);
+      const { image, top, timings } = await inference.classify(
+        { modelId: served.model.id, bytes, topk: request.query.topk, maxPixels: config.maxPixels },
+        clientGoneSignal(reply),
+      );
+      request.logFacts = {
+        model: served.model.id,
+        imageWidth: image.width,
+        imageHeight: image.height,
+        inferenceMs: Math.round(timings.inferenceMs * 100) / 100,
+      };
+      metrics.inferenceSeconds.observe({ model: served.model.id, task: 'classification' }, timings.inferenceMs / 1000);
+      return reply
+        .type('application/json')
+        .headers({ 'x-model': served.model.id, 'x-inference-ms': timings.inferenceMs.toFixed(2) })
+        .send(top);
+    },
+  );
+};

@@ -1,0 +1,33 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
+
+const statusBody = (value: string) =>
+  ({ type: 'object', required: ['status'], properties: { status: { type: 'string', const: value } } }) as const;
+
+/** Liveness (the process answers) and readiness (models loaded and warmed, not draining). */
+export const healthRoutes: FastifyPluginAsync = async (app) => {
+  app.get(
+    '/healthz',
+    { schema: { tags: ['health'], summary: 'Liveness: the process is up', response: { 200: statusBody('ok') } } },
+    async () => ({ status: 'ok' }),
+  );
+
+  app.get(
+    '/readyz',
+    {
+      schema: {
+        tags: ['health'],
+        summary: 'Readiness: models are loaded and warmed and the server is not shutting down',
+        response: {
+          200: statusBody('ready'),
+          503: { description: 'Not ready', content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: 'Problem#' } } } },
+        },
+      },
+    },
+    async () => {
+      const reason = app.cityseg.readiness.notReadyReason;
+      if (reason !== null) throw new HttpProblem('not-ready', reason, 1);
+      return { status: 'ready' };
+    },
+  );
+};

@@ -1,0 +1,53 @@
+import type { FastifyInstance } from 'fastify';
+import type { ModelTask } from '../model/loaded-model.js';
+import type { ServedModel } from '../server/model-registry.js';
+import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
+
+/** Shared pieces of the image routes (segment, classify): parameters, documented errors, model lookup. */
+
+export const modelQueryParam = {
+  type: 'string',
+  minLength: 1,
+  maxLength: 128,
+  description: 'Model id from GET /v1/models (default: the first loaded model of the task)',
+} as const;
+
+const problem = (description: string) => ({
+  description,
+  content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: 'Problem#' } } },
+});
+
+export const IMAGE_ERROR_RESPONSES = {
+  400: problem('Bad parameter or unknown model'),
+  413: problem('Body over the size limit, or image over the pixel limit'),
+  415: problem('Unsupported content type, or the bytes are not an image format'),
+  422: problem('Empty body, or a truncated/corrupt image'),
+  503: problem('Queue full, timed out waiting for inference, or not ready (see Retry-After)'),
+} as const;
+
+/** The request body as documented in OpenAPI (not validated by schema: the handler checks it). */
+export const IMAGE_UPLOAD_BODY = {
+  content: {
+    'image/*': { schema: { type: 'string', format: 'binary' } },
+    'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+    'multipart/form-data': {
+      schema: {
+        type: 'object',
+        required: ['image'],
+        properties: { image: { type: 'string', format: 'binary', description: 'The image file' } },
+      },
+    },
+  },
+} as const;
+
+/** Media types the image routes accept (swagger's `consumes`; the docs plugin adds IMAGE_UPLOAD_BODY). */
+export const IMAGE_CONSUMES = ['image/*', 'application/octet-stream', 'multipart/form-data'];
+
+/** The model for a request: 503 while models are still loading, 400 for an unknown id. */
+export function requireModel(app: FastifyInstance, task: ModelTask, id: string | undefined): ServedModel {
+  const { models, readiness } = app.cityseg;
+  if (models.list().length === 0) {
+    throw new HttpProblem('not-ready', readiness.notReadyReason ?? 'no model is loaded', 5);
+  }
+  return models.resolve(task, id);
+}

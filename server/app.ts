@@ -1,0 +1,98 @@
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import type { LoadedModel } from '../model/loaded-model.js';
+import { classifyRoutes } from '../routes/classify.js';
+import { docsRoutes } from '../routes/docs.js';
+import { healthRoutes } from '../routes/health.js';
+import { metricsRoutes } from '../routes/metrics.js';
+import { modelsRoutes } from '../routes/models.js';
+import { segmentRoutes } from '../routes/segment.js';
+import { webRoutes } from '../routes/web.js';
+import type { ServerConfig } from './config.js';
+import './context.js';
+import { problemFor } from './error-mapping.js';
+import { imageBody } from './image-body.js';
+import { InferenceService, inProcessRunner, type InferenceJob, type InferenceResult } from './inference.js';
+import type { JobRunner } from './inference-queue.js';
+import { logRequestCompleted, loggerOptions, REQUEST_ID_HEADER, requestIdFor } from './logging.js';
+import { createMetrics } from './metrics.js';
+import { ModelRegistry } from './model-registry.js';
+import { HttpProblem, PROBLEM_CONTENT_TYPE, problemSchema } from './problems.js';
+import { Readiness } from './readiness.js';
+import { serveModels } from './serve-models.js';
+
+/** Version of the HTTP API document (the routes live under /v1). */
+export const API_VERSION = '1.0.0';
+
+export interface AppDeps {
+  /** Models to serve; the app is ready once they are warmed. Without them it stays not-ready until serveModels(). */
+  models?: LoadedModel[];
+  /** Where the JSON log lines go (default stdout); tests pass a stream to read them. */
+  logStream?: NodeJS.WritableStream;
+  /** Replaces the in-process inference runner (e.g. a worker pool, or a slow runner in tests). */
+  runner?: (models: ModelRegistry) => JobRunner<InferenceJob, InferenceResult>;
+}
+
+/** The whole HTTP service without a listening socket: routes, errors, metrics, docs, the web page. */
+export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: loggerOptions(config.logLevel, deps.logStream),
+    // Fastify's two lines per request are replaced by our single onResponse line.
+    logController: new LogController({ disableRequestLogging: true }),
+    requestIdHeader: false,
+    genReqId: requestIdFor,
+    bodyLimit: config.bodyLimit,
+    // On close: refuse new requests with 503, let in-flight ones finish, drop idle keep-alive sockets.
+    return503OnClosing: true,
+    forceCloseConnections: 'idle',
+    // Unknown query parameters are a 400 (a misspelt `fromat=json` must not silently answer a PNG).
+    ajv: { customOptions: { removeAdditional: false } },
+  });
+
+  const models = new ModelRegistry();
+  const inference = new InferenceService((deps.runner ?? inProcessRunner)(models), {
+    concurrency: Math.max(1, config.workers),
+    limit: config.queueLimit,
+    timeoutMs: config.requestTimeoutMs,
+  });
+  const metrics = createMetrics(() => ({ depth: inference.queue.depth, running: inference.queue.running }));
+  const readiness = new Readiness();
+  app.decorate('cityseg', { config, models, inference, metrics, readiness });
+  app.decorateRequest('logFacts', null as never);
+  app.addSchema(problemSchema);
+
+  app.setErrorHandler((error, request, reply) => {
+    const problem = problemFor(error);
+    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    if (problem.retryAfterSeconds !== undefined) reply.header('retry-after', String(problem.retryAfterSeconds));
+    return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem.toProblem());
+  });
+  app.setNotFoundHandler((request) => {
+    throw new HttpProblem('not-found', `no route ${request.method} ${request.url.split('?')[0]}`);
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    request.logFacts = {};
+    reply.header(REQUEST_ID_HEADER, request.id);
+  });
+  app.addHook('onResponse', async (request, reply) => logRequestCompleted(request, reply, request.logFacts));
+  app.addHook('preClose', async () => readiness.markNotReady('the server is shutting down'));
+  app.addHook('onClose', async () => {
+    await inference.close();
+    models.disposeAll();
+  });
+
+  // docs first: its onRoute hook must see every route registered after it.
+  await app.register(docsRoutes, { version: API_VERSION });
+  await app.register(metricsRoutes);
+  await app.register(healthRoutes);
+  await app.register(modelsRoutes);
+  await app.register(async (imageScope) => {
+    await imageScope.register(imageBody, { bodyLimit: config.bodyLimit });
+    await imageScope.register(segmentRoutes);
+    await imageScope.register(classifyRoutes);
+  });
+  await app.register(webRoutes);
+
+  if (deps.models) await serveModels(app, deps.models);
+  return app;
+}

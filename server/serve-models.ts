@@ -1,0 +1,60 @@
+import type { FastifyInstance } from 'fastify';
+import type { LoadedModel } from '../model/loaded-model.js';
+import { labelSetFor } from '../segmentation/labels/index.js';
+import { CLASSIFICATION_CROP, inferenceDims, type InferenceSize } from '../segmentation/preprocess.js';
+import type { ServedModel } from './model-registry.js';
+
+/** Warm-up frames are shaped like a Cityscapes frame (2048x1024) at the configured inference size. */
+const REFERENCE_FRAME = { width: 2048, height: 1024 };
+
+/** The NHWC input shape of a model's warm-up inference. */
+export function warmUpShape(served: ServedModel, size: InferenceSize): number[] {
+  if (served.model.task === 'classification') return [1, CLASSIFICATION_CROP, CLASSIFICATION_CROP, 3];
+  const { width, height } = inferenceDims(REFERENCE_FRAME.width, REFERENCE_FRAME.height, size);
+  return [1, height, width, 3];
+}
+
+/** One dummy forward pass, so the first real request does not pay for kernel set-up and allocation. */
+async function warmUp(served: ServedModel, size: InferenceSize): Promise<number> {
+  const shape = warmUpShape(served, size);
+  const started = performance.now();
+  await served.model.engine.run({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
+  return performance.now() - started;
+}
+
+/**
+ * Registers loaded models with a running app (segmentation models get the configured label set),
+ * warms each one, publishes it in the model-info metric, and then marks the app ready.
+ */
+export async function serveModels(app: FastifyInstance, models: LoadedModel[]): Promise<void> {
+  const { config, models: registry, metrics, readiness } = app.cityseg;
+  const needsLabels = models.some((model) => model.task === 'segmentation');
+  const labelSet = needsLabels ? await labelSetFor(config.labels) : undefined;
+  for (const model of models) {
+    const served = registry.add(model, model.task === 'segmentation' ? labelSet : undefined);
+    const warmMs = await warmUp(served, config.inferenceSize);
+    const trained = model.weights.trained;
+    metrics.modelInfo.set(
+      { id: model.id, task: model.task, arch: model.arch, engine: model.engineName, backend: model.engine.backend, trained: String(trained) },
+      1,
+    );
+    const message = trained
+      ? `model ${model.id} ready: trained weights from ${model.weights.source}`
+      : `model ${model.id} ready: UNTRAINED (${model.weights.source}); its predictions are meaningless`;
+    app.log[trained ? 'info' : 'warn'](
+      {
+        model: model.id,
+        task: model.task,
+        arch: model.arch,
+        engine: model.engineName,
+        backend: model.engine.backend,
+        trained,
+        weightsSource: model.weights.source,
+        sha256: model.weights.sha256,
+        warmUpMs: Math.round(warmMs),
+      },
+      message,
+    );
+  }
+  readiness.markReady();
+}

@@ -1,0 +1,47 @@
+/** Shared fixtures of the server and route tests (not a test file itself). */
+import sharp from 'sharp';
+import type { FastifyInstance } from 'fastify';
+import { buildApp, type AppDeps } from '../server/app.js';
+import { loadConfig, type ServerConfig } from '../server/config.js';
+import { loadConfiguredModels } from '../server/load-models.js';
+
+/** Settings for tests: quiet logs, small inference size; `env` overrides like the real env vars. */
+export function testConfig(env: Record<string, string> = {}): ServerConfig {
+  return loadConfig({ LOG_LEVEL: 'silent', CITYSEG_INFERENCE_SIZE: '64', ...env });
+}
+
+/** The app with the real default models (untrained seeded init), loaded fresh: the app disposes them on close. */
+export async function appWithDefaultModels(config: ServerConfig, deps: Omit<AppDeps, 'models'> = {}): Promise<FastifyInstance> {
+  const models = await loadConfiguredModels(config);
+  const app = await buildApp(config, { ...deps, models });
+  await app.ready();
+  return app;
+}
+
+/** Deterministic RGB pixels: a different smooth pattern per seed, so the network sees varied input. */
+export function patternPixels(width: number, height: number, seed = 0): Buffer {
+  const data = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      data[i] = (x * 5 + y * 3 + seed * 37) & 255;
+      data[i + 1] = (Math.round(128 + 127 * Math.sin((x + seed) / 9)) + y) & 255;
+      data[i + 2] = ((x ^ y) * 3 + seed * 11) & 255;
+    }
+  }
+  return data;
+}
+
+export function encodeImage(width: number, height: number, seed = 0, format: 'png' | 'jpeg' = 'png'): Promise<Buffer> {
+  const image = sharp(patternPixels(width, height, seed), { raw: { width, height, channels: 3 } });
+  return (format === 'png' ? image.png() : image.jpeg({ quality: 90 })).toBuffer();
+}
+
+/** Decodes a PNG/JPEG answer to raw pixels with the file's own channel count (grey stays one channel). */
+export async function decodeRaw(bytes: Buffer): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
+  const { channels } = await sharp(bytes).metadata();
+  // sharp's raw output is sRGB unless told otherwise.
+  const decoder = channels === 1 ? sharp(bytes).toColourspace('b-w') : sharp(bytes);
+  const { data, info } = await decoder.raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: info.channels };
+}
