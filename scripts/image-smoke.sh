@@ -75,13 +75,14 @@ SERVER_PID=$!
 
 step "wait for /readyz (at most ${READY_TIMEOUT_S}s)"
 BASE="http://127.0.0.1:$PORT"
-deadline=$((SECONDS + READY_TIMEOUT_S))
+started=$SECONDS
+deadline=$((started + READY_TIMEOUT_S))
 until node -e 'fetch(process.argv[1]).then((r) => process.exit(r.status === 200 ? 0 : 1), () => process.exit(1))' "$BASE/readyz"; do
   kill -0 "$SERVER_PID" 2>/dev/null || { wait "$SERVER_PID" || rc=$?; fail "the server exited (code ${rc:-0}) before it was ready"; }
   (( SECONDS < deadline )) || fail "/readyz did not answer 200 within ${READY_TIMEOUT_S}s"
   sleep 1
 done
-echo "ready after ${SECONDS}s"
+echo "ready $((SECONDS - started))s after start"
 
 step "POST a 96x64 PNG to /v1/segment?format=labelIds"
 node --input-type=module -e '
