@@ -1,9 +1,6 @@
-import closeWithGrace from 'close-with-grace';
 import { Command } from 'commander';
-import { buildApp } from './app.js';
 import { ConfigError, loadConfig, SETTINGS, type ConfigFlags, type ServerConfig } from './config.js';
-import { loadConfiguredModels } from './load-models.js';
-import { serveModels } from './serve-models.js';
+import { startServer } from './start-server.js';
 
 /** Exit status for an invalid setting (distinct from 1, a failure while running). */
 const EXIT_BAD_CONFIG = 2;
@@ -29,32 +26,8 @@ function readConfig(): ServerConfig {
   }
 }
 
-/**
- * Start order: listen first (so /healthz answers and /readyz says 503 while models load), then load
- * and warm the models, then /readyz turns 200. SIGTERM/SIGINT: stop accepting, finish in-flight
- * requests, exit 0; exit 1 if that takes longer than the shutdown timeout.
- */
 async function main(): Promise<void> {
-  const config = readConfig();
-  const app = await buildApp(config);
-
-  closeWithGrace(
-    {
-      delay: config.shutdownTimeoutMs,
-      logger: { error: (message: unknown) => app.log.error(message as object) },
-    },
-    async ({ signal, err }) => {
-      if (err) app.log.error({ err }, 'fatal error, closing the server');
-      else app.log.info({ signal }, 'shutting down: finishing in-flight requests');
-      await app.close();
-      app.log.info('server closed');
-    },
-  );
-
-  await app.listen({ port: config.port, host: config.host });
-  const models = await loadConfiguredModels(config);
-  await serveModels(app, models);
-  app.log.info({ models: models.map((model) => model.id) }, 'ready');
+  await startServer(readConfig());
 }
 
 main().catch((error: unknown) => {

@@ -1,0 +1,43 @@
+import closeWithGrace from 'close-with-grace';
+import type { FastifyInstance } from 'fastify';
+import { buildApp } from './app.js';
+import type { ServerConfig } from './config.js';
+import { loadConfiguredModels } from './load-models.js';
+import { serveModels } from './serve-models.js';
+
+/**
+ * The running service for a validated config (server/main.ts and `cityseg serve` both start it).
+ * Start order: listen first (so /healthz answers and /readyz says 503 while models load), then load
+ * and warm the models, then /readyz turns 200. SIGTERM/SIGINT: stop accepting, finish in-flight
+ * requests, exit 0; exit 1 if that takes longer than the shutdown timeout. If the models cannot be
+ * loaded, the server is closed again and the error thrown, so the caller decides the exit status.
+ */
+export async function startServer(config: ServerConfig): Promise<FastifyInstance> {
+  const app = await buildApp(config);
+
+  const grace = closeWithGrace(
+    {
+      delay: config.shutdownTimeoutMs,
+      logger: { error: (message: unknown) => app.log.error(message as object) },
+    },
+    async ({ signal, err }) => {
+      if (err) app.log.error({ err }, 'fatal error, closing the server');
+      else app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+      await app.close();
+      app.log.info('server closed');
+    },
+  );
+
+  try {
+    await app.listen({ port: config.port, host: config.host });
+    const models = await loadConfiguredModels(config);
+    await serveModels(app, models);
+    app.log.info({ models: models.map((model) => model.id) }, 'ready');
+  } catch (error) {
+    // Without this the handler would run again on beforeExit and turn the failure into exit 0.
+    grace.uninstall();
+    await app.close();
+    throw error;
+  }
+  return app;
+}
