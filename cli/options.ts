@@ -1,7 +1,11 @@
 /** Flags shared by the commands that load a model, with the same environment variables as the server. */
-import { InvalidArgumentError, type Command } from 'commander';
+import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ARCH_NAMES, ARCHITECTURES, isArchName } from '../model/architectures.js';
-import type { ArchName, LoadModelOptions } from '../model/loaded-model.js';
+import type { ArchName, LoadModelOptions, ModelTask } from '../model/loaded-model.js';
+import { DEFAULT_INFERENCE_SIZE, parseInferenceSize, type InferenceSize } from '../segmentation/preprocess.js';
+
+/** No pixel limit beyond sharp's own: the CLI reads files the user chose, not uploads. */
+export const CLI_MAX_PIXELS = 2 ** 31;
 
 export function parseArch(value: string): ArchName {
   if (!isArchName(value)) throw new InvalidArgumentError(`expected one of ${ARCH_NAMES.join(', ')}`);
@@ -14,6 +18,22 @@ export function parsePositiveInt(value: string): number {
   return n;
 }
 
+/** `1024` or `native` (the long side the network sees). */
+export function parseSizeFlag(value: string): InferenceSize {
+  try {
+    return parseInferenceSize(value);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+/** A number within 0..1 (overlay alpha). */
+export function parseFraction(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !(n >= 0 && n <= 1)) throw new InvalidArgumentError('expected a number within 0..1');
+  return n;
+}
+
 export interface ModelFlags {
   arch: ArchName;
   numClasses?: number;
@@ -22,26 +42,66 @@ export interface ModelFlags {
   cacheDir?: string;
 }
 
-export function addModelOptions(cmd: Command, defaults: { arch: ArchName; envPrefix?: string }): Command {
+export interface ModelOptionDefaults {
+  arch: ArchName;
+  /** `CITYSEG` (the segmentation model's variables) or `CITYSEG_CLASSIFIER` (the classifier's), as the server reads them. */
+  envPrefix?: string;
+  /** Offer only the architectures of this task. */
+  task?: ModelTask;
+}
+
+/**
+ * --arch, --num-classes, --weights, --engine, --cache-dir. Each falls back on its environment variable
+ * (commander reads it only for the command that runs, so one bad variable does not break the others).
+ */
+export function addModelOptions(cmd: Command, defaults: ModelOptionDefaults): Command {
   const env = defaults.envPrefix ?? 'CITYSEG';
+  const archs = ARCH_NAMES.filter((name) => !defaults.task || ARCHITECTURES[name].task === defaults.task);
   return cmd
-    .option('--arch <name>', `architecture: ${ARCH_NAMES.join(', ')} (env ${env}_ARCH)`, parseArch, parseArchEnv(process.env[`${env}_ARCH`]) ?? defaults.arch)
-    .option('--num-classes <n>', `number of output classes (env ${env}_NUM_CLASSES; default: the architecture's own)`, parsePositiveInt)
-    .option('--weights <file|url>', `torchvision checkpoint (.pth or .safetensors), path or http(s) URL (env ${env}_WEIGHTS); none = untrained seeded init`, process.env[`${env}_WEIGHTS`])
-    .option('--engine <name>', 'auto, tfjs or onnx (env CITYSEG_ENGINE)', process.env.CITYSEG_ENGINE ?? 'auto')
-    .option('--cache-dir <dir>', 'where downloaded weights are cached (env CITYSEG_CACHE_DIR)', process.env.CITYSEG_CACHE_DIR);
+    .addOption(new Option('--arch <name>', 'architecture').choices(archs).env(`${env}_ARCH`).default(defaults.arch))
+    .addOption(
+      new Option('--num-classes <n>', "number of output classes (default: the label set's, or the architecture's own)")
+        .argParser(parsePositiveInt)
+        .env(`${env}_NUM_CLASSES`),
+    )
+    .addOption(
+      new Option('--weights <file|url>', 'torchvision checkpoint (.pth or .safetensors), path or http(s) URL; none = untrained seeded init').env(
+        `${env}_WEIGHTS`,
+      ),
+    )
+    .addOption(new Option('--engine <name>', 'inference runtime').choices(['auto', 'tfjs', 'onnx']).env('CITYSEG_ENGINE').default('auto'))
+    .addOption(new Option('--cache-dir <dir>', 'where downloaded weights are cached').env('CITYSEG_CACHE_DIR'));
 }
 
-function parseArchEnv(value: string | undefined): ArchName | undefined {
-  return value === undefined ? undefined : parseArch(value);
-}
-
-export function modelOptions(flags: ModelFlags): LoadModelOptions {
+/** `numClasses` when no flag or variable gives it: the label set's size, else the architecture's own. */
+export function modelOptions(flags: ModelFlags, fallbackNumClasses?: number): LoadModelOptions {
   return {
     arch: flags.arch,
-    numClasses: flags.numClasses ?? ARCHITECTURES[flags.arch].defaultNumClasses,
+    numClasses: flags.numClasses ?? fallbackNumClasses ?? ARCHITECTURES[flags.arch].defaultNumClasses,
     weights: flags.weights,
     engine: flags.engine,
     cacheDir: flags.cacheDir,
   };
+}
+
+/** --size, read from the same variable as the server's default. */
+export function addSizeOption(cmd: Command): Command {
+  return cmd.addOption(
+    new Option('--size <n|native>', 'long side the network runs at (never upscaled); native = the image size')
+      .argParser(parseSizeFlag)
+      .env('CITYSEG_INFERENCE_SIZE')
+      .default(DEFAULT_INFERENCE_SIZE),
+  );
+}
+
+/** --size and --labels, read from the same variables as the server's defaults. */
+export function addSegmentationOptions(cmd: Command): Command {
+  return addSizeOption(cmd).addOption(
+    new Option('--labels <name|file>', 'label set: cityscapes, voc or a label JSON file').env('CITYSEG_LABELS').default('cityscapes'),
+  );
+}
+
+export interface SegmentationFlags {
+  size: InferenceSize;
+  labels: string;
 }

@@ -1,7 +1,11 @@
 /** The `cityseg` command line: one binary, one subcommand per job (entry point: cli/main.ts). */
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
+import { classifyCommand } from './commands/classify.js';
+import { evalCommand } from './commands/eval.js';
 import { logitsCommand } from './commands/logits.js';
+import { segmentCommand } from './commands/segment.js';
+import { serveCommand } from './commands/serve.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { exitCodeFor } from './report-error.js';
 
@@ -10,6 +14,10 @@ export function buildProgram(): Command {
     .description('Street-scene segmentation with MobileNetV3 + LR-ASPP, equal to torchvision')
     .showHelpAfterError()
     .exitOverride();
+  program.addCommand(segmentCommand());
+  program.addCommand(classifyCommand());
+  program.addCommand(evalCommand());
+  program.addCommand(serveCommand());
   program.addCommand(logitsCommand());
   program.addCommand(benchCommand());
   program.addHelpText('after', EXIT_CODES_HELP);

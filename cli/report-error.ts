@@ -1,13 +1,27 @@
 /** Turns an error into one line for the user and an exit status: never a stack dump for a known failure. */
-import { ImageDecodeError, ImageTooLargeError, InvalidArgumentError } from '../segmentation/errors.js';
+import { ClassCountMismatchError, ImageDecodeError, ImageTooLargeError, InvalidArgumentError, LabelSetError } from '../segmentation/errors.js';
 import { WeightsError } from '../model/weights/errors.js';
+import { ConfigError } from '../server/config.js';
 import { EXIT } from './exit-codes.js';
 
+/** Known error classes and their exit status; the first match wins. */
+const EXIT_CODE_OF: ReadonlyArray<[abstract new (...args: never[]) => Error, number]> = [
+  [WeightsError, EXIT.weights],
+  [ImageDecodeError, EXIT.input],
+  [ImageTooLargeError, EXIT.input],
+  [InvalidArgumentError, EXIT.usage],
+  [RangeError, EXIT.usage],
+  // A bad --labels value, or one that does not fit the model, is a wrong argument.
+  [LabelSetError, EXIT.usage],
+  [ClassCountMismatchError, EXIT.usage],
+  // `cityseg serve` validates its flags and variables with the server's own config table.
+  [ConfigError, EXIT.usage],
+];
+
 export function exitCodeFor(err: unknown): { code: number; message: string } {
-  if (err instanceof WeightsError) return { code: EXIT.weights, message: err.message };
-  if (err instanceof ImageDecodeError || err instanceof ImageTooLargeError) return { code: EXIT.input, message: err.message };
-  if (err instanceof InvalidArgumentError || err instanceof RangeError) return { code: EXIT.usage, message: err.message };
   const message = err instanceof Error ? err.message : String(err);
+  const known = EXIT_CODE_OF.find(([type]) => err instanceof type);
+  if (known) return { code: known[1], message };
   // Unexpected: keep the stack available for bug reports without showing it by default.
   if (process.env.CITYSEG_DEBUG && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
   if ((err as NodeJS.ErrnoException)?.code === 'ENOENT') return { code: EXIT.input, message };

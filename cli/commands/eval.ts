@@ -1,0 +1,99 @@
+/**
+ * `cityseg eval`: Cityscapes pixel-level scores (IoU, iIoU, categories) as the official script computes
+ * them, from prediction PNGs on disk or from the model run over a Cityscapes tree in memory.
+ */
+import { Command, Option } from 'commander';
+import { evaluateDirs, formatEvalTable, type EvalResult } from '../../segmentation/eval/evaluate.js';
+import { checkClassCount, cityscapes } from '../../segmentation/labels/index.js';
+import type { InferenceSize } from '../../segmentation/preprocess.js';
+import { evaluateModelOnSamples, findCityscapesSamples } from '../cityscapes-eval.js';
+import { loadCommandModel, withModel } from '../command-model.js';
+import { addModelOptions, addSizeOption, CLI_MAX_PIXELS, type ModelFlags } from '../options.js';
+import { startProgress, type Progress } from '../progress.js';
+
+interface EvalFlags extends ModelFlags {
+  pred?: string;
+  gt?: string;
+  cityscapes?: string;
+  split: string;
+  size: InferenceSize;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+/** The table the official script prints, or the whole EvalResult as one JSON object. */
+function printResult(result: EvalResult, json: boolean): void {
+  process.stdout.write(json ? `${JSON.stringify(result, null, 2)}\n` : `${formatEvalTable(result)}\n`);
+}
+
+/** A progress bar started on the first report, when the total is known. */
+function lazyProgress(label: string, quiet: boolean) {
+  let progress: Progress | undefined;
+  return {
+    tick(total: number) {
+      progress ??= startProgress({ total, label, quiet });
+      progress.tick();
+    },
+    stop: () => progress?.stop(),
+  };
+}
+
+async function evaluatePredictions(predDir: string, gtDir: string, flags: EvalFlags): Promise<EvalResult> {
+  const progress = lazyProgress('eval', flags.quiet ?? false);
+  try {
+    return await evaluateDirs({ predDir, gtDir, onProgress: (_done, total) => progress.tick(total) });
+  } finally {
+    progress.stop();
+  }
+}
+
+async function evaluateModel(root: string, flags: EvalFlags): Promise<EvalResult> {
+  const samples = await findCityscapesSamples(root, flags.split);
+  return withModel(await loadCommandModel(flags, cityscapes.classes.length), async (model) => {
+    // The model must output the 19 Cityscapes trainIds that labelIdsFromTrainIds maps to label ids.
+    checkClassCount(cityscapes, model.numClasses);
+    const progress = startProgress({ total: samples.length, label: `eval ${flags.split}`, quiet: flags.quiet ?? false });
+    try {
+      return await evaluateModelOnSamples(samples, { engine: model.engine, size: flags.size, maxPixels: CLI_MAX_PIXELS, onImage: () => progress.tick() });
+    } finally {
+      progress.stop();
+    }
+  });
+}
+
+async function evalAction(flags: EvalFlags, cmd: Command): Promise<void> {
+  let result: EvalResult;
+  if (flags.cityscapes !== undefined) {
+    result = await evaluateModel(flags.cityscapes, flags);
+  } else if (flags.pred !== undefined && flags.gt !== undefined) {
+    result = await evaluatePredictions(flags.pred, flags.gt, flags);
+  } else {
+    cmd.error('error: give --pred DIR and --gt DIR, or --cityscapes ROOT', { exitCode: 2 });
+  }
+  printResult(result, flags.json ?? false);
+}
+
+export function evalCommand(): Command {
+  const cmd = new Command('eval')
+    .description('Cityscapes IoU / iIoU of label-id predictions against gtFine, or of the model over a Cityscapes split')
+    .addOption(new Option('--pred <dir>', 'predictions: one <city>_<seq>_<frame>*.png of label ids per ground truth').conflicts('cityscapes'))
+    .addOption(new Option('--gt <dir>', 'ground truth: *_gtFine_labelIds.png (+ *_gtFine_instanceIds.png for iIoU)').conflicts('cityscapes'))
+    .option('--cityscapes <root>', 'run the model over <root>/leftImg8bit/<split> and score it against <root>/gtFine/<split>')
+    .option('--split <name>', 'split of the --cityscapes tree', 'val')
+    .option('--json', 'print one JSON object (mIoU, classIoU, categoryIoU, iIoU, ..., confusion) instead of the table')
+    .option('--quiet', 'no progress bar');
+  addSizeOption(cmd);
+  addModelOptions(cmd, { arch: 'lraspp_mobilenet_v3_large', task: 'segmentation' });
+  cmd.addHelpText(
+    'after',
+    `
+--size, --arch, --weights and the other model flags apply to --cityscapes only. The prediction folder
+must hold one PNG per image (e.g. from \`cityseg segment --format labelIds\`).
+
+Examples:
+  cityseg eval --pred preds --gt cityscapes/gtFine/val
+  cityseg eval --pred preds --gt cityscapes/gtFine/val --json > scores.json
+  cityseg eval --cityscapes ~/data/cityscapes --split val --weights lraspp_cityscapes.pth --size 1024`,
+  );
+  return cmd.action(evalAction);
+}

@@ -1,0 +1,105 @@
+/** `cityseg segment`: masks for many images, written Cityscapes-style next to each other in one folder. */
+import { readFile } from 'node:fs/promises';
+import { Command, Option } from 'commander';
+import type { LoadedModel } from '../../model/loaded-model.js';
+import { checkClassCount, labelSetFor, type LabelSet } from '../../segmentation/labels/index.js';
+import { segmentImage } from '../../segmentation/pipeline.js';
+import { checkBatch, formatSummary, runBatch, type ItemOutcome } from '../batch.js';
+import { loadCommandModel, withModel } from '../command-model.js';
+import { exists, writeFileAtomic } from '../files.js';
+import { collectImageInputs, type ImageInput } from '../inputs.js';
+import {
+  addModelOptions,
+  addSegmentationOptions,
+  CLI_MAX_PIXELS,
+  parseFraction,
+  type ModelFlags,
+  type SegmentationFlags,
+} from '../options.js';
+import { outputPath, parseFormats, SEGMENT_FORMATS, SEGMENT_OUTPUTS, type OutputContext, type SegmentFormat } from '../segment-outputs.js';
+
+interface SegmentFlags extends ModelFlags, SegmentationFlags {
+  out: string;
+  format: SegmentFormat[];
+  alpha: number;
+  rle?: boolean;
+  overwrite?: boolean;
+  quiet?: boolean;
+}
+
+interface SegmentJob {
+  model: LoadedModel;
+  flags: SegmentFlags;
+  context: OutputContext;
+}
+
+/** The formats of `image` still to write: all with --overwrite, else those whose file is missing. */
+async function pendingFormats(image: ImageInput, flags: SegmentFlags): Promise<SegmentFormat[]> {
+  if (flags.overwrite) return flags.format;
+  const missing = await Promise.all(flags.format.map(async (format) => !(await exists(outputPath(flags.out, image.stem, format)))));
+  return flags.format.filter((_, i) => missing[i]);
+}
+
+async function segmentOne(image: ImageInput, { model, flags, context }: SegmentJob): Promise<ItemOutcome> {
+  const formats = await pendingFormats(image, flags);
+  if (formats.length === 0) return 'skipped';
+  const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.size, maxPixels: CLI_MAX_PIXELS });
+  for (const format of formats) {
+    await writeFileAtomic(outputPath(flags.out, image.stem, format), await SEGMENT_OUTPUTS[format].encode(result, context));
+  }
+  return 'processed';
+}
+
+async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command): Promise<void> {
+  if (flags.rle && !flags.format.includes('json')) cmd.error("error: --rle adds RLE masks to the json output; add json to --format", { exitCode: 2 });
+  const labelSet: LabelSet = await labelSetFor(flags.labels);
+  const { images, problems } = await collectImageInputs(inputs);
+  for (const problem of problems) process.stderr.write(`cityseg: ${problem.input}: ${problem.reason}\n`);
+
+  const counts = await withModel(await loadCommandModel(flags, labelSet.classes.length), async (model) => {
+    checkClassCount(labelSet, model.numClasses);
+    const job: SegmentJob = { model, flags, context: { labelSet, modelId: model.id, alpha: flags.alpha, rle: flags.rle ?? false } };
+    return runBatch(
+      images,
+      { label: 'segment', quiet: flags.quiet ?? false, nameOf: (image) => image.file, run: (image) => segmentOne(image, job) },
+      problems.length,
+    );
+  });
+  if (!flags.quiet) process.stderr.write(`${formatSummary(counts)}\n`);
+  checkBatch(counts);
+}
+
+export function segmentCommand(): Command {
+  const cmd = new Command('segment')
+    .description('segment images and write masks named after them: <stem>_labelIds.png, <stem>_color.png, ...')
+    .argument('<input...>', 'image files, folders (searched recursively for images) or glob patterns')
+    .requiredOption('--out <dir>', 'output folder; images found in a folder INPUT keep their sub-folders')
+    .addOption(
+      new Option('--format <list>', `comma-separated outputs: ${SEGMENT_FORMATS.join(', ')}`)
+        .argParser(parseFormats)
+        .default(['labelIds', 'color'], 'labelIds,color'),
+    )
+    .addOption(new Option('--alpha <0..1>', 'opacity of the colours in the overlay').argParser(parseFraction).default(0.5))
+    .option('--rle', 'add per-class COCO RLE masks to the json output')
+    .option('--overwrite', 'write outputs that already exist again (default: skip them)')
+    .option('--quiet', 'no progress bar, no summary (failed files are still reported)');
+  addSegmentationOptions(cmd);
+  addModelOptions(cmd, { arch: 'lraspp_mobilenet_v3_large', task: 'segmentation' });
+  cmd.addHelpText(
+    'after',
+    `
+Outputs per image (stem = file name without extension):
+${SEGMENT_FORMATS.map((format) => `  ${format.padEnd(13)} <stem>${SEGMENT_OUTPUTS[format].suffix}`).join('\n')}
+
+A file that cannot be read or decoded is reported (file: reason) and skipped; the others are still
+written, and the exit status is 1.
+
+Examples:
+  cityseg segment --weights lraspp_cityscapes.pth --out masks street.jpg
+  cityseg segment --format labelIds --out preds leftImg8bit/val
+  cityseg segment --format color,overlay --alpha 0.4 --size 512 --out out 'photos/**/*.jpg'
+  cityseg segment --format json --rle --labels voc --arch lraspp_mobilenet_v3_large \\
+    --weights lraspp_mobilenet_v3_large-d234d4ea.pth --out out photos/`,
+  );
+  return cmd.action(segmentAction);
+}
