@@ -1,7 +1,11 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { buildApp } from '../server/app.js';
 import { loadConfig, SETTINGS } from '../server/config.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
@@ -195,6 +199,24 @@ test('EXPOSE and HEALTHCHECK use the server default port, and the healthcheck hi
   assert.match(script, /\/healthz/);
   assert.match(script, new RegExp(`process\\.env\\.PORT \\|\\| ${defaultPort}\\b`));
   assert.match(script, /process\.exit\(1\)/, 'an unhealthy answer must exit non-zero');
+});
+
+test('the HEALTHCHECK command exits 0 against a live server and 1 once it is gone', async () => {
+  const [program, ...args] = execForm(lastOf('HEALTHCHECK').args.replace(/^(--\S+\s+)*CMD\s+/, '')) ?? [];
+  const app = await buildApp(loadConfig({ LOG_LEVEL: 'silent' }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const port = String((app.server.address() as AddressInfo).port);
+  const probe = () =>
+    promisify(execFile)(program === 'node' ? process.execPath : program, args, { env: { ...process.env, PORT: port } }).then(
+      () => 0,
+      (error: { code?: number }) => error.code ?? -1,
+    );
+  try {
+    assert.equal(await probe(), 0);
+  } finally {
+    await app.close();
+  }
+  assert.equal(await probe(), 1);
 });
 
 test('the final stage starts the compiled server on SIGTERM-aware CMD, with settings the server accepts', () => {

@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseAllDocuments } from 'yaml';
+import { buildApp } from '../server/app.js';
 import { loadConfig, SETTINGS } from '../server/config.js';
 
 const K8S_DIR = fileURLToPath(new URL('../deploy/k8s/', import.meta.url));
@@ -95,6 +96,19 @@ test('readiness probes /readyz and liveness probes /healthz on the container por
   if (container.startupProbe) {
     assert.equal(container.startupProbe.httpGet.path, '/healthz');
     assert.equal(containerPort(container.startupProbe.httpGet.port), 8080);
+  }
+});
+
+test('the probe paths are the server routes: liveness answers at once, readiness waits for the models', async () => {
+  const app = await buildApp(loadConfig({ ...configMap.data, LOG_LEVEL: 'silent' }));
+  try {
+    const live = await app.inject({ method: 'GET', url: container.livenessProbe.httpGet.path });
+    assert.deepEqual([live.statusCode, live.json()], [200, { status: 'ok' }]);
+    // No models served yet: readiness must keep the pod out of the Service.
+    const ready = await app.inject({ method: 'GET', url: container.readinessProbe.httpGet.path });
+    assert.equal(ready.statusCode, 503);
+  } finally {
+    await app.close();
   }
 });
 
