@@ -54,21 +54,18 @@ async function expandInput(input: string): Promise<ImageInput[] | string> {
     return found.map((relative) => ({ file: path.join(input, relative), stem: stemOf(relative) }));
   }
   if (isDynamicPattern(input)) {
-    const found = (await glob(input, { expandDirectories: false })).sort();
+    // Paths come back relative to the working directory unless the pattern itself is absolute.
+    const found = (await glob(input, { expandDirectories: false, absolute: path.isAbsolute(input) })).sort();
     if (found.length === 0) return 'pattern matches no file';
     return found.map((file) => ({ file, stem: stemOf(path.basename(file)) }));
   }
   return 'no such file or directory';
 }
 
-/**
- * Every image of every INPUT, once (the same file reached twice is kept the first time). Two different
- * files that would write the same outputs are a problem for the second, never a silent overwrite.
- */
+/** Every image of every INPUT, once (the same file reached twice is kept the first time). */
 export async function collectImageInputs(inputs: readonly string[]): Promise<CollectedInputs> {
   const images: ImageInput[] = [];
   const problems: InputProblem[] = [];
-  const fileByStem = new Map<string, string>();
   const seen = new Set<string>();
   for (const input of inputs) {
     const expanded = await expandInput(input);
@@ -80,14 +77,28 @@ export async function collectImageInputs(inputs: readonly string[]): Promise<Col
       const resolved = path.resolve(image.file);
       if (seen.has(resolved)) continue;
       seen.add(resolved);
-      const owner = fileByStem.get(image.stem);
-      if (owner !== undefined) {
-        problems.push({ input: image.file, reason: `its outputs would be named ${image.stem}, like those of ${owner}` });
-        continue;
-      }
-      fileByStem.set(image.stem, image.file);
       images.push(image);
     }
   }
   return { images, problems };
+}
+
+/**
+ * For commands that write files named after the stems: two different images that would write the
+ * same outputs are a problem for the second, never a silent overwrite.
+ */
+export function withUniqueStems({ images, problems }: CollectedInputs): CollectedInputs {
+  const fileByStem = new Map<string, string>();
+  const unique: ImageInput[] = [];
+  const clashes: InputProblem[] = [];
+  for (const image of images) {
+    const owner = fileByStem.get(image.stem);
+    if (owner === undefined) {
+      fileByStem.set(image.stem, image.file);
+      unique.push(image);
+    } else {
+      clashes.push({ input: image.file, reason: `its outputs would be named ${image.stem}, like those of ${owner}` });
+    }
+  }
+  return { images: unique, problems: [...problems, ...clashes] };
 }

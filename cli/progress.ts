@@ -1,5 +1,5 @@
 /** A progress bar with rate and ETA on an interactive stderr; nothing at all in pipes, logs or with --quiet. */
-import { MultiBar } from 'cli-progress';
+import { MultiBar, Presets } from 'cli-progress';
 
 export interface Progress {
   /** One more item done. */
@@ -35,14 +35,19 @@ function plainProgress(stream: NodeJS.WritableStream): Progress {
 
 function barProgress({ total, label, stream }: ProgressOptions & { stream: NodeJS.WritableStream }): Progress {
   // MultiBar (even for one bar) because only it can print log lines above the bar without tearing it.
-  const bars = new MultiBar({
-    stream: stream as NodeJS.WriteStream,
-    format: `${label} [{bar}] {percentage}% | {value}/{total} | {rate} img/s | ETA {eta_formatted}`,
-    hideCursor: true,
-    clearOnComplete: false,
-    etaBuffer: 20,
-    barsize: 30,
-  });
+  const bars = new MultiBar(
+    {
+      stream: stream as NodeJS.WriteStream,
+      format: `${label} [{bar}] {percentage}% | {value}/{total} | {rate} img/s | ETA {eta_formatted}`,
+      // No terminal modes (hidden cursor, no line wrap) that a Ctrl-C would leave behind; a short bar fits 80 columns.
+      hideCursor: false,
+      linewrap: true,
+      barsize: 20,
+      clearOnComplete: false,
+      etaBuffer: 20,
+    },
+    Presets.shades_classic,
+  );
   const bar = bars.create(total, 0, { rate: '0.00' });
   const startedMs = performance.now();
   let done = 0;
@@ -52,7 +57,11 @@ function barProgress({ total, label, stream }: ProgressOptions & { stream: NodeJ
       bar.increment(1, { rate: ratePerSecond(done, startedMs).toFixed(2) });
     },
     log: (line) => bars.log(`${line}\n`),
-    stop: () => bars.stop(),
+    stop() {
+      // stop() alone drops log lines still buffered for the next redraw (e.g. the last file's failure).
+      bars.update();
+      bars.stop();
+    },
   };
 }
 

@@ -7,7 +7,7 @@ import { segmentImage } from '../../segmentation/pipeline.js';
 import { checkBatch, formatSummary, runBatch, type ItemOutcome } from '../batch.js';
 import { loadCommandModel, withModel } from '../command-model.js';
 import { exists, writeFileAtomic } from '../files.js';
-import { collectImageInputs, type ImageInput } from '../inputs.js';
+import { collectImageInputs, withUniqueStems, type ImageInput } from '../inputs.js';
 import {
   addModelOptions,
   addSegmentationOptions,
@@ -53,7 +53,7 @@ async function segmentOne(image: ImageInput, { model, flags, context }: SegmentJ
 async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command): Promise<void> {
   if (flags.rle && !flags.format.includes('json')) cmd.error("error: --rle adds RLE masks to the json output; add json to --format", { exitCode: 2 });
   const labelSet: LabelSet = await labelSetFor(flags.labels);
-  const { images, problems } = await collectImageInputs(inputs);
+  const { images, problems } = withUniqueStems(await collectImageInputs(inputs));
   for (const problem of problems) process.stderr.write(`cityseg: ${problem.input}: ${problem.reason}\n`);
 
   const counts = await withModel(await loadCommandModel(flags, labelSet.classes.length), async (model) => {

@@ -1,0 +1,75 @@
+/** Test helpers for the CLI tests: run `cityseg` as a child process, make images and read grey PNGs. */
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { Readable } from 'node:stream';
+import sharp from 'sharp';
+
+export interface CliRun {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+const REPO = path.resolve(import.meta.dirname, '..');
+
+/** Variables the model and server flags read: cleared so the developer's shell cannot change a test. */
+const CITYSEG_ENV = /^(CITYSEG_|PORT$|HOST$|LOG_LEVEL$)/;
+
+/** This process's environment without the cityseg variables, plus `extra`. */
+export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !CITYSEG_ENV.test(name)));
+  return { ...clean, ...extra };
+}
+
+/** `cityseg ...args` as a child process: node --import tsx cli/main.ts, from the repository root. */
+export function spawnCli(args: readonly string[], env: Record<string, string> = {}): ChildProcessByStdio<null, Readable, Readable> {
+  return spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+}
+
+/** Runs `cityseg ...args` to the end, stdin closed, stdout/stderr collected. */
+export function runCli(args: readonly string[], env: Record<string, string> = {}): Promise<CliRun> {
+  return new Promise((resolve, reject) => {
+    const child = spawnCli(args, env);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+export const fixture = (...parts: string[]) => path.join(REPO, 'test', 'fixtures', ...parts);
+
+/** A fresh temporary folder, removed by the returned cleanup. */
+export async function tempDir(prefix: string): Promise<{ dir: string; cleanup: () => Promise<void> }> {
+  const dir = await mkdtemp(path.join(tmpdir(), `cityseg-${prefix}-`));
+  return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** An RGB image with a smooth colour ramp (so an untrained model still sees structure). */
+export function rampImage(width: number, height: number) {
+  const data = Buffer.alloc(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    for (let x = 0; x < width; x++) {
+      const i = (y * width + x) * 3;
+      data[i] = (x * 255) / Math.max(1, width - 1);
+      data[i + 1] = (y * 255) / Math.max(1, height - 1);
+      data[i + 2] = ((x + y) * 97) % 256;
+    }
+  }
+  return sharp(data, { raw: { width, height, channels: 3 } });
+}
+
+/** An 8-bit one-channel PNG of the given values (label ids, trainIds). */
+export function greyPng(values: Uint8Array, width: number, height: number): Promise<Buffer> {
+  return sharp(values, { raw: { width, height, channels: 1 } }).toColourspace('b-w').png().toBuffer();
+}
+
+/** The pixels of an image file as raw bytes, with its size and channel count. */
+export async function readPixels(file: string): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
+  const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
+  return { data, width: info.width, height: info.height, channels: info.channels };
+}

@@ -1,0 +1,65 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { runCli } from './cli-helpers.js';
+
+const COMMANDS = ['segment', 'classify', 'eval', 'serve'];
+
+describe('cityseg --help', () => {
+  it('lists every command, and each command documents its flags with examples', async () => {
+    const [top, ...helps] = await Promise.all([runCli(['--help']), ...COMMANDS.map((cmd) => runCli([cmd, '--help']))]);
+    assert.equal(top.code, 0);
+    for (const cmd of COMMANDS) assert.match(top.stdout, new RegExp(`^  ${cmd} `, 'm'), `${cmd} missing from cityseg --help`);
+    helps.forEach((help, i) => {
+      const cmd = COMMANDS[i];
+      assert.equal(help.code, 0, help.stderr);
+      assert.match(help.stdout, new RegExp(`^Usage: cityseg ${cmd} `, 'm'));
+      const examples = help.stdout.slice(help.stdout.indexOf('\nExamples:\n'));
+      assert.ok(examples.length > 10, `${cmd} --help has no Examples section`);
+      assert.ok(examples.split('\n').filter((line) => line.includes(`cityseg ${cmd}`)).length >= 2, `${cmd}: fewer than 2 examples`);
+    });
+    // The flags carry the server's environment variables (help text unwrapped: commander wraps at 80 columns).
+    const [segment, classify, , serve] = helps.map((help) => help.stdout.replace(/\s+/g, ' '));
+    assert.match(segment, /--weights <file\|url> [^-]*\(env: CITYSEG_WEIGHTS\)/);
+    assert.match(segment, /--size <n\|native> [^-]*\(default: 1024, env: CITYSEG_INFERENCE_SIZE\)/);
+    assert.match(classify, /--arch <name> architecture \(choices: "mobilenet_v3_large", "mobilenet_v3_small", default: "mobilenet_v3_large", env: CITYSEG_CLASSIFIER_ARCH\)/);
+    assert.match(serve, /--port <value> listening port \(env PORT\)/);
+    assert.match(serve, /--host <value> listening address \(env HOST\)/);
+  });
+});
+
+describe('usage errors', () => {
+  /** Each is refused before any model loads or file is read: exit status 2 and a message naming the problem. */
+  const CASES: [args: string[], message: RegExp][] = [
+    [['segment', 'x.png'], /required option '--out <dir>' not specified/],
+    [['segment', '--out', 'o', '--format', 'labelIds,bogus', 'x.png'], /unknown format 'bogus'/],
+    [['segment', '--out', 'o', '--size', '0', 'x.png'], /inference size must be a positive integer/],
+    [['segment', '--out', 'o', '--alpha', '1.5', 'x.png'], /expected a number within 0\.\.1/],
+    [['segment', '--out', 'o', '--arch', 'mobilenet_v3_large', 'x.png'], /Allowed choices are lraspp_mobilenet_v3_large, lraspp_mobilenet_v3_small/],
+    [['segment', '--out', 'o'], /missing required argument 'input'/],
+    [['classify', '--topk', '0', 'x.png'], /expected an integer in 1\.\.1000/],
+    [['classify', '--no-such-flag', 'x.png'], /unknown option '--no-such-flag'/],
+    [['eval', '--pred', 'p'], /give --pred DIR and --gt DIR, or --cityscapes ROOT/],
+    [['eval', '--gt', 'g', '--cityscapes', 'c'], /option '--gt <dir>' cannot be used with option '--cityscapes <root>'/],
+    [['segment', '--out', 'o', '--labels', 'no-such-labels.json', 'x.png'], /label set no-such-labels\.json: is neither a built-in label set/],
+    [['nonsense'], /unknown command 'nonsense'/],
+  ];
+
+  it('exit with status 2 and say what was wrong', async () => {
+    const runs = await Promise.all(CASES.map(([args]) => runCli(args)));
+    runs.forEach((run, i) => {
+      const [args, message] = CASES[i];
+      assert.equal(run.code, 2, `${args.join(' ')}: ${run.stderr}`);
+      assert.match(run.stderr, message, args.join(' '));
+    });
+  });
+
+  it('reads a bad environment variable as a usage error of the command that uses it only', async () => {
+    const env = { CITYSEG_ARCH: 'resnet50' };
+    const [segment, evalRun] = await Promise.all([runCli(['segment', '--out', 'o', 'x.png'], env), runCli(['eval', '--pred', 'p'], { CITYSEG_CLASSIFIER_ARCH: 'none' })]);
+    assert.equal(segment.code, 2);
+    assert.match(segment.stderr, /option '--arch <name>' value 'resnet50' from env 'CITYSEG_ARCH' is invalid/);
+    // CITYSEG_CLASSIFIER_ARCH=none is valid for the server; it must not break commands that never read it.
+    assert.equal(evalRun.code, 2);
+    assert.doesNotMatch(evalRun.stderr, /CITYSEG_CLASSIFIER_ARCH/);
+  });
+});
