@@ -3,11 +3,11 @@
  * The graph is NCHW inside, with torch's OIHW weights stored as they are; 'engine' layout wraps it in the
  * NHWC interface of InferenceEngine, 'torchvision' layout is torchvision's own interface for other runtimes.
  */
+import type { onnx as OnnxSchema } from 'onnx-proto';
 import type { FoldedConv, FoldedLinear, FoldedNetwork } from '../fold.js';
 import type { Activation, BackboneSpec, BlockSpec, LrasppHeadSpec } from '../network-spec.js';
 import { attr, floatValueInfo, onnx, OnnxGraphBuilder, type Dim } from './onnx-builder.js';
 import { OnnxGraphError } from './onnx-errors.js';
-import type { onnx as OnnxSchema } from 'onnx-proto';
 
 export type OnnxLayout = 'engine' | 'torchvision';
 
@@ -34,8 +34,13 @@ export const OUTPUT_NAMES: Readonly<Record<OnnxLayout, string>> = { engine: 'log
 const NHWC_TO_NCHW = [0, 3, 1, 2];
 const NCHW_TO_NHWC = [0, 2, 3, 1];
 
-/** ONNX op (and attributes) for each activation; hard-sigmoid is torch's relu6(x + 3) / 6 = clip(x/6 + 0.5). */
-const ACTIVATION_OPS: Readonly<Record<Activation, { op: string; attributes?: ReturnType<typeof attr.float>[] } | undefined>> = {
+/**
+ * ONNX op (and attributes) for each activation; hard-sigmoid is torch's relu6(x + 3) / 6 = clip(x/6 + 0.5).
+ * ORT's CPU EP fuses Relu, Sigmoid and HardSigmoid into the preceding Conv; HardSwish it inlines as
+ * x * HardSigmoid(x), unfused and outside its NCHWc layout, so each costs a reorder out and back (~25% of the
+ * run at 512x1024). Computing the gate with a twin Conv + fused HardSigmoid measured no faster.
+ */
+const ACTIVATION_OPS: Readonly<Record<Activation, { op: string; attributes?: OnnxSchema.IAttributeProto[] } | undefined>> = {
   linear: undefined,
   relu: { op: 'Relu' },
   sigmoid: { op: 'Sigmoid' },
@@ -112,6 +117,7 @@ class NetworkEmitter {
   /**
    * Bilinear resize of NCHW `x` to the height and width `like` has at run time, as torch's
    * F.interpolate(mode='bilinear', align_corners=False); the sizes come from Shape so any input size works.
+   * pytorch_half_pixel is what torch.onnx emits for it (it differs from torch only for an output of length 1).
    */
   resizeLike(x: string, like: string, scope: string): string {
     const batchAndChannels = this.b.node('Shape', [x], scope, { attributes: [attr.int('end', 2)] });
