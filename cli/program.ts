@@ -1,5 +1,6 @@
 /** The `cityseg` command line: one binary, one subcommand per job (entry point: cli/main.ts). */
 import { Command, CommanderError } from 'commander';
+import { exitQuietlyOnClosedStdout } from './closed-pipe.js';
 import { benchCommand } from './commands/bench.js';
 import { classifyCommand } from './commands/classify.js';
 import { evalCommand } from './commands/eval.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  exitQuietlyOnClosedStdout(EXIT.ok);
   try {
     await buildProgram().parseAsync(argv, { from: 'user' });
     return EXIT.ok;

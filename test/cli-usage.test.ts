@@ -38,9 +38,12 @@ describe('usage errors', () => {
     [['segment', '--out', 'o'], /missing required argument 'input'/],
     [['classify', '--topk', '0', 'x.png'], /expected an integer in 1\.\.1000/],
     [['classify', '--no-such-flag', 'x.png'], /unknown option '--no-such-flag'/],
+    [['classify', '--num-classes', '10', 'x.png'], /label set "imagenet" has 1000 classes but the model outputs 10/],
     [['eval', '--pred', 'p'], /give --pred DIR and --gt DIR, or --cityscapes ROOT/],
     [['eval', '--gt', 'g', '--cityscapes', 'c'], /option '--gt <dir>' cannot be used with option '--cityscapes <root>'/],
     [['segment', '--out', 'o', '--labels', 'no-such-labels.json', 'x.png'], /label set no-such-labels\.json: is neither a built-in label set/],
+    [['segment', '--out', 'o', '--labels', 'voc', '--num-classes', '19', 'x.png'], /label set "voc" has 21 classes but the model outputs 19/],
+    [['eval', '--cityscapes', 'root', '--num-classes', '21'], /label set "cityscapes" has 19 classes but the model outputs 21/],
     [['nonsense'], /unknown command 'nonsense'/],
   ];
 

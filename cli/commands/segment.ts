@@ -56,8 +56,9 @@ async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command
   const { images, problems } = withUniqueStems(await collectImageInputs(inputs));
   for (const problem of problems) process.stderr.write(`cityseg: ${problem.input}: ${problem.reason}\n`);
 
+  // Before loading: a label set that does not fit the model is a usage error, found without waiting.
+  checkClassCount(labelSet, flags.numClasses ?? labelSet.classes.length);
   const counts = await withModel(await loadCommandModel(flags, labelSet.classes.length), async (model) => {
-    checkClassCount(labelSet, model.numClasses);
     const job: SegmentJob = { model, flags, context: { labelSet, modelId: model.id, alpha: flags.alpha, rle: flags.rle ?? false } };
     return runBatch(
       images,
