@@ -73,7 +73,7 @@ describe('parity with torchvision 0.14 (golden fixtures)', () => {
 
   test('no tensors leak across many predictions', async () => {
     const entry = manifest.models.find((m) => m.task === 'segmentation')!;
-    const model = await loadModel({ arch: entry.arch, numClasses: entry.numClasses, weights: dir + entry.weights });
+    const model = await loadModel({ arch: entry.arch, numClasses: entry.numClasses, weights: dir + entry.weights, engine: 'tfjs' });
     loaded.push(model);
     const bytes = await readFile(dir + entry.cases[1].image);
     await computeLogits(model, bytes);
