@@ -1,9 +1,11 @@
 /** Shared fixtures of the server and route tests (not a test file itself). */
+import assert from 'node:assert/strict';
 import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../server/app.js';
 import { loadConfig, type ServerConfig } from '../server/config.js';
 import { loadConfiguredModels } from '../server/load-models.js';
+import type { LoadedModel } from '../model/loaded-model.js';
 
 /** Settings for tests: quiet logs, small inference size; `env` overrides like the real env vars. */
 export function testConfig(env: Record<string, string> = {}): ServerConfig {
@@ -44,4 +46,26 @@ export async function decodeRaw(bytes: Buffer): Promise<{ data: Buffer; width: n
   const decoder = channels === 1 ? sharp(bytes).toColourspace('b-w') : sharp(bytes);
   const { data, info } = await decoder.raw().toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: info.channels };
+}
+
+/** A classifier whose engine always answers `logits` (after checking the input is a 224x224 crop). */
+export function fixedLogitsClassifier(logits: Float32Array, id = 'fixed-logits'): LoadedModel {
+  return {
+    id,
+    task: 'classification',
+    arch: 'mobilenet_v3_small',
+    numClasses: logits.length,
+    parameterCount: 0,
+    weights: { trained: false, source: 'test-fixture', sha256: null },
+    engineName: 'tfjs',
+    engine: {
+      engine: 'tfjs',
+      backend: 'test',
+      async run(input) {
+        assert.deepEqual(input.shape, [1, 224, 224, 3]);
+        return { data: logits.slice(), shape: [1, logits.length] };
+      },
+      dispose() {},
+    },
+  };
 }

@@ -1,0 +1,92 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { FastifyInstance } from 'fastify';
+import request from 'supertest';
+import { IMAGENET_CLASSES } from '../model/imagenet-classes.js';
+import { CITYSCAPES_LABELS } from '../segmentation/labels/index.js';
+import { buildApp } from '../server/app.js';
+import { loadConfiguredModels } from '../server/load-models.js';
+import { serveModels } from '../server/serve-models.js';
+import { appWithDefaultModels, encodeImage, testConfig } from './server-helpers.js';
+
+describe('GET /v1/models', () => {
+  let app: FastifyInstance;
+  before(async () => {
+    app = await appWithDefaultModels(testConfig());
+  });
+  after(() => app.close());
+
+  it('lists the segmentation model with its Cityscapes classes, then the classifier', async () => {
+    const res = await request(app.server).get('/v1/models');
+    assert.equal(res.status, 200);
+    const [segmentation, classifier] = res.body.models;
+    assert.equal(res.body.models.length, 2);
+
+    const backend = segmentation.backend;
+    assert.ok(['onnxruntime-cpu', 'wasm', 'cpu', 'tensorflow'].includes(backend), backend);
+    assert.deepEqual({ ...segmentation, classes: undefined, backend: undefined }, {
+      id: 'lraspp_mobilenet_v3_large',
+      task: 'segmentation',
+      arch: 'lraspp_mobilenet_v3_large',
+      numClasses: 19,
+      classes: undefined,
+      // torchvision: 3,221,538 with 21 classes; 2 x (40 + 1 + 128 + 1) fewer with 19
+      parameterCount: 3_221_198,
+      weights: { trained: false, source: 'seeded-init:20190506', sha256: null },
+      engine: backend === 'onnxruntime-cpu' ? 'onnx' : 'tfjs',
+      backend: undefined,
+      inferenceSize: 64,
+    });
+    const trainLabels = CITYSCAPES_LABELS.filter((l) => l.trainId >= 0 && l.trainId < 255).sort((a, b) => a.trainId - b.trainId);
+    assert.deepEqual(
+      segmentation.classes,
+      trainLabels.map((l) => ({ index: l.trainId, id: l.id, name: l.name, color: [...l.color] })),
+    );
+
+    assert.equal(classifier.id, 'mobilenet_v3_large');
+    assert.equal(classifier.task, 'classification');
+    assert.equal(classifier.numClasses, 1000);
+    assert.equal(classifier.parameterCount, 5_483_032); // torchvision mobilenet_v3_large
+    assert.equal(classifier.inferenceSize, 224);
+    assert.equal(classifier.weights.trained, false);
+    assert.deepEqual(classifier.classes, IMAGENET_CLASSES.map((name, index) => ({ index, name })));
+  });
+});
+
+describe('health and readiness', () => {
+  it('/healthz answers at once; /readyz is 503 until the models are served, then 200; 503 again while closing', async () => {
+    const config = testConfig({ CITYSEG_CLASSIFIER_ARCH: 'none' });
+    const app = await buildApp(config);
+    await app.ready();
+    try {
+      const health = await request(app.server).get('/healthz');
+      assert.equal(health.status, 200);
+      assert.deepEqual(health.body, { status: 'ok' });
+
+      const notReady = await request(app.server).get('/readyz');
+      assert.equal(notReady.status, 503);
+      assert.match(notReady.headers['content-type'], /^application\/problem\+json/);
+      assert.equal(notReady.headers['retry-after'], '1');
+      assert.deepEqual(notReady.body, {
+        type: 'urn:cityseg:problem:not-ready',
+        title: 'Service not ready',
+        status: 503,
+        detail: 'models are not loaded yet',
+      });
+
+      const early = await request(app.server).post('/v1/segment').set('content-type', 'image/png').send(await encodeImage(40, 30));
+      assert.equal(early.status, 503);
+      assert.equal(early.body.type, 'urn:cityseg:problem:not-ready');
+      assert.equal(early.headers['retry-after'], '5');
+
+      await serveModels(app, await loadConfiguredModels(config));
+      const ready = await request(app.server).get('/readyz');
+      assert.equal(ready.status, 200);
+      assert.deepEqual(ready.body, { status: 'ready' });
+    } finally {
+      await app.close();
+    }
+    assert.equal(app.cityseg.readiness.notReadyReason, 'the server is shutting down');
+    assert.equal(app.cityseg.models.list().length, 0, 'engines are disposed on close');
+  });
+});
