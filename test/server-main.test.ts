@@ -1,0 +1,143 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { once } from 'node:events';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { decodeRaw, encodeImage } from './server-helpers.js';
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+
+interface Server {
+  child: ChildProcess;
+  logs: Record<string, unknown>[];
+  stderr: () => string;
+  exit: Promise<number | null>;
+}
+
+/** Starts `server/main.ts` under tsx with the given settings; collects its JSON log lines. */
+function startServer(env: Record<string, string>): Server {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+    cwd: ROOT,
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', CITYSEG_CLASSIFIER_ARCH: 'none', CITYSEG_INFERENCE_SIZE: '64', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let pending = '';
+  child.stdout?.on('data', (chunk: Buffer) => {
+    pending += chunk.toString();
+    const lines = pending.split('\n');
+    pending = lines.pop() ?? '';
+    for (const line of lines) logs.push(JSON.parse(line));
+  });
+  let stderr = '';
+  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+  const exit = once(child, 'exit').then(([code]) => code as number | null);
+  return { child, logs, stderr: () => stderr, exit };
+}
+
+async function waitForLog(server: Server, message: string | RegExp, ms = 60_000): Promise<Record<string, unknown>> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const line = server.logs.find((l) => (typeof message === 'string' ? l.msg === message : message.test(String(l.msg))));
+    if (line) return line;
+    if (server.child.exitCode !== null) throw new Error(`server exited (${server.child.exitCode}): ${server.stderr()}`);
+    if (Date.now() > deadline) throw new Error(`no log "${message}" within ${ms} ms`);
+    await sleep(20);
+  }
+}
+
+/** Starts a server and waits until it is listening and its models are warmed. */
+async function readyServer(env: Record<string, string>): Promise<{ server: Server; base: string }> {
+  const server = startServer(env);
+  const listening = await waitForLog(server, /^Server listening at http:\/\/127\.0\.0\.1:\d+$/);
+  await waitForLog(server, 'ready');
+  return { server, base: String(listening.msg).replace('Server listening at ', '') };
+}
+
+/** Resolves once the server has more than `count` requests in flight (the /metrics request itself included). */
+async function waitInFlight(base: string, count: number): Promise<void> {
+  for (;;) {
+    const text = await (await fetch(`${base}/metrics`)).text();
+    const inFlight = Number(/^cityseg_http_requests_in_flight (\d+)$/m.exec(text)?.[1]);
+    if (inFlight > count) return;
+    await sleep(10);
+  }
+}
+
+describe('server/main.ts as a process', () => {
+  it('on SIGTERM finishes the in-flight request, then exits 0', async () => {
+    const { server, base } = await readyServer({ CITYSEG_SHUTDOWN_TIMEOUT_MS: '60000' });
+    try {
+      assert.equal((await fetch(`${base}/readyz`)).status, 200);
+      // Native size keeps the request busy long enough to be caught in flight.
+      const image = await encodeImage(1600, 1200, 5);
+      const response = fetch(`${base}/v1/segment?size=native&format=trainIds`, {
+        method: 'POST',
+        body: image,
+        headers: { 'content-type': 'image/png' },
+      });
+      await waitInFlight(base, 1);
+      server.child.kill('SIGTERM');
+
+      const res = await response;
+      assert.equal(res.status, 200);
+      const mask = await decodeRaw(Buffer.from(await res.arrayBuffer()));
+      assert.deepEqual([mask.width, mask.height, mask.channels], [1600, 1200, 1]);
+      assert.equal(await server.exit, 0);
+      const order = (predicate: (l: Record<string, unknown>) => boolean) => server.logs.findIndex(predicate);
+      const shutdown = order((l) => l.msg === 'shutting down: finishing in-flight requests' && l.signal === 'SIGTERM');
+      const answered = order((l) => l.msg === 'request completed' && l.route === '/v1/segment' && l.status === 200);
+      const closed = order((l) => l.msg === 'server closed');
+      assert.ok(shutdown >= 0 && shutdown < answered && answered < closed, `log order ${shutdown}, ${answered}, ${closed}`);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
+  it('exits 1 when in-flight work outlasts the shutdown timeout', async () => {
+    const { server, base } = await readyServer({ CITYSEG_SHUTDOWN_TIMEOUT_MS: '100' });
+    try {
+      const image = await encodeImage(1600, 1200, 6);
+      const response = fetch(`${base}/v1/segment?size=native`, {
+        method: 'POST',
+        body: image,
+        headers: { 'content-type': 'image/png' },
+      }).catch((error: unknown) => error);
+      await waitInFlight(base, 1);
+      const signalled = Date.now();
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exit, 1);
+      assert.ok(Date.now() - signalled < 5000, 'forced exit came too late');
+      await response;
+    } finally {
+      server.child.kill('SIGKILL');
+    }
+  });
+
+  it('logs the engine, backend and that the default model is untrained', async () => {
+    const { server } = await readyServer({});
+    try {
+      const line = await waitForLog(server, /^model lraspp_mobilenet_v3_large ready/);
+      assert.equal(line.trained, false);
+      assert.equal(line.level, 40);
+      assert.match(String(line.msg), /UNTRAINED/);
+      assert.ok(['onnx', 'tfjs'].includes(String(line.engine)));
+      assert.equal(typeof line.backend, 'string');
+    } finally {
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exit, 0);
+    }
+  });
+
+  it('refuses an invalid setting with exit status 2 and a message naming it', async () => {
+    const server = startServer({ PORT: 'eighty' });
+    assert.equal(await server.exit, 2);
+    assert.equal(server.stderr(), "cityseg-server: invalid setting PORT: expected an integer in 0..65535, got 'eighty'\n");
+    const flagged = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--queue-limit', '0'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    let stderr = '';
+    flagged.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
+    assert.deepEqual(await once(flagged, 'exit'), [2, null]);
+    assert.equal(stderr, "cityseg-server: invalid setting --queue-limit: expected an integer in 1..100000, got '0'\n");
+  });
+});

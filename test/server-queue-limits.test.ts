@@ -1,0 +1,152 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { FastifyInstance } from 'fastify';
+import { inProcessRunner, type InferenceJob, type InferenceResult } from '../server/inference.js';
+import type { JobRunner } from '../server/inference-queue.js';
+import type { ModelRegistry } from '../server/model-registry.js';
+import { appWithDefaultModels, encodeImage, testConfig } from './server-helpers.js';
+
+/** The real in-process runner behind a gate: jobs start (and are recorded) but finish only once `open()` is called. */
+class GatedRunner implements JobRunner<InferenceJob, InferenceResult> {
+  readonly started: InferenceJob[] = [];
+  private readonly inner: JobRunner<InferenceJob, InferenceResult>;
+  private release!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
+
+  constructor(models: ModelRegistry) {
+    this.inner = inProcessRunner(models);
+  }
+
+  open(): void {
+    this.release();
+  }
+
+  async run(job: InferenceJob): Promise<InferenceResult> {
+    this.started.push(job);
+    await this.gate;
+    return this.inner.run(job);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+async function gatedApp(env: Record<string, string>): Promise<{ app: FastifyInstance; runner: GatedRunner; base: string }> {
+  let runner: GatedRunner | undefined;
+  const app = await appWithDefaultModels(testConfig({ CITYSEG_CLASSIFIER_ARCH: 'none', ...env }), {
+    runner: (models) => (runner = new GatedRunner(models)),
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  assert.ok(runner);
+  return { app, runner, base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
+}
+
+async function eventually(condition: () => boolean, ms = 5000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await sleep(5);
+  }
+}
+
+const post = (base: string, body: Buffer, signal?: AbortSignal) =>
+  fetch(`${base}/v1/segment?format=json`, { method: 'POST', body, headers: { 'content-type': 'image/png' }, signal });
+
+describe('inference queue limits over HTTP', () => {
+  it('answers 503 + Retry-After when the queue is full, serves /healthz meanwhile, then completes the accepted work', async () => {
+    const { app, runner, base } = await gatedApp({ CITYSEG_QUEUE_LIMIT: '2' });
+    try {
+      const png = await encodeImage(64, 48, 1);
+      const queue = app.cityseg.inference.queue;
+      const accepted = [post(base, png)];
+      await eventually(() => queue.running === 1);
+      accepted.push(post(base, png), post(base, png));
+      await eventually(() => queue.depth === 2);
+
+      const refused = await post(base, png);
+      assert.equal(refused.status, 503);
+      assert.match(refused.headers.get('content-type') ?? '', /^application\/problem\+json/);
+      // 3 jobs ahead, each estimated at the queue's initial 1 s guess (the gated runner has finished none).
+      assert.equal(refused.headers.get('retry-after'), '3');
+      assert.deepEqual(await refused.json(), {
+        type: 'urn:cityseg:problem:queue-full',
+        title: 'Server busy',
+        status: 503,
+        detail: 'inference queue is full (2 waiting)',
+      });
+
+      const health = await fetch(`${base}/healthz`);
+      assert.equal(health.status, 200);
+
+      runner.open();
+      const results = await Promise.all(accepted);
+      assert.deepEqual(results.map((r) => r.status), [200, 200, 200]);
+      assert.equal(runner.started.length, 3);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('answers 503 when a request times out, and never runs a job whose deadline passed while it waited', async () => {
+    const { app, runner, base } = await gatedApp({ CITYSEG_REQUEST_TIMEOUT_MS: '300' });
+    try {
+      const png = await encodeImage(64, 48, 2);
+      const first = post(base, png);
+      await eventually(() => app.cityseg.inference.queue.running === 1);
+      const second = post(base, png);
+
+      const [running, waiting] = await Promise.all([first, second]);
+      for (const res of [running, waiting]) {
+        assert.equal(res.status, 503);
+        assert.match(res.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
+      }
+      assert.equal((await running.json()).detail, 'inference took longer than 300 ms (running)');
+      assert.equal((await waiting.json()).detail, 'inference took longer than 300 ms (waiting in the queue)');
+
+      runner.open();
+      await eventually(() => app.cityseg.inference.queue.running === 0);
+      assert.equal(runner.started.length, 1, 'the timed-out waiting job must not run');
+      const later = await post(base, png);
+      assert.equal(later.status, 200);
+      assert.equal(runner.started.length, 2);
+    } finally {
+      await app.close();
+    }
+  });
+
+  it('drops a waiting job whose client disconnected', async () => {
+    const { app, runner, base } = await gatedApp({});
+    try {
+      const png = await encodeImage(64, 48, 3);
+      const queue = app.cityseg.inference.queue;
+      const first = post(base, png);
+      await eventually(() => queue.running === 1);
+
+      const { port } = app.server.address() as AddressInfo;
+      const abandoned = http.request({
+        port,
+        host: '127.0.0.1',
+        method: 'POST',
+        path: '/v1/segment',
+        headers: { 'content-type': 'image/png', 'content-length': png.length },
+      });
+      abandoned.on('error', () => undefined);
+      abandoned.end(png);
+      await eventually(() => queue.depth === 1);
+      abandoned.destroy();
+      await eventually(() => queue.depth === 0);
+
+      runner.open();
+      assert.equal((await first).status, 200);
+      await sleep(50);
+      assert.equal(runner.started.length, 1, 'the abandoned job must not run');
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+    } finally {
+      await app.close();
+    }
+  });
+});
