@@ -30,7 +30,7 @@ describe('a listening server under load', () => {
   after(() => app.close());
 
   const segment = async (body: Buffer, query = '?format=trainIds') => {
-    const res = await fetch(`${base}/v1/segment${query}`, { method: 'POST', body, headers: { 'content-type': 'image/png' } });
+    const res = await fetch(`${base}/v1/segment${query}`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': 'image/png' } });
     return { status: res.status, body: Buffer.from(await res.arrayBuffer()) };
   };
 

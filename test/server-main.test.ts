@@ -74,7 +74,7 @@ describe('server/main.ts as a process', () => {
       const image = await encodeImage(1600, 1200, 5);
       const response = fetch(`${base}/v1/segment?size=native&format=trainIds`, {
         method: 'POST',
-        body: image,
+        body: new Uint8Array(image),
         headers: { 'content-type': 'image/png' },
       });
       await waitInFlight(base, 1);
@@ -101,7 +101,7 @@ describe('server/main.ts as a process', () => {
       const image = await encodeImage(1600, 1200, 6);
       const response = fetch(`${base}/v1/segment?size=native`, {
         method: 'POST',
-        body: image,
+        body: new Uint8Array(image),
         headers: { 'content-type': 'image/png' },
       }).catch((error: unknown) => error);
       await waitInFlight(base, 1);

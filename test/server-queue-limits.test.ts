@@ -54,7 +54,7 @@ async function eventually(condition: () => boolean, ms = 5000): Promise<void> {
 }
 
 const post = (base: string, body: Buffer, signal?: AbortSignal) =>
-  fetch(`${base}/v1/segment?format=json`, { method: 'POST', body, headers: { 'content-type': 'image/png' }, signal });
+  fetch(`${base}/v1/segment?format=json`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': 'image/png' }, signal });
 
 describe('inference queue limits over HTTP', () => {
   it('answers 503 + Retry-After when the queue is full, serves /healthz meanwhile, then completes the accepted work', async () => {
