@@ -62,7 +62,8 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
 
   app.setErrorHandler((error, request, reply) => {
     const problem = problemFor(error);
-    if (problem.status >= 500) request.log.error({ err: error }, 'request failed');
+    // Only bugs get a stack in the log; client mistakes and 503s are on the request line already.
+    if (problem.kind === 'internal-error') request.log.error({ err: error }, 'request failed');
     if (problem.retryAfterSeconds !== undefined) reply.header('retry-after', String(problem.retryAfterSeconds));
     return reply.code(problem.status).type(PROBLEM_CONTENT_TYPE).send(problem.toProblem());
   });

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { LoadedModel } from '../model/loaded-model.js';
 import { labelSetFor } from '../segmentation/labels/index.js';
 import { CLASSIFICATION_CROP, inferenceDims, type InferenceSize } from '../segmentation/preprocess.js';
-import type { ServedModel } from './model-registry.js';
+import type { ModelRegistry, ServedModel } from './model-registry.js';
 
 /** Warm-up frames are shaped like a Cityscapes frame (2048x1024) at the configured inference size. */
 const REFERENCE_FRAME = { width: 2048, height: 1024 };
@@ -15,24 +15,29 @@ export function warmUpShape(served: ServedModel, size: InferenceSize): number[] 
 }
 
 /** One dummy forward pass, so the first real request does not pay for kernel set-up and allocation. */
-async function warmUp(served: ServedModel, size: InferenceSize): Promise<number> {
+export async function warmUp(served: ServedModel, size: InferenceSize): Promise<number> {
   const shape = warmUpShape(served, size);
   const started = performance.now();
   await served.model.engine.run({ data: new Float32Array(shape.reduce((a, b) => a * b, 1)), shape });
   return performance.now() - started;
 }
 
-/**
- * Registers loaded models with a running app (segmentation models get the configured label set),
- * warms each one, publishes it in the model-info metric, and then marks the app ready.
- */
-export async function serveModels(app: FastifyInstance, models: LoadedModel[]): Promise<void> {
-  const { config, models: registry, metrics, readiness } = app.cityseg;
+/** Adds models to a registry; segmentation models get the label set named by `labels` (checked against their class count). */
+export async function registerModels(registry: ModelRegistry, models: LoadedModel[], labels: string): Promise<ServedModel[]> {
   const needsLabels = models.some((model) => model.task === 'segmentation');
-  const labelSet = needsLabels ? await labelSetFor(config.labels) : undefined;
-  for (const model of models) {
-    const served = registry.add(model, model.task === 'segmentation' ? labelSet : undefined);
-    const warmMs = await warmUp(served, config.inferenceSize);
+  const labelSet = needsLabels ? await labelSetFor(labels) : undefined;
+  return models.map((model) => registry.add(model, model.task === 'segmentation' ? labelSet : undefined));
+}
+
+/**
+ * Registers loaded models with a running app, warms each one (unless the runner has warmed its own
+ * copies, as worker threads do), publishes it in the model-info metric, and then marks the app ready.
+ */
+export async function serveModels(app: FastifyInstance, models: LoadedModel[], opts: { warm?: boolean } = {}): Promise<void> {
+  const { config, models: registry, metrics, readiness } = app.cityseg;
+  for (const served of await registerModels(registry, models, config.labels)) {
+    const { model } = served;
+    const warmMs = opts.warm === false ? undefined : await warmUp(served, config.inferenceSize);
     const trained = model.weights.trained;
     metrics.modelInfo.set(
       { id: model.id, task: model.task, arch: model.arch, engine: model.engineName, backend: model.engine.backend, trained: String(trained) },
@@ -51,7 +56,8 @@ export async function serveModels(app: FastifyInstance, models: LoadedModel[]): 
         trained,
         weightsSource: model.weights.source,
         sha256: model.weights.sha256,
-        warmUpMs: Math.round(warmMs),
+        workers: config.workers,
+        ...(warmMs === undefined ? {} : { warmUpMs: Math.round(warmMs) }),
       },
       message,
     );

@@ -4,16 +4,19 @@ import { buildApp } from './app.js';
 import type { ServerConfig } from './config.js';
 import { loadConfiguredModels } from './load-models.js';
 import { serveModels } from './serve-models.js';
+import { startWorkerPool } from './worker-pool.js';
 
 /**
  * The running service for a validated config (server/main.ts and `cityseg serve` both start it).
  * Start order: listen first (so /healthz answers and /readyz says 503 while models load), then load
- * and warm the models, then /readyz turns 200. SIGTERM/SIGINT: stop accepting, finish in-flight
- * requests, exit 0; exit 1 if that takes longer than the shutdown timeout. If the models cannot be
- * loaded, the server is closed again and the error thrown, so the caller decides the exit status.
+ * and warm the models — on this thread, or in `config.workers` worker threads that load their own —
+ * then /readyz turns 200. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0; exit 1
+ * if that takes longer than the shutdown timeout. If the models cannot be loaded, the server is
+ * closed again and the error thrown, so the caller decides the exit status.
  */
 export async function startServer(config: ServerConfig): Promise<FastifyInstance> {
-  const app = await buildApp(config);
+  const pool = config.workers > 0 ? startWorkerPool(config) : undefined;
+  const app = await buildApp(config, pool ? { runner: () => pool.runner } : {});
 
   const grace = closeWithGrace(
     {
@@ -30,9 +33,10 @@ export async function startServer(config: ServerConfig): Promise<FastifyInstance
 
   try {
     await app.listen({ port: config.port, host: config.host });
-    const models = await loadConfiguredModels(config);
-    await serveModels(app, models);
-    app.log.info({ models: models.map((model) => model.id) }, 'ready');
+    const models = pool ? await pool.models : await loadConfiguredModels(config);
+    // Workers warm their own copies; the main thread only describes them.
+    await serveModels(app, models, { warm: !pool });
+    app.log.info({ models: models.map((model) => model.id), workers: config.workers }, 'ready');
   } catch (error) {
     // Without this the handler would run again on beforeExit and turn the failure into exit 0.
     grace.uninstall();

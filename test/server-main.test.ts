@@ -130,6 +130,31 @@ describe('server/main.ts as a process', () => {
     }
   });
 
+  it('runs inference in worker threads with CITYSEG_WORKERS=1, and still exits 0 on SIGTERM', async () => {
+    const { server, base } = await readyServer({ CITYSEG_WORKERS: '1' });
+    try {
+      const res = await fetch(`${base}/v1/segment?format=json`, {
+        method: 'POST',
+        body: new Uint8Array(await encodeImage(80, 60, 2)),
+        headers: { 'content-type': 'image/png' },
+      });
+      assert.equal(res.status, 200);
+      assert.deepEqual((await res.json()).inferenceSize, { width: 64, height: 48 });
+      assert.equal(server.logs.find((l) => l.msg === 'ready')?.workers, 1);
+    } finally {
+      server.child.kill('SIGTERM');
+      assert.equal(await server.exit, 0);
+    }
+  });
+
+  for (const workers of ['0', '1']) {
+    it(`exits 1 naming the file when the weights cannot be loaded (CITYSEG_WORKERS=${workers})`, async () => {
+      const server = startServer({ CITYSEG_WORKERS: workers, CITYSEG_WEIGHTS: '/nonexistent/seg.pth' });
+      assert.equal(await server.exit, 1);
+      assert.match(server.stderr(), /^cityseg-server: failed to start: .*\/nonexistent\/seg\.pth/);
+    });
+  }
+
   it('refuses an invalid setting with exit status 2 and a message naming it', async () => {
     const server = startServer({ PORT: 'eighty' });
     assert.equal(await server.exit, 2);

@@ -1,0 +1,29 @@
+/**
+ * Entry of an inference worker thread (piscina): loads and warms its own copy of the configured
+ * models, tells the main thread what it loaded, then runs jobs exactly as the in-process runner does.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { inProcessRunner, type InferenceJob } from './inference.js';
+import { loadConfiguredModels } from './load-models.js';
+import { ModelRegistry } from './model-registry.js';
+import { registerModels, warmUp } from './serve-models.js';
+import { toWire } from './worker-errors.js';
+import { WORKER_READY, type ModelSummary, type WorkerAnswer, type WorkerData } from './worker-protocol.js';
+
+const { config } = workerData as WorkerData;
+const registry = new ModelRegistry();
+const served = await registerModels(registry, await loadConfiguredModels(config), config.labels);
+for (const model of served) await warmUp(model, config.inferenceSize);
+
+const summaries: ModelSummary[] = served.map(({ model: { engine, ...facts } }) => ({ ...facts, backend: engine.backend }));
+parentPort?.postMessage({ [WORKER_READY]: summaries });
+
+const runner = inProcessRunner(registry);
+
+export default async function runJob(job: InferenceJob): Promise<WorkerAnswer> {
+  try {
+    return { ok: true, result: await runner.run(job) };
+  } catch (error) {
+    return { ok: false, error: toWire(error) };
+  }
+}

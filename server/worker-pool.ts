@@ -1,0 +1,79 @@
+import { extname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import type { LoadedModel } from '../model/loaded-model.js';
+import type { ServerConfig } from './config.js';
+import type { InferenceJob, InferenceResult } from './inference.js';
+import type { JobRunner } from './inference-queue.js';
+import { fromWire } from './worker-errors.js';
+import { isWorkerReady, type ModelSummary, type WorkerAnswer, type WorkerData } from './worker-protocol.js';
+
+/** The worker entry: inference-worker.js when compiled; from TypeScript sources, a shim that registers tsx first. */
+const WORKER_FILE = fileURLToPath(
+  new URL(extname(fileURLToPath(import.meta.url)) === '.ts' ? './inference-worker-tsx.mjs' : './inference-worker.js', import.meta.url),
+);
+
+export interface WorkerPool {
+  runner: JobRunner<InferenceJob, InferenceResult>;
+  /** Resolves once every worker has loaded and warmed its models: what they loaded, for the API to describe. */
+  models: Promise<LoadedModel[]>;
+}
+
+/** The main thread's stand-in for a model that runs in the workers: it describes the model but never runs it. */
+function remoteModel({ backend, ...facts }: ModelSummary): LoadedModel {
+  return {
+    ...facts,
+    engine: {
+      engine: facts.engineName,
+      backend,
+      run: () => Promise.reject(new Error(`model ${facts.id} runs in the inference worker threads`)),
+      dispose() {},
+    },
+  };
+}
+
+/** `config.workers` threads, each with its own models, behind the same JobRunner interface as the in-process runner. */
+export function startWorkerPool(config: ServerConfig): WorkerPool {
+  const threads = config.workers;
+  const workerData: WorkerData = { config };
+  const pool = new Piscina<InferenceJob, WorkerAnswer>({
+    filename: WORKER_FILE,
+    workerData,
+    minThreads: threads,
+    maxThreads: threads,
+    // The workers run async native work (ONNX Runtime, sharp) that an Atomics.wait loop would stall.
+    atomics: 'disabled',
+  });
+
+  const models = new Promise<LoadedModel[]>((resolve, reject) => {
+    const loaded: ModelSummary[][] = [];
+    const onMessage = (message: unknown) => {
+      if (!isWorkerReady(message)) return;
+      loaded.push(message.citysegWorkerReady);
+      if (loaded.length < threads) return;
+      pool.off('error', onError);
+      pool.off('message', onMessage);
+      resolve(loaded[0].map(remoteModel));
+    };
+    const onError = (error: Error) => {
+      pool.off('message', onMessage);
+      reject(new Error(`an inference worker failed to start: ${error.message}`, { cause: error }));
+    };
+    pool.on('message', onMessage);
+    pool.once('error', onError);
+  });
+  // Whoever awaits `models` sees the failure; until then it must not count as an unhandled rejection.
+  models.catch(() => undefined);
+
+  return {
+    models,
+    runner: {
+      async run(job) {
+        const answer = await pool.run(job);
+        if (!answer.ok) throw fromWire(answer.error);
+        return answer.result;
+      },
+      close: () => pool.close(),
+    },
+  };
+}

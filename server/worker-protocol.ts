@@ -1,0 +1,25 @@
+import type { LoadedModel } from '../model/loaded-model.js';
+import type { ServerConfig } from './config.js';
+import type { InferenceResult } from './inference.js';
+import type { WireError } from './worker-errors.js';
+
+/** What each inference worker thread is started with. */
+export interface WorkerData {
+  config: ServerConfig;
+}
+
+/** A loaded model as a worker describes it to the main thread (everything but the engine itself). */
+export type ModelSummary = Omit<LoadedModel, 'engine'> & { backend: string };
+
+/** Key of the message a worker posts once its models are loaded and warmed. */
+export const WORKER_READY = 'citysegWorkerReady';
+
+export interface WorkerReadyMessage {
+  [WORKER_READY]: ModelSummary[];
+}
+
+export type WorkerAnswer = { ok: true; result: InferenceResult } | { ok: false; error: WireError };
+
+export function isWorkerReady(message: unknown): message is WorkerReadyMessage {
+  return typeof message === 'object' && message !== null && WORKER_READY in message;
+}
