@@ -5,6 +5,7 @@
 import { ARCHITECTURES } from './architectures.js';
 import type { InferenceEngine } from './engines/engine.js';
 import { tryLoadOnnxEngine } from './engines/onnx-available.js';
+import { BatchingEngine } from './engines/batching-engine.js';
 import { TfjsEngine } from './engines/tfjs-engine.js';
 import { foldNetwork, type FoldedNetwork } from './fold.js';
 import type { LoadedModel, LoadModelOptions, WeightsInfo } from './loaded-model.js';
@@ -46,15 +47,16 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
   return { network: foldNetwork(spec, dict), weights, parameterCount: parameterCount(spec) };
 }
 
-export async function createEngine(network: FoldedNetwork, engine: LoadModelOptions['engine'] = 'auto'): Promise<InferenceEngine> {
+export async function createEngine(network: FoldedNetwork, engine: LoadModelOptions['engine'] = 'auto', threads?: number): Promise<InferenceEngine> {
+  const onnxOptions = { intraOpThreads: threads };
   switch (engine) {
     case 'auto': {
       // ONNX Runtime where its native binding loads, else TensorFlow.js.
       const OnnxEngine = await tryLoadOnnxEngine();
-      return OnnxEngine ? OnnxEngine.create(network) : TfjsEngine.create(network);
+      return OnnxEngine ? OnnxEngine.create(network, onnxOptions) : TfjsEngine.create(network);
     }
     case 'onnx':
-      return (await import('./engines/onnx-engine.js')).OnnxEngine.create(network);
+      return (await import('./engines/onnx-engine.js')).OnnxEngine.create(network, onnxOptions);
     case 'tfjs':
       return TfjsEngine.create(network);
     default:
@@ -64,7 +66,8 @@ export async function createEngine(network: FoldedNetwork, engine: LoadModelOpti
 
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const prepared = await prepareNetwork(opts);
-  const engine = await createEngine(prepared.network, opts.engine);
+  const single = await createEngine(prepared.network, opts.engine, opts.threads);
+  const engine = opts.batching && opts.batching.maxBatch > 1 ? new BatchingEngine(single, opts.batching) : single;
   return {
     id: opts.id ?? opts.arch,
     task: ARCHITECTURES[opts.arch].task,

@@ -35,6 +35,10 @@ export interface LoadModelOptions {
   /** File path or http(s) URL of a torchvision checkpoint (.pth or .safetensors); absent → seeded untrained init. */
   weights?: string;
   engine?: EngineName | 'auto';
+  /** Intra-op threads for engines that split one inference across cores (ONNX Runtime); default: all cores. */
+  threads?: number;
+  /** Dynamic batching of concurrent same-size requests; off unless maxBatch > 1. */
+  batching?: { maxBatch: number; maxWaitMs: number };
   cacheDir?: string;
   id?: string;
 }

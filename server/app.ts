@@ -50,7 +50,8 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
 
   const models = new ModelRegistry();
   const inference = new InferenceService((deps.runner ?? inProcessRunner)(models), {
-    concurrency: Math.max(1, config.workers),
+    // Each worker (or the main thread) takes up to maxBatch jobs at once so the batcher can group them.
+    concurrency: Math.max(1, config.workers) * config.maxBatch,
     limit: config.queueLimit,
     timeoutMs: config.requestTimeoutMs,
   });

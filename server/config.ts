@@ -1,3 +1,4 @@
+import { availableParallelism } from 'node:os';
 import type { EngineName } from '../model/engines/engine.js';
 import type { ArchName } from '../model/loaded-model.js';
 
@@ -22,6 +23,12 @@ export interface ServerConfig {
   bodyLimit: number;
   /** 0 runs inference on the main thread; N > 0 runs it in a pool of N worker threads. */
   workers: number;
+  /** Intra-op threads of each engine instance (ONNX Runtime); 0 = the cores divided among the workers. */
+  threads: number;
+  /** Dynamic batching: most same-size images run as one batch (1 = off). */
+  maxBatch: number;
+  /** Dynamic batching: longest an image waits for companions. */
+  batchWaitMs: number;
   queueLimit: number;
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
@@ -119,6 +126,9 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   maxPixels: { env: 'CITYSEG_MAX_PIXELS', flag: 'max-pixels', parse: integer(1, 1e9), fallback: 40e6, help: 'largest accepted image, in pixels' },
   bodyLimit: { env: 'CITYSEG_BODY_LIMIT', flag: 'body-limit', parse: byteSize, fallback: 20 * 1024 ** 2, help: 'largest accepted request body (bytes, or e.g. 20MiB)' },
   workers: { env: 'CITYSEG_WORKERS', flag: 'workers', parse: integer(0, 64), fallback: 0, help: '0 = inference on the main thread, N = pool of N worker threads' },
+  threads: { env: 'CITYSEG_THREADS', flag: 'threads', parse: integer(0, 256), fallback: 0, help: 'intra-op threads per engine (ONNX Runtime); 0 = cores / max(1, workers)' },
+  maxBatch: { env: 'CITYSEG_MAX_BATCH', flag: 'max-batch', parse: integer(1, 64), fallback: 1, help: 'dynamic batching: most same-size images per batch (1 = off)' },
+  batchWaitMs: { env: 'CITYSEG_BATCH_WAIT_MS', flag: 'batch-wait-ms', parse: integer(0, 10_000), fallback: 5, help: 'dynamic batching: longest an image waits for a batch to fill' },
   queueLimit: { env: 'CITYSEG_QUEUE_LIMIT', flag: 'queue-limit', parse: integer(1, 100_000), fallback: 64, help: 'requests allowed to wait for inference before 503' },
   requestTimeoutMs: { env: 'CITYSEG_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 30_000, help: 'longest a request may wait for inference before 503' },
   shutdownTimeoutMs: { env: 'CITYSEG_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 30_000, help: 'graceful-shutdown budget before a forced exit' },
@@ -151,4 +161,9 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
     }
   }
   return config as ServerConfig;
+}
+
+/** Intra-op threads each engine gets: the setting, or the machine's cores shared out among the workers. */
+export function threadsPerEngine(config: Pick<ServerConfig, 'threads' | 'workers'>, cores = availableParallelism()): number {
+  return config.threads > 0 ? config.threads : Math.max(1, Math.floor(cores / Math.max(1, config.workers)));
 }

@@ -1,11 +1,16 @@
 import { IMAGENET_CLASSES } from '../model/imagenet-classes.js';
 import { loadModel } from '../model/load-model.js';
 import type { LoadedModel, LoadModelOptions } from '../model/loaded-model.js';
-import type { ServerConfig } from './config.js';
+import { threadsPerEngine, type ServerConfig } from './config.js';
 
 /** The models a configuration asks for: the segmentation model, then the classifier unless it is `none`. */
 export function configuredModelOptions(config: ServerConfig): LoadModelOptions[] {
-  const shared = { engine: config.engine, cacheDir: config.cacheDir };
+  const shared = {
+    engine: config.engine,
+    cacheDir: config.cacheDir,
+    threads: threadsPerEngine(config),
+    batching: { maxBatch: config.maxBatch, maxWaitMs: config.batchWaitMs },
+  };
   const options: LoadModelOptions[] = [
     { arch: config.arch, numClasses: config.numClasses, weights: config.weights, ...shared },
   ];

@@ -58,3 +58,30 @@ test('an engine failure rejects every caller of that batch', async () => {
   const results = await Promise.allSettled([engine.run(image(1)), engine.run(image(2))]);
   assert.deepEqual(results.map((r) => r.status), ['rejected', 'rejected']);
 });
+
+test('loadModel with batching: concurrent requests share one batch and equal the unbatched answers', async () => {
+  const { loadModel } = await import('../model/load-model.js');
+  const opts = { arch: 'lraspp_mobilenet_v3_small' as const, numClasses: 19, engine: 'tfjs' as const };
+  const plain = await loadModel(opts);
+  const batched = await loadModel({ ...opts, batching: { maxBatch: 3, maxWaitMs: 50 } });
+  try {
+    assert.ok(batched.engine instanceof BatchingEngine);
+    const inputs = [0.1, -0.4, 0.9].map((v) => {
+      const t = image(v, 40, 56);
+      t.data.forEach((_, i) => (t.data[i] = v * Math.sin(i / 7)));
+      return t;
+    });
+    const together = await Promise.all(inputs.map((t) => batched.engine.run(t)));
+    assert.deepEqual((batched.engine as BatchingEngine).stats, { batches: 1, images: 3 });
+    for (const [i, t] of inputs.entries()) {
+      const alone = await plain.engine.run(t);
+      assert.deepEqual(together[i].shape, alone.shape);
+      let maxAbs = 0;
+      alone.data.forEach((v, j) => (maxAbs = Math.max(maxAbs, Math.abs(v - together[i].data[j]))));
+      assert.ok(maxAbs < 1e-5, `image ${i}: batched differs by ${maxAbs}`);
+    }
+  } finally {
+    plain.engine.dispose();
+    batched.engine.dispose();
+  }
+});

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { ConfigError, loadConfig, SETTINGS } from '../server/config.js';
+import { ConfigError, loadConfig, SETTINGS, threadsPerEngine } from '../server/config.js';
 
 describe('loadConfig', () => {
   it('fills every default from the brief when nothing is set', () => {
@@ -13,6 +13,9 @@ describe('loadConfig', () => {
       maxPixels: 40_000_000,
       bodyLimit: 20 * 1024 * 1024,
       workers: 0,
+      threads: 0,
+      maxBatch: 1,
+      batchWaitMs: 5,
       queueLimit: 64,
       requestTimeoutMs: 30_000,
       shutdownTimeoutMs: 30_000,
@@ -35,6 +38,9 @@ describe('loadConfig', () => {
       CITYSEG_MAX_PIXELS: '1e6',
       CITYSEG_BODY_LIMIT: '512KiB',
       CITYSEG_WORKERS: '2',
+      CITYSEG_THREADS: '3',
+      CITYSEG_MAX_BATCH: '4',
+      CITYSEG_BATCH_WAIT_MS: '7',
       CITYSEG_QUEUE_LIMIT: '8',
       CITYSEG_REQUEST_TIMEOUT_MS: '1500',
       CITYSEG_SHUTDOWN_TIMEOUT_MS: '2500',
@@ -55,6 +61,9 @@ describe('loadConfig', () => {
       maxPixels: 1_000_000,
       bodyLimit: 524_288,
       workers: 2,
+      threads: 3,
+      maxBatch: 4,
+      batchWaitMs: 7,
       queueLimit: 8,
       requestTimeoutMs: 1500,
       shutdownTimeoutMs: 2500,
@@ -98,5 +107,14 @@ describe('loadConfig', () => {
     const specs = Object.values(SETTINGS);
     assert.equal(new Set(specs.map((s) => s.env)).size, specs.length);
     assert.equal(new Set(specs.map((s) => s.flag)).size, specs.length);
+  });
+});
+
+describe('threadsPerEngine', () => {
+  it('shares the cores out among the workers unless threads is set', () => {
+    assert.equal(threadsPerEngine({ threads: 0, workers: 0 }, 8), 8);
+    assert.equal(threadsPerEngine({ threads: 0, workers: 2 }, 8), 4);
+    assert.equal(threadsPerEngine({ threads: 0, workers: 3 }, 2), 1);
+    assert.equal(threadsPerEngine({ threads: 5, workers: 2 }, 8), 5);
   });
 });
