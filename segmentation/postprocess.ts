@@ -150,11 +150,75 @@ class HorizontalRows {
 }
 
 /**
+ * Per source cell (the 2x2 neighbours an output pixel interpolates), the classes that can win anywhere inside it.
+ * Every interpolated value of class k lies between its smallest and largest corner, so a class whose largest corner
+ * is below some other class's smallest corner can never be the argmax there. A small relative margin keeps float32
+ * rounding of the interpolation from ever excluding a true winner.
+ */
+/** Up to this many contenders, interpolating them straight from the 4 corners beats filling the row caches. */
+const DIRECT_CANDIDATES = 4;
+
+class CellCandidates {
+  private readonly start: Int32Array;
+  private readonly count: Uint8Array;
+  readonly list: Uint8Array;
+  private readonly low: Float32Array;
+  private readonly high: Float32Array;
+
+  constructor(
+    private readonly src: Float32Array,
+    private readonly w: number,
+    private readonly c: number,
+    h: number,
+  ) {
+    this.start = new Int32Array(h * w).fill(-1);
+    this.count = new Uint8Array(h * w);
+    this.list = new Uint8Array(h * w * c);
+    this.low = new Float32Array(c);
+    this.high = new Float32Array(c);
+  }
+
+  /** Fills (once per cell) and returns the offset of the cell's candidates in `list`; their number is `countOf`. */
+  of(y0: number, x0: number, y1: number, x1: number): number {
+    const cell = y0 * this.w + x0;
+    if (this.start[cell] >= 0) return this.start[cell];
+    const { src, w, c, low, high } = this;
+    const corners = [(y0 * w + x0) * c, (y0 * w + x1) * c, (y1 * w + x0) * c, (y1 * w + x1) * c];
+    let threshold = -Infinity;
+    for (let k = 0; k < c; k++) {
+      let lo = src[corners[0] + k];
+      let hi = lo;
+      for (let i = 1; i < 4; i++) {
+        const v = src[corners[i] + k];
+        if (v < lo) lo = v;
+        if (v > hi) hi = v;
+      }
+      low[k] = lo;
+      high[k] = hi;
+      if (lo > threshold) threshold = lo;
+    }
+    const offset = cell * c;
+    let n = 0;
+    for (let k = 0; k < c; k++) {
+      const margin = 1e-6 * (Math.abs(threshold) + Math.abs(high[k])) + 1e-30;
+      if (high[k] >= threshold - margin) this.list[offset + n++] = k;
+    }
+    this.start[cell] = offset;
+    this.count[cell] = n;
+    return offset;
+  }
+
+  countOf(y0: number, x0: number): number {
+    return this.count[y0 * this.w + x0];
+  }
+}
+
+/**
  * Bilinear (align_corners=False) upsample of NHWC `[1, h, w, C]` logits to (outH, outW), then argmax
  * over C, without materialising the C x outH x outW map. When the 4 source neighbours of an output
- * pixel share one argmax, every convex combination of them has that argmax too, so only pixels
- * near class boundaries need the C-way interpolation and comparison (float32 rounding can turn a
- * near-tie into an exact tie there; such ties aside, the result is torch's argmax).
+ * pixel share one argmax, every convex combination of them has that argmax too; elsewhere only the
+ * classes that can win in that cell (CellCandidates) are interpolated, with the same arithmetic as
+ * upsampleLogits, so labels equal torch's argmax (float32 near-ties aside; exact ties → lowest index).
  */
 export function upsampleArgmax(logits: Float32Tensor, outH: number, outW: number): ClassMap {
   const { h, w, c } = checkLogits(logits, outH, outW);
@@ -164,6 +228,7 @@ export function upsampleArgmax(logits: Float32Tensor, outH: number, outW: number
 
   const ys = linearAxis(h, outH);
   const xs = linearAxis(w, outW);
+  const cells = new CellCandidates(src, w, c, h);
   const horizontal = new HorizontalRows(src, w, c, outW);
   const out = new Uint8Array(outH * outW);
 
@@ -172,27 +237,60 @@ export function upsampleArgmax(logits: Float32Tensor, outH: number, outW: number
     const y1 = ys.i1[oy];
     const wy0 = ys.w0[oy];
     const wy1 = ys.w1[oy];
-    const [top, bottom] = horizontal.rows(y0, y1);
+    const [topRow, bottomRow] = horizontal.rows(y0, y1);
     const outRow = oy * outW;
     for (let ox = 0; ox < outW; ox++) {
       const x0 = xs.i0[ox];
       const x1 = xs.i1[ox];
-      const k = sourceArgmax[y0 * w + x0];
-      if (k === sourceArgmax[y0 * w + x1] && k === sourceArgmax[y1 * w + x0] && k === sourceArgmax[y1 * w + x1]) {
-        out[outRow + ox] = k;
+      const k0 = sourceArgmax[y0 * w + x0];
+      if (k0 === sourceArgmax[y0 * w + x1] && k0 === sourceArgmax[y1 * w + x0] && k0 === sourceArgmax[y1 * w + x1]) {
+        out[outRow + ox] = k0;
         continue;
       }
-      const a = horizontal.column(top, ox);
-      const b = horizontal.column(bottom, ox);
-      const t = top.values;
-      const u = bottom.values;
-      let best = 0;
-      let bestValue = lerp(wy0, t[a], wy1, u[b]);
-      for (let ch = 1; ch < c; ch++) {
-        const v = lerp(wy0, t[a + ch], wy1, u[b + ch]);
-        if (v > bestValue) {
-          bestValue = v;
-          best = ch;
+      const wx0 = xs.w0[ox];
+      const wx1 = xs.w1[ox];
+      const a = (y0 * w + x0) * c;
+      const b = (y0 * w + x1) * c;
+      const d = (y1 * w + x0) * c;
+      const e = (y1 * w + x1) * c;
+      const offset = cells.of(y0, x0, y1, x1);
+      const n = cells.countOf(y0, x0);
+      let best = -1;
+      let bestValue = -Infinity;
+      // Candidates are in increasing class order, so `>` keeps the lowest index on exact ties.
+      if (n <= DIRECT_CANDIDATES) {
+        for (let i = 0; i < n; i++) {
+          const k = cells.list[offset + i];
+          const v = lerp(wy0, lerp(wx0, src[a + k], wx1, src[b + k]), wy1, lerp(wx0, src[d + k], wx1, src[e + k]));
+          if (best < 0 || v > bestValue) {
+            bestValue = v;
+            best = k;
+          }
+        }
+      } else {
+        // Many contenders (noisy logits): reuse the horizontal interpolations shared by neighbouring output rows.
+        const t = horizontal.column(topRow, ox);
+        const u = horizontal.column(bottomRow, ox);
+        const tv = topRow.values;
+        const uv = bottomRow.values;
+        if (2 * n > c) {
+          // Most classes contend: a straight scan is cheaper than following the list (non-candidates cannot win).
+          for (let k = 0; k < c; k++) {
+            const v = lerp(wy0, tv[t + k], wy1, uv[u + k]);
+            if (best < 0 || v > bestValue) {
+              bestValue = v;
+              best = k;
+            }
+          }
+        } else {
+          for (let i = 0; i < n; i++) {
+            const k = cells.list[offset + i];
+            const v = lerp(wy0, tv[t + k], wy1, uv[u + k]);
+            if (best < 0 || v > bestValue) {
+              bestValue = v;
+              best = k;
+            }
+          }
         }
       }
       out[outRow + ox] = best;
