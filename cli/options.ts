@@ -19,6 +19,12 @@ export function parsePositiveInt(value: string): number {
 }
 
 /** `1024` or `native` (the long side the network sees). */
+export function parseNonNegativeInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number, 0 or more');
+  return n;
+}
+
 export function parseSizeFlag(value: string): InferenceSize {
   try {
     return parseInferenceSize(value);

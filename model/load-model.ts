@@ -6,6 +6,7 @@ import { ARCHITECTURES } from './architectures.js';
 import type { InferenceEngine } from './engines/engine.js';
 import { tryLoadOnnxEngine } from './engines/onnx-available.js';
 import { BatchingEngine } from './engines/batching-engine.js';
+import { SerialEngine } from './engines/serial-engine.js';
 import { TfjsEngine } from './engines/tfjs-engine.js';
 import { foldNetwork, type FoldedNetwork } from './fold.js';
 import type { LoadedModel, LoadModelOptions, WeightsInfo } from './loaded-model.js';
@@ -67,7 +68,8 @@ export async function createEngine(network: FoldedNetwork, engine: LoadModelOpti
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const prepared = await prepareNetwork(opts);
   const single = await createEngine(prepared.network, opts.engine, opts.threads);
-  const engine = opts.batching && opts.batching.maxBatch > 1 ? new BatchingEngine(single, opts.batching) : single;
+  const serial = new SerialEngine(single);
+  const engine = opts.batching && opts.batching.maxBatch > 1 ? new BatchingEngine(serial, opts.batching) : serial;
   return {
     id: opts.id ?? opts.arch,
     task: ARCHITECTURES[opts.arch].task,

@@ -50,8 +50,9 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
 
   const models = new ModelRegistry();
   const inference = new InferenceService((deps.runner ?? inProcessRunner)(models), {
-    // Each worker (or the main thread) takes up to maxBatch jobs at once so the batcher can group them.
-    concurrency: Math.max(1, config.workers) * config.maxBatch,
+    // Each worker (or the main thread) takes up to maxBatch jobs at once so the batcher can group them, and one
+    // more so a job's decoding and post-processing overlap another's inference (engines run one at a time).
+    concurrency: Math.max(1, config.workers) * (config.maxBatch + 1),
     limit: config.queueLimit,
     timeoutMs: config.requestTimeoutMs,
   });

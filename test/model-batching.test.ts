@@ -85,3 +85,29 @@ test('loadModel with batching: concurrent requests share one batch and equal the
     batched.engine.dispose();
   }
 });
+
+test('SerialEngine runs one inference at a time, in order, and survives a failure', async () => {
+  const { SerialEngine } = await import('../model/engines/serial-engine.js');
+  let active = 0;
+  let peak = 0;
+  const order: number[] = [];
+  const slow: InferenceEngine = {
+    engine: 'onnx',
+    backend: 'test',
+    async run(input) {
+      active++;
+      peak = Math.max(peak, active);
+      await new Promise((r) => setTimeout(r, 5));
+      active--;
+      order.push(input.data[0]);
+      if (input.data[0] === 2) throw new Error('boom');
+      return input;
+    },
+    dispose() {},
+  };
+  const engine = new SerialEngine(slow);
+  const results = await Promise.allSettled([1, 2, 3].map((v) => engine.run(image(v))));
+  assert.equal(peak, 1);
+  assert.deepEqual(order, [1, 2, 3]);
+  assert.deepEqual(results.map((r) => r.status), ['fulfilled', 'rejected', 'fulfilled']);
+});

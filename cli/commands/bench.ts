@@ -7,7 +7,7 @@ import { benchHttp, type HttpRow } from '../bench/http.js';
 import { benchModelOnly, type ModelOnlyRow } from '../bench/model-only.js';
 import { benchPeers, peersAvailable, type PeerRow } from '../bench/peers.js';
 import { parseSize } from '../bench/stats.js';
-import { parseArch, parsePositiveInt } from '../options.js';
+import { parseArch, parseNonNegativeInt, parsePositiveInt } from '../options.js';
 
 type Row = ModelOnlyRow | HttpRow | PeerRow;
 
@@ -25,6 +25,8 @@ interface BenchFlags {
   concurrency: string;
   requests: number;
   workers?: number;
+  threads?: number;
+  maxBatch?: number;
 }
 
 const DEFAULT_ARCHS: ArchName[] = ['lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'];
@@ -114,7 +116,10 @@ async function run(flags: BenchFlags): Promise<void> {
     const concurrencies = flags.concurrency.split(',').map((c) => parsePositiveInt(c));
     for (const engine of engines) {
       log(`http ${engine} ${archs[0]} 1024x2048 JPEG → labelIds at c=${concurrencies.join(',')}...`);
-      rows.push(...(await benchHttp({ arch: archs[0], engine, workers: flags.workers, concurrencies, requests: flags.requests, height: 1024, width: 2048 })));
+      const env: Record<string, string> = {};
+      if (flags.threads !== undefined) env.CITYSEG_THREADS = String(flags.threads);
+      if (flags.maxBatch !== undefined) env.CITYSEG_MAX_BATCH = String(flags.maxBatch);
+      rows.push(...(await benchHttp({ arch: archs[0], engine, workers: flags.workers, concurrencies, requests: flags.requests, height: 1024, width: 2048, env })));
     }
   }
   const ratios = targetRatios(rows);
@@ -137,7 +142,9 @@ export function benchCommand(): Command {
     .option('--peers', 'also time PyTorch eager and ONNX Runtime on torchvision\'s own export (needs /usr/bin/python3 with torch)')
     .option('--concurrency <list>', 'HTTP concurrency levels', '1,2,4,8')
     .option('--requests <n>', 'HTTP requests per concurrency level', parsePositiveInt, 16)
-    .option('--workers <n>', 'server worker threads for the HTTP rows (default: the server\'s)', parsePositiveInt)
+    .option('--workers <n>', 'server worker threads for the HTTP rows, 0 = main thread (default: the server\'s)', parseNonNegativeInt)
+    .option('--threads <n>', 'intra-op threads per engine for the HTTP rows (default: the server\'s)', parsePositiveInt)
+    .option('--max-batch <n>', 'dynamic batching for the HTTP rows (default: the server\'s)', parsePositiveInt)
     .addHelpText('after', `
 Examples:
   cityseg bench                                   # default engine, both archs and sizes, HTTP at c=1,2,4,8

@@ -37,6 +37,9 @@ export class OnnxEngine implements InferenceEngine {
       executionMode: 'sequential',
       intraOpNumThreads: options.intraOpThreads ?? availableParallelism(),
       interOpNumThreads: options.interOpThreads ?? 1,
+      // Idle intra-op threads sleep instead of spinning, leaving the cores to decoding and post-processing
+      // (measured: model-only time unchanged, HTTP throughput at concurrency 4 up ~10%).
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
     return new OnnxEngine(session);
   }
