@@ -101,28 +101,50 @@ async function fire(url: string, body: Buffer, connections: number, amount: numb
   return { result, latencies, seconds: (performance.now() - started) / 1000 };
 }
 
-export async function benchHttp(opts: HttpBenchOptions): Promise<HttpRow[]> {
-  const port = await freePort();
-  const base = `http://127.0.0.1:${port}`;
-  const child = spawn(process.execPath, serverCommand().args, {
-    env: {
-      ...process.env,
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      LOG_LEVEL: 'warn',
-      CITYSEG_ARCH: opts.arch,
-      CITYSEG_ENGINE: opts.engine,
-      CITYSEG_INFERENCE_SIZE: 'native',
-      CITYSEG_CLASSIFIER_ARCH: 'none',
-      CITYSEG_QUEUE_LIMIT: '256',
-      CITYSEG_REQUEST_TIMEOUT_MS: '600000',
-      ...(opts.workers !== undefined ? { CITYSEG_WORKERS: String(opts.workers) } : {}),
-      ...opts.env,
-    },
-    stdio: ['ignore', 'ignore', 'inherit'],
+export interface SoakRow {
+  kind: 'soak';
+  engine: string;
+  arch: string;
+  size: string;
+  requests: number;
+  errors: number;
+  rss_after_warmup_mb: number;
+  rss_end_mb: number;
+  peak_rss_mb: number;
+  rss_growth_pct: number;
+}
+
+async function peakRssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8').catch(() => '');
+  return Math.round(Number(/VmHWM:\s+(\d+)/.exec(status)?.[1] ?? Number.NaN) / 1024);
+}
+
+/** Many requests at concurrency 4: does the server's RSS stay flat once warm? */
+export async function benchSoak(opts: Omit<HttpBenchOptions, 'concurrencies'>): Promise<SoakRow> {
+  return withServer(opts, async (base, child) => {
+    const body = await syntheticJpeg(opts.height, opts.width);
+    const url = `${base}/v1/segment?format=labelIds`;
+    await fire(url, body, 4, 50);
+    const before = await rssMb(child.pid!);
+    const { result } = await fire(url, body, 4, opts.requests);
+    const after = await rssMb(child.pid!);
+    return {
+      kind: 'soak',
+      engine: opts.engine,
+      arch: opts.arch,
+      size: `${opts.height}x${opts.width}`,
+      requests: result.requests.total,
+      errors: result.errors + result.non2xx,
+      rss_after_warmup_mb: before,
+      rss_end_mb: after,
+      peak_rss_mb: await peakRssMb(child.pid!),
+      rss_growth_pct: Math.round(((after - before) / before) * 1000) / 10,
+    };
   });
-  try {
-    await waitReady(base, child);
+}
+
+export async function benchHttp(opts: HttpBenchOptions): Promise<HttpRow[]> {
+  return withServer(opts, async (base, child) => {
     const body = await syntheticJpeg(opts.height, opts.width);
     const url = `${base}/v1/segment?format=labelIds`;
     await fire(url, body, 1, 2);
@@ -145,6 +167,33 @@ export async function benchHttp(opts: HttpBenchOptions): Promise<HttpRow[]> {
       });
     }
     return rows;
+  });
+}
+
+/** Starts the real server in its own process on 127.0.0.1, runs `work` once it is ready, then stops it. */
+async function withServer<T>(opts: Omit<HttpBenchOptions, 'concurrencies' | 'requests'>, work: (base: string, child: ChildProcess) => Promise<T>): Promise<T> {
+  const port = await freePort();
+  const base = `http://127.0.0.1:${port}`;
+  const child = spawn(process.execPath, serverCommand().args, {
+    env: {
+      ...process.env,
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      LOG_LEVEL: 'warn',
+      CITYSEG_ARCH: opts.arch,
+      CITYSEG_ENGINE: opts.engine,
+      CITYSEG_INFERENCE_SIZE: 'native',
+      CITYSEG_CLASSIFIER_ARCH: 'none',
+      CITYSEG_QUEUE_LIMIT: '256',
+      CITYSEG_REQUEST_TIMEOUT_MS: '600000',
+      ...(opts.workers !== undefined ? { CITYSEG_WORKERS: String(opts.workers) } : {}),
+      ...opts.env,
+    },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  try {
+    await waitReady(base, child);
+    return await work(base, child);
   } finally {
     child.kill('SIGTERM');
     await once(child, 'exit').catch(() => undefined);

@@ -3,13 +3,13 @@ import os from 'node:os';
 import { Command, Option } from 'commander';
 import type { EngineName } from '../../model/engines/engine.js';
 import type { ArchName } from '../../model/loaded-model.js';
-import { benchHttp, type HttpRow } from '../bench/http.js';
+import { benchHttp, benchSoak, type HttpRow, type SoakRow } from '../bench/http.js';
 import { benchModelOnly, type ModelOnlyRow } from '../bench/model-only.js';
 import { benchPeers, peersAvailable, type PeerRow } from '../bench/peers.js';
 import { parseSize } from '../bench/stats.js';
 import { parseArch, parseNonNegativeInt, parsePositiveInt } from '../options.js';
 
-type Row = ModelOnlyRow | HttpRow | PeerRow;
+type Row = ModelOnlyRow | HttpRow | PeerRow | SoakRow;
 
 interface BenchFlags {
   json?: boolean;
@@ -27,6 +27,8 @@ interface BenchFlags {
   workers?: number;
   threads?: number;
   maxBatch?: number;
+  soak: number;
+  soakSize: string;
 }
 
 const DEFAULT_ARCHS: ArchName[] = ['lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'];
@@ -60,6 +62,9 @@ export function targetRatios(rows: Row[]): Record<string, number | null> {
     if (ort) out[`${key} / onnxruntime-torchvision-export`] = ratio(m.p50_ms, ort.p50_ms);
     if (torch) out[`${key} / pytorch-eager`] = ratio(m.p50_ms, torch.p50_ms);
   }
+  for (const soak of rows.filter((r): r is SoakRow => r.kind === 'soak')) {
+    out[`rss growth over ${soak.requests} requests (${soak.engine})`] = Math.round(soak.rss_growth_pct * 10) / 1000;
+  }
   for (const h of httpRows) {
     const model = modelRows.find((m) => m.arch === h.arch && m.size === h.size && (h.engine === 'auto' || m.engine === h.engine));
     if (!model) continue;
@@ -71,6 +76,7 @@ export function targetRatios(rows: Row[]): Record<string, number | null> {
 
 function printTable(rows: Row[], ratios: Record<string, number | null>): void {
   const lines = rows.map((r) => {
+    if (r.kind === 'soak') return `soak        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} ${r.requests} requests at c=4, errors ${r.errors}: RSS ${r.rss_after_warmup_mb} -> ${r.rss_end_mb} MB (${r.rss_growth_pct}%), peak ${r.peak_rss_mb} MB`;
     if (r.kind === 'http') return `http        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} c=${String(r.concurrency).padEnd(3)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} req/s  rss ${r.rss_mb} MB  errors ${r.errors}`;
     if (r.kind === 'peer') return `peer        ${r.engine.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  (${r.threads} threads)`;
     return `model-only  ${`${r.engine}/${r.backend}`.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} img/s`;
@@ -120,6 +126,11 @@ async function run(flags: BenchFlags): Promise<void> {
       if (flags.threads !== undefined) env.CITYSEG_THREADS = String(flags.threads);
       if (flags.maxBatch !== undefined) env.CITYSEG_MAX_BATCH = String(flags.maxBatch);
       rows.push(...(await benchHttp({ arch: archs[0], engine, workers: flags.workers, concurrencies, requests: flags.requests, height: 1024, width: 2048, env })));
+      if (flags.soak > 0) {
+        const [height, width] = parseSize(flags.soakSize);
+        log(`soak ${engine}: ${flags.soak} requests of a ${flags.soakSize} JPEG at c=4...`);
+        rows.push(await benchSoak({ arch: archs[0], engine, workers: flags.workers, requests: flags.soak, height, width, env }));
+      }
     }
   }
   const ratios = targetRatios(rows);
@@ -142,6 +153,8 @@ export function benchCommand(): Command {
     .option('--peers', 'also time PyTorch eager and ONNX Runtime on torchvision\'s own export (needs /usr/bin/python3 with torch)')
     .option('--concurrency <list>', 'HTTP concurrency levels', '1,2,4,8')
     .option('--requests <n>', 'HTTP requests per concurrency level', parsePositiveInt, 16)
+    .option('--soak <n>', 'after the HTTP rows, send n more requests at c=4 and report RSS growth (0 = skip)', parseNonNegativeInt, 0)
+    .option('--soak-size <HxW>', 'image size for the soak', '512x1024')
     .option('--workers <n>', 'server worker threads for the HTTP rows, 0 = main thread (default: the server\'s)', parseNonNegativeInt)
     .option('--threads <n>', 'intra-op threads per engine for the HTTP rows (default: the server\'s)', parsePositiveInt)
     .option('--max-batch <n>', 'dynamic batching for the HTTP rows (default: the server\'s)', parsePositiveInt)
