@@ -2,6 +2,7 @@
 import { Command, CommanderError } from 'commander';
 import { exitQuietlyOnClosedStdout } from './closed-pipe.js';
 import { benchCommand } from './commands/bench.js';
+import { exportOnnxCommand } from './commands/export-onnx.js';
 import { classifyCommand } from './commands/classify.js';
 import { evalCommand } from './commands/eval.js';
 import { logitsCommand } from './commands/logits.js';
@@ -21,6 +22,7 @@ export function buildProgram(): Command {
   program.addCommand(serveCommand());
   program.addCommand(logitsCommand());
   program.addCommand(benchCommand());
+  program.addCommand(exportOnnxCommand());
   program.addHelpText('after', EXIT_CODES_HELP);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

@@ -3,12 +3,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { Float32Tensor } from '../../model/engines/engine.js';
 import type { LoadedModel } from '../../model/loaded-model.js';
-import { loadModel } from '../../model/load-model.js';
 import { writeNpy } from '../../model/npy.js';
 import { decodeImage } from '../../segmentation/decode.js';
 import { upsampleLogits } from '../../segmentation/postprocess.js';
 import { normalizeImageNet, parseInferenceSize, resizeForInference, type InferenceSize } from '../../segmentation/preprocess.js';
-import { addModelOptions, modelOptions, type ModelFlags } from '../options.js';
+import { loadCommandModel, withModel } from '../command-model.js';
+import { addModelOptions, type ModelFlags } from '../options.js';
 
 /** No pixel limit beyond sharp's own: this is a developer tool run on files the user chose. */
 const CLI_MAX_PIXELS = 2 ** 31;
@@ -37,12 +37,9 @@ Examples:
   cityseg logits --arch mobilenet_v3_small --weights mobilenet_v3_small-047dcff4.pth --out cls.npy cat.jpg`);
   return cmd.action(async (image: string, flags: ModelFlags & { out: string; size: string }) => {
     const size = parseInferenceSize(flags.size);
-    const model = await loadModel(modelOptions(flags));
-    try {
+    await withModel(await loadCommandModel(flags), async (model) => {
       const logits = await computeLogits(model, await readFile(image), size);
       await writeFile(flags.out, writeNpy(logits));
-    } finally {
-      model.engine.dispose();
-    }
+    });
   });
 }
