@@ -7,8 +7,8 @@ import type { StateDict, WeightTensor } from './weights/state-dict.js';
 
 export const DEFAULT_SEED = 20190506;
 
-/** mulberry32: tiny, fast and good enough to draw initial weights reproducibly. */
-function mulberry32(seed: number): () => number {
+/** mulberry32: tiny, fast and good enough to draw initial weights (and test data) reproducibly; uniform in [0, 1). */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;

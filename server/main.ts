@@ -1,5 +1,7 @@
 import { Command } from 'commander';
 import { ConfigError, loadConfig, SETTINGS, type ConfigFlags, type ServerConfig } from './config.js';
+import { WeightsError } from '../model/weights/errors.js';
+import { ClassCountMismatchError, LabelSetError } from '../segmentation/errors.js';
 import { startServer } from './start-server.js';
 
 /** Exit status for an invalid setting (distinct from 1, a failure while running). */
@@ -30,7 +32,17 @@ async function main(): Promise<void> {
   await startServer(readConfig());
 }
 
+/** A bad checkpoint or label set is the operator's to fix: one line, no stack (CITYSEG_DEBUG=1 shows it). */
+function isKnownStartFailure(error: unknown): boolean {
+  const known = [WeightsError, LabelSetError, ClassCountMismatchError];
+  // From a worker thread the error arrives structured-cloned: its class is gone, its name is kept.
+  const names = new Set(['WeightsError', 'StateDictMismatchError', 'LabelSetError', 'ClassCountMismatchError']);
+  const isKnown = (e: unknown) => known.some((type) => e instanceof type) || (e instanceof Error && names.has(e.name));
+  return isKnown(error) || (error instanceof Error && isKnown(error.cause));
+}
+
 main().catch((error: unknown) => {
-  process.stderr.write(`cityseg-server: failed to start: ${error instanceof Error ? error.stack : String(error)}\n`);
+  const detail = error instanceof Error ? (isKnownStartFailure(error) && !process.env.CITYSEG_DEBUG ? error.message : error.stack) : String(error);
+  process.stderr.write(`cityseg-server: failed to start: ${detail}\n`);
   process.exit(1);
 });

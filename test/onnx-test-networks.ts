@@ -8,19 +8,10 @@ import { onnx } from '../model/engines/onnx-builder.js';
 import { foldNetwork, type FoldedNetwork } from '../model/fold.js';
 import type { ArchName } from '../model/loaded-model.js';
 import { convsOf, networkSpec } from '../model/network-spec.js';
-import { seededStateDict } from '../model/seeded-init.js';
+import { mulberry32, seededStateDict } from '../model/seeded-init.js';
 
-/** mulberry32: a tiny seeded PRNG for reproducible test data. */
-export function seededUniform(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A seeded PRNG for reproducible test data (the one the untrained init draws from). */
+export const seededUniform = mulberry32;
 
 /** The same ranges as scripts/make_fixtures.py's randomise_batchnorm (uniform instead of normal draws). */
 const BN_RANGES: Record<string, [number, number]> = {

@@ -4,18 +4,10 @@ import { describe, it } from 'node:test';
 import type { Float32Tensor } from '../model/engines/engine.js';
 import { InvalidArgumentError, ShapeError } from '../segmentation/errors.js';
 import { argmaxChannels, softmax, topK, upsampleArgmax, upsampleLogits } from '../segmentation/postprocess.js';
+import { mulberry32 } from '../model/seeded-init.js';
 
-/** Deterministic PRNG (mulberry32) so random cases are reproducible. */
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** Deterministic PRNG so random cases are reproducible. */
+const rng = mulberry32;
 
 function randomLogits(h: number, w: number, c: number, seed: number): Float32Tensor {
   const next = rng(seed);

@@ -152,6 +152,7 @@ describe('server/main.ts as a process', () => {
       const server = startServer({ CITYSEG_WORKERS: workers, CITYSEG_WEIGHTS: '/nonexistent/seg.pth' });
       assert.equal(await server.exit, 1);
       assert.match(server.stderr(), /^cityseg-server: failed to start: .*\/nonexistent\/seg\.pth/);
+      assert.doesNotMatch(server.stderr(), /\n\s+at /, 'a bad checkpoint is reported without a stack trace');
     });
   }
 

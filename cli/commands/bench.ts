@@ -29,6 +29,7 @@ interface BenchFlags {
   maxBatch?: number;
   soak: number;
   soakSize: string;
+  httpSize: string;
 }
 
 const DEFAULT_ARCHS: ArchName[] = ['lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'];
@@ -68,8 +69,8 @@ export function targetRatios(rows: Row[]): Record<string, number | null> {
   for (const h of httpRows) {
     const model = modelRows.find((m) => m.arch === h.arch && m.size === h.size && (h.engine === 'auto' || m.engine === h.engine));
     if (!model) continue;
-    if (h.concurrency === 1) out[`http p50 c=1 / model-only p50 (${h.arch} ${h.size})`] = ratio(h.p50_ms, model.p50_ms);
-    if (h.concurrency === 4) out[`http throughput c=4 / model-only throughput (${h.arch} ${h.size})`] = ratio(h.throughput_per_s, model.throughput_per_s);
+    if (h.concurrency === 1) out[`${h.engine}: http p50 c=1 / model-only p50 (${h.arch} ${h.size})`] = ratio(h.p50_ms, model.p50_ms);
+    if (h.concurrency === 4) out[`${h.engine}: http throughput c=4 / model-only throughput (${h.arch} ${h.size})`] = ratio(h.throughput_per_s, model.throughput_per_s);
   }
   return out;
 }
@@ -120,12 +121,13 @@ async function run(flags: BenchFlags): Promise<void> {
   }
   if (!flags.modelOnly) {
     const concurrencies = flags.concurrency.split(',').map((c) => parsePositiveInt(c));
+    const [httpHeight, httpWidth] = parseSize(flags.httpSize);
     for (const engine of engines) {
-      log(`http ${engine} ${archs[0]} 1024x2048 JPEG → labelIds at c=${concurrencies.join(',')}...`);
+      log(`http ${engine} ${archs[0]} ${flags.httpSize} JPEG → labelIds at c=${concurrencies.join(',')}...`);
       const env: Record<string, string> = {};
       if (flags.threads !== undefined) env.CITYSEG_THREADS = String(flags.threads);
       if (flags.maxBatch !== undefined) env.CITYSEG_MAX_BATCH = String(flags.maxBatch);
-      rows.push(...(await benchHttp({ arch: archs[0], engine, workers: flags.workers, concurrencies, requests: flags.requests, height: 1024, width: 2048, env })));
+      rows.push(...(await benchHttp({ arch: archs[0], engine, workers: flags.workers, concurrencies, requests: flags.requests, height: httpHeight, width: httpWidth, env })));
       if (flags.soak > 0) {
         const [height, width] = parseSize(flags.soakSize);
         log(`soak ${engine}: ${flags.soak} requests of a ${flags.soakSize} JPEG at c=4...`);
@@ -153,6 +155,7 @@ export function benchCommand(): Command {
     .option('--peers', 'also time PyTorch eager and ONNX Runtime on torchvision\'s own export (needs /usr/bin/python3 with torch)')
     .option('--concurrency <list>', 'HTTP concurrency levels', '1,2,4,8')
     .option('--requests <n>', 'HTTP requests per concurrency level', parsePositiveInt, 16)
+    .option('--http-size <HxW>', 'size of the JPEG the HTTP rows post', '1024x2048')
     .option('--soak <n>', 'after the HTTP rows, send n more requests at c=4 and report RSS growth (0 = skip)', parseNonNegativeInt, 0)
     .option('--soak-size <HxW>', 'image size for the soak', '512x1024')
     .option('--workers <n>', 'server worker threads for the HTTP rows, 0 = main thread (default: the server\'s)', parseNonNegativeInt)

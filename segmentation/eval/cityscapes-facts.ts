@@ -1,69 +1,16 @@
 /**
- * The Cityscapes facts the official pixel-level evaluation depends on, kept here (not imported from
- * segmentation/labels) so the evaluation has no moving dependency. Values are those of
- * cityscapesScripts' helpers/labels.py and evaluation/evalPixelLevelSemanticLabeling.py;
- * test/eval-facts.test.ts checks every row against a copy of the official label table.
+ * The Cityscapes facts the official pixel-level evaluation depends on: the label table (shared with the label sets,
+ * segmentation/labels/cityscapes-table.ts) and the values of cityscapesScripts'
+ * evaluation/evalPixelLevelSemanticLabeling.py. test/eval-facts.test.ts checks every row against a copy of the
+ * official label table.
  */
+import { CITYSCAPES_LABELS as TABLE, type CityscapesLabel } from '../labels/cityscapes-table.js';
 
-export interface CityscapesLabelFact {
-  name: string;
-  /** The id written in `*_gtFine_labelIds.png` and expected in prediction PNGs. */
-  id: number;
-  /** 255 = not trained; -1 only for license plate. */
-  trainId: number;
-  category: string;
-  catId: number;
-  /** Whether `*_gtFine_instanceIds.png` holds separate instances (`id * 1000 + k`) for it. */
-  hasInstances: boolean;
-  ignoreInEval: boolean;
-}
-
-type FactRow = [name: string, id: number, trainId: number, category: string, catId: number, hasInstances: boolean, ignoreInEval: boolean];
-
-// prettier-ignore
-const LABEL_ROWS: readonly FactRow[] = [
-  ['unlabeled',             0, 255, 'void',         0, false, true ],
-  ['ego vehicle',           1, 255, 'void',         0, false, true ],
-  ['rectification border',  2, 255, 'void',         0, false, true ],
-  ['out of roi',            3, 255, 'void',         0, false, true ],
-  ['static',                4, 255, 'void',         0, false, true ],
-  ['dynamic',               5, 255, 'void',         0, false, true ],
-  ['ground',                6, 255, 'void',         0, false, true ],
-  ['road',                  7,   0, 'flat',         1, false, false],
-  ['sidewalk',              8,   1, 'flat',         1, false, false],
-  ['parking',               9, 255, 'flat',         1, false, true ],
-  ['rail track',           10, 255, 'flat',         1, false, true ],
-  ['building',             11,   2, 'construction', 2, false, false],
-  ['wall',                 12,   3, 'construction', 2, false, false],
-  ['fence',                13,   4, 'construction', 2, false, false],
-  ['guard rail',           14, 255, 'construction', 2, false, true ],
-  ['bridge',               15, 255, 'construction', 2, false, true ],
-  ['tunnel',               16, 255, 'construction', 2, false, true ],
-  ['pole',                 17,   5, 'object',       3, false, false],
-  ['polegroup',            18, 255, 'object',       3, false, true ],
-  ['traffic light',        19,   6, 'object',       3, false, false],
-  ['traffic sign',         20,   7, 'object',       3, false, false],
-  ['vegetation',           21,   8, 'nature',       4, false, false],
-  ['terrain',              22,   9, 'nature',       4, false, false],
-  ['sky',                  23,  10, 'sky',          5, false, false],
-  ['person',               24,  11, 'human',        6, true,  false],
-  ['rider',                25,  12, 'human',        6, true,  false],
-  ['car',                  26,  13, 'vehicle',      7, true,  false],
-  ['truck',                27,  14, 'vehicle',      7, true,  false],
-  ['bus',                  28,  15, 'vehicle',      7, true,  false],
-  ['caravan',              29, 255, 'vehicle',      7, true,  true ],
-  ['trailer',              30, 255, 'vehicle',      7, true,  true ],
-  ['train',                31,  16, 'vehicle',      7, true,  false],
-  ['motorcycle',           32,  17, 'vehicle',      7, true,  false],
-  ['bicycle',              33,  18, 'vehicle',      7, true,  false],
-  ['license plate',        -1,  -1, 'vehicle',      7, false, true ],
-];
+/** What the evaluation reads of a label (the table's colour is not among them). */
+export type CityscapesLabelFact = Omit<CityscapesLabel, 'color'>;
 
 /** All 35 labels of labels.py, in its order. */
-export const CITYSCAPES_LABELS: readonly CityscapesLabelFact[] = LABEL_ROWS.map(
-  ([name, id, trainId, category, catId, hasInstances, ignoreInEval]) =>
-    Object.freeze({ name, id, trainId, category, catId, hasInstances, ignoreInEval }),
-);
+export const CITYSCAPES_LABELS: readonly CityscapesLabelFact[] = TABLE;
 
 /**
  * `args.avgClassSize`: mean instance area (pixels) per class over the training set. iIoU weighs

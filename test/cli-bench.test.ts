@@ -1,0 +1,57 @@
+/** `cityseg bench`: its --json contract (used by outside checks) and the ratios it derives. Timings are not asserted. */
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { targetRatios } from '../cli/commands/bench.js';
+import { percentile, summarize } from '../cli/bench/stats.js';
+import { runCli } from './cli-helpers.js';
+
+interface BenchJson {
+  machine: { cores: number; node: string };
+  results: Record<string, unknown>[];
+  ratios: Record<string, number | null>;
+}
+
+describe('cityseg bench', () => {
+  test('--json --model-only for one case prints exactly that row, for the default engine', async () => {
+    const run = await runCli(['bench', '--json', '--model-only', '--arch', 'lraspp_mobilenet_v3_small', '--num-classes', '19', '--size', '64x128', '--runs', '3', '--warmup', '1']);
+    assert.equal(run.code, 0, run.stderr);
+    const report = JSON.parse(run.stdout) as BenchJson;
+    assert.equal(report.results.length, 1);
+    const row = report.results[0];
+    assert.equal(row.kind, 'model-only');
+    assert.equal(row.engine, 'onnx');
+    assert.equal(row.arch, 'lraspp_mobilenet_v3_small');
+    assert.equal(row.size, '64x128');
+    assert.equal(row.runs, 3);
+    for (const field of ['p50_ms', 'p95_ms', 'mean_ms', 'throughput_per_s']) assert.ok(typeof row[field] === 'number' && (row[field] as number) > 0, field);
+    assert.ok((row.p95_ms as number) >= (row.p50_ms as number));
+    assert.equal(report.machine.node, process.version);
+  });
+
+  test('HTTP rows come from a real server on 127.0.0.1, one per concurrency, without errors', async () => {
+    const run = await runCli(['bench', '--json', '--http-only', '--arch', 'lraspp_mobilenet_v3_small', '--http-size', '48x96', '--concurrency', '1,2', '--requests', '4']);
+    assert.equal(run.code, 0, run.stderr);
+    const rows = (JSON.parse(run.stdout) as BenchJson).results;
+    assert.deepEqual(rows.map((r) => [r.kind, r.concurrency, r.size, r.errors]), [['http', 1, '48x96', 0], ['http', 2, '48x96', 0]]);
+    for (const r of rows) assert.ok((r.requests as number) >= 4 && (r.rss_mb as number) > 0 && (r.throughput_per_s as number) > 0);
+  });
+
+  test('ratios divide our rows by the peers measured in the same run', () => {
+    const ratios = targetRatios([
+      { kind: 'model-only', engine: 'onnx', backend: 'onnxruntime-cpu', arch: 'lraspp_mobilenet_v3_large', num_classes: 19, size: '512x1024', batch: 1, runs: 5, p50_ms: 80, p95_ms: 90, mean_ms: 82, throughput_per_s: 12.5 },
+      { kind: 'peer', engine: 'onnxruntime-torchvision-export', arch: 'lraspp_mobilenet_v3_large', num_classes: 19, size: '512x1024', threads: 2, runs: 5, p50_ms: 100, p95_ms: 110, mean_ms: 101 },
+      { kind: 'peer', engine: 'pytorch-eager', arch: 'lraspp_mobilenet_v3_large', num_classes: 19, size: '512x1024', threads: 2, runs: 5, p50_ms: 250, p95_ms: 260, mean_ms: 251 },
+      { kind: 'http', engine: 'onnx', arch: 'lraspp_mobilenet_v3_large', size: '512x1024', concurrency: 4, requests: 16, errors: 0, p50_ms: 300, p95_ms: 400, throughput_per_s: 10, rss_mb: 500 },
+    ]);
+    assert.equal(ratios['onnx:lraspp_mobilenet_v3_large:512x1024 / onnxruntime-torchvision-export'], 0.8);
+    assert.equal(ratios['onnx:lraspp_mobilenet_v3_large:512x1024 / pytorch-eager'], 0.32);
+    assert.equal(ratios['onnx: http throughput c=4 / model-only throughput (lraspp_mobilenet_v3_large 512x1024)'], 0.8);
+  });
+
+  test('percentiles are nearest-rank', () => {
+    const values = Array.from({ length: 20 }, (_, i) => i + 1);
+    assert.equal(percentile(values, 0.5), 10);
+    assert.equal(percentile(values, 0.95), 19);
+    assert.deepEqual(summarize([3, 1, 2]), { runs: 3, p50_ms: 2, p95_ms: 3, mean_ms: 2 });
+  });
+});
