@@ -86,6 +86,11 @@ export class InferenceQueue<Job, Result> {
     return this.runningCount;
   }
 
+  /** Jobs allowed to run at once. */
+  get concurrency(): number {
+    return this.options.concurrency;
+  }
+
   /** Seconds until a new job would likely start, rounded up, at least 1. */
   retryAfterSeconds(): number {
     const ahead = this.waiting.length + this.runningCount;

@@ -62,16 +62,20 @@ describe('inference queue limits over HTTP', () => {
     try {
       const png = await encodeImage(64, 48, 1);
       const queue = app.cityseg.inference.queue;
-      const accepted = [post(base, png)];
-      await eventually(() => queue.running === 1);
+      // Fill every running slot (the queue admits more than one job so decoding overlaps inference), then the queue.
+      const slots = queue.concurrency;
+      assert.equal(slots, 2, 'main-thread inference admits 2 jobs: one infers while the next decodes');
+      const accepted = Array.from({ length: slots }, () => post(base, png));
+      await eventually(() => queue.running === slots);
       accepted.push(post(base, png), post(base, png));
       await eventually(() => queue.depth === 2);
 
       const refused = await post(base, png);
       assert.equal(refused.status, 503);
       assert.match(refused.headers.get('content-type') ?? '', /^application\/problem\+json/);
-      // 3 jobs ahead, each estimated at the queue's initial 1 s guess (the gated runner has finished none).
-      assert.equal(refused.headers.get('retry-after'), '3');
+      // slots + 2 jobs ahead, each estimated at the queue's initial 1 s guess (the gated runner has finished none),
+      // run `slots` at a time.
+      assert.equal(refused.headers.get('retry-after'), String(Math.ceil((slots + 2) / slots)));
       assert.deepEqual(await refused.json(), {
         type: 'urn:cityseg:problem:queue-full',
         title: 'Server busy',
@@ -84,8 +88,8 @@ describe('inference queue limits over HTTP', () => {
 
       runner.open();
       const results = await Promise.all(accepted);
-      assert.deepEqual(results.map((r) => r.status), [200, 200, 200]);
-      assert.equal(runner.started.length, 3);
+      assert.deepEqual(results.map((r) => r.status), Array(slots + 2).fill(200));
+      assert.equal(runner.started.length, slots + 2);
     } finally {
       await app.close();
     }
@@ -95,24 +99,28 @@ describe('inference queue limits over HTTP', () => {
     const { app, runner, base } = await gatedApp({ CITYSEG_REQUEST_TIMEOUT_MS: '300' });
     try {
       const png = await encodeImage(64, 48, 2);
-      const first = post(base, png);
-      await eventually(() => app.cityseg.inference.queue.running === 1);
-      const second = post(base, png);
+      const queue = app.cityseg.inference.queue;
+      const slots = queue.concurrency;
+      const first = Array.from({ length: slots }, () => post(base, png));
+      await eventually(() => queue.running === slots);
+      const waiting = post(base, png);
 
-      const [running, waiting] = await Promise.all([first, second]);
-      for (const res of [running, waiting]) {
+      const responses = await Promise.all([...first, waiting]);
+      for (const res of responses) {
         assert.equal(res.status, 503);
         assert.match(res.headers.get('retry-after') ?? '', /^[1-9]\d*$/);
       }
-      assert.equal((await running.json()).detail, 'inference took longer than 300 ms (running)');
-      assert.equal((await waiting.json()).detail, 'inference took longer than 300 ms (waiting in the queue)');
+      for (const running of responses.slice(0, slots)) {
+        assert.equal((await running.json()).detail, 'inference took longer than 300 ms (running)');
+      }
+      assert.equal((await responses[slots].json()).detail, 'inference took longer than 300 ms (waiting in the queue)');
 
       runner.open();
-      await eventually(() => app.cityseg.inference.queue.running === 0);
-      assert.equal(runner.started.length, 1, 'the timed-out waiting job must not run');
+      await eventually(() => queue.running === 0);
+      assert.equal(runner.started.length, slots, 'the timed-out waiting job must not run');
       const later = await post(base, png);
       assert.equal(later.status, 200);
-      assert.equal(runner.started.length, 2);
+      assert.equal(runner.started.length, slots + 1);
     } finally {
       await app.close();
     }
@@ -123,8 +131,9 @@ describe('inference queue limits over HTTP', () => {
     try {
       const png = await encodeImage(64, 48, 3);
       const queue = app.cityseg.inference.queue;
-      const first = post(base, png);
-      await eventually(() => queue.running === 1);
+      const slots = queue.concurrency;
+      const first = Array.from({ length: slots }, () => post(base, png));
+      await eventually(() => queue.running === slots);
 
       const { port } = app.server.address() as AddressInfo;
       const abandoned = http.request({
@@ -141,9 +150,9 @@ describe('inference queue limits over HTTP', () => {
       await eventually(() => queue.depth === 0);
 
       runner.open();
-      assert.equal((await first).status, 200);
+      assert.deepEqual((await Promise.all(first)).map((r) => r.status), Array(slots).fill(200));
       await sleep(50);
-      assert.equal(runner.started.length, 1, 'the abandoned job must not run');
+      assert.equal(runner.started.length, slots, 'the abandoned job must not run');
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
     } finally {
       await app.close();

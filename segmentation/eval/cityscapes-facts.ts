@@ -10,7 +10,7 @@ import { CITYSCAPES_LABELS as TABLE, type CityscapesLabel } from '../labels/city
 export type CityscapesLabelFact = Omit<CityscapesLabel, 'color'>;
 
 /** All 35 labels of labels.py, in its order. */
-export const CITYSCAPES_LABELS: readonly CityscapesLabelFact[] = TABLE;
+export const CITYSCAPES_LABELS: readonly CityscapesLabelFact[] = TABLE.map(({ color: _color, ...fact }) => Object.freeze(fact));
 
 /**
  * `args.avgClassSize`: mean instance area (pixels) per class over the training set. iIoU weighs
