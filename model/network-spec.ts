@@ -155,14 +155,11 @@ export function networkSpec(arch: ArchName, options: NetworkOptions = {}): Netwo
   const blocks = cfg.blocks.map((block, i) => invertedResidual(`${root}.${i + 1}`, block));
   const lastIn = cfg.blocks[cfg.blocks.length - 1].outChannels;
   const lastConv = convNormAct(`${root}.${cfg.blocks.length + 1}`, { inChannels: lastIn, outChannels: cfg.lastConvChannels, activation: 'hardswish' });
-  const backbone = { stem, blocks, lastConv };
+  const common = { arch, task: def.task, numClasses, backbone: { stem, blocks, lastConv } };
 
   if (def.task === 'classification') {
     return {
-      arch,
-      task: def.task,
-      numClasses,
-      backbone,
+      ...common,
       head: {
         kind: 'classifier',
         fc1: { weight: 'classifier.0.weight', bias: 'classifier.0.bias', inFeatures: cfg.lastConvChannels, outFeatures: cfg.lastChannel, activation: 'hardswish' },
@@ -178,10 +175,7 @@ export function networkSpec(arch: ArchName, options: NetworkOptions = {}): Netwo
   const lowChannels = cfg.blocks[lowFeature - 1].outChannels;
   const high = cfg.lastConvChannels;
   return {
-    arch,
-    task: def.task,
-    numClasses,
-    backbone,
+    ...common,
     head: {
       kind: 'lraspp',
       lowFeature,
