@@ -3,41 +3,24 @@
  * the tolerance of the tfjs parity test: the exported file (torchvision layout) and the OnnxEngine behind loadModel.
  */
 import assert from 'node:assert/strict';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import { computeLogits } from '../cli/commands/logits.js';
-import type { ArchName, LoadedModel } from '../model/loaded-model.js';
+import type { LoadedModel } from '../model/loaded-model.js';
 import { loadModel } from '../model/load-model.js';
 import { exportOnnx } from '../model/export-onnx.js';
 import { readNpy } from '../model/npy.js';
-import type { Float32Tensor } from '../model/engines/engine.js';
 import { decodeImage } from '../segmentation/decode.js';
 import { normalizeImageNet } from '../segmentation/preprocess.js';
-import { agreement, argmaxAlong, maxAbsDiff, nhwcToNchw } from './onnx-test-networks.js';
+import { nhwcToNchw } from './onnx-test-networks.js';
+import { assertMatchesTorch, PARITY_DIR, parityManifest } from './parity-fixtures.js';
 
-const dir = fileURLToPath(new URL('./fixtures/parity/', import.meta.url));
-
-interface Manifest {
-  tolerance: { maxAbsDiff: number; minArgmaxAgreement: number };
-  models: { arch: ArchName; numClasses: number; weights: string; cases: { image: string; expected: string }[] }[];
-}
-
-const manifest = JSON.parse(readFileSync(dir + 'manifest.json', 'utf8')) as Manifest;
-
-function assertClose(t: { diagnostic(message: string): void }, image: string, actual: Float32Tensor, expected: Float32Tensor): void {
-  assert.deepEqual(actual.shape, expected.shape, `${image}: output shape`);
-  const diff = maxAbsDiff(actual.data, expected.data);
-  // Channels are axis 1 in both layouts torchvision returns ([N, C, H, W] and [N, C]).
-  const same = agreement(argmaxAlong(actual, 1), argmaxAlong(expected, 1));
-  t.diagnostic(`${image}: max abs diff ${diff.toExponential(2)}, argmax agreement ${(same * 100).toFixed(3)}%`);
-  assert.ok(diff <= manifest.tolerance.maxAbsDiff, `${image}: max abs diff ${diff} > ${manifest.tolerance.maxAbsDiff}`);
-  assert.ok(same >= manifest.tolerance.minArgmaxAgreement, `${image}: argmax agreement ${same}`);
-}
+const dir = PARITY_DIR;
+const manifest = parityManifest;
 
 async function nchwInput(image: string): Promise<ort.Tensor> {
   const rgb = await decodeImage(await readFile(dir + image), { maxPixels: 1 << 24 });
@@ -59,7 +42,7 @@ describe('ONNX export (torchvision layout) against torchvision 0.14 (golden fixt
           const expected = readNpy(await readFile(dir + c.expected));
           const feed = await nchwInput(c.image);
           const result = await session.run({ input: feed });
-          assertClose(t, c.image, { data: result.out.data as Float32Array, shape: [...result.out.dims] }, expected);
+          assertMatchesTorch(t, c.image, { data: result.out.data as Float32Array, shape: [...result.out.dims] }, expected);
         }
       } finally {
         await session.release();
@@ -80,7 +63,7 @@ describe('OnnxEngine via loadModel against torchvision 0.14 (golden fixtures)', 
       for (const c of entry.cases) {
         // computeLogits: decode, normalise, engine (NHWC, 1/8 logits), upsample to the image as torchvision does.
         const actual = await computeLogits(model, await readFile(dir + c.image));
-        assertClose(t, c.image, actual, readNpy(await readFile(dir + c.expected)));
+        assertMatchesTorch(t, c.image, actual, readNpy(await readFile(dir + c.expected)));
       }
     });
   }
