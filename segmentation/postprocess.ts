@@ -155,13 +155,20 @@ class HorizontalRows {
  * is below some other class's smallest corner can never be the argmax there. A small relative margin keeps float32
  * rounding of the interpolation from ever excluding a true winner.
  */
-/** Up to this many contenders, interpolating them straight from the 4 corners beats filling the row caches. */
-const DIRECT_CANDIDATES = 4;
-
+/**
+ * Per source cell (the 2x2 neighbours an output pixel interpolates), the classes that can win anywhere inside it,
+ * strongest first. Every interpolated value of class k lies between its smallest and largest corner, so a class
+ * whose largest corner is below some other class's smallest corner can never be the argmax there; and at a given
+ * pixel, once some class reaches value v, no class whose largest corner (its `ceiling`) is below v can win. A small
+ * relative margin on each ceiling keeps float32 rounding of the interpolation from ever excluding a true winner.
+ */
 class CellCandidates {
   private readonly start: Int32Array;
   private readonly count: Uint8Array;
+  /** Candidate classes of each cell, by descending ceiling. */
   readonly list: Uint8Array;
+  /** Upper bound of each candidate's interpolated value anywhere in the cell (largest corner plus margin). */
+  readonly ceiling: Float32Array;
   private readonly low: Float32Array;
   private readonly high: Float32Array;
 
@@ -174,6 +181,7 @@ class CellCandidates {
     this.start = new Int32Array(h * w).fill(-1);
     this.count = new Uint8Array(h * w);
     this.list = new Uint8Array(h * w * c);
+    this.ceiling = new Float32Array(h * w * c);
     this.low = new Float32Array(c);
     this.high = new Float32Array(c);
   }
@@ -182,7 +190,7 @@ class CellCandidates {
   of(y0: number, x0: number, y1: number, x1: number): number {
     const cell = y0 * this.w + x0;
     if (this.start[cell] >= 0) return this.start[cell];
-    const { src, w, c, low, high } = this;
+    const { src, w, c, low, high, list, ceiling } = this;
     const corners = [(y0 * w + x0) * c, (y0 * w + x1) * c, (y1 * w + x0) * c, (y1 * w + x1) * c];
     let threshold = -Infinity;
     for (let k = 0; k < c; k++) {
@@ -200,8 +208,17 @@ class CellCandidates {
     const offset = cell * c;
     let n = 0;
     for (let k = 0; k < c; k++) {
-      const margin = 1e-6 * (Math.abs(threshold) + Math.abs(high[k])) + 1e-30;
-      if (high[k] >= threshold - margin) this.list[offset + n++] = k;
+      const bound = high[k] + 1e-6 * Math.max(Math.abs(low[k]), Math.abs(high[k])) + 1e-30;
+      if (bound < threshold) continue;
+      // Insertion by descending ceiling (n <= C, once per cell).
+      let i = n++;
+      while (i > 0 && ceiling[offset + i - 1] < bound) {
+        list[offset + i] = list[offset + i - 1];
+        ceiling[offset + i] = ceiling[offset + i - 1];
+        i--;
+      }
+      list[offset + i] = k;
+      ceiling[offset + i] = bound;
     }
     this.start[cell] = offset;
     this.count[cell] = n;
@@ -229,7 +246,6 @@ export function upsampleArgmax(logits: Float32Tensor, outH: number, outW: number
   const ys = linearAxis(h, outH);
   const xs = linearAxis(w, outW);
   const cells = new CellCandidates(src, w, c, h);
-  const horizontal = new HorizontalRows(src, w, c, outW);
   const out = new Uint8Array(outH * outW);
 
   for (let oy = 0; oy < outH; oy++) {
@@ -237,7 +253,6 @@ export function upsampleArgmax(logits: Float32Tensor, outH: number, outW: number
     const y1 = ys.i1[oy];
     const wy0 = ys.w0[oy];
     const wy1 = ys.w1[oy];
-    const [topRow, bottomRow] = horizontal.rows(y0, y1);
     const outRow = oy * outW;
     for (let ox = 0; ox < outW; ox++) {
       const x0 = xs.i0[ox];
@@ -257,40 +272,15 @@ export function upsampleArgmax(logits: Float32Tensor, outH: number, outW: number
       const n = cells.countOf(y0, x0);
       let best = -1;
       let bestValue = -Infinity;
-      // Candidates are in increasing class order, so `>` keeps the lowest index on exact ties.
-      if (n <= DIRECT_CANDIDATES) {
-        for (let i = 0; i < n; i++) {
-          const k = cells.list[offset + i];
-          const v = lerp(wy0, lerp(wx0, src[a + k], wx1, src[b + k]), wy1, lerp(wx0, src[d + k], wx1, src[e + k]));
-          if (best < 0 || v > bestValue) {
-            bestValue = v;
-            best = k;
-          }
-        }
-      } else {
-        // Many contenders (noisy logits): reuse the horizontal interpolations shared by neighbouring output rows.
-        const t = horizontal.column(topRow, ox);
-        const u = horizontal.column(bottomRow, ox);
-        const tv = topRow.values;
-        const uv = bottomRow.values;
-        if (2 * n > c) {
-          // Most classes contend: a straight scan is cheaper than following the list (non-candidates cannot win).
-          for (let k = 0; k < c; k++) {
-            const v = lerp(wy0, tv[t + k], wy1, uv[u + k]);
-            if (best < 0 || v > bestValue) {
-              bestValue = v;
-              best = k;
-            }
-          }
-        } else {
-          for (let i = 0; i < n; i++) {
-            const k = cells.list[offset + i];
-            const v = lerp(wy0, tv[t + k], wy1, uv[u + k]);
-            if (best < 0 || v > bestValue) {
-              bestValue = v;
-              best = k;
-            }
-          }
+      for (let i = 0; i < n; i++) {
+        // Candidates come by descending ceiling: once one is below the best value, so are all the rest.
+        if (cells.ceiling[offset + i] < bestValue) break;
+        const k = cells.list[offset + i];
+        const v = lerp(wy0, lerp(wx0, src[a + k], wx1, src[b + k]), wy1, lerp(wx0, src[d + k], wx1, src[e + k]));
+        // Exact ties go to the lowest class index, like torch.argmax.
+        if (v > bestValue || (v === bestValue && k < best)) {
+          bestValue = v;
+          best = k;
         }
       }
       out[outRow + ox] = best;
