@@ -200,4 +200,4 @@ async function withServer<T>(opts: Omit<HttpBenchOptions, 'concurrencies' | 'req
   }
 }
 
-export { rssMb, serverCommand, waitReady, freePort };
+
