@@ -199,5 +199,3 @@ async function withServer<T>(opts: Omit<HttpBenchOptions, 'concurrencies' | 'req
     await once(child, 'exit').catch(() => undefined);
   }
 }
-
-
