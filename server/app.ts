@@ -7,7 +7,7 @@ import { metricsRoutes } from '../routes/metrics.js';
 import { modelsRoutes } from '../routes/models.js';
 import { segmentRoutes } from '../routes/segment.js';
 import { webRoutes } from '../routes/web.js';
-import type { ServerConfig } from './config.js';
+import { jobsPerEngine, type ServerConfig } from './config.js';
 import './context.js';
 import { problemFor } from './error-mapping.js';
 import { imageBody } from './image-body.js';
@@ -50,9 +50,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
 
   const models = new ModelRegistry();
   const inference = new InferenceService((deps.runner ?? inProcessRunner)(models), {
-    // Each worker (or the main thread) takes up to maxBatch jobs at once so the batcher can group them, and one
-    // more so a job's decoding and post-processing overlap another's inference (engines run one at a time).
-    concurrency: Math.max(1, config.workers) * (config.maxBatch + 1),
+    concurrency: Math.max(1, config.workers) * jobsPerEngine(config),
     limit: config.queueLimit,
     timeoutMs: config.requestTimeoutMs,
   });

@@ -167,3 +167,11 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
 export function threadsPerEngine(config: Pick<ServerConfig, 'threads' | 'workers'>, cores = availableParallelism()): number {
   return config.threads > 0 ? config.threads : Math.max(1, Math.floor(cores / Math.max(1, config.workers)));
 }
+
+/**
+ * Jobs each engine instance (the main thread's, or one worker's) takes at once: a batch's worth so the batcher can
+ * group them, plus one whose decoding and post-processing overlap the running inference (engines run one at a time).
+ */
+export function jobsPerEngine(config: Pick<ServerConfig, 'maxBatch'>): number {
+  return config.maxBatch + 1;
+}

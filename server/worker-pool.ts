@@ -2,7 +2,7 @@ import { extname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { LoadedModel } from '../model/loaded-model.js';
-import type { ServerConfig } from './config.js';
+import { jobsPerEngine, type ServerConfig } from './config.js';
 import type { InferenceJob, InferenceResult } from './inference.js';
 import type { JobRunner } from './inference-queue.js';
 import { fromWire } from './worker-errors.js';
@@ -41,6 +41,8 @@ export function startWorkerPool(config: ServerConfig): WorkerPool {
     workerData,
     minThreads: threads,
     maxThreads: threads,
+    // The queue admits exactly this many per worker (app.ts), so no job waits unseen inside piscina.
+    concurrentTasksPerWorker: jobsPerEngine(config),
     // The workers run async native work (ONNX Runtime, sharp) that an Atomics.wait loop would stall.
     atomics: 'disabled',
   });
