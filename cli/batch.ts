@@ -63,11 +63,15 @@ export function formatSummary(counts: BatchCounts): string {
 /** Raised after a batch in which some inputs failed (each was reported on its own line): exit status 1. */
 export class InputsFailedError extends Error {
   override readonly name = 'InputsFailedError';
+  readonly failed: number;
+  readonly total: number;
   constructor(
-    readonly failed: number,
-    readonly total: number,
+    failed: number,
+    total: number,
   ) {
     super(`${failed} of ${total} input${total === 1 ? '' : 's'} failed`);
+    this.failed = failed;
+    this.total = total;
   }
 }
 

@@ -25,11 +25,15 @@ export interface CityscapesSample {
 /** A ground-truth file without its camera image. */
 export class MissingImageError extends EvalError {
   override name = 'MissingImageError';
+  readonly groundTruth: string;
+  readonly expectedImage: string;
   constructor(
-    readonly groundTruth: string,
-    readonly expectedImage: string,
+    groundTruth: string,
+    expectedImage: string,
   ) {
     super(`ground truth ${groundTruth} has no camera image ${expectedImage}`);
+    this.groundTruth = groundTruth;
+    this.expectedImage = expectedImage;
   }
 }
 

@@ -15,12 +15,14 @@ export type ImageDecodeErrorCode =
 
 export class ImageDecodeError extends Error {
   override readonly name = 'ImageDecodeError';
+  readonly code: ImageDecodeErrorCode;
   constructor(
-    readonly code: ImageDecodeErrorCode,
+    code: ImageDecodeErrorCode,
     message: string,
     options?: { cause?: unknown },
   ) {
     super(message, options);
+    this.code = code;
   }
 }
 
@@ -28,14 +30,20 @@ export class ImageDecodeError extends Error {
 export class ImageTooLargeError extends Error {
   override readonly name = 'ImageTooLargeError';
   readonly code = 'IMAGE_TOO_LARGE';
+  readonly width: number;
+  readonly height: number;
+  readonly maxPixels: number;
   constructor(
-    readonly width: number,
-    readonly height: number,
-    readonly maxPixels: number,
+    width: number,
+    height: number,
+    maxPixels: number,
   ) {
     super(
       `image is ${width}x${height} = ${width * height} pixels, over the limit of ${maxPixels} pixels`,
     );
+    this.width = width;
+    this.height = height;
+    this.maxPixels = maxPixels;
   }
 }
 
@@ -43,12 +51,14 @@ export class ImageTooLargeError extends Error {
 export class LabelSetError extends Error {
   override readonly name = 'LabelSetError';
   readonly code = 'LABEL_SET_INVALID';
+  readonly source: string;
   constructor(
-    readonly source: string,
+    source: string,
     message: string,
     options?: { cause?: unknown },
   ) {
     super(`label set ${source}: ${message}`, options);
+    this.source = source;
   }
 }
 
@@ -56,14 +66,20 @@ export class LabelSetError extends Error {
 export class ClassCountMismatchError extends Error {
   override readonly name = 'ClassCountMismatchError';
   readonly code = 'CLASS_COUNT_MISMATCH';
+  readonly labelSetName: string;
+  readonly labelCount: number;
+  readonly numClasses: number;
   constructor(
-    readonly labelSetName: string,
-    readonly labelCount: number,
-    readonly numClasses: number,
+    labelSetName: string,
+    labelCount: number,
+    numClasses: number,
   ) {
     super(
       `label set "${labelSetName}" has ${labelCount} classes but the model outputs ${numClasses}`,
     );
+    this.labelSetName = labelSetName;
+    this.labelCount = labelCount;
+    this.numClasses = numClasses;
   }
 }
 

@@ -107,12 +107,18 @@ class HorizontalRows {
   private readonly xs: LinearAxis;
   private readonly slots: [RowSlot, RowSlot];
 
+  private readonly src: Float32Array;
+  private readonly w: number;
+  private readonly c: number;
   constructor(
-    private readonly src: Float32Array,
-    private readonly w: number,
-    private readonly c: number,
+    src: Float32Array,
+    w: number,
+    c: number,
     outW: number,
   ) {
+    this.src = src;
+    this.w = w;
+    this.c = c;
     this.xs = linearAxis(w, outW);
     const slot = (): RowSlot => ({ sourceRow: -1, values: new Float32Array(outW * c), filled: new Uint8Array(outW) });
     this.slots = [slot(), slot()];
@@ -172,12 +178,18 @@ class CellCandidates {
   private readonly low: Float32Array;
   private readonly high: Float32Array;
 
+  private readonly src: Float32Array;
+  private readonly w: number;
+  private readonly c: number;
   constructor(
-    private readonly src: Float32Array,
-    private readonly w: number,
-    private readonly c: number,
+    src: Float32Array,
+    w: number,
+    c: number,
     h: number,
   ) {
+    this.src = src;
+    this.w = w;
+    this.c = c;
     this.start = new Int32Array(h * w).fill(-1);
     this.count = new Uint8Array(h * w);
     this.list = new Uint8Array(h * w * c);

@@ -46,12 +46,16 @@ export type ConfigFlags = Partial<Record<SettingName, string | number | undefine
 
 /** A setting that was given a value it cannot take; `source` names the env var or flag. */
 export class ConfigError extends Error {
+  readonly setting: SettingName;
+  readonly source: string;
   constructor(
-    readonly setting: SettingName,
-    readonly source: string,
+    setting: SettingName,
+    source: string,
     detail: string,
   ) {
     super(`${source}: ${detail}`);
+    this.setting = setting;
+    this.source = source;
     this.name = 'ConfigError';
   }
 }

@@ -16,11 +16,13 @@ export interface QueueOptions {
 
 /** Base of the queue's refusals; `retryAfterSeconds` is the queue's estimate of when to try again. */
 export class QueueRejection extends Error {
+  readonly retryAfterSeconds: number;
   constructor(
     message: string,
-    readonly retryAfterSeconds: number,
+    retryAfterSeconds: number,
   ) {
     super(message);
+    this.retryAfterSeconds = retryAfterSeconds;
     this.name = new.target.name;
   }
 }
@@ -65,10 +67,14 @@ export class InferenceQueue<Job, Result> {
   private idleWaiters: (() => void)[] = [];
   private pumpScheduled = false;
 
+  private readonly runner: JobRunner<Job, Result>;
+  private readonly options: QueueOptions;
   constructor(
-    private readonly runner: JobRunner<Job, Result>,
-    private readonly options: QueueOptions,
+    runner: JobRunner<Job, Result>,
+    options: QueueOptions,
   ) {
+    this.runner = runner;
+    this.options = options;
     if (!(options.concurrency >= 1) || !(options.limit >= 1) || !(options.timeoutMs > 0)) {
       throw new RangeError(
         `InferenceQueue options: concurrency and limit must be ≥ 1 and timeoutMs > 0, got ${JSON.stringify(options)}`,

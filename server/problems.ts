@@ -36,12 +36,18 @@ export function problemType(kind: ProblemKind): string {
 export class HttpProblem extends Error {
   readonly status: number;
 
+  readonly kind: ProblemKind;
+  readonly detail: string;
+  readonly retryAfterSeconds?: number;
   constructor(
-    readonly kind: ProblemKind,
-    readonly detail: string,
-    readonly retryAfterSeconds?: number,
+    kind: ProblemKind,
+    detail: string,
+    retryAfterSeconds?: number,
   ) {
     super(detail);
+    this.kind = kind;
+    this.detail = detail;
+    this.retryAfterSeconds = retryAfterSeconds;
     this.name = 'HttpProblem';
     this.status = PROBLEM_KINDS[kind].status;
   }

@@ -14,6 +14,12 @@ export interface CliRun {
 
 const REPO = path.resolve(import.meta.dirname, '..');
 
+/** The package's `bin` entry, as npm links it. */
+export const CLI_BIN = path.join(REPO, 'bin', 'cityseg.js');
+
+/** The compiled server entry the Dockerfile and `npm start` run. */
+export const SERVER_MAIN = path.join(REPO, 'dist', 'server', 'main.js');
+
 /** Variables the model and server flags read: cleared so the developer's shell cannot change a test. */
 const CITYSEG_ENV = /^(CITYSEG_|PORT$|HOST$|LOG_LEVEL$)/;
 
@@ -23,9 +29,12 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return { ...clean, ...extra };
 }
 
-/** `cityseg ...args` as a child process: node --import tsx cli/main.ts, from the repository root. */
+/**
+ * `cityseg ...args` as a child process: the shipped entry `bin/cityseg.js`, i.e. tsc's output in dist/ (built by
+ * `npm test` before the tests run), never the TypeScript sources: what users run is what is tested.
+ */
 export function spawnCli(args: readonly string[], env: Record<string, string> = {}): ChildProcessByStdio<null, Readable, Readable> {
-  return spawn(process.execPath, ['--import', 'tsx', 'cli/main.ts', ...args], { cwd: REPO, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [CLI_BIN, ...args], { cwd: REPO, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Runs `cityseg ...args` to the end, stdin closed, stdout/stderr collected. */

@@ -44,7 +44,10 @@ class FixedLogitsEngine implements InferenceEngine {
   readonly engine = 'onnx' as const;
   readonly backend = 'test-fixed';
   inputs: number[][] = [];
-  constructor(private readonly logits: Float32Tensor) {}
+  private readonly logits: Float32Tensor;
+  constructor(logits: Float32Tensor) {
+    this.logits = logits;
+  }
   async run(input: Float32Tensor): Promise<Float32Tensor> {
     this.inputs.push(input.shape);
     return this.logits;

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { SERVER_MAIN } from './cli-helpers.js';
 import { decodeRaw, encodeImage } from './server-helpers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -15,9 +16,9 @@ interface Server {
   exit: Promise<number | null>;
 }
 
-/** Starts `server/main.ts` under tsx with the given settings; collects its JSON log lines. */
+/** Starts the compiled server (dist/server/main.js) with the given settings; collects its JSON log lines. */
 function startServer(env: Record<string, string>): Server {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts'], {
+  const child = spawn(process.execPath, [SERVER_MAIN], {
     cwd: ROOT,
     env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', CITYSEG_CLASSIFIER_ARCH: 'none', CITYSEG_INFERENCE_SIZE: '64', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -160,7 +161,7 @@ describe('server/main.ts as a process', () => {
     const server = startServer({ PORT: 'eighty' });
     assert.equal(await server.exit, 2);
     assert.equal(server.stderr(), "cityseg-server: invalid setting PORT: expected an integer in 0..65535, got 'eighty'\n");
-    const flagged = spawn(process.execPath, ['--import', 'tsx', 'server/main.ts', '--queue-limit', '0'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
+    const flagged = spawn(process.execPath, [SERVER_MAIN, '--queue-limit', '0'], { cwd: ROOT, stdio: ['ignore', 'ignore', 'pipe'] });
     let stderr = '';
     flagged.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
     assert.deepEqual(await once(flagged, 'exit'), [2, null]);

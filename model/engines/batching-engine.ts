@@ -31,10 +31,14 @@ export class BatchingEngine implements InferenceEngine {
   /** Batches actually run and the images they held, for metrics and the benchmark. */
   readonly stats = { batches: 0, images: 0 };
 
+  private readonly inner: InferenceEngine;
+  private readonly options: BatchingOptions;
   constructor(
-    private readonly inner: InferenceEngine,
-    private readonly options: BatchingOptions,
+    inner: InferenceEngine,
+    options: BatchingOptions,
   ) {
+    this.inner = inner;
+    this.options = options;
     this.engine = inner.engine;
     this.backend = inner.backend;
   }

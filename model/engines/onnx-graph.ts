@@ -54,7 +54,10 @@ function scopeOf(weightName: string): string {
 }
 
 class NetworkEmitter {
-  constructor(private readonly b: OnnxGraphBuilder) {}
+  private readonly b: OnnxGraphBuilder;
+  constructor(b: OnnxGraphBuilder) {
+    this.b = b;
+  }
 
   activate(x: string, activation: Activation, scope: string): string {
     const act = ACTIVATION_OPS[activation];

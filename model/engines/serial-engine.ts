@@ -10,7 +10,9 @@ export class SerialEngine implements InferenceEngine {
   readonly backend;
   private tail: Promise<unknown> = Promise.resolve();
 
-  constructor(private readonly inner: InferenceEngine) {
+  private readonly inner: InferenceEngine;
+  constructor(inner: InferenceEngine) {
+    this.inner = inner;
     this.engine = inner.engine;
     this.backend = inner.backend;
   }

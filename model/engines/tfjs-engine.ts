@@ -112,7 +112,9 @@ export class TfjsEngine implements InferenceEngine {
   readonly engine = 'tfjs' as const;
   private net: TfNetwork | undefined;
 
-  private constructor(readonly backend: TfjsBackendName, net: TfNetwork) {
+  readonly backend: TfjsBackendName;
+  private constructor(backend: TfjsBackendName, net: TfNetwork) {
+    this.backend = backend;
     this.net = net;
   }
 

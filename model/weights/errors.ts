@@ -13,11 +13,14 @@ export class WeightsError extends Error {
   readonly problem: string;
 
   constructor(message: string);
-  constructor(file: string, problem: string, options?: { cause?: unknown });
-  constructor(fileOrMessage: string, problem?: string, options?: { cause?: unknown }) {
-    super(problem === undefined ? fileOrMessage : `${fileOrMessage}: ${problem}`, options);
-    this.file = problem === undefined ? undefined : fileOrMessage;
-    this.problem = problem ?? fileOrMessage;
+  /** `file` undefined: the message is the problem alone. */
+  constructor(file: string | undefined, problem: string, options?: { cause?: unknown });
+  constructor(fileOrMessage: string | undefined, problem?: string, options?: { cause?: unknown }) {
+    const file = problem === undefined ? undefined : fileOrMessage;
+    const text = problem ?? fileOrMessage ?? '';
+    super(file === undefined ? text : `${file}: ${text}`, options);
+    this.file = file;
+    this.problem = text;
   }
 }
 

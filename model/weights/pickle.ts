@@ -8,10 +8,15 @@ import { WeightsError } from './errors.js';
 
 /** A `module.name` reference from GLOBAL / STACK_GLOBAL. */
 export class PyGlobal {
+  readonly module: string;
+  readonly name: string;
   constructor(
-    readonly module: string,
-    readonly name: string,
-  ) {}
+    module: string,
+    name: string,
+  ) {
+    this.module = module;
+    this.name = name;
+  }
 
   get qualifiedName(): string {
     return `${this.module}.${this.name}`;
@@ -31,10 +36,15 @@ export class PyObject {
   readonly dictItems = new Map<unknown, unknown>();
   state: unknown = undefined;
 
+  readonly callable: unknown;
+  readonly args: unknown[];
   constructor(
-    readonly callable: unknown,
-    readonly args: unknown[],
-  ) {}
+    callable: unknown,
+    args: unknown[],
+  ) {
+    this.callable = callable;
+    this.args = args;
+  }
 }
 
 export interface UnpickleHooks {
@@ -60,11 +70,17 @@ class Machine {
   private readonly view: DataView;
   result: { value: unknown } | null = null;
 
+  private readonly bytes: Uint8Array;
+  private readonly file: string;
+  private readonly hooks: UnpickleHooks;
   constructor(
-    private readonly bytes: Uint8Array,
-    private readonly file: string,
-    private readonly hooks: UnpickleHooks,
+    bytes: Uint8Array,
+    file: string,
+    hooks: UnpickleHooks,
   ) {
+    this.bytes = bytes;
+    this.file = file;
+    this.hooks = hooks;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 

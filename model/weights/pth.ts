@@ -48,19 +48,33 @@ const WRAPPER_KEYS = ['state_dict', 'model', 'model_state_dict'];
 const LEGACY_MAGIC = [0x80, 0x02, 0x8a, 0x0a, 0x6c, 0xfc, 0x9c, 0x46, 0xf9, 0x20, 0x6a, 0xa8, 0x50, 0x19];
 
 class StorageRef {
+  readonly key: string;
+  readonly typeName: string;
+  readonly dtype: DType | null;
   constructor(
-    readonly key: string,
-    readonly typeName: string,
-    readonly dtype: DType | null,
-  ) {}
+    key: string,
+    typeName: string,
+    dtype: DType | null,
+  ) {
+    this.key = key;
+    this.typeName = typeName;
+    this.dtype = dtype;
+  }
 }
 
 class TensorRef {
+  readonly storage: StorageRef;
+  readonly dtype: DType | null;
+  readonly layout: StridedLayout;
   constructor(
-    readonly storage: StorageRef,
-    readonly dtype: DType | null,
-    readonly layout: StridedLayout,
-  ) {}
+    storage: StorageRef,
+    dtype: DType | null,
+    layout: StridedLayout,
+  ) {
+    this.storage = storage;
+    this.dtype = dtype;
+    this.layout = layout;
+  }
 }
 
 type Rebuild = (args: unknown[], call: (fn: unknown, args: unknown[]) => unknown) => unknown;

@@ -45,12 +45,17 @@ const formatShape = (shape: number[] | undefined): string => `[${(shape ?? []).j
 export class StateDictMismatchError extends WeightsError {
   override name = 'StateDictMismatchError';
 
+  readonly missing: ShapeProblem[];
+  readonly unexpected: ShapeProblem[];
+  readonly wrongShape: ShapeProblem[];
+  readonly corrupt: CorruptProblem[];
+  readonly nonFinite: NonFiniteProblem[];
   constructor(
-    readonly missing: ShapeProblem[],
-    readonly unexpected: ShapeProblem[],
-    readonly wrongShape: ShapeProblem[],
-    readonly corrupt: CorruptProblem[],
-    readonly nonFinite: NonFiniteProblem[],
+    missing: ShapeProblem[],
+    unexpected: ShapeProblem[],
+    wrongShape: ShapeProblem[],
+    corrupt: CorruptProblem[],
+    nonFinite: NonFiniteProblem[],
     source: string | undefined,
   ) {
     const lines = [
@@ -63,8 +68,13 @@ export class StateDictMismatchError extends WeightsError {
     const shown = lines.slice(0, MAX_MESSAGE_LINES);
     if (lines.length > shown.length) shown.push(`... and ${lines.length - shown.length} more`);
     const problem = `state dict does not match the expected parameters (${lines.length} problem(s)):\n  ${shown.join('\n  ')}`;
-    if (source === undefined) super(problem);
-    else super(source, problem);
+    // One unconditional super(): compiled ES2022 class fields need it before any `this`.
+    super(source, problem);
+    this.missing = missing;
+    this.unexpected = unexpected;
+    this.wrongShape = wrongShape;
+    this.corrupt = corrupt;
+    this.nonFinite = nonFinite;
   }
 }
 
