@@ -1,9 +1,11 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { classStats } from '../segmentation/stats.js';
+import { probeImage } from '../segmentation/decode.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
+import type { SegmentOutput } from '../server/inference.js';
+import { planSegment } from '../server/request-plan.js';
 import { clientGoneSignal } from '../server/client-gone.js';
 import { readImageBody } from '../server/image-body.js';
-import { encodeMask, MASK_FORMATS, type MaskFormat, type OverlayFormat } from '../server/mask-output.js';
+import { MASK_FORMATS, type MaskFormat, type OverlayFormat } from '../server/mask-output.js';
 import { prefersJson } from '../server/negotiate.js';
 import { HttpProblem } from '../server/problems.js';
 import { IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, requireModel } from './image-route.js';
@@ -37,12 +39,13 @@ export const segmentationSchema = {
     inferenceSize: { ...dims, description: 'Size the network ran at' },
     timings: {
       type: 'object',
-      required: ['decodeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs', 'totalMs'],
+      required: ['decodeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs', 'encodeMs', 'totalMs'],
       properties: {
         decodeMs: { type: 'number' },
         preprocessMs: { type: 'number' },
-        inferenceMs: { type: 'number' },
-        postprocessMs: { type: 'number' },
+        inferenceMs: { type: 'number', description: 'The forward pass' },
+        postprocessMs: { type: 'number', description: 'Upsample to the image size and argmax' },
+        encodeMs: { type: 'number', description: 'Per-class statistics (and RLE)' },
         totalMs: { type: 'number', description: 'From the request’s arrival to this body, queue wait included' },
       },
     },
@@ -144,47 +147,47 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
         throw new HttpProblem('bad-parameter', `querystring/rle applies to format=json only, not format=${format}`);
       }
       const served = requireModel(app, 'segmentation', query.model);
-      const labelSet = served.labelSet;
-      if (!labelSet) throw new TypeError(`segmentation model ${served.model.id} has no label set`);
       const bytes = await readImageBody(request);
-
       const size = query.size ?? config.inferenceSize;
-      const outcome = await inference.segment(
-        { modelId: served.model.id, bytes, size, maxPixels: config.maxPixels },
-        clientGoneSignal(reply),
+      const output: SegmentOutput =
+        format === 'json' ? { format, rle: query.rle } : { format, alpha: query.alpha, overlayFormat: query.overlayFormat };
+      // Header only (no pixels decoded): every limit is checked and the memory estimated before any work.
+      const probe = await probeImage(bytes, { maxPixels: config.maxPixels });
+      const plan = planSegment(probe, size, output, served, config);
+      const answer = await inference.segment(
+        { modelId: served.model.id, bytes, size, maxPixels: config.maxPixels, output },
+        { cost: plan.cost, deadline: request.inferenceDeadline, timeoutMs: config.requestTimeoutMs, signal: clientGoneSignal(reply) },
       );
-      const { classMap, timings, inferenceSize } = outcome;
+      const { timings } = answer;
       request.logFacts = {
         model: served.model.id,
-        imageWidth: classMap.width,
-        imageHeight: classMap.height,
+        imageWidth: answer.width,
+        imageHeight: answer.height,
         inferenceMs: Math.round(timings.inferenceMs * 100) / 100,
       };
       metrics.inferenceSeconds.observe({ model: served.model.id, task: 'segmentation' }, timings.inferenceMs / 1000);
+      // The request's deadline answered it already (503) while the job ran.
+      if (reply.sent) return reply;
 
-      if (format === 'json') {
+      if (answer.classes) {
         return reply.type('application/json').send({
           model: served.model.id,
-          width: classMap.width,
-          height: classMap.height,
-          inferenceSize,
+          width: answer.width,
+          height: answer.height,
+          inferenceSize: answer.inferenceSize,
           timings: { ...timings, totalMs: reply.elapsedTime },
-          classes: classStats(classMap, labelSet, { rle: query.rle }),
+          classes: answer.classes,
         });
       }
-      const encoded = await encodeMask(format, outcome, labelSet, {
-        alpha: query.alpha,
-        overlayFormat: query.overlayFormat,
-      });
       return reply
-        .type(encoded.contentType)
+        .type(answer.contentType)
         .headers({
           'x-model': served.model.id,
           'x-inference-ms': timings.inferenceMs.toFixed(2),
-          'x-mask-width': String(classMap.width),
-          'x-mask-height': String(classMap.height),
+          'x-mask-width': String(answer.width),
+          'x-mask-height': String(answer.height),
         })
-        .send(encoded.body);
+        .send(Buffer.from(answer.body?.buffer ?? new ArrayBuffer(0), answer.body?.byteOffset, answer.body?.length));
     },
   );
 };

@@ -40,13 +40,21 @@ function decodeErrorFrom(err: unknown, format?: string): ImageDecodeError {
   return new ImageDecodeError(code, describe(code, detail), { cause: err });
 }
 
+/** What the header says about an upload, before any pixel is decoded. */
+export interface ImageProbe {
+  /** sharp's decoder name (jpeg, png, webp, tiff, gif, heif). */
+  format: string;
+  /** Size after EXIF orientation: what decodeImage returns and the mask's size. */
+  width: number;
+  height: number;
+}
+
 /**
- * Decode any accepted upload to 8-bit sRGB, oriented as its EXIF tag says: alpha flattened onto
- * black, grey expanded to RGB, 16-bit reduced to 8-bit (libvips keeps the high byte), palette
- * expanded, animations reduced to their first frame. The pixel limit is checked on the header
- * before decoding and again by sharp's own `limitInputPixels`.
+ * Reads the image header only (sharp's metadata; no pixel decoding): the format must be an accepted raster
+ * format and the pixel count within `maxPixels`. Throws ImageDecodeError (empty, unrecognised, unsupported,
+ * no size) or ImageTooLargeError.
  */
-export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promise<RgbImage> {
+export async function probeImage(bytes: Uint8Array, opts: DecodeOptions): Promise<ImageProbe> {
   if (bytes.length === 0) throw new ImageDecodeError('IMAGE_EMPTY', describe('IMAGE_EMPTY', ''));
 
   let meta: Metadata;
@@ -68,6 +76,19 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promi
   if (meta.width * meta.height > opts.maxPixels) {
     throw new ImageTooLargeError(meta.width, meta.height, opts.maxPixels);
   }
+  // EXIF orientations 5-8 turn the image by 90 degrees.
+  const swap = (meta.orientation ?? 1) >= 5;
+  return { format: meta.format, width: swap ? meta.height : meta.width, height: swap ? meta.width : meta.height };
+}
+
+/**
+ * Decode any accepted upload to 8-bit sRGB, oriented as its EXIF tag says: alpha flattened onto
+ * black, grey expanded to RGB, 16-bit reduced to 8-bit (libvips keeps the high byte), palette
+ * expanded, animations reduced to their first frame. The pixel limit is checked on the header
+ * before decoding and again by sharp's own `limitInputPixels`.
+ */
+export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promise<RgbImage> {
+  const meta = await probeImage(bytes, opts);
 
   try {
     const { data, info } = await sharp(bytes, {

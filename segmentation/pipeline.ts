@@ -17,6 +17,8 @@ export interface SegmentTimings {
 export interface SegmentOptions {
   size: InferenceSize;
   maxPixels: number;
+  /** Called between stages; throws to stop a job nobody waits for (a forward pass itself cannot be interrupted). */
+  checkpoint?: () => void;
 }
 
 export interface SegmentResult {
@@ -38,12 +40,16 @@ async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
 
 /** Image bytes → class map at the original size: decode, resize, normalise, run, upsample + argmax. */
 export async function segmentImage(engine: InferenceEngine, bytes: Uint8Array, opts: SegmentOptions): Promise<SegmentResult> {
+  const checkpoint = opts.checkpoint ?? (() => undefined);
   const [image, decodeMs] = await timed(() => decodeImage(bytes, { maxPixels: opts.maxPixels }));
+  checkpoint();
   const [[resized, input], preprocessMs] = await timed(async () => {
     const small = await resizeForInference(image, opts.size);
     return [small, normalizeImageNet(small)] as const;
   });
+  checkpoint();
   const [logits, inferenceMs] = await timed(() => engine.run(input));
+  checkpoint();
   if (logits.shape.length !== 4 || logits.shape[0] !== 1) {
     throw new ShapeError(`segmentation engine must return NHWC logits [1, h, w, C], got [${logits.shape.join(', ')}]`);
   }
@@ -62,6 +68,8 @@ export interface ClassifyOptions {
   topk: number;
   /** One name per classifier output. */
   labels: readonly string[];
+  /** As SegmentOptions.checkpoint. */
+  checkpoint?: () => void;
 }
 
 export interface ClassifyResult {
@@ -82,8 +90,11 @@ function checkClassifierLogits(logits: Float32Tensor, labels: readonly string[])
 
 /** Image bytes → the top-k classes: decode, torchvision's eval transform, run, softmax. */
 export async function classifyImage(engine: InferenceEngine, bytes: Uint8Array, opts: ClassifyOptions): Promise<ClassifyResult> {
+  const checkpoint = opts.checkpoint ?? (() => undefined);
   const [image, decodeMs] = await timed(() => decodeImage(bytes, { maxPixels: opts.maxPixels }));
+  checkpoint();
   const [input, preprocessMs] = await timed(() => classificationInput(image));
+  checkpoint();
   const [logits, inferenceMs] = await timed(() => engine.run(input));
   checkClassifierLogits(logits, opts.labels);
   const [top, postprocessMs] = await timed(() => topK(softmax(logits.data), opts.topk, opts.labels));

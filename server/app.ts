@@ -10,7 +10,9 @@ import { webRoutes } from '../routes/web.js';
 import { jobsPerEngine, type ServerConfig } from './config.js';
 import './context.js';
 import { problemFor } from './error-mapping.js';
+import { admission } from './admission.js';
 import { imageBody } from './image-body.js';
+import { MemoryBudget, requestCapacity, resolveMemoryBudget } from './memory-budget.js';
 import { InferenceService, inProcessRunner, type InferenceJob, type InferenceResult } from './inference.js';
 import type { JobRunner } from './inference-queue.js';
 import { logRequestCompleted, loggerOptions, REQUEST_ID_HEADER, requestIdFor } from './logging.js';
@@ -41,6 +43,11 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
     requestIdHeader: false,
     genReqId: requestIdFor,
     bodyLimit: config.bodyLimit,
+    // Time limits of the socket layer (issue 9): headers, the whole request as Node's backstop (our own
+    // deadline answers first, with a problem body), idle keep-alive connections; checked every second.
+    http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+    requestTimeout: config.requestTimeoutMs + 5000,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
     // On close: refuse new requests with 503, let in-flight ones finish, drop idle keep-alive sockets.
     return503OnClosing: true,
     forceCloseConnections: 'idle',
@@ -48,15 +55,25 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
     ajv: { customOptions: { removeAdditional: false } },
   });
 
+  app.server.maxConnections = config.maxConnections;
+
   const models = new ModelRegistry();
+  const budgetSource = resolveMemoryBudget(config.memoryBudget);
+  // Until the models are loaded the baseline is unknown: the current RSS stands in for it.
+  const budget = new MemoryBudget(requestCapacity(budgetSource.bytes, process.memoryUsage().rss));
+  const concurrency = Math.max(1, config.workers) * jobsPerEngine(config);
   const inference = new InferenceService((deps.runner ?? inProcessRunner)(models), {
-    concurrency: Math.max(1, config.workers) * jobsPerEngine(config),
+    concurrency,
     limit: config.queueLimit,
     timeoutMs: config.requestTimeoutMs,
+    budget,
   });
-  const metrics = createMetrics(() => ({ depth: inference.queue.depth, running: inference.queue.running }));
+  const metrics = createMetrics(
+    () => ({ depth: inference.queue.depth, running: inference.queue.running }),
+    () => ({ total: budgetSource.bytes, capacity: budget.capacity, reserved: budget.reserved, peak: budget.peak }),
+  );
   const readiness = new Readiness();
-  app.decorate('cityseg', { config, models, inference, metrics, readiness });
+  app.decorate('cityseg', { config, models, inference, metrics, readiness, budget, budgetSource });
   app.decorateRequest('logFacts', null as never);
   app.addSchema(problemSchema);
 
@@ -98,6 +115,17 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   await app.register(healthRoutes);
   await app.register(modelsRoutes);
   await app.register(async (imageScope) => {
+    await imageScope.register(admission, {
+      queueLimit: config.queueLimit,
+      concurrency,
+      requestTimeoutMs: config.requestTimeoutMs,
+      bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
+      bodyMinRate: config.bodyMinRate,
+      bodyLimit: config.bodyLimit,
+      reserve: (bytes) => budget.tryReserve(bytes),
+      release: (bytes) => budget.release(bytes),
+      retryAfterSeconds: () => inference.queue.retryAfterSeconds(),
+    });
     await imageScope.register(imageBody, { bodyLimit: config.bodyLimit });
     await imageScope.register(segmentRoutes);
     await imageScope.register(classifyRoutes);

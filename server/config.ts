@@ -30,8 +30,25 @@ export interface ServerConfig {
   /** Dynamic batching: longest an image waits for companions. */
   batchWaitMs: number;
   queueLimit: number;
+  /** Whole request, from arrival to the last byte of the answer. */
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Bytes the whole process may use; 'auto' = the cgroup limit, else half the machine. */
+  memoryBudget: number | 'auto';
+  /** Most pixels the network runs at in one forward pass (independent of the decode limit maxPixels). */
+  maxInferencePixels: number;
+  /** Longest side over shortest side an image may have. */
+  maxAspectRatio: number;
+  /** Time allowed for a request's headers to arrive. */
+  headersTimeoutMs: number;
+  /** Longest pause between two chunks of a request body. */
+  bodyIdleTimeoutMs: number;
+  /** Slowest average body rate accepted once the body has been arriving for a grace period, bytes per second. */
+  bodyMinRate: number;
+  /** Open connections at once; further ones are closed on arrival. */
+  maxConnections: number;
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: number;
   engine: EngineName | 'auto';
   cacheDir?: string;
   port: number;
@@ -103,6 +120,10 @@ function byteSize(raw: string): number {
   return bytes;
 }
 
+function byteSizeOrAuto(raw: string): number | 'auto' {
+  return raw.trim() === 'auto' ? 'auto' : byteSize(raw);
+}
+
 function sizeOrNative(raw: string): number | 'native' {
   return raw === 'native' ? 'native' : (integer(32, 4096)(raw) as number);
 }
@@ -129,13 +150,21 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   inferenceSize: { env: 'CITYSEG_INFERENCE_SIZE', flag: 'inference-size', parse: sizeOrNative, fallback: 1024, help: 'default inference long side (32..4096) or native' },
   maxPixels: { env: 'CITYSEG_MAX_PIXELS', flag: 'max-pixels', parse: integer(1, 1e9), fallback: 40e6, help: 'largest accepted image, in pixels' },
   bodyLimit: { env: 'CITYSEG_BODY_LIMIT', flag: 'body-limit', parse: byteSize, fallback: 20 * 1024 ** 2, help: 'largest accepted request body (bytes, or e.g. 20MiB)' },
-  workers: { env: 'CITYSEG_WORKERS', flag: 'workers', parse: integer(0, 64), fallback: 0, help: '0 = inference on the main thread, N = pool of N worker threads' },
+  workers: { env: 'CITYSEG_WORKERS', flag: 'workers', parse: integer(0, 64), fallback: 1, help: 'worker threads doing all pixel work (decode, inference, encode); 0 = on the main thread, which then stalls health checks' },
   threads: { env: 'CITYSEG_THREADS', flag: 'threads', parse: integer(0, 256), fallback: 0, help: 'intra-op threads per engine (ONNX Runtime); 0 = cores / max(1, workers)' },
   maxBatch: { env: 'CITYSEG_MAX_BATCH', flag: 'max-batch', parse: integer(1, 64), fallback: 1, help: 'dynamic batching: most same-size images per batch (1 = off)' },
   batchWaitMs: { env: 'CITYSEG_BATCH_WAIT_MS', flag: 'batch-wait-ms', parse: integer(0, 10_000), fallback: 5, help: 'dynamic batching: longest an image waits for a batch to fill' },
   queueLimit: { env: 'CITYSEG_QUEUE_LIMIT', flag: 'queue-limit', parse: integer(1, 100_000), fallback: 64, help: 'requests allowed to wait for inference before 503' },
-  requestTimeoutMs: { env: 'CITYSEG_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 30_000, help: 'longest a request may wait for inference before 503' },
+  requestTimeoutMs: { env: 'CITYSEG_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 30_000, help: 'whole request, arrival to last byte of the answer: 408 while the body arrives, 503 while waiting or running' },
   shutdownTimeoutMs: { env: 'CITYSEG_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 30_000, help: 'graceful-shutdown budget before a forced exit' },
+  memoryBudget: { env: 'CITYSEG_MEMORY_BUDGET', flag: 'memory-budget', parse: byteSizeOrAuto, fallback: 'auto', help: 'memory the process may use (e.g. 2GiB); auto = the container limit, else half the machine' },
+  maxInferencePixels: { env: 'CITYSEG_MAX_INFERENCE_PIXELS', flag: 'max-inference-pixels', parse: integer(1024, 1e9), fallback: 8_388_608, help: 'most pixels the network runs at per forward pass (413 above)' },
+  maxAspectRatio: { env: 'CITYSEG_MAX_ASPECT_RATIO', flag: 'max-aspect-ratio', parse: integer(1, 1_000_000), fallback: 100, help: 'longest over shortest image side (422 above)' },
+  headersTimeoutMs: { env: 'CITYSEG_HEADERS_TIMEOUT_MS', flag: 'headers-timeout-ms', parse: integer(100, 10 * MINUTE_MS), fallback: 10_000, help: 'time for a request\'s headers to arrive' },
+  bodyIdleTimeoutMs: { env: 'CITYSEG_BODY_IDLE_TIMEOUT_MS', flag: 'body-idle-timeout-ms', parse: integer(100, 10 * MINUTE_MS), fallback: 10_000, help: 'longest pause inside a request body (408 after)' },
+  bodyMinRate: { env: 'CITYSEG_BODY_MIN_RATE', flag: 'body-min-rate', parse: integer(0, 1e9), fallback: 4096, help: 'slowest average body rate after 5 s, bytes/s (408 below; 0 = off)' },
+  maxConnections: { env: 'CITYSEG_MAX_CONNECTIONS', flag: 'max-connections', parse: integer(1, 1_000_000), fallback: 1024, help: 'open connections at once' },
+  keepAliveTimeoutMs: { env: 'CITYSEG_KEEP_ALIVE_TIMEOUT_MS', flag: 'keep-alive-timeout-ms', parse: integer(1, 10 * MINUTE_MS), fallback: 5_000, help: 'idle keep-alive connections close after this' },
   engine: { env: 'CITYSEG_ENGINE', flag: 'engine', parse: oneOf('auto', 'tfjs', 'onnx'), fallback: 'auto', help: 'inference runtime' },
   cacheDir: { env: 'CITYSEG_CACHE_DIR', flag: 'cache-dir', parse: nonEmpty, help: 'where downloaded checkpoints are cached' },
   port: { env: 'PORT', flag: 'port', parse: integer(0, 65535), fallback: 8080, help: 'listening port' },

@@ -267,7 +267,7 @@ describe('POST /v1/segment', () => {
         .buffer(true)
         .parse(binary);
       assert.equal(res.status, 400);
-      assert.match(problemOf(res).detail, /multipart body has no file field "image"/);
+      assert.match(problemOf(res).detail, /multipart body has no part "image" \(found file parts: picture\)/);
     });
 
     it('the server still answers after all of the above', async () => {
