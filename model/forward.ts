@@ -18,11 +18,11 @@ export interface NetworkOps<T, C extends ConvSpec, L extends LinearSpec> {
   linear(x: T, l: L): T;
   /** Elementwise sum of two maps of one shape. */
   add(a: T, b: T, scope: string): T;
-  /** Elementwise product, `b` broadcast over the spatial axes (a `[N, C, 1, 1]` gate). */
+  /** Elementwise product, `b` a per-channel gate (height and width 1) broadcast over `a`'s height and width. */
   multiply(a: T, b: T, scope: string): T;
-  /** nn.AdaptiveAvgPool2d(1): mean over height and width, kept as axes of size 1. */
+  /** nn.AdaptiveAvgPool2d(1): mean over height and width, kept as axes of size 1 (`[N, C, 1, 1]` in NCHW). */
   globalAveragePool(x: T, scope: string): T;
-  /** torch.flatten(x, 1): `[N, C, 1, 1]` → `[N, C]`. */
+  /** torch.flatten(x, 1) of a pooled map: `[N, C]`. */
   flatten(x: T, scope: string): T;
   /** F.interpolate(x, size=like's height and width, mode='bilinear', align_corners=False). */
   resizeBilinear(x: T, like: T, scope: string): T;
@@ -77,9 +77,9 @@ function lrasppHead<T, C extends ConvSpec, L extends LinearSpec>(ops: NetworkOps
 }
 
 /**
- * The network on one batch `input` (normalised RGB, the engine's layout), following torchvision 0.14:
- * MobileNetV3 → `[N, numClasses]` logits; LRASPP → `[N, numClasses, ⌈H/8⌉, ⌈W/8⌉]` logits (in the engine's
- * layout), or at `[H, W]` with `upsample`.
+ * The network on one batch `input` (ImageNet-normalised RGB, N images of H x W in the engine's layout), as
+ * torchvision 0.14's `forward`: MobileNetV3 → `[N, numClasses]` logits; LRASPP → logits at ⌈H/8⌉ x ⌈W/8⌉, or at
+ * H x W with `upsample`, in the engine's layout. Throws only what the engine's ops throw.
  */
 export function forward<T, C extends ConvSpec, L extends LinearSpec>(
   ops: NetworkOps<T, C, L>,
