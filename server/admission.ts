@@ -14,7 +14,7 @@ import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
  * Registered on the image routes' scope with fastify-plugin, so its hooks apply to that scope.
  */
 
-/** Time the body may take before its average rate is checked. */
+/** Longest time a body may take before its average rate is checked (shorter when the idle timeout is). */
 const RATE_GRACE_MS = 5_000;
 /** Body bytes are charged twice: the received chunks and the joined copy exist together for a moment. */
 const BODY_COPIES = 2;
@@ -99,7 +99,8 @@ class BodyGuard extends Transform {
     this.received += chunk.length;
     const elapsed = performance.now() - this.started;
     const { bodyMinRate } = this.options;
-    if (bodyMinRate > 0 && elapsed > RATE_GRACE_MS && (this.received * 1000) / elapsed < bodyMinRate) {
+    const grace = Math.min(RATE_GRACE_MS, this.options.bodyIdleTimeoutMs);
+    if (bodyMinRate > 0 && elapsed > grace && (this.received * 1000) / elapsed < bodyMinRate) {
       this.stop();
       callback(new HttpProblem('request-timeout', `the request body arrived slower than ${bodyMinRate} bytes/s`));
       return;

@@ -162,7 +162,7 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   maxAspectRatio: { env: 'CITYSEG_MAX_ASPECT_RATIO', flag: 'max-aspect-ratio', parse: integer(1, 1_000_000), fallback: 100, help: 'longest over shortest image side (422 above)' },
   headersTimeoutMs: { env: 'CITYSEG_HEADERS_TIMEOUT_MS', flag: 'headers-timeout-ms', parse: integer(100, 10 * MINUTE_MS), fallback: 10_000, help: 'time for a request\'s headers to arrive' },
   bodyIdleTimeoutMs: { env: 'CITYSEG_BODY_IDLE_TIMEOUT_MS', flag: 'body-idle-timeout-ms', parse: integer(100, 10 * MINUTE_MS), fallback: 10_000, help: 'longest pause inside a request body (408 after)' },
-  bodyMinRate: { env: 'CITYSEG_BODY_MIN_RATE', flag: 'body-min-rate', parse: integer(0, 1e9), fallback: 4096, help: 'slowest average body rate after 5 s, bytes/s (408 below; 0 = off)' },
+  bodyMinRate: { env: 'CITYSEG_BODY_MIN_RATE', flag: 'body-min-rate', parse: integer(0, 1e9), fallback: 4096, help: 'slowest average body rate, bytes/s, checked once the body has taken the idle timeout or 5 s (408 below; 0 = off)' },
   maxConnections: { env: 'CITYSEG_MAX_CONNECTIONS', flag: 'max-connections', parse: integer(1, 1_000_000), fallback: 1024, help: 'open connections at once' },
   keepAliveTimeoutMs: { env: 'CITYSEG_KEEP_ALIVE_TIMEOUT_MS', flag: 'keep-alive-timeout-ms', parse: integer(1, 10 * MINUTE_MS), fallback: 5_000, help: 'idle keep-alive connections close after this' },
   engine: { env: 'CITYSEG_ENGINE', flag: 'engine', parse: oneOf('auto', 'tfjs', 'onnx'), fallback: 'auto', help: 'inference runtime' },
