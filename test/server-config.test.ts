@@ -21,8 +21,11 @@ describe('loadConfig', () => {
       shutdownTimeoutMs: 30_000,
       engine: 'auto',
       port: 8080,
-      host: '0.0.0.0',
+      host: '127.0.0.1',
       logLevel: 'info',
+      metricsAuth: false,
+      rateLimitMax: 0,
+      rateLimitWindowMs: 60_000,
     });
   });
 
@@ -72,6 +75,9 @@ describe('loadConfig', () => {
       port: 0,
       host: '127.0.0.1',
       logLevel: 'silent',
+      metricsAuth: false,
+      rateLimitMax: 0,
+      rateLimitWindowMs: 60_000,
     });
   });
 
@@ -80,7 +86,7 @@ describe('loadConfig', () => {
     assert.equal(config.port, 9100);
     assert.equal(config.queueLimit, 3);
     assert.equal(config.inferenceSize, 1024);
-    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.host, '127.0.0.1');
   });
 
   const invalid: [Record<string, string>, Record<string, string>, string][] = [
