@@ -29,7 +29,7 @@ export function problemClientErrorHandler(this: FastifyInstance, error: NodeJS.E
   if (socket.writable) {
     const body = JSON.stringify(problem.toProblem());
     const headers = {
-      'content-type': PROBLEM_CONTENT_TYPE,
+      'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
       'content-length': String(Buffer.byteLength(body)),
       connection: 'close',
       ...ERROR_RESPONSE_HEADERS,
