@@ -1,5 +1,8 @@
 import fp from 'fastify-plugin';
 import helmet from '@fastify/helmet';
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import type { FastifyPluginAsync } from 'fastify';
 
 /**
@@ -21,6 +24,27 @@ export const CONTENT_SECURITY_POLICY = {
   'frame-ancestors': ["'none'"],
 } as const;
 
+/** Where @fastify/swagger-ui serves Swagger UI (routes/docs.ts). */
+const DOCS_PREFIX = '/docs';
+
+/**
+ * CSP hash sources of the `<style>` elements Swagger UI's standalone preset renders (its top-bar logo SVG holds one:
+ * `.logo_small_svg__cls-2{fill:#fff}…`), read from the installed bundle so an upgrade keeps them in step. These
+ * exact styles, and no other inline style, are allowed on /docs; no inline script is allowed anywhere.
+ */
+export function swaggerUiStyleHashes(): string[] {
+  try {
+    const require = createRequire(import.meta.url);
+    const preset = require.resolve('@fastify/swagger-ui').replace(/index\.js$/, 'static/swagger-ui-standalone-preset.js');
+    const source = readFileSync(preset, 'utf8');
+    const styles = [...source.matchAll(/createElement\("style",null,"((?:[^"\\]|\\.)*)"\)/g)].map((match) => JSON.parse(`"${match[1]}"`) as string);
+    return [...new Set(styles)].map((style) => `'sha256-${createHash('sha256').update(style).digest('base64')}'`);
+  } catch {
+    // Without the hashes the logo loses its colours; nothing else changes.
+    return [];
+  }
+}
+
 /**
  * Browser-facing headers on every answer (pages, API, errors) with @fastify/helmet: `X-Content-Type-Options:
  * nosniff`, the CSP above, `X-Frame-Options: DENY`, `Referrer-Policy: no-referrer`, helmet's cross-origin policies.
@@ -29,6 +53,11 @@ export const CONTENT_SECURITY_POLICY = {
  * Register first: headers are set in an onRequest hook, so errors thrown by later hooks carry them too.
  */
 const securityHeadersPlugin: FastifyPluginAsync = async (app) => {
+  const docsPolicy = { ...CONTENT_SECURITY_POLICY, 'style-src': [...CONTENT_SECURITY_POLICY['style-src'], ...swaggerUiStyleHashes()] };
+  // Added before helmet's own onRoute hook, which turns a route's `helmet` option into its per-route policy.
+  app.addHook('onRoute', (route) => {
+    if (route.url.startsWith(DOCS_PREFIX)) route.helmet = { contentSecurityPolicy: { useDefaults: false, directives: docsPolicy } };
+  });
   await app.register(helmet, {
     global: true,
     contentSecurityPolicy: { useDefaults: false, directives: { ...CONTENT_SECURITY_POLICY } },
