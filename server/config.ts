@@ -192,7 +192,7 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   cacheDir: { env: 'CITYSEG_CACHE_DIR', flag: 'cache-dir', parse: nonEmpty, help: 'where downloaded checkpoints are cached' },
   port: { env: 'PORT', flag: 'port', parse: integer(0, 65535), fallback: 8080, help: 'listening port' },
   // Loopback unless told otherwise: the Dockerfile, compose and deploy/k8s set HOST=0.0.0.0 themselves.
-  host: { env: 'HOST', flag: 'host', parse: nonEmpty, fallback: '127.0.0.1', help: 'listening address (0.0.0.0 = every interface)' },
+  host: { env: 'HOST', flag: 'host', parse: nonEmpty, fallback: '127.0.0.1', help: 'listening address' },
   logLevel: { env: 'LOG_LEVEL', flag: 'log-level', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), fallback: 'info', help: 'pino log level' },
   apiKeys: { env: 'CITYSEG_API_KEYS', flag: 'api-keys', parse: apiKeysFile, help: 'file of API keys, one per line (the key or sha256:<hex>); absent → no authentication' },
   metricsAuth: { env: 'CITYSEG_METRICS_AUTH', flag: 'metrics-auth', parse: boolean, fallback: false, help: '/metrics requires an API key too' },

@@ -74,8 +74,12 @@ function decodeBody(payload: Readable, reply: FastifyReply, codings: string[], l
       error instanceof HttpProblem
         ? error
         : new HttpProblem('bad-parameter', `the body is not valid ${coding ?? codings.join(', ')} data (Content-Encoding): ${(error as Error).message}`);
-    if (!output.destroyed) output.destroy(problem);
+    if (!output.destroyed && !output.readableEnded) output.destroy(problem);
   };
+  // A client that goes away mid-body: stop decoding and release the streams (Fastify answers nobody).
+  payload.once('close', () => {
+    if (!payload.readableEnded) fail(new HttpProblem('bad-parameter', 'the client closed the connection before the body ended'));
+  });
   meter.on('error', (error) => fail(error));
   for (const { coding, stream } of decoders) stream.on('error', (error) => fail(error, coding));
   output.on('error', (error) => fail(error));
