@@ -7,10 +7,14 @@ import { metricsRoutes } from '../routes/metrics.js';
 import { modelsRoutes } from '../routes/models.js';
 import { segmentRoutes } from '../routes/segment.js';
 import { webRoutes } from '../routes/web.js';
+import { apiKeyAuth } from './api-key-auth.js';
 import { jobsPerEngine, type ServerConfig } from './config.js';
+import { contentEncoding } from './content-encoding.js';
 import './context.js';
+import { corsAllowList } from './cors.js';
 import { problemFor } from './error-mapping.js';
 import { admission } from './admission.js';
+import { closingProblems, problemClientErrorHandler, problemFrameworkErrors } from './framework-errors.js';
 import { imageBody } from './image-body.js';
 import { MemoryBudget, requestCapacity, resolveMemoryBudget } from './memory-budget.js';
 import { InferenceService, inProcessRunner, type InferenceJob, type InferenceResult } from './inference.js';
@@ -19,7 +23,9 @@ import { logRequestCompleted, loggerOptions, REQUEST_ID_HEADER, requestIdFor } f
 import { createMetrics } from './metrics.js';
 import { ModelRegistry } from './model-registry.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, problemSchema } from './problems.js';
+import { apiRateLimit } from './rate-limit.js';
 import { Readiness } from './readiness.js';
+import { securityHeaders } from './security-headers.js';
 import { serveModels } from './serve-models.js';
 
 /** Version of the HTTP API document (the routes live under /v1). */
@@ -48,9 +54,13 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
     http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
     requestTimeout: config.requestTimeoutMs + 5000,
     keepAliveTimeout: config.keepAliveTimeoutMs,
-    // On close: refuse new requests with 503, let in-flight ones finish, drop idle keep-alive sockets.
-    return503OnClosing: true,
+    // On close: closingProblems refuses new requests with a 503 problem, in-flight ones finish, idle keep-alive
+    // sockets are dropped.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // Errors answered before routing (parser errors, undecodable URLs) are problem+json too.
+    clientErrorHandler: problemClientErrorHandler,
+    frameworkErrors: problemFrameworkErrors,
     // Unknown query parameters are a 400 (a misspelt `fromat=json` must not silently answer a PNG).
     ajv: { customOptions: { removeAdditional: false } },
   });
@@ -109,6 +119,14 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
     models.disposeAll();
   });
 
+  // Network safety first: their hooks must apply to every route and error registered after them; the rate limit
+  // before the API keys, so failed key guesses are counted.
+  await app.register(securityHeaders);
+  await app.register(closingProblems);
+  await app.register(corsAllowList);
+  await app.register(contentEncoding);
+  await app.register(apiRateLimit);
+  await app.register(apiKeyAuth);
   // docs first: its onRoute hook must see every route registered after it.
   await app.register(docsRoutes, { version: API_VERSION });
   await app.register(metricsRoutes);

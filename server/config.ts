@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { ApiKeyFileError, parseApiKeyFile, type ApiKeys } from './api-keys.js';
 import type { EngineName } from '../model/engines/engine.js';
 import type { ArchName } from '../model/loaded-model.js';
 
@@ -54,6 +56,15 @@ export interface ServerConfig {
   port: number;
   host: string;
   logLevel: LogLevel;
+  /** Bearer keys the API routes require (read from the file at start-up); absent → no authentication. */
+  apiKeys?: ApiKeys;
+  /** /metrics requires an API key too (when keys are configured). */
+  metricsAuth: boolean;
+  /** Requests per client (API key, else address) per window on the API routes; 0 = no rate limit. */
+  rateLimitMax: number;
+  rateLimitWindowMs: number;
+  /** Origins allowed to call the API from a browser (CORS); absent → no CORS headers at all. */
+  corsOrigins?: string[];
 }
 
 export type SettingName = keyof ServerConfig;
@@ -124,6 +135,47 @@ function byteSizeOrAuto(raw: string): number | 'auto' {
   return raw.trim() === 'auto' ? 'auto' : byteSize(raw);
 }
 
+function boolean(raw: string): boolean {
+  if (/^(true|1|yes)$/i.test(raw.trim())) return true;
+  if (/^(false|0|no)$/i.test(raw.trim())) return false;
+  throw new InvalidValue(`expected true or false, got '${raw}'`);
+}
+
+/** The API keys file at this path, read now: a file that cannot be read or parsed stops start-up. */
+function apiKeysFile(path: string): ApiKeys {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new InvalidValue(`cannot read the API keys file '${path}' (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  try {
+    return parseApiKeyFile(path, text);
+  } catch (error) {
+    // The message names the line, never the key on it.
+    if (error instanceof ApiKeyFileError) throw new InvalidValue(error.message);
+    throw error;
+  }
+}
+
+/** Comma-separated browser origins (`https://app.example.org,http://localhost:3000`), each exactly an origin. */
+function originList(raw: string): string[] {
+  const origins = raw.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+  if (origins.length === 0) throw new InvalidValue('expected one or more origins such as https://app.example.org');
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.origin !== origin) {
+      throw new InvalidValue(`'${origin}' is not an origin (scheme://host[:port], no path or trailing slash)`);
+    }
+  }
+  return origins;
+}
+
 function sizeOrNative(raw: string): number | 'native' {
   return raw === 'native' ? 'native' : (integer(32, 4096)(raw) as number);
 }
@@ -168,8 +220,14 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   engine: { env: 'CITYSEG_ENGINE', flag: 'engine', parse: oneOf('auto', 'tfjs', 'onnx'), fallback: 'auto', help: 'inference runtime' },
   cacheDir: { env: 'CITYSEG_CACHE_DIR', flag: 'cache-dir', parse: nonEmpty, help: 'where downloaded checkpoints are cached' },
   port: { env: 'PORT', flag: 'port', parse: integer(0, 65535), fallback: 8080, help: 'listening port' },
-  host: { env: 'HOST', flag: 'host', parse: nonEmpty, fallback: '0.0.0.0', help: 'listening address' },
+  // Loopback unless told otherwise: the Dockerfile, compose and deploy/k8s set HOST=0.0.0.0 themselves.
+  host: { env: 'HOST', flag: 'host', parse: nonEmpty, fallback: '127.0.0.1', help: 'listening address' },
   logLevel: { env: 'LOG_LEVEL', flag: 'log-level', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), fallback: 'info', help: 'pino log level' },
+  apiKeys: { env: 'CITYSEG_API_KEYS', flag: 'api-keys', parse: apiKeysFile, help: 'file of API keys, one per line (the key or sha256:<hex>); absent → no authentication' },
+  metricsAuth: { env: 'CITYSEG_METRICS_AUTH', flag: 'metrics-auth', parse: boolean, fallback: false, help: '/metrics requires an API key too' },
+  rateLimitMax: { env: 'CITYSEG_RATE_LIMIT_MAX', flag: 'rate-limit-max', parse: integer(0, 1e9), fallback: 0, help: 'API requests per client per window, then 429 (0 = no limit)' },
+  rateLimitWindowMs: { env: 'CITYSEG_RATE_LIMIT_WINDOW_MS', flag: 'rate-limit-window-ms', parse: integer(1, 24 * 60 * MINUTE_MS), fallback: MINUTE_MS, help: 'rate-limit window' },
+  corsOrigins: { env: 'CITYSEG_CORS_ORIGINS', flag: 'cors-origins', parse: originList, help: 'comma-separated origins allowed by CORS; absent → CORS off' },
 };
 
 /**

@@ -241,3 +241,10 @@ test('.dockerignore keeps tests, fixtures, node_modules, dist and .git out and t
     assert.ok(!dockerIgnored(patterns, path), `${path} is needed by the build but ignored`);
   }
 });
+
+test('the image sets HOST=0.0.0.0: the server binds to loopback by default, a container must listen on every interface', () => {
+  assert.equal(SETTINGS.host.fallback, '127.0.0.1');
+  const env = Object.fromEntries(finalOf('ENV').flatMap((i) => envPairs(i.args)));
+  assert.equal(env.HOST, '0.0.0.0');
+  assert.equal(loadConfig(env).host, '0.0.0.0');
+});

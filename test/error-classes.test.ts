@@ -49,6 +49,7 @@ const SAMPLES: Record<string, unknown[]> = {
   DuplicateModelError: ['m'],
   MissingLabelSetError: ['m'],
   ConfigError: ['port', 'PORT', 'expected an integer'],
+  ApiKeyFileError: ['/etc/cityseg/api-keys', 'line 2: sha256: must be followed by 64 hex digits'],
   QueueRejection: ['full', 3],
   QueueFullError: ['full', 3],
   QueueTimeoutError: ['late', 3],

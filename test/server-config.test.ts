@@ -29,8 +29,11 @@ describe('loadConfig', () => {
       keepAliveTimeoutMs: 5_000,
       engine: 'auto',
       port: 8080,
-      host: '0.0.0.0',
+      host: '127.0.0.1',
       logLevel: 'info',
+      metricsAuth: false,
+      rateLimitMax: 0,
+      rateLimitWindowMs: 60_000,
     });
   });
 
@@ -96,6 +99,9 @@ describe('loadConfig', () => {
       port: 0,
       host: '127.0.0.1',
       logLevel: 'silent',
+      metricsAuth: false,
+      rateLimitMax: 0,
+      rateLimitWindowMs: 60_000,
     });
   });
 
@@ -104,7 +110,7 @@ describe('loadConfig', () => {
     assert.equal(config.port, 9100);
     assert.equal(config.queueLimit, 3);
     assert.equal(config.inferenceSize, 1024);
-    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.host, '127.0.0.1');
   });
 
   const invalid: [Record<string, string>, Record<string, string>, string][] = [
