@@ -1,4 +1,5 @@
 import sharp, { type Metadata } from 'sharp';
+import { decodeBmp, looksLikeBmp } from './bmp.js';
 import { ImageDecodeError, ImageTooLargeError, type ImageDecodeErrorCode } from './errors.js';
 import type { RgbImage } from './types.js';
 
@@ -13,6 +14,8 @@ export interface DecodeOptions {
  * (HEVC) is refused by this sharp build's libheif and reported as unsupported when decoding.
  */
 const ACCEPTED_FORMATS: ReadonlySet<string> = new Set(['jpeg', 'png', 'webp', 'tiff', 'gif', 'heif']);
+/** What a 415 lists as accepted: sharp's formats plus BMP, which bmp.ts decodes. */
+const ACCEPTED_NAMES = [...ACCEPTED_FORMATS, 'bmp'].join(', ');
 
 /** sharp/libvips error messages → our error code, first match wins. */
 const SHARP_ERROR_CODES: ReadonlyArray<[RegExp, ImageDecodeErrorCode]> = [
@@ -44,10 +47,11 @@ function decodeErrorFrom(err: unknown, format?: string): ImageDecodeError {
  * Decode any accepted upload to 8-bit sRGB, oriented as its EXIF tag says: alpha flattened onto
  * black, grey expanded to RGB, 16-bit reduced to 8-bit (libvips keeps the high byte), palette
  * expanded, animations reduced to their first frame. The pixel limit is checked on the header
- * before decoding and again by sharp's own `limitInputPixels`.
+ * before decoding and again by sharp's own `limitInputPixels`. BMP, which sharp cannot read, goes to bmp.ts.
  */
 export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promise<RgbImage> {
   if (bytes.length === 0) throw new ImageDecodeError('IMAGE_EMPTY', describe('IMAGE_EMPTY', ''));
+  if (looksLikeBmp(bytes)) return decodeBmp(bytes, opts.maxPixels);
 
   let meta: Metadata;
   try {
@@ -59,7 +63,7 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promi
   if (!ACCEPTED_FORMATS.has(meta.format)) {
     throw new ImageDecodeError(
       'IMAGE_UNSUPPORTED_FORMAT',
-      describe('IMAGE_UNSUPPORTED_FORMAT', `${meta.format} (accepted: ${[...ACCEPTED_FORMATS].join(', ')})`),
+      describe('IMAGE_UNSUPPORTED_FORMAT', `${meta.format} (accepted: ${ACCEPTED_NAMES})`),
     );
   }
   if (!(meta.width > 0 && meta.height > 0)) {
