@@ -1,14 +1,13 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { classStats } from '../segmentation/stats.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import { clientGoneSignal } from '../server/client-gone.js';
 import { readImageBody } from '../server/image-body.js';
-import { encodeMask, MASK_FORMATS, type MaskFormat, type OverlayFormat } from '../server/mask-output.js';
+import { encodeMask, MASK_FORMATS, OVERLAY_FORMATS, type MaskFormat, type OverlayFormat } from '../server/mask-output.js';
 import { prefersJson } from '../server/negotiate.js';
 import { HttpProblem } from '../server/problems.js';
 import { IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, requireModel } from './image-route.js';
 
-type SegmentFormat = MaskFormat | 'json';
+type SegmentFormat = MaskFormat;
 
 interface SegmentQuery {
   format?: SegmentFormat;
@@ -77,7 +76,7 @@ const querystring = {
   properties: {
     format: {
       type: 'string',
-      enum: [...MASK_FORMATS, 'json'],
+      enum: MASK_FORMATS,
       description: 'Default color, or json when the Accept header prefers application/json',
     },
     size: {
@@ -88,7 +87,7 @@ const querystring = {
       ],
     },
     alpha: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Overlay opacity of the colours' },
-    overlayFormat: { type: 'string', enum: ['jpeg', 'png'], default: 'jpeg' },
+    overlayFormat: { type: 'string', enum: OVERLAY_FORMATS, default: 'jpeg' },
     rle: { type: 'boolean', default: false, description: 'Add an RLE of each class (format=json only)' },
     model: modelQueryParam,
   },
@@ -153,7 +152,7 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
         { modelId: served.model.id, bytes, size, maxPixels: config.maxPixels },
         clientGoneSignal(reply),
       );
-      const { classMap, timings, inferenceSize } = outcome;
+      const { classMap, timings } = outcome;
       request.logFacts = {
         model: served.model.id,
         imageWidth: classMap.width,
@@ -162,20 +161,15 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
       };
       metrics.inferenceSeconds.observe({ model: served.model.id, task: 'segmentation' }, timings.inferenceMs / 1000);
 
-      if (format === 'json') {
-        return reply.type('application/json').send({
-          model: served.model.id,
-          width: classMap.width,
-          height: classMap.height,
-          inferenceSize,
-          timings: { ...timings, totalMs: reply.elapsedTime },
-          classes: classStats(classMap, labelSet, { rle: query.rle }),
-        });
-      }
-      const encoded = await encodeMask(format, outcome, labelSet, {
+      const encoded = await encodeMask(format, outcome, {
+        labelSet,
+        modelId: served.model.id,
         alpha: query.alpha,
         overlayFormat: query.overlayFormat,
+        rle: query.rle,
+        totalMs: reply.elapsedTime,
       });
+      if (format === 'json') return reply.type(encoded.contentType).send(encoded.body);
       return reply
         .type(encoded.contentType)
         .headers({
