@@ -207,7 +207,12 @@ def main():
         "cases": cases,
         "tiny": {"source": "tiny_13x7.png", "resizes": resizes},
     }
-    (OUT / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n")
+    # One line per case: the 1000 probabilities would otherwise make a file of 11,000 lines.
+    body = {k: v for k, v in manifest.items() if k not in ("cases", "tiny")}
+    head = json.dumps(body, indent=1)[:-2]
+    cases_text = ",\n".join("  " + json.dumps(case, separators=(",", ":")) for case in cases)
+    tiny_text = json.dumps(manifest["tiny"], separators=(",", ":"))
+    (OUT / "manifest.json").write_text(f'{head},\n "tiny": {tiny_text},\n "cases": [\n{cases_text}\n ]\n}}\n')
 
 
 if __name__ == "__main__":
