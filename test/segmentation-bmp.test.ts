@@ -54,6 +54,21 @@ describe('decodeImage: BMP', () => {
     assert.deepEqual(down.data, up.data);
   });
 
+  it('32-bit alpha is read only where the header declares it (bitfields with an alpha mask), then flattened onto black', async () => {
+    // V4 header (108 bytes), 2x1, pixels B, G, R, A: an opaque orange and a fully transparent blue.
+    const v4 = (compression: number) => {
+      const buf = bmpHeader(2, 1, 32, { infoSize: 108, compression });
+      [0x00ff0000, 0x0000ff00, 0x000000ff, 0xff000000].forEach((mask, i) => buf.writeUInt32LE(mask >>> 0, 54 + 4 * i));
+      buf.set([0, 128, 255, 255, 200, 0, 0, 0], 14 + 108);
+      return buf;
+    };
+    const bitfields = await decodeImage(v4(3), LIMIT);
+    assert.deepEqual([...bitfields.data], [255, 128, 0, 0, 0, 0]);
+    // BI_RGB: the fourth byte is padding (PIL reads BGRX), whatever the header's alpha mask says.
+    const rgb = await decodeImage(v4(0), LIMIT);
+    assert.deepEqual([...rgb.data], [255, 128, 0, 0, 0, 200]);
+  });
+
   it('checks the pixel limit on the header, before the pixel data (which is absent here)', async () => {
     const bomb = bmpHeader(50_000, -40_000, 24, { dataBytes: 0 });
     await assert.rejects(decodeImage(bomb, LIMIT), (err: unknown) => {
