@@ -5,12 +5,12 @@ import type { SegmentOutput } from '../server/inference.js';
 import { planSegment } from '../server/request-plan.js';
 import { clientGoneSignal } from '../server/client-gone.js';
 import { readImageBody } from '../server/image-body.js';
-import { MASK_FORMATS, type MaskFormat, type OverlayFormat } from '../server/mask-output.js';
+import { MASK_FORMATS, OVERLAY_FORMATS, type MaskFormat, type OverlayFormat } from '../server/mask-output.js';
 import { prefersJson } from '../server/negotiate.js';
 import { HttpProblem } from '../server/problems.js';
 import { IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, requireModel } from './image-route.js';
 
-type SegmentFormat = MaskFormat | 'json';
+type SegmentFormat = MaskFormat;
 
 interface SegmentQuery {
   format?: SegmentFormat;
@@ -80,7 +80,7 @@ const querystring = {
   properties: {
     format: {
       type: 'string',
-      enum: [...MASK_FORMATS, 'json'],
+      enum: MASK_FORMATS,
       description: 'Default color, or json when the Accept header prefers application/json',
     },
     size: {
@@ -91,7 +91,7 @@ const querystring = {
       ],
     },
     alpha: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Overlay opacity of the colours' },
-    overlayFormat: { type: 'string', enum: ['jpeg', 'png'], default: 'jpeg' },
+    overlayFormat: { type: 'string', enum: OVERLAY_FORMATS, default: 'jpeg' },
     rle: { type: 'boolean', default: false, description: 'Add an RLE of each class (format=json only)' },
     model: modelQueryParam,
   },
@@ -149,8 +149,7 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
       const served = requireModel(app, 'segmentation', query.model);
       const bytes = await readImageBody(request);
       const size = query.size ?? config.inferenceSize;
-      const output: SegmentOutput =
-        format === 'json' ? { format, rle: query.rle } : { format, alpha: query.alpha, overlayFormat: query.overlayFormat };
+      const output: SegmentOutput = { format, alpha: query.alpha, overlayFormat: query.overlayFormat, rle: query.rle };
       // Header only (no pixels decoded): every limit is checked and the memory estimated before any work.
       const probe = await probeImage(bytes, { maxPixels: config.maxPixels });
       const plan = planSegment(probe, size, output, served, config);
@@ -169,15 +168,8 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
       // The request's deadline answered it already (503) while the job ran.
       if (reply.sent) return reply;
 
-      if (answer.classes) {
-        return reply.type('application/json').send({
-          model: served.model.id,
-          width: answer.width,
-          height: answer.height,
-          inferenceSize: answer.inferenceSize,
-          timings: { ...timings, totalMs: reply.elapsedTime },
-          classes: answer.classes,
-        });
+      if (answer.json) {
+        return reply.type('application/json').send({ ...answer.json, timings: { ...timings, totalMs: reply.elapsedTime } });
       }
       return reply
         .type(answer.contentType)

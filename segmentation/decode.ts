@@ -1,4 +1,5 @@
 import sharp, { type Metadata } from 'sharp';
+import { decodeBmp, looksLikeBmp, probeBmp } from './bmp.js';
 import { ImageDecodeError, ImageTooLargeError, type ImageDecodeErrorCode } from './errors.js';
 import type { RgbImage } from './types.js';
 
@@ -13,6 +14,8 @@ export interface DecodeOptions {
  * (HEVC) is refused by this sharp build's libheif and reported as unsupported when decoding.
  */
 const ACCEPTED_FORMATS: ReadonlySet<string> = new Set(['jpeg', 'png', 'webp', 'tiff', 'gif', 'heif']);
+/** What a 415 lists as accepted: sharp's formats plus BMP, which bmp.ts decodes. */
+const ACCEPTED_NAMES = [...ACCEPTED_FORMATS, 'bmp'].join(', ');
 
 /** sharp/libvips error messages → our error code, first match wins. */
 const SHARP_ERROR_CODES: ReadonlyArray<[RegExp, ImageDecodeErrorCode]> = [
@@ -42,7 +45,7 @@ function decodeErrorFrom(err: unknown, format?: string): ImageDecodeError {
 
 /** What the header says about an upload, before any pixel is decoded. */
 export interface ImageProbe {
-  /** sharp's decoder name (jpeg, png, webp, tiff, gif, heif). */
+  /** sharp's decoder name (jpeg, png, webp, tiff, gif, heif), or bmp. */
   format: string;
   /** Size after EXIF orientation: what decodeImage returns and the mask's size. */
   width: number;
@@ -52,10 +55,11 @@ export interface ImageProbe {
 /**
  * Reads the image header only (sharp's metadata; no pixel decoding): the format must be an accepted raster
  * format and the pixel count within `maxPixels`. Throws ImageDecodeError (empty, unrecognised, unsupported,
- * no size) or ImageTooLargeError.
+ * no size) or ImageTooLargeError. BMP, which sharp cannot read, has its header read by bmp.ts.
  */
 export async function probeImage(bytes: Uint8Array, opts: DecodeOptions): Promise<ImageProbe> {
   if (bytes.length === 0) throw new ImageDecodeError('IMAGE_EMPTY', describe('IMAGE_EMPTY', ''));
+  if (looksLikeBmp(bytes)) return probeBmp(bytes, opts.maxPixels);
 
   let meta: Metadata;
   try {
@@ -67,7 +71,7 @@ export async function probeImage(bytes: Uint8Array, opts: DecodeOptions): Promis
   if (!ACCEPTED_FORMATS.has(meta.format)) {
     throw new ImageDecodeError(
       'IMAGE_UNSUPPORTED_FORMAT',
-      describe('IMAGE_UNSUPPORTED_FORMAT', `${meta.format} (accepted: ${[...ACCEPTED_FORMATS].join(', ')})`),
+      describe('IMAGE_UNSUPPORTED_FORMAT', `${meta.format} (accepted: ${ACCEPTED_NAMES})`),
     );
   }
   if (!(meta.width > 0 && meta.height > 0)) {
@@ -89,6 +93,7 @@ export async function probeImage(bytes: Uint8Array, opts: DecodeOptions): Promis
  */
 export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promise<RgbImage> {
   const meta = await probeImage(bytes, opts);
+  if (meta.format === 'bmp') return decodeBmp(bytes, opts.maxPixels);
 
   try {
     const { data, info } = await sharp(bytes, {

@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { classStats, type ClassStat } from '../segmentation/stats.js';
+import { segmentationBody } from '../segmentation/output-formats.js';
 import { classifyImage, segmentImage, type SegmentTimings } from '../segmentation/pipeline.js';
 import type { TopKEntry } from '../segmentation/postprocess.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
@@ -7,10 +7,13 @@ import { InferenceQueue, type JobRunner, type QueueOptions, type SubmitOptions }
 import { encodeMask, type MaskFormat, type OverlayFormat } from './mask-output.js';
 import type { ModelRegistry } from './model-registry.js';
 
-/** What a segmentation request wants back: an encoded mask, or the JSON statistics. */
-export type SegmentOutput =
-  | { format: MaskFormat; alpha: number; overlayFormat: OverlayFormat }
-  | { format: 'json'; rle: boolean };
+/** What a segmentation request wants back: a format of the output table and its options. */
+export interface SegmentOutput {
+  format: MaskFormat;
+  alpha: number;
+  overlayFormat: OverlayFormat;
+  rle: boolean;
+}
 
 /**
  * Plain, structured-cloneable job descriptions: a worker-pool runner receives exactly these, with the model
@@ -53,8 +56,8 @@ export interface SegmentAnswer {
   /** The encoded mask (image formats). */
   body?: Uint8Array;
   contentType: string;
-  /** Per-class statistics (format=json). */
-  classes?: ClassStat[];
+  /** The JSON body (format=json), without the HTTP-only totalMs. */
+  json?: ReturnType<typeof segmentationBody>;
 }
 
 export interface ClassifyAnswer {
@@ -97,11 +100,12 @@ async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<Se
   const { classMap, inferenceSize } = outcome;
   const started = performance.now();
   const common = { task: 'segmentation' as const, width: classMap.width, height: classMap.height, inferenceSize };
+  const options = { labelSet, modelId: job.modelId, ...job.output };
   if (job.output.format === 'json') {
-    const classes = classStats(classMap, labelSet, { rle: job.output.rle });
-    return { ...common, classes, contentType: 'application/json', timings: { ...outcome.timings, encodeMs: performance.now() - started } };
+    const json = segmentationBody(outcome, options);
+    return { ...common, json, contentType: 'application/json', timings: { ...outcome.timings, encodeMs: performance.now() - started } };
   }
-  const encoded = await encodeMask(job.output.format, outcome, labelSet, job.output);
+  const encoded = await encodeMask(job.output.format, outcome, options);
   const body = new Uint8Array(encoded.body.buffer, encoded.body.byteOffset, encoded.body.length);
   return { ...common, body, contentType: encoded.contentType, timings: { ...outcome.timings, encodeMs: performance.now() - started } };
 }

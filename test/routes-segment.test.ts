@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
@@ -240,6 +242,25 @@ describe('POST /v1/segment', () => {
         assert.equal(res.status, 415, type);
         assert.equal(problemOf(res).type, 'urn:cityseg:problem:unsupported-media-type');
       }
+    });
+
+    it('a BMP (PIL-made, 13x7) is segmented: a mask of its size; a 16-bit BMP is a 415 naming the variant', async () => {
+      const bmp = readFileSync(fileURLToPath(new URL('./fixtures/bmp/rgb24.bmp', import.meta.url)));
+      for (const type of ['image/bmp', 'application/octet-stream']) {
+        const res = await segment('?format=labelIds', bmp, type);
+        assert.equal(res.status, 200, type);
+        assert.deepEqual([res.headers['x-mask-width'], res.headers['x-mask-height']], ['13', '7']);
+      }
+      const sixteen = Buffer.alloc(14 + 40 + 32);
+      sixteen.write('BM', 0, 'latin1');
+      sixteen.writeUInt32LE(54, 10);
+      sixteen.writeUInt32LE(40, 14);
+      sixteen.writeInt32LE(4, 18);
+      sixteen.writeInt32LE(4, 22);
+      sixteen.writeUInt16LE(16, 28);
+      const res = await segment('', sixteen, 'image/bmp');
+      assert.equal(res.status, 415);
+      assert.match(problemOf(res).detail, /bmp: 16 bits per pixel/);
     });
 
     it('422 for a truncated image', async () => {

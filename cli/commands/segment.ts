@@ -16,12 +16,14 @@ import {
   type ModelFlags,
   type SegmentationFlags,
 } from '../options.js';
-import { outputPath, parseFormats, SEGMENT_FORMATS, SEGMENT_OUTPUTS, type OutputContext, type SegmentFormat } from '../segment-outputs.js';
+import { OUTPUT_FORMATS, type OverlayFormat } from '../../segmentation/output-formats.js';
+import { outputPath, parseFormats, parseOverlayFormat, SEGMENT_FORMATS, type OutputContext, type SegmentFormat } from '../segment-outputs.js';
 
 interface SegmentFlags extends ModelFlags, SegmentationFlags {
   out: string;
   format: SegmentFormat[];
   alpha: number;
+  overlayFormat: OverlayFormat;
   rle?: boolean;
   overwrite?: boolean;
   quiet?: boolean;
@@ -36,7 +38,7 @@ interface SegmentJob {
 /** The formats of `image` still to write: all with --overwrite, else those whose file is missing. */
 async function pendingFormats(image: ImageInput, flags: SegmentFlags): Promise<SegmentFormat[]> {
   if (flags.overwrite) return flags.format;
-  const missing = await Promise.all(flags.format.map(async (format) => !(await exists(outputPath(flags.out, image.stem, format)))));
+  const missing = await Promise.all(flags.format.map(async (format) => !(await exists(outputPath(flags.out, image.stem, format, flags)))));
   return flags.format.filter((_, i) => missing[i]);
 }
 
@@ -45,7 +47,7 @@ async function segmentOne(image: ImageInput, { model, flags, context }: SegmentJ
   if (formats.length === 0) return 'skipped';
   const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.size, maxPixels: CLI_MAX_PIXELS });
   for (const format of formats) {
-    await writeFileAtomic(outputPath(flags.out, image.stem, format), await SEGMENT_OUTPUTS[format].encode(result, context));
+    await writeFileAtomic(outputPath(flags.out, image.stem, format, context), await OUTPUT_FORMATS[format].encode(result, context));
   }
   return 'processed';
 }
@@ -59,7 +61,14 @@ async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command
   // Before loading: a label set that does not fit the model is a usage error, found without waiting.
   checkClassCount(labelSet, flags.numClasses ?? labelSet.classes.length);
   const counts = await withModel(await loadCommandModel(flags, labelSet.classes.length), async (model) => {
-    const job: SegmentJob = { model, flags, context: { labelSet, modelId: model.id, alpha: flags.alpha, rle: flags.rle ?? false } };
+    const job: SegmentJob = { model, flags, context: {
+        labelSet,
+        modelId: model.id,
+        alpha: flags.alpha,
+        overlayFormat: flags.overlayFormat,
+        rle: flags.rle ?? false,
+      },
+    };
     return runBatch(
       images,
       { label: 'segment', quiet: flags.quiet ?? false, nameOf: (image) => image.file, run: (image) => segmentOne(image, job) },
@@ -81,6 +90,7 @@ export function segmentCommand(): Command {
         .default(['labelIds', 'color'], 'labelIds,color'),
     )
     .addOption(new Option('--alpha <0..1>', 'opacity of the colours in the overlay').argParser(parseFraction).default(0.5))
+    .addOption(new Option('--overlay-format <jpeg|png>', 'file format of the overlay').argParser(parseOverlayFormat).default('jpeg'))
     .option('--rle', 'add per-class COCO RLE masks to the json output')
     .option('--overwrite', 'write outputs that already exist again (default: skip them)')
     .option('--quiet', 'no progress bar, no summary (failed files are still reported)');
@@ -90,7 +100,7 @@ export function segmentCommand(): Command {
     'after',
     `
 Outputs per image (stem = file name without extension):
-${SEGMENT_FORMATS.map((format) => `  ${format.padEnd(13)} <stem>${SEGMENT_OUTPUTS[format].suffix}`).join('\n')}
+${SEGMENT_FORMATS.map((format) => `  ${format.padEnd(13)} <stem>${OUTPUT_FORMATS[format].suffix({ overlayFormat: 'jpeg' })}`).join('\n')}
 
 A file that cannot be read or decoded is reported (file: reason) and skipped; the others are still
 written, and the exit status is 1.
