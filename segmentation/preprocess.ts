@@ -26,7 +26,7 @@ export const CLASSIFICATION_CROP = 224;
  * factor, after a box pre-shrink for factors above 2), i.e. anti-aliased bilinear, close to PIL's
  * BILINEAR which torchvision's transforms use on PIL images.
  */
-const RESIZE_KERNEL = 'linear' as const;
+export const RESIZE_KERNEL = 'linear' as const;
 
 /** Parse `1024` / `native` as given on a command line or query string. */
 export function parseInferenceSize(text: string): InferenceSize {
