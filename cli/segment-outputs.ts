@@ -30,6 +30,7 @@ function segmentationJson(result: SegmentResult, ctx: OutputContext): string {
     width: classMap.width,
     height: classMap.height,
     inferenceSize: result.inferenceSize,
+    ...(result.mode ? { inference: result.mode } : {}),
     timings: result.timings,
     classes: classStats(classMap, ctx.labelSet, { rle: ctx.rle }),
   };

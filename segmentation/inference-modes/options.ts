@@ -139,7 +139,7 @@ export function checkForwardPasses(opts: InferenceModeOptions, width: number, he
         : `${opts.scales.length} scale(s)${opts.flip ? ' and flip' : ''}`;
     throw new InvalidArgumentError(
       `${what} on a ${width}x${height} image needs ${passes} forward passes, more than the cap of ${opts.maxForwardPasses} ` +
-        '(use a larger stride or crop, fewer scales, or raise the cap: CITYSEG_MAX_FORWARD_PASSES)',
+        '(use a larger stride or crop, fewer scales, or raise the cap: --max-forward-passes, CITYSEG_MAX_FORWARD_PASSES)',
     );
   }
   return passes;
