@@ -1,4 +1,5 @@
 import { classifyImage, segmentImage, type ClassifyResult, type SegmentResult } from '../segmentation/pipeline.js';
+import type { InferenceModeOptions } from '../segmentation/inference-modes/index.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import { InferenceQueue, type JobRunner, type QueueOptions } from './inference-queue.js';
 import type { ModelRegistry } from './model-registry.js';
@@ -13,6 +14,8 @@ export interface SegmentJob {
   bytes: Uint8Array;
   size: InferenceSize;
   maxPixels: number;
+  /** Slide / test-time augmentation; absent = one whole pass. */
+  mode?: InferenceModeOptions;
 }
 
 export interface ClassifyJob {
@@ -35,7 +38,7 @@ export function inProcessRunner(models: ModelRegistry): JobRunner<InferenceJob, 
     async run(job) {
       const { model, labels } = models.byId(job.modelId);
       if (job.task === 'segmentation') {
-        const outcome = await segmentImage(model.engine, job.bytes, { size: job.size, maxPixels: job.maxPixels });
+        const outcome = await segmentImage(model.engine, job.bytes, { size: job.size, maxPixels: job.maxPixels }, job.mode);
         return { task: job.task, outcome };
       }
       const outcome = await classifyImage(model.engine, job.bytes, { maxPixels: job.maxPixels, topk: job.topk, labels });
