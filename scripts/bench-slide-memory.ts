@@ -1,10 +1,10 @@
 /**
  * Peak memory of a sliding-window segmentation at an image's own size (issue 14's bounded-memory figure): an 8K
  * (7680x4320) JPEG made by upscaling a real street image, segmented by the built CLI
- * (`cityseg segment --mode slide --size native`) and, with --http, by the built server (POST /v1/segment?mode=slide
+ * (`cityseg segment --mode slide --size native`) and/or by the built server (POST /v1/segment?mode=slide
  * &size=native). Prints the machine, wall time, forward passes and peak RSS. A benchmark, not a test.
  *
- *   npm run build && node --import tsx scripts/bench-slide-memory.ts [--image street.png] [--engine onnx] [--http]
+ *   npm run build && node --import tsx scripts/bench-slide-memory.ts [--image street.png] [--engine onnx] [--via cli|http|both]
  */
 import { spawn } from 'node:child_process';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
@@ -24,7 +24,8 @@ const { values: args } = parseArgs({
   options: {
     image: { type: 'string', default: path.resolve(REPO, '../shared/real/demo.png') },
     engine: { type: 'string', default: 'onnx' },
-    http: { type: 'boolean', default: false },
+    /** cli, http or both. */
+    via: { type: 'string', default: 'cli' },
   },
 });
 
@@ -117,8 +118,8 @@ try {
       `Node ${process.version}, ${process.platform}-${process.arch}\n` +
       `image: ${WIDTH}x${HEIGHT} JPEG (${((await stat(jpeg)).size / 1e6).toFixed(1)} MB) upscaled from ${args.image}\n`,
   );
-  await benchCli(jpeg, dir);
-  if (args.http) await benchHttp(jpeg);
+  if (args.via !== 'http') await benchCli(jpeg, dir);
+  if (args.via !== 'cli') await benchHttp(jpeg);
 } finally {
   await rm(dir, { recursive: true, force: true });
 }

@@ -386,15 +386,20 @@ export function upsampleArgmax(logits: Float32Tensor, outH: number, outW: number
 }
 
 /**
- * Bilinear (align_corners=False) upsample of NHWC `[1, h, w, C]` logits to NCHW `[1, C, outH, outW]`
- * (torch's layout, for callers that want the raw scores).
+ * Bilinear (align_corners=False) upsample of NHWC `[1, h, w, C]` logits to (outH, outW), one output row at a time:
+ * `row(oy, values)` gets row oy as NHWC values (outW * C, a buffer reused for the next row). For callers that fold
+ * rows into something else (sliding-window sums) without a C x outH x outW map; upsampleLogits is this, collected.
  */
-export function upsampleLogits(logits: Float32Tensor, outH: number, outW: number): Float32Tensor {
+export function upsampleLogitsByRow(
+  logits: Float32Tensor,
+  outH: number,
+  outW: number,
+  row: (oy: number, values: Float32Array) => void,
+): void {
   const { h, w, c } = checkLogits(logits, outH, outW);
   const ys = linearAxis(h, outH);
   const horizontal = new HorizontalRows(logits.data, w, c, outW);
-  const plane = outH * outW;
-  const out = new Float32Array(c * plane);
+  const values = new Float32Array(outW * c);
   for (let oy = 0; oy < outH; oy++) {
     const wy0 = ys.w0[oy];
     const wy1 = ys.w1[oy];
@@ -402,10 +407,27 @@ export function upsampleLogits(logits: Float32Tensor, outH: number, outW: number
     for (let ox = 0; ox < outW; ox++) {
       const a = horizontal.column(top, ox);
       const b = horizontal.column(bottom, ox);
-      const p = oy * outW + ox;
-      for (let ch = 0; ch < c; ch++) out[ch * plane + p] = lerp(wy0, top.values[a + ch], wy1, bottom.values[b + ch]);
+      for (let ch = 0; ch < c; ch++) values[a + ch] = lerp(wy0, top.values[a + ch], wy1, bottom.values[b + ch]);
     }
+    row(oy, values);
   }
+}
+
+/**
+ * Bilinear (align_corners=False) upsample of NHWC `[1, h, w, C]` logits to NCHW `[1, C, outH, outW]`
+ * (torch's layout, for callers that want the raw scores).
+ */
+export function upsampleLogits(logits: Float32Tensor, outH: number, outW: number): Float32Tensor {
+  const c = logits.shape[3];
+  const plane = outH * outW;
+  let out = new Float32Array(0);
+  upsampleLogitsByRow(logits, outH, outW, (oy, values) => {
+    if (out.length === 0) out = new Float32Array(c * plane);
+    const p0 = oy * outW;
+    for (let ox = 0; ox < outW; ox++) {
+      for (let ch = 0; ch < c; ch++) out[ch * plane + p0 + ox] = values[ox * c + ch];
+    }
+  });
   return { data: out, shape: [1, c, outH, outW] };
 }
 

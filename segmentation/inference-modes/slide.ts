@@ -4,7 +4,7 @@
  */
 import type { Float32Tensor, InferenceEngine } from '../../model/engines/engine.js';
 import { ShapeError } from '../errors.js';
-import { upsampleLogits } from '../postprocess.js';
+import { upsampleLogits, upsampleLogitsByRow } from '../postprocess.js';
 import { normalizeImageNet } from '../preprocess.js';
 import type { RgbImage } from '../types.js';
 import { cropRgb } from './image-ops.js';
@@ -17,17 +17,23 @@ export interface RowSink {
   push(rows: Float32Array): void;
 }
 
-/**
- * The network's logits for `img` at its own size, NCHW `[1, C, H, W]`: what torchvision's LR-ASPP returns (the
- * engine's 1/8 output, bilinearly upsampled to the input). Counts one forward pass on `clock`.
- */
-export async function networkLogits(engine: InferenceEngine, img: RgbImage, clock: StageClock): Promise<Float32Tensor> {
+/** The engine's NHWC 1/8-resolution logits for `img` (one forward pass on `clock`); ShapeError unless [1, h, w, C]. */
+async function engineLogits(engine: InferenceEngine, img: RgbImage, clock: StageClock): Promise<Float32Tensor> {
   const input = await clock.time('preprocess', () => normalizeImageNet(img));
   const output = await clock.time('inference', () => engine.run(input));
   clock.forwardPasses++;
   if (output.shape.length !== 4 || output.shape[0] !== 1) {
     throw new ShapeError(`segmentation engine must return NHWC logits [1, h, w, C], got [${output.shape.join(', ')}]`);
   }
+  return output;
+}
+
+/**
+ * The network's logits for `img` at its own size, NCHW `[1, C, H, W]`: what torchvision's LR-ASPP returns (the
+ * engine's 1/8 output, bilinearly upsampled to the input). Counts one forward pass on `clock`.
+ */
+export async function networkLogits(engine: InferenceEngine, img: RgbImage, clock: StageClock): Promise<Float32Tensor> {
+  const output = await engineLogits(engine, img, clock);
   return clock.time('postprocess', () => upsampleLogits(output, img.height, img.width));
 }
 
@@ -66,9 +72,9 @@ export async function slideInference(
       const x1 = grid.cols.starts[j];
       const x2 = grid.cols.ends[j];
       const window = await clock.time('preprocess', () => cropRgb(img, y1, y2, x1, x2));
-      const logits = await networkLogits(engine, window, clock);
+      const logits = await engineLogits(engine, window, clock);
       await clock.time('postprocess', () => {
-        const classes = logits.shape[1];
+        const classes = logits.shape[3];
         if (c === 0) {
           c = classes;
           sum = new Float32Array(bandRows * W * c);
@@ -80,7 +86,11 @@ export async function slideInference(
           sum.fill(0, held * W * c, (y2 - top) * W * c);
           held = y2 - top;
         }
-        addWindow(sum, logits.data, W, c, y1 - top, y2 - y1, x1, x2 - x1);
+        // The window's logits at the crop's size, row by row, added where the window sits (float32, like `preds +=`).
+        upsampleLogitsByRow(logits, y2 - y1, x2 - x1, (y, values) => {
+          const at = ((y1 - top + y) * W + x1) * c;
+          for (let i = 0; i < values.length; i++) sum[at + i] += values[i];
+        });
       });
     }
     // Rows above the next row of windows get no more logits: average them and hand them on.
@@ -94,18 +104,6 @@ export async function slideInference(
         held -= rows;
         top = next;
       });
-    }
-  }
-}
-
-/** sum[rows y0.., cols x0..] += NCHW window logits [1, C, h, w] (float32 adds, like torch's `preds +=`). */
-function addWindow(sum: Float32Array, win: Float32Array, W: number, c: number, y0: number, h: number, x0: number, w: number): void {
-  const plane = h * w;
-  for (let y = 0; y < h; y++) {
-    for (let x = 0; x < w; x++) {
-      const to = ((y0 + y) * W + x0 + x) * c;
-      const from = y * w + x;
-      for (let ch = 0; ch < c; ch++) sum[to + ch] += win[ch * plane + from];
     }
   }
 }
