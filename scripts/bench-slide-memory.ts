@@ -7,6 +7,7 @@
  *   npm run build && node --import tsx scripts/bench-slide-memory.ts [--image street.png] [--engine onnx] [--via cli|http|both]
  */
 import { spawn } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import path from 'node:path';
@@ -72,6 +73,19 @@ async function peakRss(pid: number): Promise<number> {
   return Number(/VmHWM:\s+(\d+)/.exec(status)?.[1]);
 }
 
+/** POST without a client-side timeout (fetch gives up on headers after 300 s; an 8K slide run takes longer). */
+function post(url: string, body: Buffer): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method: 'POST', headers: { 'content-type': 'image/jpeg', 'content-length': body.length } }, (res) => {
+      let text = '';
+      res.setEncoding('utf8').on('data', (s: string) => (text += s));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
 async function benchHttp(jpeg: string): Promise<void> {
   const port = 18000 + Math.floor(Math.random() * 1000);
   const server = spawn(process.execPath, ['dist/server/main.js'], {
@@ -94,12 +108,10 @@ async function benchHttp(jpeg: string): Promise<void> {
     const idle = await peakRss(server.pid ?? 0);
     const body = await readFile(jpeg);
     const start = performance.now();
-    const response = await fetch(`${base}/v1/segment?mode=slide&size=native&format=json`, {
-      method: 'POST', body, headers: { 'content-type': 'image/jpeg' },
-    });
+    const response = await post(`${base}/v1/segment?mode=slide&size=native&format=json`, body);
     const seconds = (performance.now() - start) / 1000;
-    const json = (await response.json()) as { inference?: { forwardPasses: number }; detail?: string };
-    if (!response.ok) throw new Error(`HTTP ${response.status}: ${json.detail}`);
+    const json = JSON.parse(response.body) as { inference?: { forwardPasses: number }; detail?: string };
+    if (response.status !== 200) throw new Error(`HTTP ${response.status}: ${json.detail}`);
     process.stdout.write(
       `HTTP POST /v1/segment?mode=slide&size=native&format=json: ${json.inference?.forwardPasses} forward passes, ` +
         `${seconds.toFixed(1)} s; server peak RSS ${mb(await peakRss(server.pid ?? 0))} (ready and idle: ${mb(idle)})\n`,
