@@ -89,7 +89,7 @@ export async function slideInference(
         // The window's logits at the crop's size, row by row, added where the window sits (float32, like `preds +=`).
         upsampleLogitsByRow(logits, y2 - y1, x2 - x1, (y, values) => {
           const at = ((y1 - top + y) * W + x1) * c;
-          for (let i = 0; i < values.length; i++) sum[at + i] += values[i];
+          for (let k = 0; k < values.length; k++) sum[at + k] += values[k];
         });
       });
     }
