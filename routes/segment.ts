@@ -1,5 +1,15 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { probeImage } from '../segmentation/decode.js';
+import { InvalidArgumentError } from '../segmentation/errors.js';
+import {
+  checkInferenceModeOptions,
+  DEFAULT_INFERENCE_MODE,
+  INFERENCE_MODES,
+  parseScales,
+  parseWindowSize,
+  type InferenceMode,
+  type InferenceModeOptions,
+} from '../segmentation/inference-modes/index.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import type { SegmentOutput } from '../server/inference.js';
 import { planSegment } from '../server/request-plan.js';
@@ -19,6 +29,39 @@ interface SegmentQuery {
   overlayFormat: OverlayFormat;
   rle: boolean;
   model?: string;
+  mode?: InferenceMode;
+  crop?: string;
+  stride?: string;
+  scales?: string;
+  flip?: boolean;
+}
+
+const windowSizeParam = { type: 'string', pattern: '^[0-9]+x[0-9]+$' } as const;
+
+/**
+ * The request's inference mode (issue 14), or undefined for today's single whole pass; a value that cannot work is
+ * an InvalidArgumentError naming the parameter (400).
+ */
+function inferenceModeOf(query: SegmentQuery, maxForwardPasses: number): InferenceModeOptions | undefined {
+  if (query.mode === undefined && query.crop === undefined && query.stride === undefined && query.scales === undefined && !query.flip) {
+    return undefined;
+  }
+  const d = DEFAULT_INFERENCE_MODE;
+  try {
+    const mode: InferenceModeOptions = {
+      mode: query.mode ?? d.mode,
+      crop: query.crop === undefined ? d.crop : parseWindowSize(query.crop, 'crop'),
+      stride: query.stride === undefined ? d.stride : parseWindowSize(query.stride, 'stride'),
+      scales: query.scales === undefined ? d.scales : parseScales(query.scales),
+      flip: query.flip ?? false,
+      maxForwardPasses,
+    };
+    checkInferenceModeOptions(mode);
+    return mode;
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new HttpProblem('bad-parameter', `querystring/${err.message}`);
+    throw err;
+  }
 }
 
 const rgb = { type: 'array', items: { type: 'integer' }, minItems: 3, maxItems: 3 } as const;
@@ -37,6 +80,19 @@ export const segmentationSchema = {
     width: { type: 'integer', description: 'Mask width = image width' },
     height: { type: 'integer', description: 'Mask height = image height' },
     inferenceSize: { ...dims, description: 'Size the network ran at' },
+    inference: {
+      type: 'object',
+      description: 'How the segmentation ran, when a mode, crop, stride, scales or flip was asked for',
+      required: ['mode', 'scales', 'flip', 'forwardPasses'],
+      properties: {
+        mode: { type: 'string', enum: [...INFERENCE_MODES] },
+        crop: dims,
+        stride: dims,
+        scales: { type: 'array', items: { type: 'number' } },
+        flip: { type: 'boolean' },
+        forwardPasses: { type: 'integer', description: 'Network runs: windows x scales x flips' },
+      },
+    },
     timings: {
       type: 'object',
       required: ['decodeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs', 'encodeMs', 'totalMs'],
@@ -94,6 +150,15 @@ const querystring = {
     overlayFormat: { type: 'string', enum: OVERLAY_FORMATS, default: 'jpeg' },
     rle: { type: 'boolean', default: false, description: 'Add an RLE of each class (format=json only)' },
     model: modelQueryParam,
+    mode: { type: 'string', enum: [...INFERENCE_MODES], description: 'whole (default): one pass; slide: overlapping windows, logits averaged' },
+    crop: { ...windowSizeParam, description: 'mode=slide: window HxW, default 512x1024' },
+    stride: { ...windowSizeParam, description: 'mode=slide: step HxW between windows (at most the crop), default 341x683' },
+    scales: {
+      type: 'string',
+      pattern: '^[0-9.]+(,[0-9.]+)*$',
+      description: 'Test-time augmentation: ratios of the inference size, e.g. 0.5,0.75,1,1.25,1.5,1.75 (softmax averaged)',
+    },
+    flip: { type: 'boolean', description: 'Test-time augmentation: also run the horizontally flipped image' },
   },
 } as const;
 
@@ -147,14 +212,15 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
         throw new HttpProblem('bad-parameter', `querystring/rle applies to format=json only, not format=${format}`);
       }
       const served = requireModel(app, 'segmentation', query.model);
+      const mode = inferenceModeOf(query, config.maxForwardPasses);
       const bytes = await readImageBody(request);
       const size = query.size ?? config.inferenceSize;
       const output: SegmentOutput = { format, alpha: query.alpha, overlayFormat: query.overlayFormat, rle: query.rle };
       // Header only (no pixels decoded): every limit is checked and the memory estimated before any work.
       const probe = await probeImage(bytes, { maxPixels: config.maxPixels });
-      const plan = planSegment(probe, size, output, served, config);
+      const plan = planSegment(probe, size, output, served, config, mode);
       const answer = await inference.segment(
-        { modelId: served.model.id, bytes, size, maxPixels: config.maxPixels, output },
+        { modelId: served.model.id, bytes, size, maxPixels: config.maxPixels, output, mode },
         { cost: plan.cost, deadline: request.inferenceDeadline, timeoutMs: config.requestTimeoutMs, signal: clientGoneSignal(reply) },
       );
       const { timings } = answer;
@@ -169,7 +235,7 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
       if (reply.sent) return reply;
 
       if (answer.json) {
-        return reply.type('application/json').send({ ...answer.json, timings: { ...timings, totalMs: reply.elapsedTime } });
+        return reply.type('application/json').send({ ...answer.json, ...(answer.mode ? { inference: answer.mode } : {}), timings: { ...timings, totalMs: reply.elapsedTime } });
       }
       return reply
         .type(answer.contentType)

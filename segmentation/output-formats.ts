@@ -27,7 +27,7 @@ export interface OutputOptions {
 }
 
 /** The part of a segmentation result the encoders read. */
-export type OutputInput = Pick<SegmentResult, 'image' | 'classMap' | 'inferenceSize' | 'timings'>;
+export type OutputInput = Pick<SegmentResult, 'image' | 'classMap' | 'inferenceSize' | 'timings' | 'mode'>;
 
 export interface OutputFormat {
   /** One line for `--help` and the OpenAPI document. */
@@ -49,6 +49,7 @@ export function segmentationBody(result: OutputInput, opts: Omit<OutputOptions, 
     width: classMap.width,
     height: classMap.height,
     inferenceSize: result.inferenceSize,
+    ...(result.mode ? { inference: result.mode } : {}),
     timings: opts.totalMs === undefined ? { ...result.timings } : { ...result.timings, totalMs: opts.totalMs },
     classes: classStats(classMap, opts.labelSet, { rle: opts.rle }),
   };

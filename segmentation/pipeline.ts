@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Float32Tensor, InferenceEngine } from '../model/engines/engine.js';
 import { decodeImage } from './decode.js';
 import { ShapeError } from './errors.js';
+import { isPlainWhole, modeReport, segmentWithMode, type InferenceModeOptions, type InferenceModeReport } from './inference-modes/index.js';
 import { softmax, topK, upsampleArgmax, type TopKEntry } from './postprocess.js';
 import { classificationInput, normalizeImageNet, resizeForInference, type InferenceSize } from './preprocess.js';
 import type { ClassMap, RgbImage } from './types.js';
@@ -29,6 +30,8 @@ export interface SegmentResult {
   /** The size the network ran at. */
   inferenceSize: { width: number; height: number };
   timings: SegmentTimings;
+  /** How it ran (mode, forward passes), when the caller chose an inference mode. */
+  mode?: InferenceModeReport;
 }
 
 /** Runs `fn`, returning its result and how long it took. */
@@ -38,11 +41,24 @@ async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
   return [result, performance.now() - start];
 }
 
-/** Image bytes → class map at the original size: decode, resize, normalise, run, upsample + argmax. */
-export async function segmentImage(engine: InferenceEngine, bytes: Uint8Array, opts: SegmentOptions): Promise<SegmentResult> {
+/**
+ * Image bytes → class map at the original size: decode, resize, normalise, run, upsample + argmax. With `mode`
+ * (inference-modes: slide, test-time augmentation) other than a plain whole pass, the runs after decoding are
+ * segmentWithMode's.
+ */
+export async function segmentImage(
+  engine: InferenceEngine,
+  bytes: Uint8Array,
+  opts: SegmentOptions,
+  mode?: InferenceModeOptions,
+): Promise<SegmentResult> {
   const checkpoint = opts.checkpoint ?? (() => undefined);
   const [image, decodeMs] = await timed(() => decodeImage(bytes, { maxPixels: opts.maxPixels }));
   checkpoint();
+  if (mode && !isPlainWhole(mode)) {
+    const run = await segmentWithMode(engine, image, opts.size, mode);
+    return { image, classMap: run.classMap, inferenceSize: run.inferenceSize, timings: { decodeMs, ...run.timings }, mode: run.report };
+  }
   const [[resized, input], preprocessMs] = await timed(async () => {
     const small = await resizeForInference(image, opts.size);
     return [small, normalizeImageNet(small)] as const;
@@ -59,6 +75,7 @@ export async function segmentImage(engine: InferenceEngine, bytes: Uint8Array, o
     classMap,
     inferenceSize: { width: resized.width, height: resized.height },
     timings: { decodeMs, preprocessMs, inferenceMs, postprocessMs },
+    ...(mode ? { mode: modeReport(mode, 1) } : {}),
   };
 }
 

@@ -27,7 +27,7 @@ export const CLASSIFICATION_CROP = 224;
  * shrink factor, after a box pre-shrink for factors above 2), close to PIL's BILINEAR. The classifier, which
  * must equal torchvision's transform, uses PIL's resampler itself (pil-resize.ts).
  */
-const RESIZE_KERNEL = 'linear' as const;
+export const RESIZE_KERNEL = 'linear' as const;
 
 /** Parse `1024` / `native` as given on a command line or query string. */
 export function parseInferenceSize(text: string): InferenceSize {

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { ApiKeyFileError, parseApiKeyFile, type ApiKeys } from './api-keys.js';
 import type { EngineName } from '../model/engines/engine.js';
 import type { ArchName } from '../model/loaded-model.js';
+import { DEFAULT_MAX_FORWARD_PASSES } from '../segmentation/inference-modes/options.js';
 
 export type SegmentationArch = Extract<ArchName, `lraspp_${string}`>;
 export type ClassifierArch = Extract<ArchName, `mobilenet_${string}`>;
@@ -22,6 +23,8 @@ export interface ServerConfig {
   /** Default long side the image is resized to for inference. */
   inferenceSize: number | 'native';
   maxPixels: number;
+  /** Most network runs one segmentation may take (slide windows x scales x flips); more is a 400. */
+  maxForwardPasses: number;
   bodyLimit: number;
   /** 0 runs inference on the main thread; N > 0 runs it in a pool of N worker threads. */
   workers: number;
@@ -201,6 +204,7 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   classifierWeights: { env: 'CITYSEG_CLASSIFIER_WEIGHTS', flag: 'classifier-weights', parse: nonEmpty, help: 'classifier checkpoint; absent → untrained seeded init' },
   inferenceSize: { env: 'CITYSEG_INFERENCE_SIZE', flag: 'inference-size', parse: sizeOrNative, fallback: 1024, help: 'default inference long side (32..4096) or native' },
   maxPixels: { env: 'CITYSEG_MAX_PIXELS', flag: 'max-pixels', parse: integer(1, 1e9), fallback: 40e6, help: 'largest accepted image, in pixels' },
+  maxForwardPasses: { env: 'CITYSEG_MAX_FORWARD_PASSES', flag: 'max-forward-passes', parse: integer(1, 100_000), fallback: DEFAULT_MAX_FORWARD_PASSES, help: 'most forward passes per segmentation (mode=slide windows x scales x flips)' },
   bodyLimit: { env: 'CITYSEG_BODY_LIMIT', flag: 'body-limit', parse: byteSize, fallback: 20 * 1024 ** 2, help: 'largest accepted request body (bytes, or e.g. 20MiB)' },
   workers: { env: 'CITYSEG_WORKERS', flag: 'workers', parse: integer(0, 64), fallback: 1, help: 'worker threads doing all pixel work (decode, inference, encode); 0 = on the main thread, which then stalls health checks' },
   threads: { env: 'CITYSEG_THREADS', flag: 'threads', parse: integer(0, 256), fallback: 0, help: 'intra-op threads per engine (ONNX Runtime); 0 = cores / max(1, workers)' },

@@ -1,7 +1,8 @@
 import { performance } from 'node:perf_hooks';
 import { segmentationBody } from '../segmentation/output-formats.js';
-import { classifyImage, segmentImage, type SegmentTimings } from '../segmentation/pipeline.js';
+import { classifyImage, segmentImage, type SegmentResult, type SegmentTimings } from '../segmentation/pipeline.js';
 import type { TopKEntry } from '../segmentation/postprocess.js';
+import type { InferenceModeOptions } from '../segmentation/inference-modes/index.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import { InferenceQueue, type JobRunner, type QueueOptions, type SubmitOptions } from './inference-queue.js';
 import { encodeMask, type MaskFormat, type OverlayFormat } from './mask-output.js';
@@ -28,6 +29,8 @@ export interface SegmentJob {
   maxPixels: number;
   output: SegmentOutput;
   cancel: Int32Array;
+  /** Slide / test-time augmentation; absent = one whole pass. */
+  mode?: InferenceModeOptions;
 }
 
 export interface ClassifyJob {
@@ -56,6 +59,8 @@ export interface SegmentAnswer {
   /** The encoded mask (image formats). */
   body?: Uint8Array;
   contentType: string;
+  /** How a slide or test-time-augmented run went (mode, forward passes); absent for one whole pass. */
+  mode?: SegmentResult['mode'];
   /** The JSON body (format=json), without the HTTP-only totalMs. */
   json?: ReturnType<typeof segmentationBody>;
 }
@@ -95,11 +100,11 @@ async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<Se
     size: job.size,
     maxPixels: job.maxPixels,
     checkpoint: () => checkpoint(job),
-  });
+  }, job.mode);
   checkpoint(job);
   const { classMap, inferenceSize } = outcome;
   const started = performance.now();
-  const common = { task: 'segmentation' as const, width: classMap.width, height: classMap.height, inferenceSize };
+  const common = { task: 'segmentation' as const, width: classMap.width, height: classMap.height, inferenceSize, mode: outcome.mode };
   const options = { labelSet, modelId: job.modelId, ...job.output };
   if (job.output.format === 'json') {
     const json = segmentationBody(outcome, options);

@@ -5,6 +5,8 @@ import { CLASSIFICATION_CROP, CLASSIFICATION_RESIZE, inferenceDims, shortSideRes
 import { estimateClassifyBytes, estimateSegmentBytes, type EncodeKind } from './working-memory.js';
 import type { SegmentOutput } from './inference.js';
 import { HttpProblem } from './problems.js';
+import { InvalidArgumentError } from '../segmentation/errors.js';
+import { checkForwardPasses, estimateWorkingBytes, scaledDims, type InferenceModeOptions } from '../segmentation/inference-modes/index.js';
 
 /**
  * Everything decided about a request before any pixel work, from the image header and the parameters: limits
@@ -41,16 +43,45 @@ function encodeKind(output: SegmentOutput): EncodeKind {
   return output.format;
 }
 
-/** The checks and the memory estimate of a segmentation request. */
-export function planSegment(probe: ImageProbe, size: InferenceSize, output: SegmentOutput, served: ServedModel, limits: PlanLimits): SegmentPlan {
+/**
+ * The largest input of one forward pass: the policy's size for a whole pass, a window for slide (the crop, or the
+ * image where it is smaller), each scaled by the largest test-time scale.
+ */
+function largestPass(policy: { width: number; height: number }, mode: InferenceModeOptions | undefined): { width: number; height: number } {
+  if (!mode) return policy;
+  const scaled = scaledDims(policy.width, policy.height, Math.max(...mode.scales));
+  if (mode.mode !== 'slide') return scaled;
+  return { width: Math.min(mode.crop.width, scaled.width), height: Math.min(mode.crop.height, scaled.height) };
+}
+
+/** The checks and the memory estimate of a segmentation request (`mode`: slide / test-time augmentation). */
+export function planSegment(
+  probe: ImageProbe,
+  size: InferenceSize,
+  output: SegmentOutput,
+  served: ServedModel,
+  limits: PlanLimits,
+  mode?: InferenceModeOptions,
+): SegmentPlan {
   checkAspectRatio(probe, limits);
-  const dims = inferenceDims(probe.width, probe.height, size);
+  const policy = inferenceDims(probe.width, probe.height, size);
+  const dims = largestPass(policy, mode);
   if (dims.width * dims.height > limits.maxInferencePixels) {
+    const what = mode?.mode === 'slide' ? 'a window' : `inference at size=${size}`;
     throw new HttpProblem(
       'image-too-large',
-      `inference at ${dims.width}x${dims.height} (size=${size}) is ${dims.width * dims.height} pixels, over the limit of ` +
-        `${limits.maxInferencePixels} per forward pass (CITYSEG_MAX_INFERENCE_PIXELS): ask for a smaller size`,
+      `${what} runs at ${dims.width}x${dims.height}, ${dims.width * dims.height} pixels, over the limit of ` +
+        `${limits.maxInferencePixels} per forward pass (CITYSEG_MAX_INFERENCE_PIXELS): ask for a smaller size` +
+        (mode?.mode === 'slide' ? ' or crop' : ' or mode=slide'),
     );
+  }
+  if (mode) {
+    try {
+      checkForwardPasses(mode, policy.width, policy.height);
+    } catch (error) {
+      if (error instanceof InvalidArgumentError) throw new HttpProblem('bad-parameter', error.message);
+      throw error;
+    }
   }
   if (output.format === 'overlay' && output.overlayFormat === 'jpeg' && Math.max(probe.width, probe.height) > JPEG_MAX_SIDE) {
     throw new HttpProblem(
@@ -68,7 +99,9 @@ export function planSegment(probe: ImageProbe, size: InferenceSize, output: Segm
     engine: served.model.engineName,
     encode: encodeKind(output),
   });
-  return { inferenceWidth: dims.width, inferenceHeight: dims.height, cost };
+  // Slide bands and augmented probability maps come on top of one pass's memory.
+  const modeBytes = mode ? estimateWorkingBytes(mode, probe, policy, served.model.numClasses) : 0;
+  return { inferenceWidth: dims.width, inferenceHeight: dims.height, cost: cost + modeBytes };
 }
 
 /** The checks and the memory estimate of a classification request (torchvision's Resize(256) + CenterCrop(224)). */

@@ -98,7 +98,7 @@ describe('operations endpoints', () => {
     ]);
     assert.deepEqual(
       segment.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name),
-      ['format', 'size', 'alpha', 'overlayFormat', 'rle', 'model'],
+      ['format', 'size', 'alpha', 'overlayFormat', 'rle', 'model', 'mode', 'crop', 'stride', 'scales', 'flip'],
     );
     assert.deepEqual(
       segment.responses['413'].content['application/problem+json'].schema,

@@ -2,11 +2,13 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import type { LoadedModel } from '../../model/loaded-model.js';
+import type { InferenceModeOptions } from '../../segmentation/inference-modes/index.js';
 import { checkClassCount, labelSetFor, type LabelSet } from '../../segmentation/labels/index.js';
 import { segmentImage } from '../../segmentation/pipeline.js';
 import { checkBatch, formatSummary, runBatch, type ItemOutcome } from '../batch.js';
 import { loadCommandModel, withModel } from '../command-model.js';
 import { exists, writeFileAtomic } from '../files.js';
+import { addInferenceModeOptions, INFERENCE_MODE_HELP, inferenceModeFrom, type InferenceModeFlags } from '../inference-mode-options.js';
 import { collectImageInputs, withUniqueStems, type ImageInput } from '../inputs.js';
 import {
   addModelOptions,
@@ -19,7 +21,7 @@ import {
 import { OUTPUT_FORMATS, type OverlayFormat } from '../../segmentation/output-formats.js';
 import { outputPath, parseFormats, parseOverlayFormat, SEGMENT_FORMATS, type OutputContext, type SegmentFormat } from '../segment-outputs.js';
 
-interface SegmentFlags extends ModelFlags, SegmentationFlags {
+interface SegmentFlags extends ModelFlags, SegmentationFlags, InferenceModeFlags {
   out: string;
   format: SegmentFormat[];
   alpha: number;
@@ -33,6 +35,7 @@ interface SegmentJob {
   model: LoadedModel;
   flags: SegmentFlags;
   context: OutputContext;
+  mode: InferenceModeOptions;
 }
 
 /** The formats of `image` still to write: all with --overwrite, else those whose file is missing. */
@@ -42,10 +45,10 @@ async function pendingFormats(image: ImageInput, flags: SegmentFlags): Promise<S
   return flags.format.filter((_, i) => missing[i]);
 }
 
-async function segmentOne(image: ImageInput, { model, flags, context }: SegmentJob): Promise<ItemOutcome> {
+async function segmentOne(image: ImageInput, { model, flags, context, mode }: SegmentJob): Promise<ItemOutcome> {
   const formats = await pendingFormats(image, flags);
   if (formats.length === 0) return 'skipped';
-  const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.size, maxPixels: CLI_MAX_PIXELS });
+  const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.size, maxPixels: CLI_MAX_PIXELS }, mode);
   for (const format of formats) {
     await writeFileAtomic(outputPath(flags.out, image.stem, format, context), await OUTPUT_FORMATS[format].encode(result, context));
   }
@@ -54,6 +57,7 @@ async function segmentOne(image: ImageInput, { model, flags, context }: SegmentJ
 
 async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command): Promise<void> {
   if (flags.rle && !flags.format.includes('json')) cmd.error("error: --rle adds RLE masks to the json output; add json to --format", { exitCode: 2 });
+  const mode = inferenceModeFrom(flags);
   const labelSet: LabelSet = await labelSetFor(flags.labels);
   const { images, problems } = withUniqueStems(await collectImageInputs(inputs));
   for (const problem of problems) process.stderr.write(`cityseg: ${problem.input}: ${problem.reason}\n`);
@@ -61,7 +65,7 @@ async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command
   // Before loading: a label set that does not fit the model is a usage error, found without waiting.
   checkClassCount(labelSet, flags.numClasses ?? labelSet.classes.length);
   const counts = await withModel(await loadCommandModel(flags, labelSet.classes.length), async (model) => {
-    const job: SegmentJob = { model, flags, context: {
+    const job: SegmentJob = { model, flags, mode, context: {
         labelSet,
         modelId: model.id,
         alpha: flags.alpha,
@@ -95,6 +99,7 @@ export function segmentCommand(): Command {
     .option('--overwrite', 'write outputs that already exist again (default: skip them)')
     .option('--quiet', 'no progress bar, no summary (failed files are still reported)');
   addSegmentationOptions(cmd);
+  addInferenceModeOptions(cmd);
   addModelOptions(cmd, { arch: 'lraspp_mobilenet_v3_large', task: 'segmentation' });
   cmd.addHelpText(
     'after',
@@ -102,12 +107,16 @@ export function segmentCommand(): Command {
 Outputs per image (stem = file name without extension):
 ${SEGMENT_FORMATS.map((format) => `  ${format.padEnd(13)} <stem>${OUTPUT_FORMATS[format].suffix({ overlayFormat: 'jpeg' })}`).join('\n')}
 
+${INFERENCE_MODE_HELP.trim()}
+
 A file that cannot be read or decoded is reported (file: reason) and skipped; the others are still
 written, and the exit status is 1.
 
 Examples:
   cityseg segment --weights lraspp_cityscapes.pth --out masks street.jpg
   cityseg segment --format labelIds --out preds leftImg8bit/val
+  cityseg segment --mode slide --size native --format labelIds,json --out out panorama.jpg
+  cityseg segment --scales 0.75,1,1.25 --flip --out out street.jpg
   cityseg segment --format color,overlay --alpha 0.4 --size 512 --out out 'photos/**/*.jpg'
   cityseg segment --format json --rle --labels voc --arch lraspp_mobilenet_v3_large \\
     --weights lraspp_mobilenet_v3_large-d234d4ea.pth --out out photos/`,
