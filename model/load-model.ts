@@ -47,11 +47,11 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
     return { network: foldNetwork(spec, seededStateDict(spec, DEFAULT_SEED)), weights, parameterCount: parameterCount(spec), arch, numClasses };
   }
   const resolved = await resolveWeights(opts.weights, { cacheDir: opts.cacheDir });
-  const checkpoint = readCheckpoint(await readWeightsFile(resolved.path), resolved.path, { weightsKey: opts.weightsKey });
+  const checkpoint = readCheckpoint(await readWeightsFile(resolved.path), resolved.source, { weightsKey: opts.weightsKey });
   const shapes = new Map([...checkpoint.tensors].map(([name, tensor]) => [name, tensor.shape]));
   const { arch, numClasses } = resolveArchitecture(shapes, resolved.source, opts);
   const spec = networkSpec(arch, { numClasses });
-  const dict: StateDict = asWeightsError(resolved.path, 'weights file', () => materialiseStateDict(checkpoint));
+  const dict: StateDict = asWeightsError(resolved.source, 'weights file', () => materialiseStateDict(checkpoint));
   try {
     validateStateDict(dict, expectedShapes(spec));
   } catch (err) {
