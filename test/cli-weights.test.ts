@@ -99,7 +99,7 @@ describe('cityseg weights inspect', () => {
     assert.equal(run.code, 0, run.stderr);
     const lines = run.stdout.trimEnd().split('\n');
     assert.equal(lines[1], 'format     zip (torch.save, torch >= 1.6)');
-    assert.match(lines[3], /^sha256     [0-9a-f]{64}$/);
+    assert.match(lines[3], /^sha256 {5}[0-9a-f]{64}$/);
     assert.equal(lines[4], 'wrapper    model, optimizer, lr_scheduler, epoch, args, scaler, model_ema (training checkpoint; described: model, choose with --weights-key)');
     assert.equal(lines[5], 'tensors    251 (float16 216, int64 35), 2,180,308 bytes');
     assert.equal(lines[6], `parameters ${SMALL_PARAMETERS.toLocaleString('en-US')}`);
