@@ -184,10 +184,13 @@ describe('hostile checkpoints are refused as WeightsErrors', () => {
 });
 
 describe('hostile checkpoints through the built CLI', () => {
-  it('each is exit 3 with one line naming the file, never a crash', async () => {
+  // One of each kind (pickle bound, zip size bound, zip layout check): every CLI start costs seconds on a loaded machine.
+  const THROUGH_CLI = new Set(['a pickle that never stops (op count)', 'a deflated entry declaring more than the cap', 'a directory entry pointing into another entry']);
+
+  it('each kind is exit 3 with one line naming the file, never a crash', async () => {
     const { dir, cleanup } = await tempDir('hostile');
     try {
-      for (const [what, build] of HOSTILE) {
+      for (const [what, build] of HOSTILE.filter(([name]) => THROUGH_CLI.has(name))) {
         const file = path.join(dir, `${what.replace(/\W+/g, '_')}.pth`);
         await writeFile(file, build());
         const run = await runCli(['weights', 'inspect', file]);
