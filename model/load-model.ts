@@ -36,7 +36,12 @@ const UNTRAINED_DEFAULTS: Record<ModelTask, { arch: ArchName; numClasses: number
   classification: { arch: 'mobilenet_v3_large', numClasses: 1000 },
 };
 
-/** Everything but the engine: the part a worker thread can rebuild from the same options. */
+/**
+ * Everything but the engine: the part a worker thread can rebuild from the same options. With `weights`, the
+ * architecture and class count are read from the checkpoint and `arch` / `numClasses` / `task` checked against them
+ * (model/weights/fit.ts); without, the untrained defaults apply. Throws WeightsError for an unreadable file, a
+ * contradiction (naming both values) or a strict-loading mismatch (every missing, unexpected, misshapen tensor).
+ */
 export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNetwork> {
   if (!opts.weights) {
     const fallback = UNTRAINED_DEFAULTS[opts.arch ? ARCHITECTURES[opts.arch].task : (opts.task ?? 'segmentation')];
@@ -81,6 +86,7 @@ export async function createEngine(network: FoldedNetwork, engine: LoadModelOpti
   }
 }
 
+/** prepareNetwork, then the engine: the LoadedModel says which architecture and class count were built. */
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const prepared = await prepareNetwork(opts);
   const single = await createEngine(prepared.network, opts.engine, opts.threads);
