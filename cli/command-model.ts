@@ -1,14 +1,14 @@
 /** Loading the model a command runs, and saying so when it is the untrained default. */
 import { loadModel } from '../model/load-model.js';
-import type { LoadedModel } from '../model/loaded-model.js';
+import type { LoadedModel, ModelTask } from '../model/loaded-model.js';
 import { modelOptions, type ModelFlags } from './options.js';
 
 /**
  * loadModel with the command's flags; an untrained model (no --weights) is announced on stderr, never
  * passed off as a trained one (the warning stays even with --quiet).
  */
-export async function loadCommandModel(flags: ModelFlags, fallbackNumClasses?: number): Promise<LoadedModel> {
-  const model = await loadModel(modelOptions(flags, fallbackNumClasses));
+export async function loadCommandModel(flags: ModelFlags, fallbackNumClasses?: number, task?: ModelTask): Promise<LoadedModel> {
+  const model = await loadModel(modelOptions(flags, fallbackNumClasses, task));
   if (!model.weights.trained) {
     process.stderr.write(
       `cityseg: warning: no --weights given: ${model.arch} is untrained (${model.weights.source}), its outputs are meaningless\n`,

@@ -41,14 +41,16 @@ export function parseFraction(value: string): number {
 }
 
 export interface ModelFlags {
-  arch: ArchName;
+  arch?: ArchName;
   numClasses?: number;
   weights?: string;
+  weightsKey?: string;
   engine?: 'auto' | 'tfjs' | 'onnx';
   cacheDir?: string;
 }
 
 export interface ModelOptionDefaults {
+  /** The untrained model's architecture (without --weights); with weights the checkpoint says. */
   arch: ArchName;
   /** `CITYSEG` (the segmentation model's variables) or `CITYSEG_CLASSIFIER` (the classifier's), as the server reads them. */
   envPrefix?: string;
@@ -57,34 +59,48 @@ export interface ModelOptionDefaults {
 }
 
 /**
- * --arch, --num-classes, --weights, --engine, --cache-dir. Each falls back on its environment variable
- * (commander reads it only for the command that runs, so one bad variable does not break the others).
+ * --arch, --num-classes, --weights, --weights-key, --engine, --cache-dir. Each falls back on its environment variable
+ * (commander reads it only for the command that runs, so one bad variable does not break the others). With
+ * --weights, --arch and --num-classes are checks: the checkpoint says what it is.
  */
 export function addModelOptions(cmd: Command, defaults: ModelOptionDefaults): Command {
   const env = defaults.envPrefix ?? 'CITYSEG';
   const archs = ARCH_NAMES.filter((name) => !defaults.task || ARCHITECTURES[name].task === defaults.task);
   return cmd
-    .addOption(new Option('--arch <name>', 'architecture').choices(archs).env(`${env}_ARCH`).default(defaults.arch))
     .addOption(
-      new Option('--num-classes <n>', "number of output classes (default: the label set's, or the architecture's own)")
+      new Option('--arch <name>', `architecture: checked against the checkpoint (default: the checkpoint's; untrained: ${defaults.arch})`)
+        .choices(archs)
+        .env(`${env}_ARCH`),
+    )
+    .addOption(
+      new Option('--num-classes <n>', "number of output classes: checked against the checkpoint (default: the checkpoint's; untrained: the label set's, or the architecture's own)")
         .argParser(parsePositiveInt)
         .env(`${env}_NUM_CLASSES`),
     )
     .addOption(
-      new Option('--weights <file|url>', 'torchvision checkpoint (.pth or .safetensors), path or http(s) URL; none = untrained seeded init').env(
+      new Option('--weights <file|url>', 'torchvision checkpoint (.pth zip or legacy, or .safetensors), path or http(s) URL; none = untrained seeded init').env(
         `${env}_WEIGHTS`,
       ),
+    )
+    .addOption(
+      new Option('--weights-key <key>', 'entry of a training checkpoint to load, e.g. model_ema (default: model / state_dict)').env(`${env}_WEIGHTS_KEY`),
     )
     .addOption(new Option('--engine <name>', 'inference runtime').choices(['auto', 'tfjs', 'onnx']).env('CITYSEG_ENGINE').default('auto'))
     .addOption(new Option('--cache-dir <dir>', 'where downloaded weights are cached').env('CITYSEG_CACHE_DIR'));
 }
 
-/** `numClasses` when no flag or variable gives it: the label set's size, else the architecture's own. */
-export function modelOptions(flags: ModelFlags, fallbackNumClasses?: number): LoadModelOptions {
+/**
+ * The options loadModel takes. Without --weights, `fallbackNumClasses` (the label set's size) is the untrained model's
+ * class count when no flag or variable gives one; with weights the checkpoint's count applies. `task` keeps a
+ * segmentation command from loading a classifier's checkpoint (and picks the untrained default architecture).
+ */
+export function modelOptions(flags: ModelFlags, fallbackNumClasses?: number, task?: ModelTask): LoadModelOptions {
   return {
     arch: flags.arch,
-    numClasses: flags.numClasses ?? fallbackNumClasses ?? ARCHITECTURES[flags.arch].defaultNumClasses,
+    task,
+    numClasses: flags.numClasses ?? (flags.weights ? undefined : fallbackNumClasses),
     weights: flags.weights,
+    weightsKey: flags.weightsKey,
     engine: flags.engine,
     cacheDir: flags.cacheDir,
   };
@@ -103,11 +119,13 @@ export function addSizeOption(cmd: Command): Command {
 /** --size and --labels, read from the same variables as the server's defaults. */
 export function addSegmentationOptions(cmd: Command): Command {
   return addSizeOption(cmd).addOption(
-    new Option('--labels <name|file>', 'label set: cityscapes, voc or a label JSON file').env('CITYSEG_LABELS').default('cityscapes'),
+    new Option('--labels <name|file>', "label set: cityscapes, voc or a label JSON file (default: the model's class count's, 19 cityscapes, 21 voc)").env(
+      'CITYSEG_LABELS',
+    ),
   );
 }
 
 export interface SegmentationFlags {
   size: InferenceSize;
-  labels: string;
+  labels?: string;
 }

@@ -8,6 +8,7 @@ import { evalCommand } from './commands/eval.js';
 import { logitsCommand } from './commands/logits.js';
 import { segmentCommand } from './commands/segment.js';
 import { serveCommand } from './commands/serve.js';
+import { weightsCommand, weightsInspectCommand } from './commands/weights.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { exitCodeFor } from './report-error.js';
 
@@ -23,6 +24,7 @@ export function buildProgram(): Command {
   program.addCommand(logitsCommand());
   program.addCommand(benchCommand());
   program.addCommand(exportOnnxCommand());
+  program.addCommand(weightsCommand(weightsInspectCommand()));
   program.addHelpText('after', EXIT_CODES_HELP);
   for (const cmd of program.commands) cmd.exitOverride();
   return program;

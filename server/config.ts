@@ -11,12 +11,16 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 /** Every setting of the HTTP service, validated. */
 export interface ServerConfig {
-  arch: SegmentationArch;
+  /** With weights a check (the checkpoint says); without, the untrained model's (default lraspp_mobilenet_v3_large). */
+  arch?: SegmentationArch;
   /** Checkpoint path or URL of the segmentation model; absent → seeded untrained init. */
   weights?: string;
-  numClasses: number;
-  /** `cityscapes`, `voc` or a path to a label-set file. */
-  labels: string;
+  /** Entry of a training checkpoint to load, e.g. `model_ema`. */
+  weightsKey?: string;
+  /** With weights a check; without, the untrained model's (default 19). */
+  numClasses?: number;
+  /** `cityscapes`, `voc` or a path to a label-set file; absent → the one of the model's class count (19, 21). */
+  labels?: string;
   /** `none` serves no classifier (and /v1/classify answers 400). */
   classifierArch: ClassifierArch | 'none';
   classifierWeights?: string;
@@ -196,10 +200,11 @@ const MINUTE_MS = 60_000;
 
 /** The settings table: env var, flag, parser, default. main.ts builds its CLI flags from it. */
 export const SETTINGS: Record<SettingName, SettingSpec> = {
-  arch: { env: 'CITYSEG_ARCH', flag: 'arch', parse: oneOf('lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'), fallback: 'lraspp_mobilenet_v3_large', help: 'segmentation architecture' },
+  arch: { env: 'CITYSEG_ARCH', flag: 'arch', parse: oneOf('lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'), help: 'segmentation architecture: checked against the checkpoint; untrained default lraspp_mobilenet_v3_large' },
   weights: { env: 'CITYSEG_WEIGHTS', flag: 'weights', parse: nonEmpty, help: 'segmentation checkpoint (.pth/.safetensors path or URL); absent → untrained seeded init' },
-  numClasses: { env: 'CITYSEG_NUM_CLASSES', flag: 'num-classes', parse: integer(1, 255), fallback: 19, help: 'segmentation classes' },
-  labels: { env: 'CITYSEG_LABELS', flag: 'labels', parse: nonEmpty, fallback: 'cityscapes', help: 'label set: cityscapes, voc or a file path' },
+  weightsKey: { env: 'CITYSEG_WEIGHTS_KEY', flag: 'weights-key', parse: nonEmpty, help: 'entry of a training checkpoint to load, e.g. model_ema' },
+  numClasses: { env: 'CITYSEG_NUM_CLASSES', flag: 'num-classes', parse: integer(1, 255), help: 'segmentation classes: checked against the checkpoint; untrained default 19' },
+  labels: { env: 'CITYSEG_LABELS', flag: 'labels', parse: nonEmpty, help: 'label set: cityscapes, voc or a file path; default: the one of the class count (19 cityscapes, 21 voc)' },
   classifierArch: { env: 'CITYSEG_CLASSIFIER_ARCH', flag: 'classifier-arch', parse: oneOf('mobilenet_v3_large', 'mobilenet_v3_small', 'none'), fallback: 'mobilenet_v3_large', help: 'ImageNet classifier architecture, or none' },
   classifierWeights: { env: 'CITYSEG_CLASSIFIER_WEIGHTS', flag: 'classifier-weights', parse: nonEmpty, help: 'classifier checkpoint; absent → untrained seeded init' },
   inferenceSize: { env: 'CITYSEG_INFERENCE_SIZE', flag: 'inference-size', parse: sizeOrNative, fallback: 1024, help: 'default inference long side (32..4096) or native' },

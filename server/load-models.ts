@@ -1,4 +1,3 @@
-import { IMAGENET_CLASSES } from '../model/imagenet-classes.js';
 import { loadModel } from '../model/load-model.js';
 import type { LoadedModel, LoadModelOptions } from '../model/loaded-model.js';
 import { threadsPerEngine, type ServerConfig } from './config.js';
@@ -12,12 +11,11 @@ export function configuredModelOptions(config: ServerConfig): LoadModelOptions[]
     batching: { maxBatch: config.maxBatch, maxWaitMs: config.batchWaitMs },
   };
   const options: LoadModelOptions[] = [
-    { arch: config.arch, numClasses: config.numClasses, weights: config.weights, ...shared },
+    { task: 'segmentation', arch: config.arch, numClasses: config.numClasses, weights: config.weights, weightsKey: config.weightsKey, ...shared },
   ];
   if (config.classifierArch !== 'none') {
     options.push({
       arch: config.classifierArch,
-      numClasses: IMAGENET_CLASSES.length,
       weights: config.classifierWeights,
       ...shared,
     });

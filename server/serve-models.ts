@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { LoadedModel } from '../model/loaded-model.js';
+import { labelSetNameForClassCount } from '../segmentation/labels/for-class-count.js';
 import { labelSetFor } from '../segmentation/labels/index.js';
 import { CLASSIFICATION_CROP, inferenceDims, type InferenceSize } from '../segmentation/preprocess.js';
 import { formatBytes, requestCapacity } from './memory-budget.js';
@@ -23,11 +24,17 @@ export async function warmUp(served: ServedModel, size: InferenceSize): Promise<
   return performance.now() - started;
 }
 
-/** Adds models to a registry; segmentation models get the label set named by `labels` (checked against their class count). */
-export async function registerModels(registry: ModelRegistry, models: LoadedModel[], labels: string): Promise<ServedModel[]> {
-  const needsLabels = models.some((model) => model.task === 'segmentation');
-  const labelSet = needsLabels ? await labelSetFor(labels) : undefined;
-  return models.map((model) => registry.add(model, model.task === 'segmentation' ? labelSet : undefined));
+/**
+ * Adds models to a registry; segmentation models get the label set named by `labels`, or without one the built-in
+ * set of their class count (checked against it either way).
+ */
+export async function registerModels(registry: ModelRegistry, models: LoadedModel[], labels: string | undefined): Promise<ServedModel[]> {
+  const served: ServedModel[] = [];
+  for (const model of models) {
+    const labelSet = model.task === 'segmentation' ? await labelSetFor(labels ?? labelSetNameForClassCount(model.numClasses)) : undefined;
+    served.push(registry.add(model, labelSet));
+  }
+  return served;
 }
 
 /**

@@ -21,7 +21,11 @@ describe('cityseg --help', () => {
     const [segment, classify, , serve] = helps.map((help) => help.stdout.replace(/\s+/g, ' '));
     assert.match(segment, /--weights <file\|url> [^-]*\(env: CITYSEG_WEIGHTS\)/);
     assert.match(segment, /--size <n\|native> [^-]*\(default: 1024, env: CITYSEG_INFERENCE_SIZE\)/);
-    assert.match(classify, /--arch <name> architecture \(choices: "mobilenet_v3_large", "mobilenet_v3_small", default: "mobilenet_v3_large", env: CITYSEG_CLASSIFIER_ARCH\)/);
+    assert.match(
+      classify,
+      /--arch <name> architecture: checked against the checkpoint \(default: the checkpoint's; untrained: mobilenet_v3_large\) \(choices: "mobilenet_v3_large", "mobilenet_v3_small", env: CITYSEG_CLASSIFIER_ARCH\)/,
+    );
+    assert.match(classify, /--weights-key <key> [^(]*\(default: model \/ state_dict\) \(env: CITYSEG_CLASSIFIER_WEIGHTS_KEY\)/);
     assert.match(serve, /--port <value> listening port \(env PORT\)/);
     assert.match(serve, /--host <value> listening address \(env HOST\)/);
   });

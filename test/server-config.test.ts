@@ -3,11 +3,8 @@ import assert from 'node:assert/strict';
 import { ConfigError, loadConfig, SETTINGS, threadsPerEngine } from '../server/config.js';
 
 describe('loadConfig', () => {
-  it('fills every default from the brief when nothing is set', () => {
+  it('fills every default from the brief when nothing is set; arch, class count and labels come from the checkpoint', () => {
     assert.deepEqual(loadConfig({}), {
-      arch: 'lraspp_mobilenet_v3_large',
-      numClasses: 19,
-      labels: 'cityscapes',
       classifierArch: 'mobilenet_v3_large',
       inferenceSize: 1024,
       maxPixels: 40_000_000,
@@ -42,6 +39,7 @@ describe('loadConfig', () => {
     const config = loadConfig({
       CITYSEG_ARCH: 'lraspp_mobilenet_v3_small',
       CITYSEG_WEIGHTS: '/w/seg.pth',
+      CITYSEG_WEIGHTS_KEY: 'model_ema',
       CITYSEG_NUM_CLASSES: '21',
       CITYSEG_LABELS: 'voc',
       CITYSEG_CLASSIFIER_ARCH: 'none',
@@ -74,6 +72,7 @@ describe('loadConfig', () => {
     assert.deepEqual(config, {
       arch: 'lraspp_mobilenet_v3_small',
       weights: '/w/seg.pth',
+      weightsKey: 'model_ema',
       numClasses: 21,
       labels: 'voc',
       classifierArch: 'none',

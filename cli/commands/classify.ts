@@ -56,9 +56,11 @@ async function classifyAction(inputs: string[], flags: ClassifyFlags): Promise<v
   if (numClasses !== IMAGENET_CLASSES.length) throw new ClassCountMismatchError('imagenet', IMAGENET_CLASSES.length, numClasses);
   // Tables streaming to the same terminal would tear the bar; they show the progress themselves.
   const quiet = (flags.quiet ?? false) || (!flags.json && process.stdout.isTTY === true);
-  const counts = await withModel(await loadCommandModel(flags, numClasses), (model) =>
-    runBatch(images, { label: 'classify', quiet, nameOf: (image) => image.file, run: (image) => classifyOne(model, image.file) }, problems.length),
-  );
+  const counts = await withModel(await loadCommandModel(flags, numClasses, 'classification'), (model) => {
+    // A checkpoint's own class count must be ImageNet's too: the labels printed are ImageNet's.
+    if (model.numClasses !== IMAGENET_CLASSES.length) throw new ClassCountMismatchError('imagenet', IMAGENET_CLASSES.length, model.numClasses);
+    return runBatch(images, { label: 'classify', quiet, nameOf: (image) => image.file, run: (image) => classifyOne(model, image.file) }, problems.length);
+  });
   if (flags.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   if (!flags.quiet && images.length > 1) process.stderr.write(`${formatSummary(counts)}\n`);
   checkBatch(counts);

@@ -53,7 +53,8 @@ async function evaluateModel(root: string, flags: EvalFlags): Promise<EvalResult
   checkClassCount(cityscapes, flags.numClasses ?? cityscapes.classes.length);
   const mode = inferenceModeFrom(flags);
   const samples = await findCityscapesSamples(root, flags.split);
-  return withModel(await loadCommandModel(flags, cityscapes.classes.length), async (model) => {
+  return withModel(await loadCommandModel(flags, cityscapes.classes.length, 'segmentation'), async (model) => {
+    checkClassCount(cityscapes, model.numClasses);
     const progress = startProgress({ total: samples.length, label: `eval ${flags.split}`, quiet: flags.quiet ?? false });
     try {
       return await evaluateModelOnSamples(samples, { engine: model.engine, size: flags.size, mode, maxPixels: CLI_MAX_PIXELS, onImage: () => progress.tick() });

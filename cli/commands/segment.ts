@@ -3,6 +3,7 @@ import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import type { LoadedModel } from '../../model/loaded-model.js';
 import type { InferenceModeOptions } from '../../segmentation/inference-modes/index.js';
+import { labelSetNameForClassCount } from '../../segmentation/labels/for-class-count.js';
 import { checkClassCount, labelSetFor, type LabelSet } from '../../segmentation/labels/index.js';
 import { segmentImage } from '../../segmentation/pipeline.js';
 import { checkBatch, formatSummary, runBatch, type ItemOutcome } from '../batch.js';
@@ -58,20 +59,21 @@ async function segmentOne(image: ImageInput, { model, flags, context, mode }: Se
 async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command): Promise<void> {
   if (flags.rle && !flags.format.includes('json')) cmd.error("error: --rle adds RLE masks to the json output; add json to --format", { exitCode: 2 });
   const mode = inferenceModeFrom(flags);
-  const labelSet: LabelSet = await labelSetFor(flags.labels);
+  const named: LabelSet | undefined = flags.labels === undefined ? undefined : await labelSetFor(flags.labels);
   const { images, problems } = withUniqueStems(await collectImageInputs(inputs));
   for (const problem of problems) process.stderr.write(`cityseg: ${problem.input}: ${problem.reason}\n`);
 
   // Before loading: a label set that does not fit the model is a usage error, found without waiting.
-  checkClassCount(labelSet, flags.numClasses ?? labelSet.classes.length);
-  const counts = await withModel(await loadCommandModel(flags, labelSet.classes.length), async (model) => {
-    const job: SegmentJob = { model, flags, mode, context: {
-        labelSet,
-        modelId: model.id,
-        alpha: flags.alpha,
-        overlayFormat: flags.overlayFormat,
-        rle: flags.rle ?? false,
-      },
+  if (named) checkClassCount(named, flags.numClasses ?? named.classes.length);
+  const counts = await withModel(await loadCommandModel(flags, named?.classes.length, 'segmentation'), async (model) => {
+    // Without --labels, the built-in set of the checkpoint's class count (19 cityscapes, 21 voc).
+    const labelSet = named ?? (await labelSetFor(labelSetNameForClassCount(model.numClasses)));
+    checkClassCount(labelSet, model.numClasses);
+    const job: SegmentJob = {
+      model,
+      flags,
+      mode,
+      context: { labelSet, modelId: model.id, alpha: flags.alpha, overlayFormat: flags.overlayFormat, rle: flags.rle ?? false },
     };
     return runBatch(
       images,
