@@ -7,8 +7,8 @@ import { modelOptions, type ModelFlags } from './options.js';
  * loadModel with the command's flags; an untrained model (no --weights) is announced on stderr, never
  * passed off as a trained one (the warning stays even with --quiet).
  */
-export async function loadCommandModel(flags: ModelFlags, fallbackNumClasses?: number): Promise<LoadedModel> {
-  const model = await loadModel(modelOptions(flags, fallbackNumClasses));
+export async function loadCommandModel(flags: ModelFlags): Promise<LoadedModel> {
+  const model = await loadModel(modelOptions(flags));
   if (!model.weights.trained) {
     process.stderr.write(
       `cityseg: warning: no --weights given: ${model.arch} is untrained (${model.weights.source}), its outputs are meaningless\n`,

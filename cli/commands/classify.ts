@@ -9,7 +9,7 @@ import type { TopKEntry } from '../../segmentation/postprocess.js';
 import { checkBatch, formatSummary, runBatch } from '../batch.js';
 import { loadCommandModel, withModel } from '../command-model.js';
 import { collectImageInputs } from '../inputs.js';
-import { addModelOptions, CLI_MAX_PIXELS, type ModelFlags } from '../options.js';
+import { addModelOptions, CLI_MAX_PIXELS, modelOptions, type ModelFlags } from '../options.js';
 
 interface ClassifyFlags extends ModelFlags {
   topk: number;
@@ -52,11 +52,11 @@ async function classifyAction(inputs: string[], flags: ClassifyFlags): Promise<v
     return 'processed' as const;
   };
 
-  const numClasses = flags.numClasses ?? IMAGENET_CLASSES.length;
+  const { numClasses } = modelOptions(flags);
   if (numClasses !== IMAGENET_CLASSES.length) throw new ClassCountMismatchError('imagenet', IMAGENET_CLASSES.length, numClasses);
   // Tables streaming to the same terminal would tear the bar; they show the progress themselves.
   const quiet = (flags.quiet ?? false) || (!flags.json && process.stdout.isTTY === true);
-  const counts = await withModel(await loadCommandModel(flags, numClasses), (model) =>
+  const counts = await withModel(await loadCommandModel(flags), (model) =>
     runBatch(images, { label: 'classify', quiet, nameOf: (image) => image.file, run: (image) => classifyOne(model, image.file) }, problems.length),
   );
   if (flags.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
@@ -66,12 +66,11 @@ async function classifyAction(inputs: string[], flags: ClassifyFlags): Promise<v
 
 export function classifyCommand(): Command {
   const cmd = new Command('classify')
-    .description('print the top-k ImageNet classes and their probabilities for each image')
     .argument('<image...>', 'image files, folders (searched recursively for images) or glob patterns')
     .addOption(new Option('--topk <k>', 'how many classes to print per image').argParser(parseTopKFlag).default(5))
     .option('--json', 'print one JSON array of { file, top: [{ index, label, probability }] } instead of tables')
     .option('--quiet', 'no progress bar, no summary (failed files are still reported)');
-  addModelOptions(cmd, { arch: 'mobilenet_v3_large', envPrefix: 'CITYSEG_CLASSIFIER', task: 'classification' });
+  addModelOptions(cmd, 'classification');
   cmd.addHelpText(
     'after',
     `

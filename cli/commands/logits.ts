@@ -6,12 +6,10 @@ import type { LoadedModel } from '../../model/loaded-model.js';
 import { writeNpy } from '../../model/npy.js';
 import { decodeImage } from '../../segmentation/decode.js';
 import { upsampleLogits } from '../../segmentation/postprocess.js';
-import { normalizeImageNet, parseInferenceSize, resizeForInference, type InferenceSize } from '../../segmentation/preprocess.js';
+import { normalizeImageNet, resizeForInference, type InferenceSize } from '../../segmentation/preprocess.js';
 import { loadCommandModel, withModel } from '../command-model.js';
-import { addModelOptions, type ModelFlags } from '../options.js';
+import { addModelOptions, CLI_MAX_PIXELS, settingOption, type ModelFlags } from '../options.js';
 
-/** No pixel limit beyond sharp's own: this is a developer tool run on files the user chose. */
-const CLI_MAX_PIXELS = 2 ** 31;
 
 /**
  * Preprocess exactly as torchvision (RGB, /255, ImageNet mean/std; resized only when `size` is given) and return
@@ -25,20 +23,19 @@ export async function computeLogits(model: LoadedModel, bytes: Uint8Array, size:
 
 export function logitsCommand(): Command {
   const cmd = new Command('logits')
-    .description('write the raw model output for IMAGE as a float32 .npy in torch layout ([1,C,H,W] or [1,C])')
     .argument('<image>', 'input image file')
     .requiredOption('--out <file.npy>', 'output .npy file')
-    .option('--size <n|native>', 'resize the long side to n before inference (default: native, no resize)', 'native');
-  addModelOptions(cmd, { arch: 'lraspp_mobilenet_v3_large' });
+    // The server's size setting, but not its variable: logits reproduce torchvision's untransformed forward by default.
+    .addOption(settingOption('inferenceSize', { alias: 'size', valueName: 'n|native', help: 'resize the long side to n (32..4096) before inference; native = no resize', env: false, fallback: 'native' }));
+  addModelOptions(cmd);
   cmd.addHelpText('after', `
 Examples:
   cityseg logits --arch lraspp_mobilenet_v3_large --num-classes 21 \\
     --weights lraspp_mobilenet_v3_large-d234d4ea.pth --out out.npy street.png
   cityseg logits --arch mobilenet_v3_small --weights mobilenet_v3_small-047dcff4.pth --out cls.npy cat.jpg`);
-  return cmd.action(async (image: string, flags: ModelFlags & { out: string; size: string }) => {
-    const size = parseInferenceSize(flags.size);
+  return cmd.action(async (image: string, flags: ModelFlags & { out: string; inferenceSize: InferenceSize }) => {
     await withModel(await loadCommandModel(flags), async (model) => {
-      const logits = await computeLogits(model, await readFile(image), size);
+      const logits = await computeLogits(model, await readFile(image), flags.inferenceSize);
       await writeFile(flags.out, writeNpy(logits));
     });
   });

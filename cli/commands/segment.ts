@@ -12,6 +12,7 @@ import {
   addModelOptions,
   addSegmentationOptions,
   CLI_MAX_PIXELS,
+  modelOptions,
   parseFraction,
   type ModelFlags,
   type SegmentationFlags,
@@ -43,7 +44,7 @@ async function pendingFormats(image: ImageInput, flags: SegmentFlags): Promise<S
 async function segmentOne(image: ImageInput, { model, flags, context }: SegmentJob): Promise<ItemOutcome> {
   const formats = await pendingFormats(image, flags);
   if (formats.length === 0) return 'skipped';
-  const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.size, maxPixels: CLI_MAX_PIXELS });
+  const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.inferenceSize, maxPixels: CLI_MAX_PIXELS });
   for (const format of formats) {
     await writeFileAtomic(outputPath(flags.out, image.stem, format), await SEGMENT_OUTPUTS[format].encode(result, context));
   }
@@ -57,8 +58,8 @@ async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command
   for (const problem of problems) process.stderr.write(`cityseg: ${problem.input}: ${problem.reason}\n`);
 
   // Before loading: a label set that does not fit the model is a usage error, found without waiting.
-  checkClassCount(labelSet, flags.numClasses ?? labelSet.classes.length);
-  const counts = await withModel(await loadCommandModel(flags, labelSet.classes.length), async (model) => {
+  checkClassCount(labelSet, modelOptions(flags).numClasses);
+  const counts = await withModel(await loadCommandModel(flags), async (model) => {
     const job: SegmentJob = { model, flags, context: { labelSet, modelId: model.id, alpha: flags.alpha, rle: flags.rle ?? false } };
     return runBatch(
       images,
@@ -72,7 +73,6 @@ async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command
 
 export function segmentCommand(): Command {
   const cmd = new Command('segment')
-    .description('segment images and write masks named after them: <stem>_labelIds.png, <stem>_color.png, ...')
     .argument('<input...>', 'image files, folders (searched recursively for images) or glob patterns')
     .requiredOption('--out <dir>', 'output folder; images found in a folder INPUT keep their sub-folders')
     .addOption(
@@ -85,7 +85,7 @@ export function segmentCommand(): Command {
     .option('--overwrite', 'write outputs that already exist again (default: skip them)')
     .option('--quiet', 'no progress bar, no summary (failed files are still reported)');
   addSegmentationOptions(cmd);
-  addModelOptions(cmd, { arch: 'lraspp_mobilenet_v3_large', task: 'segmentation' });
+  addModelOptions(cmd, 'segmentation');
   cmd.addHelpText(
     'after',
     `
@@ -99,7 +99,7 @@ Examples:
   cityseg segment --weights lraspp_cityscapes.pth --out masks street.jpg
   cityseg segment --format labelIds --out preds leftImg8bit/val
   cityseg segment --format color,overlay --alpha 0.4 --size 512 --out out 'photos/**/*.jpg'
-  cityseg segment --format json --rle --labels voc --arch lraspp_mobilenet_v3_large \\
+  cityseg segment --format json --rle --labels voc --num-classes 21 --arch lraspp_mobilenet_v3_large \\
     --weights lraspp_mobilenet_v3_large-d234d4ea.pth --out out photos/`,
   );
   return cmd.action(segmentAction);
