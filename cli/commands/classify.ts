@@ -68,12 +68,11 @@ async function classifyAction(inputs: string[], flags: ClassifyFlags): Promise<v
 
 export function classifyCommand(): Command {
   const cmd = new Command('classify')
-    .description('print the top-k ImageNet classes and their probabilities for each image')
     .argument('<image...>', 'image files, folders (searched recursively for images) or glob patterns')
     .addOption(new Option('--topk <k>', 'how many classes to print per image').argParser(parseTopKFlag).default(5))
     .option('--json', 'print one JSON array of { file, top: [{ index, label, probability }] } instead of tables')
     .option('--quiet', 'no progress bar, no summary (failed files are still reported)');
-  addModelOptions(cmd, { arch: 'mobilenet_v3_large', envPrefix: 'CITYSEG_CLASSIFIER', task: 'classification' });
+  addModelOptions(cmd, 'classification');
   cmd.addHelpText(
     'after',
     `

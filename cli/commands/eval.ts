@@ -17,7 +17,7 @@ interface EvalFlags extends ModelFlags, InferenceModeFlags {
   gt?: string;
   cityscapes?: string;
   split: string;
-  size: InferenceSize;
+  inferenceSize: InferenceSize;
   json?: boolean;
   quiet?: boolean;
 }
@@ -57,7 +57,7 @@ async function evaluateModel(root: string, flags: EvalFlags): Promise<EvalResult
     checkClassCount(cityscapes, model.numClasses);
     const progress = startProgress({ total: samples.length, label: `eval ${flags.split}`, quiet: flags.quiet ?? false });
     try {
-      return await evaluateModelOnSamples(samples, { engine: model.engine, size: flags.size, mode, maxPixels: CLI_MAX_PIXELS, onImage: () => progress.tick() });
+      return await evaluateModelOnSamples(samples, { engine: model.engine, size: flags.inferenceSize, mode, maxPixels: CLI_MAX_PIXELS, onImage: () => progress.tick() });
     } finally {
       progress.stop();
     }
@@ -78,7 +78,6 @@ async function evalAction(flags: EvalFlags, cmd: Command): Promise<void> {
 
 export function evalCommand(): Command {
   const cmd = new Command('eval')
-    .description('Cityscapes IoU / iIoU of label-id predictions against gtFine, or of the model over a Cityscapes split')
     .addOption(new Option('--pred <dir>', 'predictions: one <city>_<seq>_<frame>*.png of label ids per ground truth').conflicts('cityscapes'))
     .addOption(new Option('--gt <dir>', 'ground truth: *_gtFine_labelIds.png (+ *_gtFine_instanceIds.png for iIoU)').conflicts('cityscapes'))
     .option('--cityscapes <root>', 'run the model over <root>/leftImg8bit/<split> and score it against <root>/gtFine/<split>')
@@ -87,14 +86,15 @@ export function evalCommand(): Command {
     .option('--quiet', 'no progress bar');
   addSizeOption(cmd);
   addInferenceModeOptions(cmd);
-  addModelOptions(cmd, { arch: 'lraspp_mobilenet_v3_large', task: 'segmentation' });
+  addModelOptions(cmd, 'segmentation');
   cmd.addHelpText(
     'after',
     `
 --size, --mode, --crop, --stride, --scales, --flip, --arch, --weights and the other model flags apply to
 --cityscapes only.
 ${INFERENCE_MODE_HELP.trim()} The prediction folder
-must hold one PNG per image (e.g. from \`cityseg segment --format labelIds\`).
+holds one PNG of label ids per image, or several outputs per image of which eval reads *_labelIds.png
+(e.g. \`cityseg segment --out preds leftImg8bit/val\` with its default formats).
 
 Examples:
   cityseg eval --pred preds --gt cityscapes/gtFine/val

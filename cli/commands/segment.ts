@@ -49,7 +49,7 @@ async function pendingFormats(image: ImageInput, flags: SegmentFlags): Promise<S
 async function segmentOne(image: ImageInput, { model, flags, context, mode }: SegmentJob): Promise<ItemOutcome> {
   const formats = await pendingFormats(image, flags);
   if (formats.length === 0) return 'skipped';
-  const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.size, maxPixels: CLI_MAX_PIXELS }, mode);
+  const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.inferenceSize, maxPixels: CLI_MAX_PIXELS }, mode);
   for (const format of formats) {
     await writeFileAtomic(outputPath(flags.out, image.stem, format, context), await OUTPUT_FORMATS[format].encode(result, context));
   }
@@ -87,7 +87,6 @@ async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command
 
 export function segmentCommand(): Command {
   const cmd = new Command('segment')
-    .description('segment images and write masks named after them: <stem>_labelIds.png, <stem>_color.png, ...')
     .argument('<input...>', 'image files, folders (searched recursively for images) or glob patterns')
     .requiredOption('--out <dir>', 'output folder; images found in a folder INPUT keep their sub-folders')
     .addOption(
@@ -102,7 +101,7 @@ export function segmentCommand(): Command {
     .option('--quiet', 'no progress bar, no summary (failed files are still reported)');
   addSegmentationOptions(cmd);
   addInferenceModeOptions(cmd);
-  addModelOptions(cmd, { arch: 'lraspp_mobilenet_v3_large', task: 'segmentation' });
+  addModelOptions(cmd, 'segmentation');
   cmd.addHelpText(
     'after',
     `
@@ -120,7 +119,7 @@ Examples:
   cityseg segment --mode slide --size native --format labelIds,json --out out panorama.jpg
   cityseg segment --scales 0.75,1,1.25 --flip --out out street.jpg
   cityseg segment --format color,overlay --alpha 0.4 --size 512 --out out 'photos/**/*.jpg'
-  cityseg segment --format json --rle --labels voc --arch lraspp_mobilenet_v3_large \\
+  cityseg segment --format json --rle --labels voc --num-classes 21 --arch lraspp_mobilenet_v3_large \\
     --weights lraspp_mobilenet_v3_large-d234d4ea.pth --out out photos/`,
   );
   return cmd.action(segmentAction);
