@@ -17,6 +17,8 @@ export interface ServerConfig {
   weights?: string;
   /** Entry of a training checkpoint to load, e.g. `model_ema`. */
   weightsKey?: string;
+  /** The same for the classifier's checkpoint. */
+  classifierWeightsKey?: string;
   /** With weights a check; without, the untrained model's (default 19). */
   numClasses?: number;
   /** `cityscapes`, `voc` or a path to a label-set file; absent → the one of the model's class count (19, 21). */
@@ -203,6 +205,7 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   arch: { env: 'CITYSEG_ARCH', flag: 'arch', parse: oneOf('lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'), help: 'segmentation architecture: checked against the checkpoint; untrained default lraspp_mobilenet_v3_large' },
   weights: { env: 'CITYSEG_WEIGHTS', flag: 'weights', parse: nonEmpty, help: 'segmentation checkpoint (.pth/.safetensors path or URL); absent → untrained seeded init' },
   weightsKey: { env: 'CITYSEG_WEIGHTS_KEY', flag: 'weights-key', parse: nonEmpty, help: 'entry of a training checkpoint to load, e.g. model_ema' },
+  classifierWeightsKey: { env: 'CITYSEG_CLASSIFIER_WEIGHTS_KEY', flag: 'classifier-weights-key', parse: nonEmpty, help: "entry of the classifier's training checkpoint to load" },
   numClasses: { env: 'CITYSEG_NUM_CLASSES', flag: 'num-classes', parse: integer(1, 255), help: 'segmentation classes: checked against the checkpoint; untrained default 19' },
   labels: { env: 'CITYSEG_LABELS', flag: 'labels', parse: nonEmpty, help: 'label set: cityscapes, voc or a file path; default: the one of the class count (19 cityscapes, 21 voc)' },
   classifierArch: { env: 'CITYSEG_CLASSIFIER_ARCH', flag: 'classifier-arch', parse: oneOf('mobilenet_v3_large', 'mobilenet_v3_small', 'none'), fallback: 'mobilenet_v3_large', help: 'ImageNet classifier architecture, or none' },

@@ -17,6 +17,7 @@ export function configuredModelOptions(config: ServerConfig): LoadModelOptions[]
     options.push({
       arch: config.classifierArch,
       weights: config.classifierWeights,
+      weightsKey: config.classifierWeightsKey,
       ...shared,
     });
   }
