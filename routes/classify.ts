@@ -61,9 +61,9 @@ export const classifyRoutes: FastifyPluginAsync = async (app) => {
       const bytes = await readImageBody(request);
       const probe = await probeImage(bytes, { maxPixels: config.maxPixels });
       const plan = planClassify(probe, served, config);
-      const { width, height, top, timings } = await inference.classify(
+      const { width, height, top, timings, batchSize } = await inference.classify(
         { modelId: served.model.id, bytes, topk: request.query.topk, maxPixels: config.maxPixels },
-        { cost: plan.cost, deadline: request.inferenceDeadline, timeoutMs: config.requestTimeoutMs, signal: clientGoneSignal(reply) },
+        { cost: plan.cost, arena: { key: served.model.id, bytes: plan.forward, copies: Math.max(1, config.workers) }, deadline: request.inferenceDeadline, timeoutMs: config.requestTimeoutMs, signal: clientGoneSignal(reply) },
       );
       request.logFacts = {
         model: served.model.id,
@@ -72,6 +72,8 @@ export const classifyRoutes: FastifyPluginAsync = async (app) => {
         inferenceMs: Math.round(timings.inferenceMs * 100) / 100,
       };
       metrics.inferenceSeconds.observe({ model: served.model.id, task: 'classification' }, timings.inferenceMs / 1000);
+      metrics.queueWaitSeconds.observe({ model: served.model.id, task: 'classification' }, (timings.queueMs ?? 0) / 1000);
+      metrics.batchSize.observe({ model: served.model.id }, batchSize ?? 1);
       if (reply.sent) return reply;
       return reply
         .type('application/json')

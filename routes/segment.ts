@@ -97,9 +97,10 @@ export const segmentationSchema = {
       properties: {
         decodeMs: { type: 'number' },
         preprocessMs: { type: 'number' },
-        inferenceMs: { type: 'number', description: 'The forward pass' },
+        inferenceMs: { type: 'number', description: 'The forward pass alone (not waiting for the engine)' },
         postprocessMs: { type: 'number', description: 'Upsample to the image size and argmax' },
         encodeMs: { type: 'number', description: 'Per-class statistics (and RLE)' },
+        queueMs: { type: 'number', description: 'Waiting in the inference queue for a slot and memory' },
         totalMs: { type: 'number', description: 'From the request’s arrival to this body, queue wait included' },
       },
     },
@@ -219,7 +220,7 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
       const plan = planSegment(probe, size, output, served, config, mode);
       const answer = await inference.segment(
         { modelId: served.model.id, bytes, size, maxPixels: config.maxPixels, output, mode },
-        { cost: plan.cost, deadline: request.inferenceDeadline, timeoutMs: config.requestTimeoutMs, signal: clientGoneSignal(reply) },
+        { cost: plan.cost, arena: { key: served.model.id, bytes: plan.forward, copies: Math.max(1, config.workers) }, deadline: request.inferenceDeadline, timeoutMs: config.requestTimeoutMs, signal: clientGoneSignal(reply) },
       );
       const { timings } = answer;
       request.logFacts = {
@@ -229,6 +230,8 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
         inferenceMs: Math.round(timings.inferenceMs * 100) / 100,
       };
       metrics.inferenceSeconds.observe({ model: served.model.id, task: 'segmentation' }, timings.inferenceMs / 1000);
+      metrics.queueWaitSeconds.observe({ model: served.model.id, task: 'segmentation' }, (timings.queueMs ?? 0) / 1000);
+      metrics.batchSize.observe({ model: served.model.id }, answer.batchSize ?? 1);
       // The request's deadline answered it already (503) while the job ran.
       if (reply.sent) return reply;
 

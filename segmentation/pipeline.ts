@@ -32,6 +32,8 @@ export interface SegmentResult {
   timings: SegmentTimings;
   /** How it ran (mode, forward passes), when the caller chose an inference mode. */
   mode?: InferenceModeReport;
+  /** Images in the forward pass that served this one (dynamic batching), when the engine reports it. */
+  batchSize?: number;
 }
 
 /** Runs `fn`, returning its result and how long it took. */
@@ -64,7 +66,9 @@ export async function segmentImage(
     return [small, normalizeImageNet(small)] as const;
   });
   checkpoint();
-  const [logits, inferenceMs] = await timed(() => engine.run(input));
+  const [logits, waitedMs] = await timed(() => engine.run(input));
+  // The forward pass alone when the engine measured it (not the wait behind another request's pass).
+  const inferenceMs = logits.forwardMs ?? waitedMs;
   checkpoint();
   if (logits.shape.length !== 4 || logits.shape[0] !== 1) {
     throw new ShapeError(`segmentation engine must return NHWC logits [1, h, w, C], got [${logits.shape.join(', ')}]`);
@@ -75,6 +79,7 @@ export async function segmentImage(
     classMap,
     inferenceSize: { width: resized.width, height: resized.height },
     timings: { decodeMs, preprocessMs, inferenceMs, postprocessMs },
+    batchSize: logits.batchSize,
     ...(mode ? { mode: modeReport(mode, 1) } : {}),
   };
 }
@@ -93,6 +98,8 @@ export interface ClassifyResult {
   image: RgbImage;
   top: TopKEntry[];
   timings: SegmentTimings;
+  /** As SegmentResult.batchSize. */
+  batchSize?: number;
 }
 
 function checkClassifierLogits(logits: Float32Tensor, labels: readonly string[]): void {
@@ -112,8 +119,10 @@ export async function classifyImage(engine: InferenceEngine, bytes: Uint8Array, 
   checkpoint();
   const [input, preprocessMs] = await timed(() => classificationInput(image));
   checkpoint();
-  const [logits, inferenceMs] = await timed(() => engine.run(input));
+  const [logits, waitedMs] = await timed(() => engine.run(input));
+  // The forward pass alone when the engine measured it (not the wait behind another request's pass).
+  const inferenceMs = logits.forwardMs ?? waitedMs;
   checkClassifierLogits(logits, opts.labels);
   const [top, postprocessMs] = await timed(() => topK(softmax(logits.data), opts.topk, opts.labels));
-  return { image, top, timings: { decodeMs, preprocessMs, inferenceMs, postprocessMs } };
+  return { image, top, timings: { decodeMs, preprocessMs, inferenceMs, postprocessMs }, batchSize: logits.batchSize };
 }

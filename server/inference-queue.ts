@@ -30,6 +30,14 @@ export interface SubmitOptions {
   signal?: AbortSignal;
   /** Called once if the job is running when its caller stops waiting (timeout, abort, shutdown). */
   onCancel?: () => void;
+  /** Called when the job leaves the queue for the runner. */
+  onStart?: () => void;
+  /**
+   * The engine memory this job's forward pass needs (part of `cost`), and the engine it runs on. ONNX Runtime's
+   * arena keeps the largest pass's memory after it: the first job that needs more moves the difference out of
+   * the budget for good (times `copies`, one arena per worker thread holding the model).
+   */
+  arena?: { key: string; bytes: number; copies: number };
 }
 
 /** Base of the queue's refusals; `retryAfterSeconds` is the queue's estimate of when to try again. */
@@ -80,6 +88,8 @@ interface Pending<Job, Result> {
   onAbort?: () => void;
   signal?: AbortSignal;
   cost: number;
+  onStart?: () => void;
+  arena?: SubmitOptions['arena'];
   /** Milliseconds the job had from submit to its deadline, for the timeout's message. */
   budgetMs: number;
   running: boolean;
@@ -101,6 +111,8 @@ const EWMA_WEIGHT = 0.2;
 export class InferenceQueue<Job, Result> {
   private readonly waiting: Pending<Job, Result>[] = [];
   private readonly active = new Set<Pending<Job, Result>>();
+  /** Engine memory held by ONNX Runtime's arenas, by engine key (bytes per arena). */
+  private readonly arenaHeld = new Map<string, number>();
   private runningCount = 0;
   private closed = false;
   private averageJobMs = INITIAL_JOB_MS;
@@ -168,6 +180,8 @@ export class InferenceQueue<Job, Result> {
         budgetMs: options.timeoutMs ?? budgetMs,
         running: false,
         onCancel: options.onCancel,
+        onStart: options.onStart,
+        arena: options.arena,
         timer: setTimeout(() => this.expire(pending), budgetMs),
       };
       if (signal) {
@@ -254,8 +268,20 @@ export class InferenceQueue<Job, Result> {
     const budget = this.options.budget;
     while (this.runningCount < this.options.concurrency && this.waiting.length > 0) {
       const head = this.waiting[0];
+      const { arena } = head;
+      const held = arena ? (this.arenaHeld.get(arena.key) ?? 0) : 0;
+      // The pass itself runs in the arena, which left the budget when it grew: only the rest is transient.
+      const reserve = head.cost - (arena?.bytes ?? 0);
+      const growth = arena ? Math.max(0, arena.bytes - held) * arena.copies : 0;
       // FIFO over memory too: the head waits for room rather than being overtaken by smaller jobs.
-      if (budget && !budget.tryReserve(head.cost)) break;
+      if (budget && !budget.tryReserve(reserve + growth)) break;
+      if (budget && arena && growth > 0) {
+        // The arena keeps this for good: it leaves the reservation and the capacity together.
+        budget.release(growth);
+        budget.setCapacity(budget.capacity - growth);
+        this.arenaHeld.set(arena.key, arena.bytes);
+      }
+      head.cost = reserve;
       this.waiting.shift();
       void this.execute(head);
     }
@@ -264,6 +290,7 @@ export class InferenceQueue<Job, Result> {
   private async execute(pending: Pending<Job, Result>): Promise<void> {
     this.runningCount += 1;
     pending.running = true;
+    pending.onStart?.();
     this.active.add(pending);
     const started = performance.now();
     try {

@@ -44,9 +44,10 @@ export interface ClassifyJob {
 
 export type InferenceJob = SegmentJob | ClassifyJob;
 
-/** Milliseconds per stage, encoding included. */
+/** Milliseconds per stage, encoding included, and (filled in on the main thread) the wait in the queue. */
 export interface JobTimings extends SegmentTimings {
   encodeMs: number;
+  queueMs?: number;
 }
 
 /** The whole answer of a segmentation job, made off the main thread: the route only sends it. */
@@ -56,6 +57,8 @@ export interface SegmentAnswer {
   height: number;
   inferenceSize: { width: number; height: number };
   timings: JobTimings;
+  /** Images in the forward pass (dynamic batching). */
+  batchSize?: number;
   /** The encoded mask (image formats). */
   body?: Uint8Array;
   contentType: string;
@@ -71,6 +74,7 @@ export interface ClassifyAnswer {
   height: number;
   top: TopKEntry[];
   timings: JobTimings;
+  batchSize?: number;
 }
 
 export type InferenceResult = SegmentAnswer | ClassifyAnswer;
@@ -104,7 +108,7 @@ async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<Se
   checkpoint(job);
   const { classMap, inferenceSize } = outcome;
   const started = performance.now();
-  const common = { task: 'segmentation' as const, width: classMap.width, height: classMap.height, inferenceSize, mode: outcome.mode };
+  const common = { task: 'segmentation' as const, width: classMap.width, height: classMap.height, inferenceSize, mode: outcome.mode, batchSize: outcome.batchSize };
   const options = { labelSet, modelId: job.modelId, ...job.output };
   if (job.output.format === 'json') {
     const json = segmentationBody(outcome, options);
@@ -117,13 +121,13 @@ async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<Se
 
 async function runClassifyJob(models: ModelRegistry, job: ClassifyJob): Promise<ClassifyAnswer> {
   const { model, labels } = models.byId(job.modelId);
-  const { image, top, timings } = await classifyImage(model.engine, job.bytes, {
+  const { image, top, timings, batchSize } = await classifyImage(model.engine, job.bytes, {
     maxPixels: job.maxPixels,
     topk: job.topk,
     labels,
     checkpoint: () => checkpoint(job),
   });
-  return { task: 'classification', width: image.width, height: image.height, top, timings: { ...timings, encodeMs: 0 } };
+  return { task: 'classification', width: image.width, height: image.height, top, batchSize, timings: { ...timings, encodeMs: 0 } };
 }
 
 /** Runs jobs on this thread with the registry's engines (the worker threads run exactly this too). */
@@ -158,8 +162,16 @@ export class InferenceService {
     return result;
   }
 
-  private submit(job: InferenceJob, options: SubmitInput): Promise<InferenceResult> {
-    return this.queue.submit(job, { ...options, onCancel: () => Atomics.store(job.cancel, 0, 1) });
+  private async submit(job: InferenceJob, options: SubmitInput): Promise<InferenceResult> {
+    const queued = performance.now();
+    let started = queued;
+    const result = await this.queue.submit(job, {
+      ...options,
+      onCancel: () => Atomics.store(job.cancel, 0, 1),
+      onStart: () => (started = performance.now()),
+    });
+    result.timings.queueMs = started - queued;
+    return result;
   }
 
   close(): Promise<void> {

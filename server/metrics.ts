@@ -6,6 +6,8 @@ export interface ServiceMetrics {
   requests: Counter<'method' | 'route' | 'status'>;
   requestSeconds: Histogram<'method' | 'route'>;
   inferenceSeconds: Histogram<'model' | 'task'>;
+  queueWaitSeconds: Histogram<'model' | 'task'>;
+  batchSize: Histogram<'model'>;
   inFlight: Gauge;
   queueDepth: Gauge;
   inferenceRunning: Gauge;
@@ -52,6 +54,20 @@ export function createMetrics(queue: () => QueueGauges, budget: () => BudgetGaug
       help: 'Time in the network forward pass alone (no decode, pre- or post-processing)',
       labelNames: ['model', 'task'],
       buckets: INFERENCE_BUCKETS,
+      registers: [registry],
+    }),
+    queueWaitSeconds: new Histogram({
+      name: 'cityseg_queue_wait_seconds',
+      help: 'Time an admitted job waited in the inference queue (for a slot and its memory) before it started',
+      labelNames: ['model', 'task'],
+      buckets: INFERENCE_BUCKETS,
+      registers: [registry],
+    }),
+    batchSize: new Histogram({
+      name: 'cityseg_batch_size',
+      help: 'Images in the forward pass that served a request (dynamic batching; 1 when off)',
+      labelNames: ['model'],
+      buckets: [1, 2, 4, 8, 16, 32, 64],
       registers: [registry],
     }),
     inFlight: new Gauge({

@@ -2,7 +2,7 @@ import type { ServedModel } from './model-registry.js';
 import type { ServerConfig } from './config.js';
 import type { ImageProbe } from '../segmentation/decode.js';
 import { CLASSIFICATION_CROP, CLASSIFICATION_RESIZE, inferenceDims, shortSideResizeDims, type InferenceSize } from '../segmentation/preprocess.js';
-import { estimateClassifyBytes, estimateSegmentBytes, type EncodeKind } from './working-memory.js';
+import { estimateClassifyBytes, estimateSegmentBytes, forwardBytes, type EncodeKind } from './working-memory.js';
 import type { SegmentOutput } from './inference.js';
 import { HttpProblem } from './problems.js';
 import { InvalidArgumentError } from '../segmentation/errors.js';
@@ -36,6 +36,8 @@ export interface SegmentPlan {
   inferenceHeight: number;
   /** Bytes of working memory to reserve while the job runs (the body is charged separately, at the headers). */
   cost: number;
+  /** The forward pass's share of `cost`: what the engine's arena keeps afterwards. */
+  forward: number;
 }
 
 function encodeKind(output: SegmentOutput): EncodeKind {
@@ -101,11 +103,12 @@ export function planSegment(
   });
   // Slide bands and augmented probability maps come on top of one pass's memory.
   const modeBytes = mode && !isPlainWhole(mode) ? estimateWorkingBytes(mode, probe, policy, served.model.numClasses) : 0;
-  return { inferenceWidth: dims.width, inferenceHeight: dims.height, cost: cost + modeBytes };
+  const forward = forwardBytes(served.model.engineName, served.model.arch, dims.width * dims.height);
+  return { inferenceWidth: dims.width, inferenceHeight: dims.height, cost: cost + modeBytes, forward };
 }
 
 /** The checks and the memory estimate of a classification request (torchvision's Resize(256) + CenterCrop(224)). */
-export function planClassify(probe: ImageProbe, served: ServedModel, limits: PlanLimits): { cost: number } {
+export function planClassify(probe: ImageProbe, served: ServedModel, limits: PlanLimits): { cost: number; forward: number } {
   checkAspectRatio(probe, limits);
   const resized = shortSideResizeDims(probe.width, probe.height, CLASSIFICATION_RESIZE);
   const cost = estimateClassifyBytes({
@@ -118,5 +121,5 @@ export function planClassify(probe: ImageProbe, served: ServedModel, limits: Pla
     arch: served.model.arch,
     engine: served.model.engineName,
   });
-  return { cost };
+  return { cost, forward: forwardBytes(served.model.engineName, served.model.arch, CLASSIFICATION_CROP * CLASSIFICATION_CROP) };
 }

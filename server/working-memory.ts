@@ -52,7 +52,12 @@ export interface SegmentEstimateInput {
   encode: EncodeKind;
 }
 
-/** Upper bound of a segmentation request's working memory in bytes. */
+/** The engine's share of a pass: ONNX Runtime's arena keeps it after the pass (see the inference queue). */
+export function forwardBytes(engine: EngineName, arch: ArchName, pixels: number): number {
+  return Math.ceil(pixels * FORWARD_BYTES_PER_PIXEL[engine][arch]);
+}
+
+/** Upper bound of a segmentation request's working memory in bytes (the forward pass's share included). */
 export function estimateSegmentBytes(input: SegmentEstimateInput): number {
   const imagePixels = input.width * input.height;
   const inferencePixels = input.inferenceWidth * input.inferenceHeight;

@@ -1,8 +1,10 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { MemoryBudget } from '../server/memory-budget.js';
 import {
   InferenceQueue,
+  MemoryLimitError,
   JobAbortedError,
   QueueClosedError,
   QueueFullError,
@@ -137,5 +139,30 @@ describe('InferenceQueue', () => {
 
   it('refuses nonsensical options', () => {
     assert.throws(() => new InferenceQueue(new RecordingRunner(), { concurrency: 0, limit: 1, timeoutMs: 1 }), RangeError);
+  });
+
+  it('admits by memory first in, first out; a job that can never fit is refused; arenas keep their largest pass', async () => {
+    const budget = new MemoryBudget(1000);
+    const queue = new InferenceQueue(new RecordingRunner(), { concurrency: 4, limit: 10, timeoutMs: 5000, budget });
+    await assert.rejects(queue.submit(1, { cost: 1001 }), MemoryLimitError);
+    // 600 + 600 do not fit together: the second waits although a slot is free.
+    const first = queue.submit(30, { cost: 600 });
+    const second = queue.submit(1, { cost: 600 });
+    await sleep(10);
+    assert.equal(queue.running, 1);
+    assert.equal(budget.reserved, 600);
+    await Promise.all([first, second]);
+    assert.equal(budget.reserved, 0);
+    // A pass of 300 in arena "m" (its cost 500 includes it): the arena keeps 300 for good, 200 was transient.
+    await queue.submit(1, { cost: 500, arena: { key: 'm', bytes: 300, copies: 1 } });
+    assert.equal(budget.capacity, 700);
+    assert.equal(budget.reserved, 0);
+    // A smaller pass in the same arena needs no new engine memory; a larger one grows it by the difference, twice
+    // with two worker threads.
+    await queue.submit(1, { cost: 400, arena: { key: 'm', bytes: 200, copies: 1 } });
+    assert.equal(budget.capacity, 700);
+    await queue.submit(1, { cost: 450, arena: { key: 'm', bytes: 350, copies: 2 } });
+    assert.equal(budget.capacity, 600);
+    assert.equal(budget.peak, 600);
   });
 });

@@ -78,7 +78,14 @@ export class BatchingEngine implements InferenceEngine {
       items.forEach((item, i) => data.set(item.input.data, i * per));
       const output = await this.inner.run({ data, shape: [items.length, ...items[0].input.shape.slice(1)] });
       const outPer = output.data.length / items.length;
-      items.forEach((item, i) => item.resolve({ data: output.data.slice(i * outPer, (i + 1) * outPer), shape: [1, ...output.shape.slice(1)] }));
+      items.forEach((item, i) =>
+        item.resolve({
+          data: output.data.slice(i * outPer, (i + 1) * outPer),
+          shape: [1, ...output.shape.slice(1)],
+          forwardMs: output.forwardMs,
+          batchSize: items.length,
+        }),
+      );
     } catch (err) {
       for (const item of items) item.reject(err);
     }

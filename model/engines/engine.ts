@@ -2,6 +2,12 @@
 export interface Float32Tensor {
   data: Float32Array;
   shape: number[];
+  /**
+   * Engine outputs only: milliseconds of the forward pass that produced this output, without time spent waiting for
+   * the engine (SerialEngine), and how many images that pass held (BatchingEngine); absent when not measured.
+   */
+  forwardMs?: number;
+  batchSize?: number;
 }
 
 export type EngineName = 'tfjs' | 'onnx';

@@ -18,7 +18,12 @@ export class SerialEngine implements InferenceEngine {
   }
 
   run(input: Float32Tensor): Promise<Float32Tensor> {
-    const result = this.tail.then(() => this.inner.run(input));
+    const result = this.tail.then(async () => {
+      // Timed from when the engine is ours: X-Inference-Ms must not include waiting behind another request.
+      const started = performance.now();
+      const output = await this.inner.run(input);
+      return { ...output, forwardMs: output.forwardMs ?? performance.now() - started, batchSize: output.batchSize ?? input.shape[0] };
+    });
     // The next run waits for this one whether it succeeds or fails.
     this.tail = result.catch(() => undefined);
     return result;
