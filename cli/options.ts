@@ -71,7 +71,10 @@ export function addModelOptions(cmd: Command, defaults: ModelOptionDefaults): Co
         .env(`${env}_NUM_CLASSES`),
     )
     .addOption(
-      new Option('--weights <file|url>', 'torchvision checkpoint (.pth or .safetensors), path or http(s) URL; none = untrained seeded init').env(
+      new Option(
+        '--weights <file|url|name>',
+        'torchvision checkpoint (.pth or .safetensors): path, http(s) URL or preset torchvision:<arch>[.<VARIANT>] (cityseg weights list); none = untrained seeded init',
+      ).env(
         `${env}_WEIGHTS`,
       ),
     )

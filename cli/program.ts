@@ -8,6 +8,7 @@ import { evalCommand } from './commands/eval.js';
 import { logitsCommand } from './commands/logits.js';
 import { segmentCommand } from './commands/segment.js';
 import { serveCommand } from './commands/serve.js';
+import { weightsCommand } from './commands/weights.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { exitCodeFor } from './report-error.js';
 
@@ -23,8 +24,13 @@ export function buildProgram(): Command {
   program.addCommand(logitsCommand());
   program.addCommand(benchCommand());
   program.addCommand(exportOnnxCommand());
+  program.addCommand(weightsCommand());
   program.addHelpText('after', EXIT_CODES_HELP);
-  for (const cmd of program.commands) cmd.exitOverride();
+  // Usage errors throw (exit 2 in main), at every depth (`weights list`).
+  const overrideAll = (parent: Command): void => {
+    for (const cmd of parent.commands) overrideAll(cmd.exitOverride());
+  };
+  overrideAll(program);
   return program;
 }
 

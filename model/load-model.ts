@@ -13,6 +13,7 @@ import type { LoadedModel, LoadModelOptions, WeightsInfo } from './loaded-model.
 import { expectedShapes, networkSpec, parameterCount } from './network-spec.js';
 import { DEFAULT_SEED, seededStateDict } from './seeded-init.js';
 import { readStateDictFile } from './weights/load.js';
+import { checkPresetFits, NO_WEIGHTS } from './weights/weights-choice.js';
 import { resolveWeights } from './weights/source.js';
 import type { StateDict } from './weights/state-dict.js';
 import { validateStateDict } from './weights/validate.js';
@@ -29,8 +30,9 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
   const spec = networkSpec(opts.arch, { numClasses: opts.numClasses });
   let dict: StateDict;
   let weights: WeightsInfo;
-  if (opts.weights) {
-    const resolved = await resolveWeights(opts.weights, { cacheDir: opts.cacheDir });
+  if (opts.weights && opts.weights !== NO_WEIGHTS) {
+    const resolved = await resolveWeights(opts.weights, { ...opts.fetch, cacheDir: opts.cacheDir });
+    if (resolved.preset) checkPresetFits(resolved.preset, opts.arch, opts.numClasses);
     dict = await readStateDictFile(resolved.path);
     try {
       validateStateDict(dict, expectedShapes(spec));

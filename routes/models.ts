@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { redactUrl } from '../model/weights/redact.js';
 import { CLASSIFICATION_CROP } from '../segmentation/preprocess.js';
 import { classesOf, type ServedModel } from '../server/model-registry.js';
 import type { ServerConfig } from '../server/config.js';
@@ -33,8 +34,16 @@ export const modelSchema = {
       required: ['trained', 'source', 'sha256'],
       properties: {
         trained: { type: 'boolean', description: 'false: seeded random initialisation, predictions are meaningless' },
-        source: { type: 'string' },
+        source: { type: 'string', description: 'Path, preset name or URL (without its query string and credentials), or seeded-init:<seed>' },
         sha256: { type: 'string', nullable: true },
+        origin: {
+          type: 'string',
+          enum: ['default-preset', 'given', 'none', 'fallback', 'no-preset'],
+          description:
+            'default-preset: the default torchvision weights; given: the configured weights; untrained because: none was asked for, ' +
+            'fallback: the default weights could not be fetched, no-preset: torchvision publishes none for this model',
+        },
+        detail: { type: 'string', description: 'Why the model is untrained (fallback, no-preset)' },
       },
     },
     engine: { type: 'string' },
@@ -55,7 +64,7 @@ export function describeModel(served: ServedModel, config: ServerConfig) {
     numClasses: model.numClasses,
     classes: classesOf(served),
     parameterCount: model.parameterCount,
-    weights: model.weights,
+    weights: { ...model.weights, source: redactUrl(model.weights.source) },
     engine: model.engineName,
     backend: model.engine.backend,
     inferenceSize: model.task === 'segmentation' ? config.inferenceSize : CLASSIFICATION_CROP,

@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import type { EngineName } from '../model/engines/engine.js';
 import type { ArchName } from '../model/loaded-model.js';
+import { DOWNLOAD_LIMITS, type FetchOptions } from '../model/weights/source.js';
 
 export type SegmentationArch = Extract<ArchName, `lraspp_${string}`>;
 export type ClassifierArch = Extract<ArchName, `mobilenet_${string}`>;
@@ -8,15 +9,24 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 /** Every setting of the HTTP service, validated. */
 export interface ServerConfig {
-  arch: SegmentationArch;
-  /** Checkpoint path or URL of the segmentation model; absent → seeded untrained init. */
+  /** Absent → the weights' preset's, else lraspp_mobilenet_v3_large. */
+  arch?: SegmentationArch;
+  /**
+   * Checkpoint path, URL or preset name of the segmentation model; `none` → seeded untrained init; absent → the
+   * arch's default preset when it can be fetched, else the seeded init.
+   */
   weights?: string;
-  numClasses: number;
-  /** `cityscapes`, `voc` or a path to a label-set file. */
-  labels: string;
-  /** `none` serves no classifier (and /v1/classify answers 400). */
-  classifierArch: ClassifierArch | 'none';
+  /** Absent → the preset's, else the label set's. */
+  numClasses?: number;
+  /** `cityscapes`, `voc` or a path to a label-set file; absent → the preset's, else the one with the class count. */
+  labels?: string;
+  /** `none` serves no classifier (and /v1/classify answers 400); absent → the preset's, else mobilenet_v3_large. */
+  classifierArch?: ClassifierArch | 'none';
   classifierWeights?: string;
+  /** Base URL replacing https://download.pytorch.org/models/ for presets. */
+  weightsMirror?: string;
+  downloadIdleTimeoutMs: number;
+  downloadMaxBytes: number;
   /** Default long side the image is resized to for inference. */
   inferenceSize: number | 'native';
   maxPixels: number;
@@ -103,6 +113,18 @@ function byteSize(raw: string): number {
   return bytes;
 }
 
+/** An http(s) base URL. */
+function httpUrl(raw: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new InvalidValue(`expected an http(s) URL, got '${raw}'`);
+  return raw;
+}
+
 function sizeOrNative(raw: string): number | 'native' {
   return raw === 'native' ? 'native' : (integer(32, 4096)(raw) as number);
 }
@@ -120,12 +142,15 @@ const MINUTE_MS = 60_000;
 
 /** The settings table: env var, flag, parser, default. main.ts builds its CLI flags from it. */
 export const SETTINGS: Record<SettingName, SettingSpec> = {
-  arch: { env: 'CITYSEG_ARCH', flag: 'arch', parse: oneOf('lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'), fallback: 'lraspp_mobilenet_v3_large', help: 'segmentation architecture' },
-  weights: { env: 'CITYSEG_WEIGHTS', flag: 'weights', parse: nonEmpty, help: 'segmentation checkpoint (.pth/.safetensors path or URL); absent → untrained seeded init' },
-  numClasses: { env: 'CITYSEG_NUM_CLASSES', flag: 'num-classes', parse: integer(1, 255), fallback: 19, help: 'segmentation classes' },
-  labels: { env: 'CITYSEG_LABELS', flag: 'labels', parse: nonEmpty, fallback: 'cityscapes', help: 'label set: cityscapes, voc or a file path' },
-  classifierArch: { env: 'CITYSEG_CLASSIFIER_ARCH', flag: 'classifier-arch', parse: oneOf('mobilenet_v3_large', 'mobilenet_v3_small', 'none'), fallback: 'mobilenet_v3_large', help: 'ImageNet classifier architecture, or none' },
-  classifierWeights: { env: 'CITYSEG_CLASSIFIER_WEIGHTS', flag: 'classifier-weights', parse: nonEmpty, help: 'classifier checkpoint; absent → untrained seeded init' },
+  arch: { env: 'CITYSEG_ARCH', flag: 'arch', parse: oneOf('lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'), help: "segmentation architecture (default: the weights preset's, else lraspp_mobilenet_v3_large)" },
+  weights: { env: 'CITYSEG_WEIGHTS', flag: 'weights', parse: nonEmpty, help: 'segmentation checkpoint: .pth/.safetensors path, URL or torchvision:<arch>[.<VARIANT>]; none = untrained seeded init; absent = the default preset if it can be fetched' },
+  numClasses: { env: 'CITYSEG_NUM_CLASSES', flag: 'num-classes', parse: integer(1, 255), help: "segmentation classes (default: the preset's, else the label set's)" },
+  labels: { env: 'CITYSEG_LABELS', flag: 'labels', parse: nonEmpty, help: "label set: cityscapes, voc or a file path (default: the preset's, else cityscapes)" },
+  classifierArch: { env: 'CITYSEG_CLASSIFIER_ARCH', flag: 'classifier-arch', parse: oneOf('mobilenet_v3_large', 'mobilenet_v3_small', 'none'), help: "ImageNet classifier architecture, or none (default: the preset's, else mobilenet_v3_large)" },
+  classifierWeights: { env: 'CITYSEG_CLASSIFIER_WEIGHTS', flag: 'classifier-weights', parse: nonEmpty, help: 'classifier checkpoint, as --weights' },
+  weightsMirror: { env: 'CITYSEG_WEIGHTS_MIRROR', flag: 'weights-mirror', parse: httpUrl, help: 'base URL replacing https://download.pytorch.org/models/ for torchvision: presets' },
+  downloadIdleTimeoutMs: { env: 'CITYSEG_DOWNLOAD_IDLE_TIMEOUT_MS', flag: 'download-idle-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: DOWNLOAD_LIMITS.idleTimeoutMs, help: 'weights downloads: longest wait for the next bytes' },
+  downloadMaxBytes: { env: 'CITYSEG_DOWNLOAD_MAX_BYTES', flag: 'download-max-bytes', parse: byteSize, fallback: DOWNLOAD_LIMITS.maxBytes, help: 'weights downloads: largest file (bytes, or e.g. 200MB)' },
   inferenceSize: { env: 'CITYSEG_INFERENCE_SIZE', flag: 'inference-size', parse: sizeOrNative, fallback: 1024, help: 'default inference long side (32..4096) or native' },
   maxPixels: { env: 'CITYSEG_MAX_PIXELS', flag: 'max-pixels', parse: integer(1, 1e9), fallback: 40e6, help: 'largest accepted image, in pixels' },
   bodyLimit: { env: 'CITYSEG_BODY_LIMIT', flag: 'body-limit', parse: byteSize, fallback: 20 * 1024 ** 2, help: 'largest accepted request body (bytes, or e.g. 20MiB)' },
@@ -148,8 +173,14 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
  * Throws ConfigError naming the flag or env var whose value is invalid.
  */
 export function loadConfig(env: Record<string, string | undefined>, flags: ConfigFlags = {}): ServerConfig {
+  return loadSettings(env, Object.keys(SETTINGS) as SettingName[], flags) as ServerConfig;
+}
+
+/** loadConfig for some settings only (the CLI reads the download settings this way). */
+export function loadSettings<K extends SettingName>(env: Record<string, string | undefined>, names: readonly K[], flags: ConfigFlags = {}): Pick<ServerConfig, K> {
   const config: Partial<Record<SettingName, ServerConfig[SettingName]>> = {};
-  for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingSpec][]) {
+  for (const name of names) {
+    const spec: SettingSpec = SETTINGS[name];
     const flagValue = flags[name];
     const [raw, source] =
       flagValue !== undefined ? [String(flagValue), `--${spec.flag}`] : [env[spec.env], spec.env];
@@ -164,7 +195,12 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
       throw error;
     }
   }
-  return config as ServerConfig;
+  return config as Pick<ServerConfig, K>;
+}
+
+/** The download settings as the weights resolver takes them. */
+export function fetchOptionsOf(config: Pick<ServerConfig, 'weightsMirror' | 'downloadIdleTimeoutMs' | 'downloadMaxBytes'>): FetchOptions {
+  return { mirror: config.weightsMirror, limits: { idleTimeoutMs: config.downloadIdleTimeoutMs, maxBytes: config.downloadMaxBytes } };
 }
 
 /** Intra-op threads each engine gets: the setting, or the machine's cores shared out among the workers. */

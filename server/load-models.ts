@@ -1,28 +1,51 @@
 import { IMAGENET_CLASSES } from '../model/imagenet-classes.js';
 import { loadModel } from '../model/load-model.js';
-import type { LoadedModel, LoadModelOptions } from '../model/loaded-model.js';
-import { threadsPerEngine, type ServerConfig } from './config.js';
+import type { LoadedModel, LoadModelOptions, WeightsOrigin } from '../model/loaded-model.js';
+import { chooseAvailableWeights, type WeightsChoice } from '../model/weights/weights-choice.js';
+import { labelSetFor, labelSetNameFor } from '../segmentation/labels/index.js';
+import { fetchOptionsOf, threadsPerEngine, type ServerConfig } from './config.js';
 
-/** The models a configuration asks for: the segmentation model, then the classifier unless it is `none`. */
-export function configuredModelOptions(config: ServerConfig): LoadModelOptions[] {
+/** One model to load, with how its weights were chosen (reported by /v1/models and the start-up log). */
+export interface ModelPlan {
+  options: LoadModelOptions;
+  origin: WeightsOrigin;
+  detail?: string;
+}
+
+function planOf(choice: WeightsChoice, numClasses: number, shared: Omit<LoadModelOptions, 'arch' | 'numClasses'>): ModelPlan {
+  return { options: { ...shared, arch: choice.arch, numClasses, weights: choice.weights }, origin: choice.origin, detail: choice.detail };
+}
+
+/**
+ * The models a configuration asks for: the segmentation model, then the classifier unless it is `none`. With no
+ * weights configured, each uses its architecture's default preset, fetched into the cache now; where it cannot be
+ * had, the seeded init (origin `fallback`). A preset supplies the arch and class count left unset; the class count
+ * is otherwise the label set's (cityscapes by default).
+ */
+export async function planConfiguredModels(config: ServerConfig): Promise<ModelPlan[]> {
+  const fetch = fetchOptionsOf(config);
   const shared = {
     engine: config.engine,
     cacheDir: config.cacheDir,
     threads: threadsPerEngine(config),
     batching: { maxBatch: config.maxBatch, maxWaitMs: config.batchWaitMs },
+    fetch,
   };
-  const options: LoadModelOptions[] = [
-    { arch: config.arch, numClasses: config.numClasses, weights: config.weights, ...shared },
-  ];
+  const resolveOptions = { ...fetch, cacheDir: config.cacheDir };
+  const segmentation = await chooseAvailableWeights(
+    { task: 'segmentation', arch: config.arch, defaultArch: 'lraspp_mobilenet_v3_large', numClasses: config.numClasses, labels: config.labels, weights: config.weights },
+    resolveOptions,
+  );
+  const numClasses = segmentation.numClasses ?? (await labelSetFor(segmentation.labels ?? labelSetNameFor())).classes.length;
+  const plans = [planOf(segmentation, numClasses, shared)];
   if (config.classifierArch !== 'none') {
-    options.push({
-      arch: config.classifierArch,
-      numClasses: IMAGENET_CLASSES.length,
-      weights: config.classifierWeights,
-      ...shared,
-    });
+    const classifier = await chooseAvailableWeights(
+      { task: 'classification', arch: config.classifierArch, defaultArch: 'mobilenet_v3_large', numClasses: IMAGENET_CLASSES.length, weights: config.classifierWeights },
+      resolveOptions,
+    );
+    plans.push(planOf(classifier, IMAGENET_CLASSES.length, shared));
   }
-  return options;
+  return plans;
 }
 
 /** Loads the configured models one after the other (each load is memory-heavy while it folds weights). */
@@ -32,7 +55,11 @@ export async function loadConfiguredModels(
 ): Promise<LoadedModel[]> {
   const loaded: LoadedModel[] = [];
   try {
-    for (const opts of configuredModelOptions(config)) loaded.push(await load(opts));
+    for (const plan of await planConfiguredModels(config)) {
+      const model = await load(plan.options);
+      const detail = plan.detail === undefined ? {} : { detail: plan.detail };
+      loaded.push({ ...model, weights: { ...model.weights, origin: plan.origin, ...detail } });
+    }
   } catch (error) {
     for (const model of loaded) model.engine.dispose();
     throw error;

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { LoadedModel } from '../model/loaded-model.js';
-import { labelSetFor } from '../segmentation/labels/index.js';
+import { redactUrl } from '../model/weights/redact.js';
+import { labelSetFor, labelSetNameFor } from '../segmentation/labels/index.js';
 import { CLASSIFICATION_CROP, inferenceDims, type InferenceSize } from '../segmentation/preprocess.js';
 import type { ModelRegistry, ServedModel } from './model-registry.js';
 
@@ -22,11 +23,26 @@ export async function warmUp(served: ServedModel, size: InferenceSize): Promise<
   return performance.now() - started;
 }
 
-/** Adds models to a registry; segmentation models get the label set named by `labels` (checked against their class count). */
-export async function registerModels(registry: ModelRegistry, models: LoadedModel[], labels: string): Promise<ServedModel[]> {
-  const needsLabels = models.some((model) => model.task === 'segmentation');
-  const labelSet = needsLabels ? await labelSetFor(labels) : undefined;
-  return models.map((model) => registry.add(model, model.task === 'segmentation' ? labelSet : undefined));
+/**
+ * Adds models to a registry; segmentation models get the label set named by `labels` (checked against their class
+ * count), or without one the built-in set of their class count (a preset's: 21 → voc).
+ */
+export async function registerModels(registry: ModelRegistry, models: LoadedModel[], labels: string | undefined): Promise<ServedModel[]> {
+  const served: ServedModel[] = [];
+  for (const model of models) {
+    const labelSet = model.task === 'segmentation' ? await labelSetFor(labels ?? labelSetNameFor(model.numClasses)) : undefined;
+    served.push(registry.add(model, labelSet));
+  }
+  return served;
+}
+
+/** The start-up line for a model: where trained weights came from, or why it is untrained. */
+export function weightsMessage(model: LoadedModel): string {
+  const { trained, origin, detail } = model.weights;
+  const source = redactUrl(model.weights.source);
+  if (trained) return `model ${model.id} ready: trained weights from ${source}${origin === 'default-preset' ? ' (the default)' : ''}`;
+  const why = origin === 'none' ? 'weights none was asked for' : detail;
+  return `model ${model.id} ready: UNTRAINED (${source})${why ? `: ${why}` : ''}; its predictions are meaningless`;
 }
 
 /**
@@ -43,9 +59,7 @@ export async function serveModels(app: FastifyInstance, models: LoadedModel[], o
       { id: model.id, task: model.task, arch: model.arch, engine: model.engineName, backend: model.engine.backend, trained: String(trained) },
       1,
     );
-    const message = trained
-      ? `model ${model.id} ready: trained weights from ${model.weights.source}`
-      : `model ${model.id} ready: UNTRAINED (${model.weights.source}); its predictions are meaningless`;
+    const message = weightsMessage(model);
     app.log[trained ? 'info' : 'warn'](
       {
         model: model.id,
@@ -54,7 +68,8 @@ export async function serveModels(app: FastifyInstance, models: LoadedModel[], o
         engine: model.engineName,
         backend: model.engine.backend,
         trained,
-        weightsSource: model.weights.source,
+        weightsSource: redactUrl(model.weights.source),
+        weightsOrigin: model.weights.origin,
         sha256: model.weights.sha256,
         workers: config.workers,
         ...(warmMs === undefined ? {} : { warmUpMs: Math.round(warmMs) }),

@@ -5,7 +5,7 @@ import type { LoadedModel } from '../../model/loaded-model.js';
 import { checkClassCount, labelSetFor, type LabelSet } from '../../segmentation/labels/index.js';
 import { segmentImage } from '../../segmentation/pipeline.js';
 import { checkBatch, formatSummary, runBatch, type ItemOutcome } from '../batch.js';
-import { loadCommandModel, withModel } from '../command-model.js';
+import { chooseCommandWeights, givenValue, loadChosenModel, withModel } from '../command-model.js';
 import { exists, writeFileAtomic } from '../files.js';
 import { collectImageInputs, withUniqueStems, type ImageInput } from '../inputs.js';
 import {
@@ -52,13 +52,16 @@ async function segmentOne(image: ImageInput, { model, flags, context }: SegmentJ
 
 async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command): Promise<void> {
   if (flags.rle && !flags.format.includes('json')) cmd.error("error: --rle adds RLE masks to the json output; add json to --format", { exitCode: 2 });
-  const labelSet: LabelSet = await labelSetFor(flags.labels);
+  // Without --weights, --labels or --num-classes: the default preset and its label set (VOC), where it can be had.
+  const choice = await chooseCommandWeights(flags, cmd, 'segmentation', flags.numClasses, givenValue(cmd, 'labels', flags.labels));
+  const labelSet: LabelSet = await labelSetFor(choice.labels ?? flags.labels);
   const { images, problems } = withUniqueStems(await collectImageInputs(inputs));
   for (const problem of problems) process.stderr.write(`cityseg: ${problem.input}: ${problem.reason}\n`);
 
   // Before loading: a label set that does not fit the model is a usage error, found without waiting.
-  checkClassCount(labelSet, flags.numClasses ?? labelSet.classes.length);
-  const counts = await withModel(await loadCommandModel(flags, labelSet.classes.length), async (model) => {
+  const numClasses = choice.numClasses ?? labelSet.classes.length;
+  checkClassCount(labelSet, numClasses);
+  const counts = await withModel(await loadChosenModel(flags, choice, numClasses, flags.quiet), async (model) => {
     const job: SegmentJob = { model, flags, context: { labelSet, modelId: model.id, alpha: flags.alpha, rle: flags.rle ?? false } };
     return runBatch(
       images,
@@ -95,7 +98,11 @@ ${SEGMENT_FORMATS.map((format) => `  ${format.padEnd(13)} <stem>${SEGMENT_OUTPUT
 A file that cannot be read or decoded is reported (file: reason) and skipped; the others are still
 written, and the exit status is 1.
 
+Without --weights: torchvision's LR-ASPP (21 VOC classes, torchvision:lraspp_mobilenet_v3_large), fetched once
+into the cache; where it cannot be had, or with --weights none, the untrained seeded model (with a warning).
+
 Examples:
+  cityseg segment --out masks street.jpg
   cityseg segment --weights lraspp_cityscapes.pth --out masks street.jpg
   cityseg segment --format labelIds --out preds leftImg8bit/val
   cityseg segment --format color,overlay --alpha 0.4 --size 512 --out out 'photos/**/*.jpg'
