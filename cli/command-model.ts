@@ -24,7 +24,8 @@ export function givenValue<T>(cmd: Command, name: string, value: T): T | undefin
  */
 export function chooseCommandWeights(flags: ModelFlags, cmd: Command, task: ModelTask, numClasses?: number, labels?: string): Promise<WeightsChoice> {
   return chooseAvailableWeights(
-    { task, arch: givenValue(cmd, 'arch', flags.arch), defaultArch: flags.arch, numClasses, labels, weights: flags.weights },
+    // An empty CITYSEG_WEIGHTS counts as unset, as the server reads it.
+    { task, arch: givenValue(cmd, 'arch', flags.arch), defaultArch: flags.arch, numClasses, labels, weights: flags.weights || undefined },
     { ...commandFetchOptions(), cacheDir: flags.cacheDir },
   );
 }

@@ -163,13 +163,24 @@ async function removeStaleParts(dir: string, fileName: string, limits: DownloadL
 async function download(url: string, shown: string, path: string, limits: DownloadLimits, maxBytes: number, onProgress: ResolveOptions['onProgress']): Promise<string> {
   const agent = new Agent({ connect: { timeout: limits.connectTimeoutMs }, headersTimeout: limits.idleTimeoutMs, bodyTimeout: limits.idleTimeoutMs });
   const deadline = AbortSignal.timeout(limits.deadlineMs);
+  // fetch refuses URLs with credentials: they become Basic authentication, as curl and torch.hub's urllib do.
+  const target = new URL(url);
+  const headers: Record<string, string> = {};
+  if (target.username || target.password) {
+    const credentials = `${decodeURIComponent(target.username)}:${decodeURIComponent(target.password)}`;
+    headers.authorization = `Basic ${Buffer.from(credentials).toString('base64')}`;
+    target.username = '';
+    target.password = '';
+  }
+  // A cause's message may quote the URL: never with its query string.
+  const failure = (cause: unknown) => describeFailure(cause, limits, deadline).split(target.href).join(shown);
   let received = 0;
   try {
     let response: Awaited<ReturnType<typeof fetch>>;
     try {
-      response = await fetch(url, { redirect: 'follow', dispatcher: agent, signal: deadline });
+      response = await fetch(target.href, { redirect: 'follow', dispatcher: agent, signal: deadline, headers });
     } catch (cause) {
-      throw new WeightsError(shown, `download failed: ${describeFailure(cause, limits, deadline)}`, { cause });
+      throw new WeightsError(shown, `download failed: ${failure(cause)}`, { cause });
     }
     if (!response.ok || !response.body) {
       await response.body?.cancel().catch(() => undefined);
@@ -197,7 +208,7 @@ async function download(url: string, shown: string, path: string, limits: Downlo
       }
     } catch (cause) {
       if (cause instanceof WeightsError) throw cause;
-      throw new WeightsError(shown, `download interrupted after ${received} bytes: ${describeFailure(cause, limits, deadline)}`, { cause });
+      throw new WeightsError(shown, `download interrupted after ${received} bytes: ${failure(cause)}`, { cause });
     } finally {
       await file.close();
     }
