@@ -37,7 +37,7 @@ export async function registerModels(registry: ModelRegistry, models: LoadedMode
 }
 
 /** The start-up line for a model: where trained weights came from, or why it is untrained. */
-export function weightsMessage(model: LoadedModel): string {
+function weightsMessage(model: LoadedModel): string {
   const { trained, origin, detail } = model.weights;
   const source = redactUrl(model.weights.source);
   if (trained) return `model ${model.id} ready: trained weights from ${source}${origin === 'default-preset' ? ' (the default)' : ''}`;

@@ -85,7 +85,9 @@ export function chooseWeights(request: WeightsRequest, presets: readonly Weights
   const arch = request.arch ?? request.defaultArch;
   const preset = defaultPresetFor(arch, presets);
   if (!preset) return untrained(request, 'no-preset', `torchvision publishes no weights for ${arch}`);
-  const problem = contradiction(preset, request);
+  // Unlike a named preset, the default gives way to any label set other than its own (a label file included).
+  const otherLabels = request.labels !== undefined && request.labels !== preset.labels;
+  const problem = contradiction(preset, request) ?? (otherLabels ? `its classes are the ${preset.labels} label set, not ${request.labels}` : null);
   if (problem !== null) return untrained(request, 'no-preset', `the default weights ${preset.name} do not fit: ${problem}`);
   const labels = request.labels ?? (request.task === 'segmentation' ? preset.labels : undefined);
   return { arch, numClasses: preset.numClasses, labels, weights: preset.name, origin: 'default-preset' };
