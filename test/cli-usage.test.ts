@@ -19,7 +19,9 @@ describe('cityseg --help', () => {
     });
     // The flags carry the server's environment variables (help text unwrapped: commander wraps at 80 columns).
     const [segment, classify, , serve] = helps.map((help) => help.stdout.replace(/\s+/g, ' '));
-    assert.match(segment, /--weights <file\|url\|name> [^(]*torchvision:<arch>\[\.<VARIANT>\][^(]*\(cityseg weights list\); none = untrained seeded init \(env: CITYSEG_WEIGHTS\)/);
+    const weightsFlag = '--weights <file|url|name> torchvision checkpoint (.pth or .safetensors): path, http(s) URL or preset ' +
+      'torchvision:<arch>[.<VARIANT>] (cityseg weights list); none = untrained seeded init (env: CITYSEG_WEIGHTS)';
+    assert.ok(segment.includes(weightsFlag), segment);
     assert.match(top.stdout, /^ {2}weights /m, 'weights missing from cityseg --help');
     assert.match(segment, /--size <n\|native> [^-]*\(default: 1024, env: CITYSEG_INFERENCE_SIZE\)/);
     assert.match(classify, /--arch <name> architecture \(choices: "mobilenet_v3_large", "mobilenet_v3_small", default: "mobilenet_v3_large", env: CITYSEG_CLASSIFIER_ARCH\)/);
