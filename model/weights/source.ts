@@ -139,7 +139,8 @@ function describeFailure(error: unknown, limits: DownloadLimits, deadline: Abort
     case 'UND_ERR_BODY_TIMEOUT':
       return `no data for ${limits.idleTimeoutMs} ms (idle timeout)`;
     default:
-      if (code !== undefined) return message.includes(code) ? message : `${code}: ${message}`;
+      // The URL before the message already names the host: the code says the rest (ENOTFOUND, ECONNREFUSED).
+      if (code !== undefined) return code;
       return name && name !== 'Error' && name !== 'TypeError' ? `${name}: ${message}` : message;
   }
 }
