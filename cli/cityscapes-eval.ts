@@ -10,6 +10,7 @@ import { EvalError, MissingInstanceFileError } from '../segmentation/eval/errors
 import { evaluateArrays, labelIdsFromTrainIds, type EvalPair, type EvalResult } from '../segmentation/eval/evaluate.js';
 import { fileExists, findGroundTruthFiles, instanceFileFor, parseCityscapesName, readInstanceIdPng, readLabelIdPng } from '../segmentation/eval/files.js';
 import { segmentImage } from '../segmentation/pipeline.js';
+import type { InferenceModeOptions } from '../segmentation/inference-modes/index.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 
 const IMAGE_SUFFIX = '_leftImg8bit.png';
@@ -68,6 +69,8 @@ export interface ModelEvalOptions {
   engine: InferenceEngine;
   size: InferenceSize;
   maxPixels: number;
+  /** Whole, slide, test-time augmentation (default: one whole pass). */
+  mode?: InferenceModeOptions;
   /** Called after each image is scored. */
   onImage?: (sample: CityscapesSample) => void;
 }
@@ -76,7 +79,7 @@ export interface ModelEvalOptions {
 async function* predictedPairs(samples: readonly CityscapesSample[], opts: ModelEvalOptions): AsyncGenerator<EvalPair> {
   for (const sample of samples) {
     const [segmented, groundTruth, instances] = await Promise.all([
-      readFile(sample.image).then((bytes) => segmentImage(opts.engine, bytes, { size: opts.size, maxPixels: opts.maxPixels })),
+      readFile(sample.image).then((bytes) => segmentImage(opts.engine, bytes, { size: opts.size, maxPixels: opts.maxPixels }, opts.mode)),
       readLabelIdPng(sample.groundTruth),
       sample.instances ? readInstanceIdPng(sample.instances) : undefined,
     ]);

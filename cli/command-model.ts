@@ -1,6 +1,5 @@
 /** Loading the model a command runs, and saying so when it is the untrained default. */
-import type { Command } from 'commander';
-import { loadModel } from '../model/load-model.js';
+import { loadModel, UNTRAINED_DEFAULTS } from '../model/load-model.js';
 import type { LoadedModel, ModelTask } from '../model/loaded-model.js';
 import { redactUrl } from '../model/weights/redact.js';
 import type { FetchOptions } from '../model/weights/source.js';
@@ -13,19 +12,14 @@ export function commandFetchOptions(env: NodeJS.ProcessEnv = process.env): Fetch
   return fetchOptionsOf(loadSettings(env, ['weightsMirror', 'downloadIdleTimeoutMs', 'downloadMaxBytes']));
 }
 
-/** A flag's value when the user gave it (flag or variable), undefined when it is commander's default. */
-export function givenValue<T>(cmd: Command, name: string, value: T): T | undefined {
-  return cmd.getOptionValueSource(name) === 'default' ? undefined : value;
-}
-
 /**
  * The weights `segment` and `classify` run: the user's, else the arch's default preset fetched into the cache, else
  * (offline, failed download, `--weights none`) the seeded init. `labels` is the label set the user gave, if any.
  */
-export function chooseCommandWeights(flags: ModelFlags, cmd: Command, task: ModelTask, numClasses?: number, labels?: string): Promise<WeightsChoice> {
+export function chooseCommandWeights(flags: ModelFlags, task: ModelTask, numClasses?: number, labels?: string): Promise<WeightsChoice> {
   return chooseAvailableWeights(
     // An empty CITYSEG_WEIGHTS counts as unset, as the server reads it.
-    { task, arch: givenValue(cmd, 'arch', flags.arch), defaultArch: flags.arch, numClasses, labels, weights: flags.weights || undefined },
+    { task, arch: flags.arch, defaultArch: UNTRAINED_DEFAULTS[task].arch, numClasses, labels, weights: flags.weights || undefined },
     { ...commandFetchOptions(), cacheDir: flags.cacheDir },
   );
 }
@@ -38,8 +32,9 @@ function untrainedWarning(model: LoadedModel, why: string): string {
  * Loads the model of a choice; says on stderr which weights it runs: the default preset (unless `quiet`), or why it
  * is untrained (always: an untrained model is never passed off as a trained one).
  */
-export async function loadChosenModel(flags: ModelFlags, choice: WeightsChoice, numClasses: number, quiet = false): Promise<LoadedModel> {
-  const loaded = await loadModel({ ...modelOptions(flags, numClasses), arch: choice.arch, numClasses, weights: choice.weights, fetch: commandFetchOptions() });
+export async function loadChosenModel(flags: ModelFlags, choice: WeightsChoice, task: ModelTask, fallbackNumClasses?: number, quiet = false): Promise<LoadedModel> {
+  const options = modelOptions({ ...flags, arch: choice.arch, numClasses: choice.numClasses ?? flags.numClasses, weights: choice.weights }, fallbackNumClasses, task);
+  const loaded = await loadModel({ ...options, fetch: commandFetchOptions() });
   const detail = choice.detail === undefined ? {} : { detail: choice.detail };
   const model = { ...loaded, weights: { ...loaded.weights, origin: choice.origin, ...detail } };
   if (choice.origin === 'default-preset' && !quiet) process.stderr.write(`cityseg: ${model.arch}: default weights ${model.weights.source}\n`);
@@ -53,8 +48,8 @@ export async function loadChosenModel(flags: ModelFlags, choice: WeightsChoice, 
  * loadModel with the command's flags (no default preset: the commands that need exact weights, such as logits and
  * export-onnx); an untrained model is announced on stderr, never passed off as a trained one (even with --quiet).
  */
-export async function loadCommandModel(flags: ModelFlags, fallbackNumClasses?: number): Promise<LoadedModel> {
-  const model = await loadModel({ ...modelOptions(flags, fallbackNumClasses), fetch: commandFetchOptions() });
+export async function loadCommandModel(flags: ModelFlags, fallbackNumClasses?: number, task?: ModelTask): Promise<LoadedModel> {
+  const model = await loadModel({ ...modelOptions(flags, fallbackNumClasses, task), fetch: commandFetchOptions() });
   if (!model.weights.trained) {
     process.stderr.write(untrainedWarning(model, flags.weights ? `--weights ${flags.weights}` : 'no --weights given'));
   }

@@ -1,8 +1,12 @@
-/** Flags shared by the commands that load a model, with the same environment variables as the server. */
+/**
+ * The commands' flags. Every flag that is also a server setting is built from server/config.ts's SETTINGS entry:
+ * the same flag, environment variable, parser, range and default as `cityseg serve` and the HTTP service.
+ */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ARCH_NAMES, ARCHITECTURES, isArchName } from '../model/architectures.js';
 import type { ArchName, LoadModelOptions, ModelTask } from '../model/loaded-model.js';
-import { DEFAULT_INFERENCE_SIZE, parseInferenceSize, type InferenceSize } from '../segmentation/preprocess.js';
+import type { InferenceSize } from '../segmentation/preprocess.js';
+import { SETTINGS, type SettingName } from '../server/config.js';
 
 /** No pixel limit beyond sharp's own: the CLI reads files the user chose, not uploads. */
 export const CLI_MAX_PIXELS = 2 ** 31;
@@ -18,19 +22,10 @@ export function parsePositiveInt(value: string): number {
   return n;
 }
 
-/** `1024` or `native` (the long side the network sees). */
 export function parseNonNegativeInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number, 0 or more');
   return n;
-}
-
-export function parseSizeFlag(value: string): InferenceSize {
-  try {
-    return parseInferenceSize(value);
-  } catch (err) {
-    throw new InvalidArgumentError((err as Error).message);
-  }
 }
 
 /** A number within 0..1 (overlay alpha). */
@@ -40,77 +35,142 @@ export function parseFraction(value: string): number {
   return n;
 }
 
+/** How a command departs from the setting's own flag; everything not given comes from SETTINGS. */
+export interface SettingOptionChanges {
+  /** Long flag without dashes, when the command's subject makes another name clearer (`classify --weights`). */
+  flag?: string;
+  /** A second, shorter long flag for the same value (`--size` for `--inference-size`). */
+  alias?: string;
+  /** Shown in the help: `--weights <file|url>`. */
+  valueName?: string;
+  help?: string;
+  /** false: the command does not read the setting's variable (its default means something else there). */
+  env?: boolean;
+  /** A default other than the setting's; `null` = none (the command resolves it later). */
+  fallback?: unknown;
+}
+
+/** The setting's parser as a commander argument parser: its message becomes commander's usage error (exit 2). */
+export function settingParser(name: SettingName): (raw: string, previous: unknown) => unknown {
+  const { parse } = SETTINGS[name];
+  return (raw, previous) => {
+    // An empty variable counts as unset, as loadConfig reads it (compose passes `${CITYSEG_WEIGHTS:-}` through).
+    if (raw === '') return previous;
+    try {
+      return parse(raw);
+    } catch (err) {
+      throw new InvalidArgumentError((err as Error).message);
+    }
+  };
+}
+
+/** A commander Option for the server setting `name`: its flag, variable, parser and default, unless `changes` says. */
+export function settingOption(name: SettingName, changes: SettingOptionChanges = {}): Option {
+  const spec = SETTINGS[name];
+  const flags = `${changes.alias ? `--${changes.alias}, ` : ''}--${changes.flag ?? spec.flag} <${changes.valueName ?? 'value'}>`;
+  const option = new Option(flags, changes.help ?? spec.help).argParser(settingParser(name));
+  if (changes.env !== false) option.env(spec.env);
+  const fallback = changes.fallback === undefined ? spec.fallback : changes.fallback;
+  if (fallback !== null && fallback !== undefined) option.default(fallback);
+  return option;
+}
+
 export interface ModelFlags {
-  arch: ArchName;
+  arch?: ArchName;
   numClasses?: number;
   weights?: string;
+  weightsKey?: string;
   engine?: 'auto' | 'tfjs' | 'onnx';
   cacheDir?: string;
 }
 
-export interface ModelOptionDefaults {
-  arch: ArchName;
-  /** `CITYSEG` (the segmentation model's variables) or `CITYSEG_CLASSIFIER` (the classifier's), as the server reads them. */
-  envPrefix?: string;
-  /** Offer only the architectures of this task. */
-  task?: ModelTask;
+function archNames(task?: ModelTask): ArchName[] {
+  return ARCH_NAMES.filter((name) => !task || ARCHITECTURES[name].task === task);
 }
 
 /**
- * --arch, --num-classes, --weights, --engine, --cache-dir. Each falls back on its environment variable
- * (commander reads it only for the command that runs, so one bad variable does not break the others).
+ * --arch and --num-classes for `task` (undefined = any architecture: logits, export-onnx). With --weights both are
+ * checks: the checkpoint says what it is; without, they pick the untrained model (defaults: the task's first
+ * architecture; the label set's class count, or the architecture's own).
  */
-export function addModelOptions(cmd: Command, defaults: ModelOptionDefaults): Command {
-  const env = defaults.envPrefix ?? 'CITYSEG';
-  const archs = ARCH_NAMES.filter((name) => !defaults.task || ARCHITECTURES[name].task === defaults.task);
-  return cmd
-    .addOption(new Option('--arch <name>', 'architecture').choices(archs).env(`${env}_ARCH`).default(defaults.arch))
-    .addOption(
-      new Option('--num-classes <n>', "number of output classes (default: the label set's, or the architecture's own)")
-        .argParser(parsePositiveInt)
-        .env(`${env}_NUM_CLASSES`),
-    )
-    .addOption(
-      new Option(
-        '--weights <file|url|name>',
-        'torchvision checkpoint (.pth or .safetensors): path, http(s) URL or preset torchvision:<arch>[.<VARIANT>] (cityseg weights list); none = untrained seeded init',
-      ).env(
-        `${env}_WEIGHTS`,
-      ),
-    )
-    .addOption(new Option('--engine <name>', 'inference runtime').choices(['auto', 'tfjs', 'onnx']).env('CITYSEG_ENGINE').default('auto'))
-    .addOption(new Option('--cache-dir <dir>', 'where downloaded weights are cached').env('CITYSEG_CACHE_DIR'));
+function archOptions(task?: ModelTask): Option[] {
+  const checked = "checked against the checkpoint or preset (default: the checkpoint's";
+  switch (task) {
+    case 'segmentation':
+      return [
+        settingOption('arch', { valueName: 'name', help: `${SETTINGS.arch.help}: ${archNames(task).join(', ')}` }),
+        settingOption('numClasses', { valueName: 'n' }),
+      ];
+    case 'classification':
+      // The server's classifier variables; `none` (serve no classifier) means nothing to a command that classifies.
+      return [
+        new Option('--arch <name>', `architecture: ${checked} or preset's; untrained: mobilenet_v3_large)`)
+          .choices(archNames(task))
+          .env(SETTINGS.classifierArch.env),
+        new Option('--num-classes <n>', `number of output classes: ${checked} or preset's; untrained: 1000)`).argParser(parsePositiveInt),
+      ];
+    default:
+      return [
+        new Option('--arch <name>', `architecture: ${checked} or preset's; untrained: lraspp_mobilenet_v3_large)`).choices(archNames()).env(SETTINGS.arch.env),
+        new Option('--num-classes <n>', `number of output classes: ${checked} or preset's; untrained: 19, or 1000 for a classifier)`)
+          .argParser(parsePositiveInt)
+          .env(SETTINGS.numClasses.env),
+      ];
+  }
 }
 
-/** `numClasses` when no flag or variable gives it: the label set's size, else the architecture's own. */
-export function modelOptions(flags: ModelFlags, fallbackNumClasses?: number): LoadModelOptions {
+/**
+ * --arch, --num-classes, --weights, --weights-key, --engine, --cache-dir: the server's settings for the segmentation
+ * model, or for its classifier (`task: 'classification'`). Commander reads a variable only for the command that runs,
+ * so one bad variable does not break the others.
+ */
+export function addModelOptions(cmd: Command, task?: ModelTask): Command {
+  const classifier = task === 'classification';
+  const weights = classifier
+    ? settingOption('classifierWeights', { flag: 'weights', valueName: 'file|url|name' })
+    : settingOption('weights', {
+        valueName: 'file|url|name',
+        help: task
+          ? undefined
+          : 'torchvision checkpoint (.pth zip or legacy, or .safetensors): path, http(s) URL or preset torchvision:<arch>[.<VARIANT>] (cityseg weights list); none or absent = untrained seeded init',
+      });
+  const weightsKey = new Option('--weights-key <key>', 'entry of a training checkpoint to load, e.g. model_ema (default: model / state_dict)').env(
+    classifier ? 'CITYSEG_CLASSIFIER_WEIGHTS_KEY' : SETTINGS.weightsKey.env,
+  );
+  for (const option of [...archOptions(task), weights, weightsKey, settingOption('engine', { valueName: 'name' }), settingOption('cacheDir', { valueName: 'dir' })]) {
+    cmd.addOption(option);
+  }
+  return cmd;
+}
+
+/**
+ * The options loadModel takes. Without --weights, `fallbackNumClasses` (the label set's size) is the untrained model's
+ * class count when no flag or variable gives one; with weights the checkpoint's count applies. `task` keeps a
+ * segmentation command from loading a classifier's checkpoint (and picks the untrained default architecture).
+ */
+export function modelOptions(flags: ModelFlags, fallbackNumClasses?: number, task?: ModelTask): LoadModelOptions {
   return {
     arch: flags.arch,
-    numClasses: flags.numClasses ?? fallbackNumClasses ?? ARCHITECTURES[flags.arch].defaultNumClasses,
+    task,
+    numClasses: flags.numClasses ?? (flags.weights ? undefined : fallbackNumClasses),
     weights: flags.weights,
+    weightsKey: flags.weightsKey,
     engine: flags.engine,
     cacheDir: flags.cacheDir,
   };
 }
 
-/** --size, read from the same variable as the server's default. */
+/** --size / --inference-size: the server's default long side (CITYSEG_INFERENCE_SIZE). */
 export function addSizeOption(cmd: Command): Command {
-  return cmd.addOption(
-    new Option('--size <n|native>', 'long side the network runs at (never upscaled); native = the image size')
-      .argParser(parseSizeFlag)
-      .env('CITYSEG_INFERENCE_SIZE')
-      .default(DEFAULT_INFERENCE_SIZE),
-  );
+  return cmd.addOption(settingOption('inferenceSize', { alias: 'size', valueName: 'n|native' }));
 }
 
-/** --size and --labels, read from the same variables as the server's defaults. */
+/** --size and --labels, the server's settings. */
 export function addSegmentationOptions(cmd: Command): Command {
-  return addSizeOption(cmd).addOption(
-    new Option('--labels <name|file>', 'label set: cityscapes, voc or a label JSON file').env('CITYSEG_LABELS').default('cityscapes'),
-  );
+  return addSizeOption(cmd).addOption(settingOption('labels', { valueName: 'name|file' }));
 }
 
 export interface SegmentationFlags {
-  size: InferenceSize;
-  labels: string;
+  inferenceSize: InferenceSize;
+  labels?: string;
 }

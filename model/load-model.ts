@@ -9,10 +9,13 @@ import { BatchingEngine } from './engines/batching-engine.js';
 import { SerialEngine } from './engines/serial-engine.js';
 import { TfjsEngine } from './engines/tfjs-engine.js';
 import { foldNetwork, type FoldedNetwork } from './fold.js';
-import type { LoadedModel, LoadModelOptions, WeightsInfo } from './loaded-model.js';
+import type { ArchName, LoadedModel, LoadModelOptions, ModelTask, WeightsInfo } from './loaded-model.js';
 import { expectedShapes, networkSpec, parameterCount } from './network-spec.js';
 import { DEFAULT_SEED, seededStateDict } from './seeded-init.js';
-import { readStateDictFile } from './weights/load.js';
+import { materialiseStateDict } from './weights/checkpoint.js';
+import { resolveArchitecture } from './weights/fit.js';
+import { readCheckpoint, readWeightsFile } from './weights/load.js';
+import { asWeightsError } from './weights/pth.js';
 import { checkPresetFits, NO_WEIGHTS } from './weights/weights-choice.js';
 import { resolveWeights } from './weights/source.js';
 import type { StateDict } from './weights/state-dict.js';
@@ -23,31 +26,50 @@ export interface PreparedNetwork {
   network: FoldedNetwork;
   weights: WeightsInfo;
   parameterCount: number;
+  /** What was built: given, or read from the checkpoint. */
+  arch: ArchName;
+  numClasses: number;
 }
 
-/** Everything but the engine: the part a worker thread can rebuild from the same options. */
+/** The untrained model's architecture per task, and its class count: Cityscapes' 19 train ids, ImageNet's 1000. */
+export const UNTRAINED_DEFAULTS: Record<ModelTask, { arch: ArchName; numClasses: number }> = {
+  segmentation: { arch: 'lraspp_mobilenet_v3_large', numClasses: 19 },
+  classification: { arch: 'mobilenet_v3_large', numClasses: 1000 },
+};
+
+/**
+ * Everything but the engine: the part a worker thread can rebuild from the same options. With `weights`, the
+ * architecture and class count are read from the checkpoint and `arch` / `numClasses` / `task` checked against them
+ * (model/weights/fit.ts); without, the untrained defaults apply. Throws WeightsError for an unreadable file, a
+ * contradiction (naming both values) or a strict-loading mismatch (every missing, unexpected, misshapen tensor).
+ */
 export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNetwork> {
-  const spec = networkSpec(opts.arch, { numClasses: opts.numClasses });
-  let dict: StateDict;
-  let weights: WeightsInfo;
-  if (opts.weights && opts.weights !== NO_WEIGHTS) {
-    const resolved = await resolveWeights(opts.weights, { ...opts.fetch, cacheDir: opts.cacheDir });
-    if (resolved.preset) checkPresetFits(resolved.preset, opts.arch, opts.numClasses);
-    dict = await readStateDictFile(resolved.path);
-    try {
-      validateStateDict(dict, expectedShapes(spec));
-    } catch (err) {
-      if (err instanceof WeightsError) {
-        throw new WeightsError(`${resolved.source} does not fit ${opts.arch} with ${opts.numClasses} classes: ${err.message}`);
-      }
-      throw err;
-    }
-    weights = { trained: true, source: resolved.source, sha256: resolved.sha256 };
-  } else {
-    dict = seededStateDict(spec, DEFAULT_SEED);
-    weights = { trained: false, source: `seeded-init:${DEFAULT_SEED}`, sha256: null };
+  if (!opts.weights || opts.weights === NO_WEIGHTS) {
+    const fallback = UNTRAINED_DEFAULTS[opts.arch ? ARCHITECTURES[opts.arch].task : (opts.task ?? 'segmentation')];
+    const arch = opts.arch ?? fallback.arch;
+    const numClasses = opts.numClasses ?? fallback.numClasses;
+    const spec = networkSpec(arch, { numClasses });
+    const weights = { trained: false, source: `seeded-init:${DEFAULT_SEED}`, sha256: null };
+    return { network: foldNetwork(spec, seededStateDict(spec, DEFAULT_SEED)), weights, parameterCount: parameterCount(spec), arch, numClasses };
   }
-  return { network: foldNetwork(spec, dict), weights, parameterCount: parameterCount(spec) };
+  const resolved = await resolveWeights(opts.weights, { ...opts.fetch, cacheDir: opts.cacheDir });
+  // A preset's published facts are checked before its file is read: the same contradictions, named by the preset.
+  if (resolved.preset) checkPresetFits(resolved.preset, opts.arch, opts.numClasses, undefined, opts.task);
+  const checkpoint = readCheckpoint(await readWeightsFile(resolved.path), resolved.source, { weightsKey: opts.weightsKey });
+  const shapes = new Map([...checkpoint.tensors].map(([name, tensor]) => [name, tensor.shape]));
+  const { arch, numClasses } = resolveArchitecture(shapes, resolved.source, opts);
+  const spec = networkSpec(arch, { numClasses });
+  const dict: StateDict = asWeightsError(resolved.source, 'weights file', () => materialiseStateDict(checkpoint));
+  try {
+    validateStateDict(dict, expectedShapes(spec));
+  } catch (err) {
+    if (err instanceof WeightsError) {
+      throw new WeightsError(`${resolved.source} does not fit ${arch} with ${numClasses} classes: ${err.message}`);
+    }
+    throw err;
+  }
+  const weights = { trained: true, source: resolved.source, sha256: resolved.sha256 };
+  return { network: foldNetwork(spec, dict), weights, parameterCount: parameterCount(spec), arch, numClasses };
 }
 
 export async function createEngine(network: FoldedNetwork, engine: LoadModelOptions['engine'] = 'auto', threads?: number): Promise<InferenceEngine> {
@@ -67,16 +89,17 @@ export async function createEngine(network: FoldedNetwork, engine: LoadModelOpti
   }
 }
 
+/** prepareNetwork, then the engine: the LoadedModel says which architecture and class count were built. */
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const prepared = await prepareNetwork(opts);
   const single = await createEngine(prepared.network, opts.engine, opts.threads);
   const serial = new SerialEngine(single);
   const engine = opts.batching && opts.batching.maxBatch > 1 ? new BatchingEngine(serial, opts.batching) : serial;
   return {
-    id: opts.id ?? opts.arch,
-    task: ARCHITECTURES[opts.arch].task,
-    arch: opts.arch,
-    numClasses: opts.numClasses,
+    id: opts.id ?? prepared.arch,
+    task: ARCHITECTURES[prepared.arch].task,
+    arch: prepared.arch,
+    numClasses: prepared.numClasses,
     parameterCount: prepared.parameterCount,
     weights: prepared.weights,
     engineName: engine.engine,

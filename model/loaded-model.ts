@@ -41,9 +41,17 @@ export interface LoadedModel {
   engine: InferenceEngine;
 }
 
+/**
+ * With weights, `arch` and `numClasses` are checks: the checkpoint says what it is (model/weights/fit.ts) and a
+ * contradiction is a WeightsError. Without weights they choose the untrained model: `arch` defaults to the task's
+ * default (lraspp_mobilenet_v3_large, or mobilenet_v3_large for classification), `numClasses` to 19 (Cityscapes) for
+ * segmentation and 1000 (ImageNet) for classification.
+ */
 export interface LoadModelOptions {
-  arch: ArchName;
-  numClasses: number;
+  arch?: ArchName;
+  numClasses?: number;
+  /** The task the model serves; a checkpoint of the other task is refused. Default: `arch`'s task, else any. */
+  task?: ModelTask;
   /**
    * File path, http(s) URL or preset name (`torchvision:<arch>[.<VARIANT>]`) of a torchvision checkpoint (.pth or
    * .safetensors); absent or `none` → seeded untrained init.
@@ -51,6 +59,8 @@ export interface LoadModelOptions {
   weights?: string;
   /** Download mirror and limits for URLs and presets. */
   fetch?: FetchOptions;
+  /** Entry of a training checkpoint to load (e.g. `model_ema`); default: `state_dict`, `model` or `model_state_dict`. */
+  weightsKey?: string;
   engine?: EngineName | 'auto';
   /** Intra-op threads for engines that split one inference across cores (ONNX Runtime); default: all cores. */
   threads?: number;

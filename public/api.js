@@ -57,23 +57,13 @@ export async function fetchModels() {
   return (await response.json()).models;
 }
 
-/** The mask image (`color`, `overlay` or `labelIds`) and the facts its headers carry. */
-export async function segmentImage(file, { format, alpha, model }, signal) {
-  const query = { format, ...(format === 'overlay' ? { alpha: String(alpha) } : {}), ...(model ? { model } : {}) };
-  const response = await postImage('/v1/segment', query, file, 'image/*', signal);
-  const header = (name) => response.headers.get(name);
-  return {
-    blob: await response.blob(),
-    width: Number(header('x-mask-width')),
-    height: Number(header('x-mask-height')),
-    inferenceMs: Number(header('x-inference-ms')),
-    model: header('x-model'),
-  };
-}
-
-/** The json format: per-class pixel counts and shares, timings, sizes. */
-export async function segmentStats(file, model, signal) {
-  const response = await postImage('/v1/segment', { format: 'json', ...(model ? { model } : {}) }, file, 'application/json', signal);
+/**
+ * The one segmentation request per image: format=json with a COCO RLE per class, from which the page draws
+ * the colour mask, the overlay and the label ids itself, and the legend and timings.
+ */
+export async function segmentImage(file, model, signal) {
+  const query = { format: 'json', rle: 'true', ...(model ? { model } : {}) };
+  const response = await postImage('/v1/segment', query, file, 'application/json', signal);
   return response.json();
 }
 

@@ -1,5 +1,6 @@
-// The page's behaviour: pick an image, ask the API for the mask, the class shares and the top-5, show them.
-import { ApiProblem, classifyImage, fetchModels, segmentImage, segmentStats } from './api.js';
+// The page's behaviour: pick an image, ask the API once for its segmentation (and the top-5), draw the views locally.
+import { ApiProblem, classifyImage, fetchModels, segmentImage } from './api.js';
+import { classMapFromStats, imagePixels, pngOf, viewPixels } from './mask.js';
 import { formatPercent, renderLegend, renderModelInfo, renderProblems, renderTopK, untrainedWarning } from './render.js';
 
 const $ = (id) => document.getElementById(id);
@@ -18,8 +19,12 @@ const FORMAT_NOTES = {
 const state = {
   file: null,
   models: [],
-  /** The json answer for the current file: the legend and the status line come from it. */
+  /** The json answer for the current file: the legend, the status line and (its RLE) every view come from it. */
   stats: null,
+  /** The class index of every pixel, decoded from the answer's RLE. */
+  classMap: null,
+  /** Bumped per drawing, so a slow PNG encode of an older view never replaces a newer one. */
+  drawing: 0,
   /** Aborts the requests of the previous image when a new one is chosen. */
   controller: null,
   /** Object URLs in use, revoked when replaced. */
@@ -84,19 +89,31 @@ function showInput(file) {
   );
 }
 
-function showMask(mask, format) {
+function showMask(blob, format, { width, height }) {
   const image = $('mask-image');
-  image.src = replaceUrl('mask', mask.blob);
-  image.alt = `${FORMAT_CAPTIONS[format]} of ${state.file.name}, ${mask.width} × ${mask.height} pixels`;
+  image.src = replaceUrl('mask', blob);
+  image.alt = `${FORMAT_CAPTIONS[format]} of ${state.file.name}, ${width} × ${height} pixels`;
   image.classList.toggle('label-ids', format === 'labelIds');
   image.style.setProperty('--label-brightness', String(LABEL_ID_BRIGHTNESS));
   $('mask-caption').textContent = FORMAT_CAPTIONS[format];
   $('mask-note').textContent = FORMAT_NOTES[format];
-  $('mask-size').textContent = `${mask.width} × ${mask.height}`;
+  $('mask-size').textContent = `${width} × ${height}`;
   const download = $('mask-download');
   download.href = state.urls.mask;
-  download.download = `${state.file.name.replace(/\.[^.]+$/, '')}-${format}.${mask.blob.type === 'image/jpeg' ? 'jpg' : 'png'}`;
+  download.download = `${state.file.name.replace(/\.[^.]+$/, '')}-${format}.png`;
   download.hidden = false;
+}
+
+/** Draws the chosen view of the current answer, in the browser: no request. */
+async function draw() {
+  if (!state.stats || !state.classMap) return;
+  const ticket = ++state.drawing;
+  const { format, alpha } = options();
+  const { width, height, classes } = state.stats;
+  const input = format === 'overlay' ? imagePixels($('input-image'), width, height) : null;
+  const blob = await pngOf(viewPixels(format, state.classMap, classes, { input, alpha }), width, height);
+  if (ticket !== state.drawing) return;
+  showMask(blob, format, { width, height });
 }
 
 function clearMask() {
@@ -108,8 +125,8 @@ function clearMask() {
   $('mask-download').hidden = true;
 }
 
-function statusLine(stats, mask) {
-  if (!stats) return mask ? `Mask ${mask.width} × ${mask.height} · inference ${mask.inferenceMs} ms` : '';
+function statusLine(stats) {
+  if (!stats) return '';
   const { width, height, inferenceSize, timings } = stats;
   const main = [...stats.classes].sort((a, b) => b.pixels - a.pixels)[0];
   return `${width} × ${height} px · inference ${Math.round(timings.inferenceMs)} ms at ` +
@@ -117,8 +134,8 @@ function statusLine(stats, mask) {
     (main ? ` · mostly ${main.name} (${formatPercent(main.fraction)})` : '');
 }
 
-/** Segments the current file; `withStats` also refreshes the legend and the top-5 (a new image). */
-async function run({ withStats }) {
+/** Segments the current file (one request) and classifies it; the views are then drawn locally. */
+async function run() {
   if (!state.file) return;
   state.controller?.abort();
   const controller = new AbortController();
@@ -129,45 +146,46 @@ async function run({ withStats }) {
   renderProblems($('error'), []);
   $('results').hidden = false;
   clearMask();
-  if (withStats) {
-    state.stats = null;
-    $('panels').hidden = true;
-    $('legend').tBodies[0].replaceChildren();
-    $('top5').replaceChildren();
-  }
+  state.stats = null;
+  state.classMap = null;
+  $('panels').hidden = true;
+  $('legend').tBodies[0].replaceChildren();
+  $('top5').replaceChildren();
   setBusy(true, `Segmenting ${state.file.name}…`);
 
-  const [mask, stats, top] = await Promise.allSettled([
-    segmentImage(state.file, chosen, signal),
-    withStats ? segmentStats(state.file, chosen.model, signal) : Promise.resolve(null),
-    withStats && hasClassifier() ? classifyImage(state.file, { topk: TOP_K }, signal) : Promise.resolve(null),
+  const [stats, top] = await Promise.allSettled([
+    segmentImage(state.file, chosen.model, signal),
+    hasClassifier() ? classifyImage(state.file, { topk: TOP_K }, signal) : Promise.resolve(null),
   ]);
   if (signal.aborted) return;
 
-  const problems = [mask, stats, top].filter((result) => result.status === 'rejected').map((result) => result.reason);
+  const problems = [stats, top].filter((result) => result.status === 'rejected').map((result) => result.reason);
   const unexpected = problems.find((problem) => !(problem instanceof ApiProblem));
   if (unexpected) throw unexpected;
   renderProblems($('error'), problems);
 
-  if (mask.status === 'fulfilled') showMask(mask.value, chosen.format);
-  if (stats.status === 'fulfilled' && stats.value) {
+  if (stats.status === 'fulfilled') {
     state.stats = stats.value;
+    state.classMap = classMapFromStats(stats.value);
+    await $('input-image').decode().catch(() => undefined); // the overlay draws on it
+    if (signal.aborted) return;
+    await draw();
     renderLegend($('legend').tBodies[0], stats.value.classes);
     $('panels').hidden = false;
   }
   if (top.status === 'fulfilled' && top.value) renderTopK($('top5'), top.value);
   $('top5-note').hidden = hasClassifier();
   $('top5-note').textContent = hasClassifier() ? '' : 'No classifier is loaded on this server.';
-  if (mask.status === 'rejected' && !$('input-image').getAttribute('src')) $('results').hidden = true;
+  if (stats.status === 'rejected' && !$('input-image').getAttribute('src')) $('results').hidden = true;
   // On failure the alert says what went wrong; the status line stays empty rather than repeat it.
-  setBusy(false, problems.length ? '' : statusLine(state.stats, mask.value));
+  setBusy(false, problems.length ? '' : statusLine(state.stats));
 }
 
 function choose(file) {
   if (!file) return;
   state.file = file;
   showInput(file);
-  run({ withStats: true });
+  run();
 }
 
 function bindEvents() {
@@ -175,14 +193,14 @@ function bindEvents() {
   for (const radio of document.querySelectorAll('input[name="format"]')) {
     radio.addEventListener('change', () => {
       $('alpha-control').hidden = options().format !== 'overlay';
-      run({ withStats: false });
+      draw();
     });
   }
   $('alpha-input').addEventListener('input', (event) => {
     $('alpha-output').textContent = `${Math.round(Number(event.target.value) * 100)} %`;
+    draw();
   });
-  $('alpha-input').addEventListener('change', () => run({ withStats: false }));
-  $('model-select').addEventListener('change', () => run({ withStats: true }));
+  $('model-select').addEventListener('change', () => run());
 
   // Drop anywhere on the page; the drop zone lights up while a file is dragged over the window.
   const zone = $('drop-zone');

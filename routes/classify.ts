@@ -1,6 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { clientGoneSignal } from '../server/client-gone.js';
 import { readImageBody } from '../server/image-body.js';
+import { probeImage } from '../segmentation/decode.js';
+import { planClassify } from '../server/request-plan.js';
 import { IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, requireModel } from './image-route.js';
 
 interface ClassifyQuery {
@@ -57,17 +59,20 @@ export const classifyRoutes: FastifyPluginAsync = async (app) => {
     async (request, reply) => {
       const served = requireModel(app, 'classification', request.query.model);
       const bytes = await readImageBody(request);
-      const { image, top, timings } = await inference.classify(
+      const probe = await probeImage(bytes, { maxPixels: config.maxPixels });
+      const plan = planClassify(probe, served, config);
+      const { width, height, top, timings } = await inference.classify(
         { modelId: served.model.id, bytes, topk: request.query.topk, maxPixels: config.maxPixels },
-        clientGoneSignal(reply),
+        { cost: plan.cost, deadline: request.inferenceDeadline, timeoutMs: config.requestTimeoutMs, signal: clientGoneSignal(reply) },
       );
       request.logFacts = {
         model: served.model.id,
-        imageWidth: image.width,
-        imageHeight: image.height,
+        imageWidth: width,
+        imageHeight: height,
         inferenceMs: Math.round(timings.inferenceMs * 100) / 100,
       };
       metrics.inferenceSeconds.observe({ model: served.model.id, task: 'classification' }, timings.inferenceMs / 1000);
+      if (reply.sent) return reply;
       return reply
         .type('application/json')
         .headers({ 'x-model': served.model.id, 'x-inference-ms': timings.inferenceMs.toFixed(2) })

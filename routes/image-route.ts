@@ -25,11 +25,19 @@ export const IMAGE_ERROR_RESPONSES = {
   503: problem('Queue full, timed out waiting for inference, or not ready (see Retry-After)'),
 } as const;
 
+/**
+ * Concrete image types listed before the rest: Swagger UI's "Try it out" sends the first listed type as the
+ * Content-Type, and a literal `image/*` is a range, not a type a client should send.
+ */
+export const DOCUMENTED_IMAGE_TYPES = ['image/jpeg', 'image/png', 'image/webp', 'image/bmp', 'image/tiff', 'image/gif', 'image/avif'] as const;
+
+const binaryBody = { schema: { type: 'string', format: 'binary' } } as const;
+
 /** The request body as documented in OpenAPI (not validated by schema: the handler checks it). */
 export const IMAGE_UPLOAD_BODY = {
   content: {
-    'image/*': { schema: { type: 'string', format: 'binary' } },
-    'application/octet-stream': { schema: { type: 'string', format: 'binary' } },
+    ...Object.fromEntries(DOCUMENTED_IMAGE_TYPES.map((type) => [type, binaryBody])),
+    'application/octet-stream': binaryBody,
     'multipart/form-data': {
       schema: {
         type: 'object',
@@ -38,7 +46,7 @@ export const IMAGE_UPLOAD_BODY = {
       },
     },
   },
-} as const;
+};
 
 /** Media types the image routes accept (swagger's `consumes`; the docs plugin adds IMAGE_UPLOAD_BODY). */
 export const IMAGE_CONSUMES = ['image/*', 'application/octet-stream', 'multipart/form-data'];

@@ -1,14 +1,26 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { classStats } from '../segmentation/stats.js';
+import { probeImage } from '../segmentation/decode.js';
+import { InvalidArgumentError } from '../segmentation/errors.js';
+import {
+  checkInferenceModeOptions,
+  DEFAULT_INFERENCE_MODE,
+  INFERENCE_MODES,
+  parseScales,
+  parseWindowSize,
+  type InferenceMode,
+  type InferenceModeOptions,
+} from '../segmentation/inference-modes/index.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
+import type { SegmentOutput } from '../server/inference.js';
+import { planSegment } from '../server/request-plan.js';
 import { clientGoneSignal } from '../server/client-gone.js';
 import { readImageBody } from '../server/image-body.js';
-import { encodeMask, MASK_FORMATS, type MaskFormat, type OverlayFormat } from '../server/mask-output.js';
+import { MASK_FORMATS, OVERLAY_FORMATS, type MaskFormat, type OverlayFormat } from '../server/mask-output.js';
 import { prefersJson } from '../server/negotiate.js';
 import { HttpProblem } from '../server/problems.js';
 import { IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, requireModel } from './image-route.js';
 
-type SegmentFormat = MaskFormat | 'json';
+type SegmentFormat = MaskFormat;
 
 interface SegmentQuery {
   format?: SegmentFormat;
@@ -17,6 +29,39 @@ interface SegmentQuery {
   overlayFormat: OverlayFormat;
   rle: boolean;
   model?: string;
+  mode?: InferenceMode;
+  crop?: string;
+  stride?: string;
+  scales?: string;
+  flip?: boolean;
+}
+
+const windowSizeParam = { type: 'string', pattern: '^[0-9]+x[0-9]+$' } as const;
+
+/**
+ * The request's inference mode (issue 14), or undefined for today's single whole pass; a value that cannot work is
+ * an InvalidArgumentError naming the parameter (400).
+ */
+function inferenceModeOf(query: SegmentQuery, maxForwardPasses: number): InferenceModeOptions | undefined {
+  if (query.mode === undefined && query.crop === undefined && query.stride === undefined && query.scales === undefined && !query.flip) {
+    return undefined;
+  }
+  const d = DEFAULT_INFERENCE_MODE;
+  try {
+    const mode: InferenceModeOptions = {
+      mode: query.mode ?? d.mode,
+      crop: query.crop === undefined ? d.crop : parseWindowSize(query.crop, 'crop'),
+      stride: query.stride === undefined ? d.stride : parseWindowSize(query.stride, 'stride'),
+      scales: query.scales === undefined ? d.scales : parseScales(query.scales),
+      flip: query.flip ?? false,
+      maxForwardPasses,
+    };
+    checkInferenceModeOptions(mode);
+    return mode;
+  } catch (err) {
+    if (err instanceof InvalidArgumentError) throw new HttpProblem('bad-parameter', `querystring/${err.message}`);
+    throw err;
+  }
 }
 
 const rgb = { type: 'array', items: { type: 'integer' }, minItems: 3, maxItems: 3 } as const;
@@ -35,14 +80,28 @@ export const segmentationSchema = {
     width: { type: 'integer', description: 'Mask width = image width' },
     height: { type: 'integer', description: 'Mask height = image height' },
     inferenceSize: { ...dims, description: 'Size the network ran at' },
+    inference: {
+      type: 'object',
+      description: 'How the segmentation ran, when a mode, crop, stride, scales or flip was asked for',
+      required: ['mode', 'scales', 'flip', 'forwardPasses'],
+      properties: {
+        mode: { type: 'string', enum: [...INFERENCE_MODES] },
+        crop: dims,
+        stride: dims,
+        scales: { type: 'array', items: { type: 'number' } },
+        flip: { type: 'boolean' },
+        forwardPasses: { type: 'integer', description: 'Network runs: windows x scales x flips' },
+      },
+    },
     timings: {
       type: 'object',
-      required: ['decodeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs', 'totalMs'],
+      required: ['decodeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs', 'encodeMs', 'totalMs'],
       properties: {
         decodeMs: { type: 'number' },
         preprocessMs: { type: 'number' },
-        inferenceMs: { type: 'number' },
-        postprocessMs: { type: 'number' },
+        inferenceMs: { type: 'number', description: 'The forward pass' },
+        postprocessMs: { type: 'number', description: 'Upsample to the image size and argmax' },
+        encodeMs: { type: 'number', description: 'Per-class statistics (and RLE)' },
         totalMs: { type: 'number', description: 'From the request’s arrival to this body, queue wait included' },
       },
     },
@@ -77,7 +136,7 @@ const querystring = {
   properties: {
     format: {
       type: 'string',
-      enum: [...MASK_FORMATS, 'json'],
+      enum: MASK_FORMATS,
       description: 'Default color, or json when the Accept header prefers application/json',
     },
     size: {
@@ -88,9 +147,18 @@ const querystring = {
       ],
     },
     alpha: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Overlay opacity of the colours' },
-    overlayFormat: { type: 'string', enum: ['jpeg', 'png'], default: 'jpeg' },
+    overlayFormat: { type: 'string', enum: OVERLAY_FORMATS, default: 'jpeg' },
     rle: { type: 'boolean', default: false, description: 'Add an RLE of each class (format=json only)' },
     model: modelQueryParam,
+    mode: { type: 'string', enum: [...INFERENCE_MODES], description: 'whole (default): one pass; slide: overlapping windows, logits averaged' },
+    crop: { ...windowSizeParam, description: 'mode=slide: window HxW, default 512x1024' },
+    stride: { ...windowSizeParam, description: 'mode=slide: step HxW between windows (at most the crop), default 341x683' },
+    scales: {
+      type: 'string',
+      pattern: '^[0-9.]+(,[0-9.]+)*$',
+      description: 'Test-time augmentation: ratios of the inference size, e.g. 0.5,0.75,1,1.25,1.5,1.75 (softmax averaged)',
+    },
+    flip: { type: 'boolean', description: 'Test-time augmentation: also run the horizontally flipped image' },
   },
 } as const;
 
@@ -144,47 +212,40 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
         throw new HttpProblem('bad-parameter', `querystring/rle applies to format=json only, not format=${format}`);
       }
       const served = requireModel(app, 'segmentation', query.model);
-      const labelSet = served.labelSet;
-      if (!labelSet) throw new TypeError(`segmentation model ${served.model.id} has no label set`);
+      const mode = inferenceModeOf(query, config.maxForwardPasses);
       const bytes = await readImageBody(request);
-
       const size = query.size ?? config.inferenceSize;
-      const outcome = await inference.segment(
-        { modelId: served.model.id, bytes, size, maxPixels: config.maxPixels },
-        clientGoneSignal(reply),
+      const output: SegmentOutput = { format, alpha: query.alpha, overlayFormat: query.overlayFormat, rle: query.rle };
+      // Header only (no pixels decoded): every limit is checked and the memory estimated before any work.
+      const probe = await probeImage(bytes, { maxPixels: config.maxPixels });
+      const plan = planSegment(probe, size, output, served, config, mode);
+      const answer = await inference.segment(
+        { modelId: served.model.id, bytes, size, maxPixels: config.maxPixels, output, mode },
+        { cost: plan.cost, deadline: request.inferenceDeadline, timeoutMs: config.requestTimeoutMs, signal: clientGoneSignal(reply) },
       );
-      const { classMap, timings, inferenceSize } = outcome;
+      const { timings } = answer;
       request.logFacts = {
         model: served.model.id,
-        imageWidth: classMap.width,
-        imageHeight: classMap.height,
+        imageWidth: answer.width,
+        imageHeight: answer.height,
         inferenceMs: Math.round(timings.inferenceMs * 100) / 100,
       };
       metrics.inferenceSeconds.observe({ model: served.model.id, task: 'segmentation' }, timings.inferenceMs / 1000);
+      // The request's deadline answered it already (503) while the job ran.
+      if (reply.sent) return reply;
 
-      if (format === 'json') {
-        return reply.type('application/json').send({
-          model: served.model.id,
-          width: classMap.width,
-          height: classMap.height,
-          inferenceSize,
-          timings: { ...timings, totalMs: reply.elapsedTime },
-          classes: classStats(classMap, labelSet, { rle: query.rle }),
-        });
+      if (answer.json) {
+        return reply.type('application/json').send({ ...answer.json, ...(answer.mode ? { inference: answer.mode } : {}), timings: { ...timings, totalMs: reply.elapsedTime } });
       }
-      const encoded = await encodeMask(format, outcome, labelSet, {
-        alpha: query.alpha,
-        overlayFormat: query.overlayFormat,
-      });
       return reply
-        .type(encoded.contentType)
+        .type(answer.contentType)
         .headers({
           'x-model': served.model.id,
           'x-inference-ms': timings.inferenceMs.toFixed(2),
-          'x-mask-width': String(classMap.width),
-          'x-mask-height': String(classMap.height),
+          'x-mask-width': String(answer.width),
+          'x-mask-height': String(answer.height),
         })
-        .send(encoded.body);
+        .send(Buffer.from(answer.body?.buffer ?? new ArrayBuffer(0), answer.body?.byteOffset, answer.body?.length));
     },
   );
 };

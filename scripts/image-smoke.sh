@@ -44,7 +44,7 @@ git -C "$REPO" archive --format=tar "$REF" | tar -x -C "$APP"
     rm -rf -- ${pattern#/}
   done < .dockerignore
 )
-[[ -f "$APP/package.json" && -f "$APP/.npmrc" ]] || fail ".dockerignore removed package.json or .npmrc from the context"
+[[ -f "$APP/package.json" && -f "$APP/package-lock.json" ]] || fail ".dockerignore removed package.json or package-lock.json from the context"
 
 step "npm ci (install scripts in the foreground, as in the image)"
 cd "$APP"

@@ -1,4 +1,5 @@
 import sharp, { type Metadata } from 'sharp';
+import { decodeBmp, looksLikeBmp, probeBmp } from './bmp.js';
 import { ImageDecodeError, ImageTooLargeError, type ImageDecodeErrorCode } from './errors.js';
 import type { RgbImage } from './types.js';
 
@@ -13,6 +14,8 @@ export interface DecodeOptions {
  * (HEVC) is refused by this sharp build's libheif and reported as unsupported when decoding.
  */
 const ACCEPTED_FORMATS: ReadonlySet<string> = new Set(['jpeg', 'png', 'webp', 'tiff', 'gif', 'heif']);
+/** What a 415 lists as accepted: sharp's formats plus BMP, which bmp.ts decodes. */
+const ACCEPTED_NAMES = [...ACCEPTED_FORMATS, 'bmp'].join(', ');
 
 /** sharp/libvips error messages → our error code, first match wins. */
 const SHARP_ERROR_CODES: ReadonlyArray<[RegExp, ImageDecodeErrorCode]> = [
@@ -40,14 +43,23 @@ function decodeErrorFrom(err: unknown, format?: string): ImageDecodeError {
   return new ImageDecodeError(code, describe(code, detail), { cause: err });
 }
 
+/** What the header says about an upload, before any pixel is decoded. */
+export interface ImageProbe {
+  /** sharp's decoder name (jpeg, png, webp, tiff, gif, heif), or bmp. */
+  format: string;
+  /** Size after EXIF orientation: what decodeImage returns and the mask's size. */
+  width: number;
+  height: number;
+}
+
 /**
- * Decode any accepted upload to 8-bit sRGB, oriented as its EXIF tag says: alpha flattened onto
- * black, grey expanded to RGB, 16-bit reduced to 8-bit (libvips keeps the high byte), palette
- * expanded, animations reduced to their first frame. The pixel limit is checked on the header
- * before decoding and again by sharp's own `limitInputPixels`.
+ * Reads the image header only (sharp's metadata; no pixel decoding): the format must be an accepted raster
+ * format and the pixel count within `maxPixels`. Throws ImageDecodeError (empty, unrecognised, unsupported,
+ * no size) or ImageTooLargeError. BMP, which sharp cannot read, has its header read by bmp.ts.
  */
-export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promise<RgbImage> {
+export async function probeImage(bytes: Uint8Array, opts: DecodeOptions): Promise<ImageProbe> {
   if (bytes.length === 0) throw new ImageDecodeError('IMAGE_EMPTY', describe('IMAGE_EMPTY', ''));
+  if (looksLikeBmp(bytes)) return probeBmp(bytes, opts.maxPixels);
 
   let meta: Metadata;
   try {
@@ -59,7 +71,7 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promi
   if (!ACCEPTED_FORMATS.has(meta.format)) {
     throw new ImageDecodeError(
       'IMAGE_UNSUPPORTED_FORMAT',
-      describe('IMAGE_UNSUPPORTED_FORMAT', `${meta.format} (accepted: ${[...ACCEPTED_FORMATS].join(', ')})`),
+      describe('IMAGE_UNSUPPORTED_FORMAT', `${meta.format} (accepted: ${ACCEPTED_NAMES})`),
     );
   }
   if (!(meta.width > 0 && meta.height > 0)) {
@@ -68,6 +80,20 @@ export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promi
   if (meta.width * meta.height > opts.maxPixels) {
     throw new ImageTooLargeError(meta.width, meta.height, opts.maxPixels);
   }
+  // EXIF orientations 5-8 turn the image by 90 degrees.
+  const swap = (meta.orientation ?? 1) >= 5;
+  return { format: meta.format, width: swap ? meta.height : meta.width, height: swap ? meta.width : meta.height };
+}
+
+/**
+ * Decode any accepted upload to 8-bit sRGB, oriented as its EXIF tag says: alpha flattened onto
+ * black, grey expanded to RGB, 16-bit reduced to 8-bit (libvips keeps the high byte), palette
+ * expanded, animations reduced to their first frame. The pixel limit is checked on the header
+ * before decoding and again by sharp's own `limitInputPixels`.
+ */
+export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promise<RgbImage> {
+  const meta = await probeImage(bytes, opts);
+  if (meta.format === 'bmp') return decodeBmp(bytes, opts.maxPixels);
 
   try {
     const { data, info } = await sharp(bytes, {

@@ -124,15 +124,3 @@ export async function encodeOverlay(image: RgbImage, map: ClassMap, labelSet: La
   const pipeline = sharp(blended.data, { raw: { width: blended.width, height: blended.height, channels: 3 } });
   return (opts.format ?? 'png') === 'jpeg' ? pipeline.jpeg({ quality: opts.quality ?? 90 }).toBuffer() : pipeline.png().toBuffer();
 }
-
-/** The mask-only outputs by name, for routes and the CLI to pick from a request. */
-export type MaskFormat = 'labelIds' | 'trainIds' | 'color' | 'colorPalette';
-
-export const MASK_ENCODERS: Readonly<
-  Record<MaskFormat, { contentType: string; encode(map: ClassMap, labelSet: LabelSet): Promise<Buffer> }>
-> = {
-  labelIds: { contentType: 'image/png', encode: encodeLabelIds },
-  trainIds: { contentType: 'image/png', encode: (map) => encodeTrainIds(map) },
-  color: { contentType: 'image/png', encode: encodeColor },
-  colorPalette: { contentType: 'image/png', encode: async (map, labelSet) => encodeColorPalette(map, labelSet) },
-};

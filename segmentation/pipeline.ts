@@ -2,6 +2,7 @@ import { performance } from 'node:perf_hooks';
 import type { Float32Tensor, InferenceEngine } from '../model/engines/engine.js';
 import { decodeImage } from './decode.js';
 import { ShapeError } from './errors.js';
+import { isPlainWhole, modeReport, segmentWithMode, type InferenceModeOptions, type InferenceModeReport } from './inference-modes/index.js';
 import { softmax, topK, upsampleArgmax, type TopKEntry } from './postprocess.js';
 import { classificationInput, normalizeImageNet, resizeForInference, type InferenceSize } from './preprocess.js';
 import type { ClassMap, RgbImage } from './types.js';
@@ -17,6 +18,8 @@ export interface SegmentTimings {
 export interface SegmentOptions {
   size: InferenceSize;
   maxPixels: number;
+  /** Called between stages; throws to stop a job nobody waits for (a forward pass itself cannot be interrupted). */
+  checkpoint?: () => void;
 }
 
 export interface SegmentResult {
@@ -27,6 +30,8 @@ export interface SegmentResult {
   /** The size the network ran at. */
   inferenceSize: { width: number; height: number };
   timings: SegmentTimings;
+  /** How it ran (mode, forward passes), when the caller chose an inference mode. */
+  mode?: InferenceModeReport;
 }
 
 /** Runs `fn`, returning its result and how long it took. */
@@ -36,14 +41,31 @@ async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
   return [result, performance.now() - start];
 }
 
-/** Image bytes → class map at the original size: decode, resize, normalise, run, upsample + argmax. */
-export async function segmentImage(engine: InferenceEngine, bytes: Uint8Array, opts: SegmentOptions): Promise<SegmentResult> {
+/**
+ * Image bytes → class map at the original size: decode, resize, normalise, run, upsample + argmax. With `mode`
+ * (inference-modes: slide, test-time augmentation) other than a plain whole pass, the runs after decoding are
+ * segmentWithMode's.
+ */
+export async function segmentImage(
+  engine: InferenceEngine,
+  bytes: Uint8Array,
+  opts: SegmentOptions,
+  mode?: InferenceModeOptions,
+): Promise<SegmentResult> {
+  const checkpoint = opts.checkpoint ?? (() => undefined);
   const [image, decodeMs] = await timed(() => decodeImage(bytes, { maxPixels: opts.maxPixels }));
+  checkpoint();
+  if (mode && !isPlainWhole(mode)) {
+    const run = await segmentWithMode(engine, image, opts.size, mode);
+    return { image, classMap: run.classMap, inferenceSize: run.inferenceSize, timings: { decodeMs, ...run.timings }, mode: run.report };
+  }
   const [[resized, input], preprocessMs] = await timed(async () => {
     const small = await resizeForInference(image, opts.size);
     return [small, normalizeImageNet(small)] as const;
   });
+  checkpoint();
   const [logits, inferenceMs] = await timed(() => engine.run(input));
+  checkpoint();
   if (logits.shape.length !== 4 || logits.shape[0] !== 1) {
     throw new ShapeError(`segmentation engine must return NHWC logits [1, h, w, C], got [${logits.shape.join(', ')}]`);
   }
@@ -53,6 +75,7 @@ export async function segmentImage(engine: InferenceEngine, bytes: Uint8Array, o
     classMap,
     inferenceSize: { width: resized.width, height: resized.height },
     timings: { decodeMs, preprocessMs, inferenceMs, postprocessMs },
+    ...(mode ? { mode: modeReport(mode, 1) } : {}),
   };
 }
 
@@ -62,6 +85,8 @@ export interface ClassifyOptions {
   topk: number;
   /** One name per classifier output. */
   labels: readonly string[];
+  /** As SegmentOptions.checkpoint. */
+  checkpoint?: () => void;
 }
 
 export interface ClassifyResult {
@@ -82,8 +107,11 @@ function checkClassifierLogits(logits: Float32Tensor, labels: readonly string[])
 
 /** Image bytes → the top-k classes: decode, torchvision's eval transform, run, softmax. */
 export async function classifyImage(engine: InferenceEngine, bytes: Uint8Array, opts: ClassifyOptions): Promise<ClassifyResult> {
+  const checkpoint = opts.checkpoint ?? (() => undefined);
   const [image, decodeMs] = await timed(() => decodeImage(bytes, { maxPixels: opts.maxPixels }));
+  checkpoint();
   const [input, preprocessMs] = await timed(() => classificationInput(image));
+  checkpoint();
   const [logits, inferenceMs] = await timed(() => engine.run(input));
   checkClassifierLogits(logits, opts.labels);
   const [top, postprocessMs] = await timed(() => topK(softmax(logits.data), opts.topk, opts.labels));

@@ -156,17 +156,12 @@ class HorizontalRows {
 }
 
 /**
- * Per source cell (the 2x2 neighbours an output pixel interpolates), the classes that can win anywhere inside it.
- * Every interpolated value of class k lies between its smallest and largest corner, so a class whose largest corner
- * is below some other class's smallest corner can never be the argmax there. A small relative margin keeps float32
- * rounding of the interpolation from ever excluding a true winner.
- */
-/**
  * Per source cell (the 2x2 neighbours an output pixel interpolates), the classes that can win anywhere inside it,
  * strongest first. Every interpolated value of class k lies between its smallest and largest corner, so a class
  * whose largest corner is below some other class's smallest corner can never be the argmax there; and at a given
  * pixel, once some class reaches value v, no class whose largest corner (its `ceiling`) is below v can win. A small
  * relative margin on each ceiling keeps float32 rounding of the interpolation from ever excluding a true winner.
+ * Cells are kept for one pair of source rows at a time (output rows come in order), so memory is O(w * C).
  */
 class CellCandidates {
   private readonly start: Int32Array;
@@ -177,39 +172,46 @@ class CellCandidates {
   readonly ceiling: Float32Array;
   private readonly low: Float32Array;
   private readonly high: Float32Array;
-
-  private readonly src: Float32Array;
-  private readonly w: number;
   private readonly c: number;
-  constructor(
-    src: Float32Array,
-    w: number,
-    c: number,
-    h: number,
-  ) {
-    this.src = src;
-    this.w = w;
+  /** The source row pair (top row index) the cached cells belong to. */
+  private row = -1;
+
+  constructor(w: number, c: number) {
     this.c = c;
-    this.start = new Int32Array(h * w).fill(-1);
-    this.count = new Uint8Array(h * w);
-    this.list = new Uint8Array(h * w * c);
-    this.ceiling = new Float32Array(h * w * c);
+    this.start = new Int32Array(w).fill(-1);
+    this.count = new Uint8Array(w);
+    this.list = new Uint8Array(w * c);
+    this.ceiling = new Float32Array(w * c);
     this.low = new Float32Array(c);
     this.high = new Float32Array(c);
   }
 
-  /** Fills (once per cell) and returns the offset of the cell's candidates in `list`; their number is `countOf`. */
-  of(y0: number, x0: number, y1: number, x1: number): number {
-    const cell = y0 * this.w + x0;
-    if (this.start[cell] >= 0) return this.start[cell];
-    const { src, w, c, low, high, list, ceiling } = this;
-    const corners = [(y0 * w + x0) * c, (y0 * w + x1) * c, (y1 * w + x0) * c, (y1 * w + x1) * c];
+  /** Forgets the cached cells when the output moves on to another pair of source rows. */
+  useRow(y0: number): void {
+    if (y0 === this.row) return;
+    this.row = y0;
+    this.start.fill(-1);
+  }
+
+  /**
+   * Fills (once per cell) and returns the offset of cell x0's candidates in `list`; their number is `countOf`.
+   * `top`/`bottom` hold the two source rows (at `topBase`/`bottomBase`), corners at columns x0 and x1.
+   */
+  of(top: Float32Array, topBase: number, bottom: Float32Array, bottomBase: number, x0: number, x1: number): number {
+    if (this.start[x0] >= 0) return this.start[x0];
+    const { c, low, high, list, ceiling } = this;
+    const corners: [Float32Array, number][] = [
+      [top, topBase + x0 * c],
+      [top, topBase + x1 * c],
+      [bottom, bottomBase + x0 * c],
+      [bottom, bottomBase + x1 * c],
+    ];
     let threshold = -Infinity;
     for (let k = 0; k < c; k++) {
-      let lo = src[corners[0] + k];
+      let lo = corners[0][0][corners[0][1] + k];
       let hi = lo;
       for (let i = 1; i < 4; i++) {
-        const v = src[corners[i] + k];
+        const v = corners[i][0][corners[i][1] + k];
         if (v < lo) lo = v;
         if (v > hi) hi = v;
       }
@@ -217,7 +219,7 @@ class CellCandidates {
       high[k] = hi;
       if (lo > threshold) threshold = lo;
     }
-    const offset = cell * c;
+    const offset = x0 * c;
     let n = 0;
     for (let k = 0; k < c; k++) {
       const bound = high[k] + 1e-6 * Math.max(Math.abs(low[k]), Math.abs(high[k])) + 1e-30;
@@ -232,13 +234,140 @@ class CellCandidates {
       list[offset + i] = k;
       ceiling[offset + i] = bound;
     }
-    this.start[cell] = offset;
-    this.count[cell] = n;
+    this.start[x0] = offset;
+    this.count[x0] = n;
     return offset;
   }
 
-  countOf(y0: number, x0: number): number {
-    return this.count[y0 * this.w + x0];
+  countOf(x0: number): number {
+    return this.count[x0];
+  }
+}
+
+/** One source row as the band upsampler reads it: its C values per column and its per-column argmax. */
+interface SourceRow {
+  values: Float32Array;
+  base: number;
+  argmax: Uint8Array;
+  argmaxBase: number;
+}
+
+/**
+ * upsampleArgmax fed by bands of source rows, for sources too large to hold at once (sliding-window inference at
+ * an image's own size): `push` takes the next rows of the NHWC `[1, h, w, C]` source, top to bottom, and finishes
+ * every output row whose two source rows have arrived. It keeps one source row from the previous band (an output
+ * row never reads rows more than one apart), so the caller may reuse the buffer it pushed. Same arithmetic as
+ * upsampleArgmax (which is this class fed one band): labels equal torch's
+ * `F.interpolate(x, (outH, outW), mode='bilinear', align_corners=False).argmax(1)`.
+ */
+export class UpsampleArgmaxRows {
+  /** The class map at (outH, outW); complete once all h source rows have been pushed. */
+  readonly classMap: ClassMap;
+  private readonly ys: LinearAxis;
+  private readonly xs: LinearAxis;
+  private readonly h: number;
+  private readonly w: number;
+  private readonly c: number;
+  private readonly cells: CellCandidates;
+  private readonly carry: Float32Array;
+  private readonly carryArgmax: Uint8Array;
+  /** Source rows received so far. */
+  private received = 0;
+  /** Next output row to finish. */
+  private nextRow = 0;
+
+  constructor(h: number, w: number, c: number, outH: number, outW: number) {
+    if (!(Number.isInteger(h) && Number.isInteger(w) && Number.isInteger(c) && h >= 1 && w >= 1 && c >= 1)) {
+      throw new ShapeError(`source must be [1, h, w, C] with positive integers, got [1, ${h}, ${w}, ${c}]`);
+    }
+    if (c > MAX_CLASSES) throw new ShapeError(`logits have ${c} classes, a class map holds at most ${MAX_CLASSES}`);
+    if (!(Number.isInteger(outH) && Number.isInteger(outW) && outH >= 1 && outW >= 1)) {
+      throw new InvalidArgumentError(`output size must be positive integers, got ${outH}x${outW}`);
+    }
+    this.h = h;
+    this.w = w;
+    this.c = c;
+    this.ys = linearAxis(h, outH);
+    this.xs = linearAxis(w, outW);
+    this.cells = new CellCandidates(w, c);
+    this.carry = new Float32Array(w * c);
+    this.carryArgmax = new Uint8Array(w);
+    this.classMap = { data: new Uint8Array(outH * outW), width: outW, height: outH };
+  }
+
+  /** True once every source row has been pushed (and so every output row written). */
+  get done(): boolean {
+    return this.received === this.h;
+  }
+
+  /** The next source rows, NHWC (`rows * w * C` values); throws ShapeError past the source's h rows. */
+  push(band: Float32Array): void {
+    const { w, c, ys } = this;
+    const rowSize = w * c;
+    const rows = band.length / rowSize;
+    if (!Number.isInteger(rows) || this.received + rows > this.h) {
+      throw new ShapeError(`band of ${band.length} values is not whole rows of ${w}x${c} within the ${this.h - this.received} rows left`);
+    }
+    if (rows === 0) return;
+    const first = this.received;
+    const last = first + rows - 1;
+    const bandArgmax = new Uint8Array(rows * w);
+    for (let p = 0; p < rows * w; p++) bandArgmax[p] = argmaxAt(band, p * c, c);
+    const rowAt = (y: number): SourceRow =>
+      y < first
+        ? { values: this.carry, base: 0, argmax: this.carryArgmax, argmaxBase: 0 }
+        : { values: band, base: (y - first) * rowSize, argmax: bandArgmax, argmaxBase: (y - first) * w };
+    const outH = this.classMap.height;
+    while (this.nextRow < outH && ys.i1[this.nextRow] <= last) {
+      const oy = this.nextRow++;
+      this.outputRow(oy, rowAt(ys.i0[oy]), rowAt(ys.i1[oy]));
+    }
+    this.carry.set(band.subarray((rows - 1) * rowSize, rows * rowSize));
+    this.carryArgmax.set(bandArgmax.subarray((rows - 1) * w, rows * w));
+    this.received += rows;
+  }
+
+  private outputRow(oy: number, top: SourceRow, bottom: SourceRow): void {
+    const { xs, c, cells } = this;
+    const outW = this.classMap.width;
+    const out = this.classMap.data;
+    const wy0 = this.ys.w0[oy];
+    const wy1 = this.ys.w1[oy];
+    const src0 = top.values;
+    const src1 = bottom.values;
+    const outRow = oy * outW;
+    cells.useRow(this.ys.i0[oy]);
+    for (let ox = 0; ox < outW; ox++) {
+      const x0 = xs.i0[ox];
+      const x1 = xs.i1[ox];
+      const k0 = top.argmax[top.argmaxBase + x0];
+      if (k0 === top.argmax[top.argmaxBase + x1] && k0 === bottom.argmax[bottom.argmaxBase + x0] && k0 === bottom.argmax[bottom.argmaxBase + x1]) {
+        out[outRow + ox] = k0;
+        continue;
+      }
+      const wx0 = xs.w0[ox];
+      const wx1 = xs.w1[ox];
+      const a = top.base + x0 * c;
+      const b = top.base + x1 * c;
+      const d = bottom.base + x0 * c;
+      const e = bottom.base + x1 * c;
+      const offset = cells.of(src0, top.base, src1, bottom.base, x0, x1);
+      const n = cells.countOf(x0);
+      let best = -1;
+      let bestValue = -Infinity;
+      for (let i = 0; i < n; i++) {
+        // Candidates come by descending ceiling: once one is below the best value, so are all the rest.
+        if (cells.ceiling[offset + i] < bestValue) break;
+        const k = cells.list[offset + i];
+        const v = lerp(wy0, lerp(wx0, src0[a + k], wx1, src0[b + k]), wy1, lerp(wx0, src1[d + k], wx1, src1[e + k]));
+        // Exact ties go to the lowest class index, like torch.argmax.
+        if (v > bestValue || (v === bestValue && k < best)) {
+          bestValue = v;
+          best = k;
+        }
+      }
+      out[outRow + ox] = best;
+    }
   }
 }
 
@@ -251,66 +380,26 @@ class CellCandidates {
  */
 export function upsampleArgmax(logits: Float32Tensor, outH: number, outW: number): ClassMap {
   const { h, w, c } = checkLogits(logits, outH, outW);
-  const src = logits.data;
-  const sourceArgmax = new Uint8Array(h * w);
-  for (let p = 0; p < h * w; p++) sourceArgmax[p] = argmaxAt(src, p * c, c);
-
-  const ys = linearAxis(h, outH);
-  const xs = linearAxis(w, outW);
-  const cells = new CellCandidates(src, w, c, h);
-  const out = new Uint8Array(outH * outW);
-
-  for (let oy = 0; oy < outH; oy++) {
-    const y0 = ys.i0[oy];
-    const y1 = ys.i1[oy];
-    const wy0 = ys.w0[oy];
-    const wy1 = ys.w1[oy];
-    const outRow = oy * outW;
-    for (let ox = 0; ox < outW; ox++) {
-      const x0 = xs.i0[ox];
-      const x1 = xs.i1[ox];
-      const k0 = sourceArgmax[y0 * w + x0];
-      if (k0 === sourceArgmax[y0 * w + x1] && k0 === sourceArgmax[y1 * w + x0] && k0 === sourceArgmax[y1 * w + x1]) {
-        out[outRow + ox] = k0;
-        continue;
-      }
-      const wx0 = xs.w0[ox];
-      const wx1 = xs.w1[ox];
-      const a = (y0 * w + x0) * c;
-      const b = (y0 * w + x1) * c;
-      const d = (y1 * w + x0) * c;
-      const e = (y1 * w + x1) * c;
-      const offset = cells.of(y0, x0, y1, x1);
-      const n = cells.countOf(y0, x0);
-      let best = -1;
-      let bestValue = -Infinity;
-      for (let i = 0; i < n; i++) {
-        // Candidates come by descending ceiling: once one is below the best value, so are all the rest.
-        if (cells.ceiling[offset + i] < bestValue) break;
-        const k = cells.list[offset + i];
-        const v = lerp(wy0, lerp(wx0, src[a + k], wx1, src[b + k]), wy1, lerp(wx0, src[d + k], wx1, src[e + k]));
-        // Exact ties go to the lowest class index, like torch.argmax.
-        if (v > bestValue || (v === bestValue && k < best)) {
-          bestValue = v;
-          best = k;
-        }
-      }
-      out[outRow + ox] = best;
-    }
-  }
-  return { data: out, width: outW, height: outH };
+  const rows = new UpsampleArgmaxRows(h, w, c, outH, outW);
+  rows.push(logits.data);
+  return rows.classMap;
 }
 
 /**
- * Bilinear (align_corners=False) upsample of NHWC `[1, h, w, C]` logits to NCHW `[1, C, outH, outW]`
- * (torch's layout, for callers that want the raw scores).
+ * Bilinear (align_corners=False) upsample of NHWC `[1, h, w, C]` logits to (outH, outW), one output row at a time:
+ * `row(oy, values)` gets row oy as NHWC values (outW * C, a buffer reused for the next row). For callers that fold
+ * rows into something else (sliding-window sums) without a C x outH x outW map; upsampleLogits is this, collected.
  */
-export function upsampleLogits(logits: Float32Tensor, outH: number, outW: number): Float32Tensor {
+export function upsampleLogitsByRow(
+  logits: Float32Tensor,
+  outH: number,
+  outW: number,
+  row: (oy: number, values: Float32Array) => void,
+): void {
   const { h, w, c } = checkLogits(logits, outH, outW);
   const ys = linearAxis(h, outH);
   const horizontal = new HorizontalRows(logits.data, w, c, outW);
-  const plane = outH * outW;
-  const out = new Float32Array(c * plane);
+  const values = new Float32Array(outW * c);
   for (let oy = 0; oy < outH; oy++) {
     const wy0 = ys.w0[oy];
     const wy1 = ys.w1[oy];
@@ -318,10 +407,27 @@ export function upsampleLogits(logits: Float32Tensor, outH: number, outW: number
     for (let ox = 0; ox < outW; ox++) {
       const a = horizontal.column(top, ox);
       const b = horizontal.column(bottom, ox);
-      const p = oy * outW + ox;
-      for (let ch = 0; ch < c; ch++) out[ch * plane + p] = lerp(wy0, top.values[a + ch], wy1, bottom.values[b + ch]);
+      for (let ch = 0; ch < c; ch++) values[a + ch] = lerp(wy0, top.values[a + ch], wy1, bottom.values[b + ch]);
     }
+    row(oy, values);
   }
+}
+
+/**
+ * Bilinear (align_corners=False) upsample of NHWC `[1, h, w, C]` logits to NCHW `[1, C, outH, outW]`
+ * (torch's layout, for callers that want the raw scores).
+ */
+export function upsampleLogits(logits: Float32Tensor, outH: number, outW: number): Float32Tensor {
+  const c = logits.shape[3];
+  const plane = outH * outW;
+  let out = new Float32Array(0);
+  upsampleLogitsByRow(logits, outH, outW, (oy, values) => {
+    if (out.length === 0) out = new Float32Array(c * plane);
+    const p0 = oy * outW;
+    for (let ox = 0; ox < outW; ox++) {
+      for (let ch = 0; ch < c; ch++) out[ch * plane + p0 + ox] = values[ox * c + ch];
+    }
+  });
   return { data: out, shape: [1, c, outH, outW] };
 }
 

@@ -1,6 +1,7 @@
 import sharp, { type Sharp } from 'sharp';
 import type { Float32Tensor } from '../model/engines/engine.js';
 import { InvalidArgumentError } from './errors.js';
+import { pilResizeBilinear } from './pil-resize.js';
 import type { RgbImage } from './types.js';
 
 /**
@@ -22,11 +23,11 @@ export const CLASSIFICATION_RESIZE = 256;
 export const CLASSIFICATION_CROP = 224;
 
 /**
- * Resampling kernel for every resize: libvips' `linear` (a triangle filter widened by the shrink
- * factor, after a box pre-shrink for factors above 2), i.e. anti-aliased bilinear, close to PIL's
- * BILINEAR which torchvision's transforms use on PIL images.
+ * Resampling kernel of the segmentation size policy: libvips' `linear` (a triangle filter widened by the
+ * shrink factor, after a box pre-shrink for factors above 2), close to PIL's BILINEAR. The classifier, which
+ * must equal torchvision's transform, uses PIL's resampler itself (pil-resize.ts).
  */
-const RESIZE_KERNEL = 'linear' as const;
+export const RESIZE_KERNEL = 'linear' as const;
 
 /** Parse `1024` / `native` as given on a command line or query string. */
 export function parseInferenceSize(text: string): InferenceSize {
@@ -115,15 +116,24 @@ export function centreCropOffsets(width: number, height: number, crop: number): 
   return { left: roundHalfEven((width - crop) / 2), top: roundHalfEven((height - crop) / 2) };
 }
 
-/** The resized and centre-cropped 224x224 image the classifier sees. */
+/** The `size` x `size` window of `img` at (left, top), copied. */
+function cropRgb(img: RgbImage, left: number, top: number, size: number): RgbImage {
+  const data = new Uint8Array(size * size * 3);
+  for (let y = 0; y < size; y++) {
+    const start = ((top + y) * img.width + left) * 3;
+    data.set(img.data.subarray(start, start + size * 3), y * size * 3);
+  }
+  return { data, width: size, height: size };
+}
+
+/**
+ * The resized and centre-cropped 224x224 image the classifier sees: torchvision's `Resize(256)` on a PIL image
+ * (PIL's bilinear resampler, pil-resize.ts) then `CenterCrop(224)`.
+ */
 export async function classificationCrop(img: RgbImage): Promise<RgbImage> {
   const resized = shortSideResizeDims(img.width, img.height, CLASSIFICATION_RESIZE);
   const { left, top } = centreCropOffsets(resized.width, resized.height, CLASSIFICATION_CROP);
-  return toRgbImage(
-    rawInput(img)
-      .resize(resized.width, resized.height, { fit: 'fill', kernel: RESIZE_KERNEL })
-      .extract({ left, top, width: CLASSIFICATION_CROP, height: CLASSIFICATION_CROP }),
-  );
+  return cropRgb(pilResizeBilinear(img, resized.width, resized.height), left, top, CLASSIFICATION_CROP);
 }
 
 /** torchvision's ImageNet eval transform → NHWC `[1, 224, 224, 3]`. */

@@ -7,17 +7,25 @@ import { metricsRoutes } from '../routes/metrics.js';
 import { modelsRoutes } from '../routes/models.js';
 import { segmentRoutes } from '../routes/segment.js';
 import { webRoutes } from '../routes/web.js';
+import { apiKeyAuth } from './api-key-auth.js';
 import { jobsPerEngine, type ServerConfig } from './config.js';
+import { contentEncoding } from './content-encoding.js';
 import './context.js';
+import { corsAllowList } from './cors.js';
 import { problemFor } from './error-mapping.js';
+import { admission } from './admission.js';
+import { closingProblems, problemClientErrorHandler, problemFrameworkErrors } from './framework-errors.js';
 import { imageBody } from './image-body.js';
+import { MemoryBudget, requestCapacity, resolveMemoryBudget } from './memory-budget.js';
 import { InferenceService, inProcessRunner, type InferenceJob, type InferenceResult } from './inference.js';
 import type { JobRunner } from './inference-queue.js';
 import { logRequestCompleted, loggerOptions, REQUEST_ID_HEADER, requestIdFor } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { ModelRegistry } from './model-registry.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, problemSchema } from './problems.js';
+import { apiRateLimit } from './rate-limit.js';
 import { Readiness } from './readiness.js';
+import { securityHeaders } from './security-headers.js';
 import { serveModels } from './serve-models.js';
 
 /** Version of the HTTP API document (the routes live under /v1). */
@@ -41,22 +49,41 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
     requestIdHeader: false,
     genReqId: requestIdFor,
     bodyLimit: config.bodyLimit,
-    // On close: refuse new requests with 503, let in-flight ones finish, drop idle keep-alive sockets.
-    return503OnClosing: true,
+    // Time limits of the socket layer (issue 9): headers, the whole request as Node's backstop (our own
+    // deadline answers first, with a problem body), idle keep-alive connections; checked every second.
+    http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
+    requestTimeout: config.requestTimeoutMs + 5000,
+    keepAliveTimeout: config.keepAliveTimeoutMs,
+    // On close: closingProblems refuses new requests with a 503 problem, in-flight ones finish, idle keep-alive
+    // sockets are dropped.
+    return503OnClosing: false,
     forceCloseConnections: 'idle',
+    // Errors answered before routing (parser errors, undecodable URLs) are problem+json too.
+    clientErrorHandler: problemClientErrorHandler,
+    frameworkErrors: problemFrameworkErrors,
     // Unknown query parameters are a 400 (a misspelt `fromat=json` must not silently answer a PNG).
     ajv: { customOptions: { removeAdditional: false } },
   });
 
+  app.server.maxConnections = config.maxConnections;
+
   const models = new ModelRegistry();
+  const budgetSource = resolveMemoryBudget(config.memoryBudget);
+  // Until the models are loaded the baseline is unknown: the current RSS stands in for it.
+  const budget = new MemoryBudget(requestCapacity(budgetSource.bytes, process.memoryUsage().rss));
+  const concurrency = Math.max(1, config.workers) * jobsPerEngine(config);
   const inference = new InferenceService((deps.runner ?? inProcessRunner)(models), {
-    concurrency: Math.max(1, config.workers) * jobsPerEngine(config),
+    concurrency,
     limit: config.queueLimit,
     timeoutMs: config.requestTimeoutMs,
+    budget,
   });
-  const metrics = createMetrics(() => ({ depth: inference.queue.depth, running: inference.queue.running }));
+  const metrics = createMetrics(
+    () => ({ depth: inference.queue.depth, running: inference.queue.running }),
+    () => ({ total: budgetSource.bytes, capacity: budget.capacity, reserved: budget.reserved, peak: budget.peak }),
+  );
   const readiness = new Readiness();
-  app.decorate('cityseg', { config, models, inference, metrics, readiness });
+  app.decorate('cityseg', { config, models, inference, metrics, readiness, budget, budgetSource });
   app.decorateRequest('logFacts', null as never);
   app.addSchema(problemSchema);
 
@@ -92,12 +119,31 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
     models.disposeAll();
   });
 
+  // Network safety first: their hooks must apply to every route and error registered after them; the rate limit
+  // before the API keys, so failed key guesses are counted.
+  await app.register(securityHeaders);
+  await app.register(closingProblems);
+  await app.register(corsAllowList);
+  await app.register(contentEncoding);
+  await app.register(apiRateLimit);
+  await app.register(apiKeyAuth);
   // docs first: its onRoute hook must see every route registered after it.
   await app.register(docsRoutes, { version: API_VERSION });
   await app.register(metricsRoutes);
   await app.register(healthRoutes);
   await app.register(modelsRoutes);
   await app.register(async (imageScope) => {
+    await imageScope.register(admission, {
+      queueLimit: config.queueLimit,
+      concurrency,
+      requestTimeoutMs: config.requestTimeoutMs,
+      bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
+      bodyMinRate: config.bodyMinRate,
+      bodyLimit: config.bodyLimit,
+      reserve: (bytes) => budget.tryReserve(bytes),
+      release: (bytes) => budget.release(bytes),
+      retryAfterSeconds: () => inference.queue.retryAfterSeconds(),
+    });
     await imageScope.register(imageBody, { bodyLimit: config.bodyLimit });
     await imageScope.register(segmentRoutes);
     await imageScope.register(classifyRoutes);

@@ -1,7 +1,10 @@
+import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { ApiKeyFileError, parseApiKeyFile, type ApiKeys } from './api-keys.js';
 import type { EngineName } from '../model/engines/engine.js';
 import type { ArchName } from '../model/loaded-model.js';
 import { DOWNLOAD_LIMITS, type FetchOptions } from '../model/weights/source.js';
+import { DEFAULT_MAX_FORWARD_PASSES } from '../segmentation/inference-modes/options.js';
 
 export type SegmentationArch = Extract<ArchName, `lraspp_${string}`>;
 export type ClassifierArch = Extract<ArchName, `mobilenet_${string}`>;
@@ -9,16 +12,18 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 /** Every setting of the HTTP service, validated. */
 export interface ServerConfig {
-  /** Absent → the weights' preset's, else lraspp_mobilenet_v3_large. */
+  /** With weights a check (the checkpoint or preset says); without, the untrained model's (lraspp_mobilenet_v3_large). */
   arch?: SegmentationArch;
   /**
    * Checkpoint path, URL or preset name of the segmentation model; `none` → seeded untrained init; absent → the
    * arch's default preset when it can be fetched, else the seeded init.
    */
   weights?: string;
-  /** Absent → the preset's, else the label set's. */
+  /** Entry of a training checkpoint to load, e.g. `model_ema`. */
+  weightsKey?: string;
+  /** With weights a check; without, the preset's, else the label set's, else 19. */
   numClasses?: number;
-  /** `cityscapes`, `voc` or a path to a label-set file; absent → the preset's, else the one with the class count. */
+  /** `cityscapes`, `voc` or a path to a label-set file; absent → the preset's, else the one of the class count (19, 21). */
   labels?: string;
   /** `none` serves no classifier (and /v1/classify answers 400); absent → the preset's, else mobilenet_v3_large. */
   classifierArch?: ClassifierArch | 'none';
@@ -30,6 +35,8 @@ export interface ServerConfig {
   /** Default long side the image is resized to for inference. */
   inferenceSize: number | 'native';
   maxPixels: number;
+  /** Most network runs one segmentation may take (slide windows x scales x flips); more is a 400. */
+  maxForwardPasses: number;
   bodyLimit: number;
   /** 0 runs inference on the main thread; N > 0 runs it in a pool of N worker threads. */
   workers: number;
@@ -40,13 +47,39 @@ export interface ServerConfig {
   /** Dynamic batching: longest an image waits for companions. */
   batchWaitMs: number;
   queueLimit: number;
+  /** Whole request, from arrival to the last byte of the answer. */
   requestTimeoutMs: number;
   shutdownTimeoutMs: number;
+  /** Bytes the whole process may use; 'auto' = the cgroup limit, else half the machine. */
+  memoryBudget: number | 'auto';
+  /** Most pixels the network runs at in one forward pass (independent of the decode limit maxPixels). */
+  maxInferencePixels: number;
+  /** Longest side over shortest side an image may have. */
+  maxAspectRatio: number;
+  /** Time allowed for a request's headers to arrive. */
+  headersTimeoutMs: number;
+  /** Longest pause between two chunks of a request body. */
+  bodyIdleTimeoutMs: number;
+  /** Slowest average body rate accepted once the body has been arriving for a grace period, bytes per second. */
+  bodyMinRate: number;
+  /** Open connections at once; further ones are closed on arrival. */
+  maxConnections: number;
+  /** How long an idle keep-alive connection stays open. */
+  keepAliveTimeoutMs: number;
   engine: EngineName | 'auto';
   cacheDir?: string;
   port: number;
   host: string;
   logLevel: LogLevel;
+  /** Bearer keys the API routes require (read from the file at start-up); absent → no authentication. */
+  apiKeys?: ApiKeys;
+  /** /metrics requires an API key too (when keys are configured). */
+  metricsAuth: boolean;
+  /** Requests per client (API key, else address) per window on the API routes; 0 = no rate limit. */
+  rateLimitMax: number;
+  rateLimitWindowMs: number;
+  /** Origins allowed to call the API from a browser (CORS); absent → no CORS headers at all. */
+  corsOrigins?: string[];
 }
 
 export type SettingName = keyof ServerConfig;
@@ -125,6 +158,51 @@ function httpUrl(raw: string): string {
   return raw;
 }
 
+function byteSizeOrAuto(raw: string): number | 'auto' {
+  return raw.trim() === 'auto' ? 'auto' : byteSize(raw);
+}
+
+function boolean(raw: string): boolean {
+  if (/^(true|1|yes)$/i.test(raw.trim())) return true;
+  if (/^(false|0|no)$/i.test(raw.trim())) return false;
+  throw new InvalidValue(`expected true or false, got '${raw}'`);
+}
+
+/** The API keys file at this path, read now: a file that cannot be read or parsed stops start-up. */
+function apiKeysFile(path: string): ApiKeys {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    throw new InvalidValue(`cannot read the API keys file '${path}' (${(error as NodeJS.ErrnoException).code ?? String(error)})`);
+  }
+  try {
+    return parseApiKeyFile(path, text);
+  } catch (error) {
+    // The message names the line, never the key on it.
+    if (error instanceof ApiKeyFileError) throw new InvalidValue(error.message);
+    throw error;
+  }
+}
+
+/** Comma-separated browser origins (`https://app.example.org,http://localhost:3000`), each exactly an origin. */
+function originList(raw: string): string[] {
+  const origins = raw.split(',').map((origin) => origin.trim()).filter((origin) => origin !== '');
+  if (origins.length === 0) throw new InvalidValue('expected one or more origins such as https://app.example.org');
+  for (const origin of origins) {
+    let parsed: URL | undefined;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      parsed = undefined;
+    }
+    if (!parsed || parsed.origin !== origin) {
+      throw new InvalidValue(`'${origin}' is not an origin (scheme://host[:port], no path or trailing slash)`);
+    }
+  }
+  return origins;
+}
+
 function sizeOrNative(raw: string): number | 'native' {
   return raw === 'native' ? 'native' : (integer(32, 4096)(raw) as number);
 }
@@ -142,10 +220,11 @@ const MINUTE_MS = 60_000;
 
 /** The settings table: env var, flag, parser, default. main.ts builds its CLI flags from it. */
 export const SETTINGS: Record<SettingName, SettingSpec> = {
-  arch: { env: 'CITYSEG_ARCH', flag: 'arch', parse: oneOf('lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'), help: "segmentation architecture (default: the weights preset's, else lraspp_mobilenet_v3_large)" },
+  arch: { env: 'CITYSEG_ARCH', flag: 'arch', parse: oneOf('lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'), help: "segmentation architecture: checked against the checkpoint or preset; untrained default lraspp_mobilenet_v3_large" },
   weights: { env: 'CITYSEG_WEIGHTS', flag: 'weights', parse: nonEmpty, help: 'segmentation checkpoint: .pth/.safetensors path, URL or torchvision:<arch>[.<VARIANT>]; none = untrained seeded init; absent = the default preset if it can be fetched' },
-  numClasses: { env: 'CITYSEG_NUM_CLASSES', flag: 'num-classes', parse: integer(1, 255), help: "segmentation classes (default: the preset's, else the label set's)" },
-  labels: { env: 'CITYSEG_LABELS', flag: 'labels', parse: nonEmpty, help: "label set: cityscapes, voc or a file path (default: the preset's, else cityscapes)" },
+  weightsKey: { env: 'CITYSEG_WEIGHTS_KEY', flag: 'weights-key', parse: nonEmpty, help: 'entry of a training checkpoint to load, e.g. model_ema' },
+  numClasses: { env: 'CITYSEG_NUM_CLASSES', flag: 'num-classes', parse: integer(1, 255), help: "segmentation classes: checked against the checkpoint or preset; untrained default: the label set's, else 19" },
+  labels: { env: 'CITYSEG_LABELS', flag: 'labels', parse: nonEmpty, help: "label set: cityscapes, voc or a file path; default: the preset's, else the one of the class count (19 cityscapes, 21 voc)" },
   classifierArch: { env: 'CITYSEG_CLASSIFIER_ARCH', flag: 'classifier-arch', parse: oneOf('mobilenet_v3_large', 'mobilenet_v3_small', 'none'), help: "ImageNet classifier architecture, or none (default: the preset's, else mobilenet_v3_large)" },
   classifierWeights: { env: 'CITYSEG_CLASSIFIER_WEIGHTS', flag: 'classifier-weights', parse: nonEmpty, help: 'classifier checkpoint, as --weights' },
   weightsMirror: { env: 'CITYSEG_WEIGHTS_MIRROR', flag: 'weights-mirror', parse: httpUrl, help: 'base URL replacing https://download.pytorch.org/models/ for torchvision: presets' },
@@ -153,19 +232,34 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   downloadMaxBytes: { env: 'CITYSEG_DOWNLOAD_MAX_BYTES', flag: 'download-max-bytes', parse: byteSize, fallback: DOWNLOAD_LIMITS.maxBytes, help: 'weights downloads: largest file (bytes, or e.g. 200MB)' },
   inferenceSize: { env: 'CITYSEG_INFERENCE_SIZE', flag: 'inference-size', parse: sizeOrNative, fallback: 1024, help: 'default inference long side (32..4096) or native' },
   maxPixels: { env: 'CITYSEG_MAX_PIXELS', flag: 'max-pixels', parse: integer(1, 1e9), fallback: 40e6, help: 'largest accepted image, in pixels' },
+  maxForwardPasses: { env: 'CITYSEG_MAX_FORWARD_PASSES', flag: 'max-forward-passes', parse: integer(1, 100_000), fallback: DEFAULT_MAX_FORWARD_PASSES, help: 'most forward passes per segmentation (mode=slide windows x scales x flips)' },
   bodyLimit: { env: 'CITYSEG_BODY_LIMIT', flag: 'body-limit', parse: byteSize, fallback: 20 * 1024 ** 2, help: 'largest accepted request body (bytes, or e.g. 20MiB)' },
-  workers: { env: 'CITYSEG_WORKERS', flag: 'workers', parse: integer(0, 64), fallback: 0, help: '0 = inference on the main thread, N = pool of N worker threads' },
+  workers: { env: 'CITYSEG_WORKERS', flag: 'workers', parse: integer(0, 64), fallback: 1, help: 'worker threads doing all pixel work (decode, inference, encode); 0 = on the main thread, which then stalls health checks' },
   threads: { env: 'CITYSEG_THREADS', flag: 'threads', parse: integer(0, 256), fallback: 0, help: 'intra-op threads per engine (ONNX Runtime); 0 = cores / max(1, workers)' },
   maxBatch: { env: 'CITYSEG_MAX_BATCH', flag: 'max-batch', parse: integer(1, 64), fallback: 1, help: 'dynamic batching: most same-size images per batch (1 = off)' },
   batchWaitMs: { env: 'CITYSEG_BATCH_WAIT_MS', flag: 'batch-wait-ms', parse: integer(0, 10_000), fallback: 5, help: 'dynamic batching: longest an image waits for a batch to fill' },
   queueLimit: { env: 'CITYSEG_QUEUE_LIMIT', flag: 'queue-limit', parse: integer(1, 100_000), fallback: 64, help: 'requests allowed to wait for inference before 503' },
-  requestTimeoutMs: { env: 'CITYSEG_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 30_000, help: 'longest a request may wait for inference before 503' },
+  requestTimeoutMs: { env: 'CITYSEG_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 30_000, help: 'whole request, arrival to last byte of the answer: 408 while the body arrives, 503 while waiting or running' },
   shutdownTimeoutMs: { env: 'CITYSEG_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 30_000, help: 'graceful-shutdown budget before a forced exit' },
+  memoryBudget: { env: 'CITYSEG_MEMORY_BUDGET', flag: 'memory-budget', parse: byteSizeOrAuto, fallback: 'auto', help: 'memory the process may use (e.g. 2GiB); auto = the container limit, else half the machine' },
+  maxInferencePixels: { env: 'CITYSEG_MAX_INFERENCE_PIXELS', flag: 'max-inference-pixels', parse: integer(1024, 1e9), fallback: 8_388_608, help: 'most pixels the network runs at per forward pass (413 above)' },
+  maxAspectRatio: { env: 'CITYSEG_MAX_ASPECT_RATIO', flag: 'max-aspect-ratio', parse: integer(1, 1_000_000), fallback: 100, help: 'longest over shortest image side (422 above)' },
+  headersTimeoutMs: { env: 'CITYSEG_HEADERS_TIMEOUT_MS', flag: 'headers-timeout-ms', parse: integer(100, 10 * MINUTE_MS), fallback: 10_000, help: 'time for a request\'s headers to arrive' },
+  bodyIdleTimeoutMs: { env: 'CITYSEG_BODY_IDLE_TIMEOUT_MS', flag: 'body-idle-timeout-ms', parse: integer(100, 10 * MINUTE_MS), fallback: 10_000, help: 'longest pause inside a request body (408 after)' },
+  bodyMinRate: { env: 'CITYSEG_BODY_MIN_RATE', flag: 'body-min-rate', parse: integer(0, 1e9), fallback: 4096, help: 'slowest average body rate, bytes/s, checked once the body has taken the idle timeout or 5 s (408 below; 0 = off)' },
+  maxConnections: { env: 'CITYSEG_MAX_CONNECTIONS', flag: 'max-connections', parse: integer(1, 1_000_000), fallback: 1024, help: 'open connections at once' },
+  keepAliveTimeoutMs: { env: 'CITYSEG_KEEP_ALIVE_TIMEOUT_MS', flag: 'keep-alive-timeout-ms', parse: integer(1, 10 * MINUTE_MS), fallback: 5_000, help: 'idle keep-alive connections close after this' },
   engine: { env: 'CITYSEG_ENGINE', flag: 'engine', parse: oneOf('auto', 'tfjs', 'onnx'), fallback: 'auto', help: 'inference runtime' },
   cacheDir: { env: 'CITYSEG_CACHE_DIR', flag: 'cache-dir', parse: nonEmpty, help: 'where downloaded checkpoints are cached' },
   port: { env: 'PORT', flag: 'port', parse: integer(0, 65535), fallback: 8080, help: 'listening port' },
-  host: { env: 'HOST', flag: 'host', parse: nonEmpty, fallback: '0.0.0.0', help: 'listening address' },
+  // Loopback unless told otherwise: the Dockerfile, compose and deploy/k8s set HOST=0.0.0.0 themselves.
+  host: { env: 'HOST', flag: 'host', parse: nonEmpty, fallback: '127.0.0.1', help: 'listening address' },
   logLevel: { env: 'LOG_LEVEL', flag: 'log-level', parse: oneOf('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'), fallback: 'info', help: 'pino log level' },
+  apiKeys: { env: 'CITYSEG_API_KEYS', flag: 'api-keys', parse: apiKeysFile, help: 'file of API keys, one per line (the key or sha256:<hex>); absent → no authentication' },
+  metricsAuth: { env: 'CITYSEG_METRICS_AUTH', flag: 'metrics-auth', parse: boolean, fallback: false, help: '/metrics requires an API key too' },
+  rateLimitMax: { env: 'CITYSEG_RATE_LIMIT_MAX', flag: 'rate-limit-max', parse: integer(0, 1e9), fallback: 0, help: 'API requests per client per window, then 429 (0 = no limit)' },
+  rateLimitWindowMs: { env: 'CITYSEG_RATE_LIMIT_WINDOW_MS', flag: 'rate-limit-window-ms', parse: integer(1, 24 * 60 * MINUTE_MS), fallback: MINUTE_MS, help: 'rate-limit window' },
+  corsOrigins: { env: 'CITYSEG_CORS_ORIGINS', flag: 'cors-origins', parse: originList, help: 'comma-separated origins allowed by CORS; absent → CORS off' },
 };
 
 /**

@@ -2,6 +2,7 @@ import type { ServerConfig } from './config.js';
 import type { InferenceService } from './inference.js';
 import type { RequestLogFacts } from './logging.js';
 import type { ServiceMetrics } from './metrics.js';
+import type { BudgetSource, MemoryBudget } from './memory-budget.js';
 import type { ModelRegistry } from './model-registry.js';
 import type { Readiness } from './readiness.js';
 
@@ -12,6 +13,10 @@ export interface AppContext {
   inference: InferenceService;
   metrics: ServiceMetrics;
   readiness: Readiness;
+  /** Working memory the requests share (its capacity is set once the models are loaded). */
+  budget: MemoryBudget;
+  /** The whole-process budget it was derived from. */
+  budgetSource: BudgetSource;
 }
 
 declare module 'fastify' {

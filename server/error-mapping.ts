@@ -1,6 +1,6 @@
 import type { FastifyError } from 'fastify';
 import { ImageDecodeError, ImageTooLargeError, InvalidArgumentError, type ImageDecodeErrorCode } from '../segmentation/errors.js';
-import { QueueClosedError, QueueFullError, QueueRejection, QueueTimeoutError } from './inference-queue.js';
+import { MemoryLimitError, QueueClosedError, QueueFullError, QueueRejection, QueueTimeoutError } from './inference-queue.js';
 import { HttpProblem, type ProblemKind } from './problems.js';
 
 const DECODE_ERROR_KINDS: Record<ImageDecodeErrorCode, ProblemKind> = {
@@ -10,15 +10,10 @@ const DECODE_ERROR_KINDS: Record<ImageDecodeErrorCode, ProblemKind> = {
   IMAGE_CORRUPT: 'unprocessable-image',
 };
 
-/** Fastify and @fastify/multipart error codes that are the client's doing. */
+/** Fastify error codes that are the client's doing. */
 const FASTIFY_ERROR_KINDS: Record<string, ProblemKind> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'payload-too-large',
-  FST_REQ_FILE_TOO_LARGE: 'payload-too-large',
-  FST_FILES_LIMIT: 'payload-too-large',
-  FST_PARTS_LIMIT: 'payload-too-large',
-  FST_FIELDS_LIMIT: 'payload-too-large',
   FST_ERR_CTP_INVALID_MEDIA_TYPE: 'unsupported-media-type',
-  FST_INVALID_MULTIPART_CONTENT_TYPE: 'unsupported-media-type',
   FST_ERR_CTP_EMPTY_TYPE: 'unsupported-media-type',
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'bad-parameter',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'empty-body',
@@ -49,6 +44,7 @@ export function problemFor(error: unknown): HttpProblem {
   if (error instanceof ImageDecodeError) return new HttpProblem(DECODE_ERROR_KINDS[error.code], error.message);
   if (error instanceof ImageTooLargeError) return new HttpProblem('image-too-large', error.message);
   if (error instanceof InvalidArgumentError) return new HttpProblem('bad-parameter', error.message);
+  if (error instanceof MemoryLimitError) return new HttpProblem('memory-limit', error.message);
   for (const [type, kind] of QUEUE_KINDS) {
     if (error instanceof type) return new HttpProblem(kind, error.message, error.retryAfterSeconds);
   }

@@ -1,3 +1,5 @@
+import { formatBytes, type MemoryBudget } from './memory-budget.js';
+
 /** Executes one job. The in-process runner and a worker-pool runner both fit behind this. */
 export interface JobRunner<Job, Result> {
   run(job: Job): Promise<Result>;
@@ -10,8 +12,24 @@ export interface QueueOptions {
   concurrency: number;
   /** Jobs allowed to wait; one more is refused with QueueFullError. */
   limit: number;
-  /** Budget from submit to result; past it the job is dropped (if still waiting) and QueueTimeoutError is thrown. */
+  /** Default budget from submit to result when a job brings no deadline; past it QueueTimeoutError is thrown. */
   timeoutMs: number;
+  /** Memory the jobs share: a job starts only once its `cost` fits (FIFO: a large job is never overtaken). */
+  budget?: MemoryBudget;
+}
+
+/** Per job: what it costs, when it must be done, and how to tell a running job to stop. */
+export interface SubmitOptions {
+  /** Bytes of working memory reserved from the budget while the job runs. */
+  cost?: number;
+  /** `performance.now()` time by which the result must be there (e.g. the request's arrival + its timeout). */
+  deadline?: number;
+  /** The whole budget the deadline came from, for the timeout's message (default: the time left at submit). */
+  timeoutMs?: number;
+  /** The caller gave up (client gone): a waiting job is dropped, a running one cancelled. */
+  signal?: AbortSignal;
+  /** Called once if the job is running when its caller stops waiting (timeout, abort, shutdown). */
+  onCancel?: () => void;
 }
 
 /** Base of the queue's refusals; `retryAfterSeconds` is the queue's estimate of when to try again. */
@@ -30,6 +48,21 @@ export class QueueRejection extends Error {
 export class QueueFullError extends QueueRejection {}
 export class QueueTimeoutError extends QueueRejection {}
 export class QueueClosedError extends QueueRejection {}
+/** A job whose working memory exceeds everything the budget could ever admit. */
+export class MemoryLimitError extends Error {
+  readonly cost: number;
+  readonly capacity: number;
+  constructor(cost: number, capacity: number) {
+    super(
+      `this request needs about ${formatBytes(cost)} of working memory, more than the ${formatBytes(capacity)} the ` +
+        'memory budget leaves for requests (CITYSEG_MEMORY_BUDGET): send a smaller image or a smaller size',
+    );
+    this.name = 'MemoryLimitError';
+    this.cost = cost;
+    this.capacity = capacity;
+  }
+}
+
 /** The caller gave up (client disconnected) while its job was still waiting; the job never ran. */
 export class JobAbortedError extends Error {
   constructor() {
@@ -46,6 +79,11 @@ interface Pending<Job, Result> {
   timer: NodeJS.Timeout;
   onAbort?: () => void;
   signal?: AbortSignal;
+  cost: number;
+  /** Milliseconds the job had from submit to its deadline, for the timeout's message. */
+  budgetMs: number;
+  running: boolean;
+  onCancel?: () => void;
 }
 
 /** First guess of a job's duration, until a job has finished (only feeds Retry-After). */
@@ -54,13 +92,15 @@ const INITIAL_JOB_MS = 1000;
 const EWMA_WEIGHT = 0.2;
 
 /**
- * A bounded FIFO in front of a JobRunner. Full → QueueFullError; a job still waiting at its
- * deadline is removed and never runs; a job that runs past its deadline answers QueueTimeoutError
- * and its late result is discarded. Jobs start on setImmediate so I/O (health checks) is served
- * between two inferences even when the runner blocks the main thread.
+ * A bounded FIFO in front of a JobRunner. Full → QueueFullError; a job starts when a slot is free and its
+ * memory cost fits the budget; a job still waiting at its deadline is removed and never runs; a job that runs
+ * past its deadline (or whose caller vanished) answers QueueTimeoutError at once, is told to stop
+ * (`onCancel`), and keeps its slot and memory until the runner returns. Jobs start on setImmediate so I/O
+ * (health checks) is served between two inferences even when the runner blocks the main thread.
  */
 export class InferenceQueue<Job, Result> {
   private readonly waiting: Pending<Job, Result>[] = [];
+  private readonly active = new Set<Pending<Job, Result>>();
   private runningCount = 0;
   private closed = false;
   private averageJobMs = INITIAL_JOB_MS;
@@ -103,7 +143,10 @@ export class InferenceQueue<Job, Result> {
     return Math.max(1, Math.ceil((ahead * this.averageJobMs) / this.options.concurrency / 1000));
   }
 
-  submit(job: Job, signal?: AbortSignal): Promise<Result> {
+  submit(job: Job, options: SubmitOptions = {}): Promise<Result> {
+    const { signal, cost = 0 } = options;
+    const budget = this.options.budget;
+    if (budget && !budget.fitsEver(cost)) return Promise.reject(new MemoryLimitError(cost, budget.capacity));
     if (this.closed) {
       return Promise.reject(new QueueClosedError('the server is shutting down', this.retryAfterSeconds()));
     }
@@ -113,6 +156,7 @@ export class InferenceQueue<Job, Result> {
         new QueueFullError(`inference queue is full (${this.options.limit} waiting)`, this.retryAfterSeconds()),
       );
     }
+    const budgetMs = Math.max(0, Math.round((options.deadline ?? performance.now() + this.options.timeoutMs) - performance.now()));
     return new Promise<Result>((resolve, reject) => {
       const pending: Pending<Job, Result> = {
         job,
@@ -120,11 +164,16 @@ export class InferenceQueue<Job, Result> {
         reject,
         settled: false,
         signal,
-        timer: setTimeout(() => this.expire(pending), this.options.timeoutMs),
+        cost,
+        budgetMs: options.timeoutMs ?? budgetMs,
+        running: false,
+        onCancel: options.onCancel,
+        timer: setTimeout(() => this.expire(pending), budgetMs),
       };
       if (signal) {
         pending.onAbort = () => {
           if (this.removeWaiting(pending)) this.settle(pending, new JobAbortedError());
+          else this.cancelRunning(pending, new JobAbortedError());
         };
         signal.addEventListener('abort', pending.onAbort, { once: true });
       }
@@ -142,14 +191,38 @@ export class InferenceQueue<Job, Result> {
     await this.runner.close();
   }
 
+  /** Stops accepting jobs (without waiting): new submits get QueueClosedError. */
+  stopAccepting(): void {
+    this.closed = true;
+  }
+
+  /**
+   * Answers every accepted job now with `error` (waiting ones never start; running ones are cancelled and keep
+   * their slot until the runner returns). Used when a shutdown's drain cannot finish in its budget.
+   */
+  rejectAll(error: () => Error): void {
+    for (const pending of this.waiting.splice(0)) this.settle(pending, error());
+    for (const pending of this.active) this.cancelRunning(pending, error());
+    this.notifyIfIdle();
+  }
+
   private expire(pending: Pending<Job, Result>): void {
     const wasWaiting = this.removeWaiting(pending);
     const where = wasWaiting ? 'waiting in the queue' : 'running';
-    this.settle(
-      pending,
-      new QueueTimeoutError(`inference took longer than ${this.options.timeoutMs} ms (${where})`, this.retryAfterSeconds()),
-    );
-    if (wasWaiting) this.notifyIfIdle();
+    const error = new QueueTimeoutError(`inference took longer than ${pending.budgetMs} ms (${where})`, this.retryAfterSeconds());
+    if (wasWaiting) {
+      this.settle(pending, error);
+      this.notifyIfIdle();
+    } else {
+      this.cancelRunning(pending, error);
+    }
+  }
+
+  /** A running job's caller stops waiting: answer it now and tell the runner to stop at its next checkpoint. */
+  private cancelRunning(pending: Pending<Job, Result>, error: Error): void {
+    if (pending.settled || !pending.running) return;
+    this.settle(pending, error);
+    pending.onCancel?.();
   }
 
   private removeWaiting(pending: Pending<Job, Result>): boolean {
@@ -178,14 +251,20 @@ export class InferenceQueue<Job, Result> {
   }
 
   private pump(): void {
+    const budget = this.options.budget;
     while (this.runningCount < this.options.concurrency && this.waiting.length > 0) {
-      const pending = this.waiting.shift() as Pending<Job, Result>;
-      void this.execute(pending);
+      const head = this.waiting[0];
+      // FIFO over memory too: the head waits for room rather than being overtaken by smaller jobs.
+      if (budget && !budget.tryReserve(head.cost)) break;
+      this.waiting.shift();
+      void this.execute(head);
     }
   }
 
   private async execute(pending: Pending<Job, Result>): Promise<void> {
     this.runningCount += 1;
+    pending.running = true;
+    this.active.add(pending);
     const started = performance.now();
     try {
       const result = await this.runner.run(pending.job);
@@ -196,6 +275,8 @@ export class InferenceQueue<Job, Result> {
       const elapsed = performance.now() - started;
       this.averageJobMs += EWMA_WEIGHT * (elapsed - this.averageJobMs);
       this.runningCount -= 1;
+      this.active.delete(pending);
+      this.options.budget?.release(pending.cost);
       if (this.waiting.length > 0) this.schedulePump();
       this.notifyIfIdle();
     }

@@ -22,14 +22,16 @@ parentPort?.postMessage({ [WORKER_READY]: summaries });
 const runner = inProcessRunner(registry);
 
 /**
- * The answer with its pixel buffers (decoded image, class map: ~8 MB at 1024x2048) moved to the main thread
- * instead of copied; the worker never touches them again.
+ * The answer with its encoded body moved to the main thread instead of copied, when the body owns its whole
+ * ArrayBuffer (a small Buffer may sit in Node's shared pool, which must not be detached).
  */
 function moved(answer: WorkerAnswer): unknown {
-  const buffers = new Set<ArrayBufferLike>();
-  if (answer.ok) {
-    buffers.add(answer.result.outcome.image.data.buffer);
-    if (answer.result.task === 'segmentation') buffers.add(answer.result.outcome.classMap.data.buffer);
+  const buffers = new Set<ArrayBuffer>();
+  if (answer.ok && answer.result.task === 'segmentation' && answer.result.body) {
+    const { body } = answer.result;
+    if (body.buffer instanceof ArrayBuffer && body.byteOffset === 0 && body.byteLength === body.buffer.byteLength) {
+      buffers.add(body.buffer);
+    }
   }
   // Piscina moves an object that names its transferables, once marked by move().
   return move({ [transferableSymbol]: [...buffers], [valueSymbol]: answer });

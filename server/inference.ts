@@ -1,11 +1,25 @@
-import { classifyImage, segmentImage, type ClassifyResult, type SegmentResult } from '../segmentation/pipeline.js';
+import { performance } from 'node:perf_hooks';
+import { segmentationBody } from '../segmentation/output-formats.js';
+import { classifyImage, segmentImage, type SegmentResult, type SegmentTimings } from '../segmentation/pipeline.js';
+import type { TopKEntry } from '../segmentation/postprocess.js';
+import type { InferenceModeOptions } from '../segmentation/inference-modes/index.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
-import { InferenceQueue, type JobRunner, type QueueOptions } from './inference-queue.js';
+import { InferenceQueue, type JobRunner, type QueueOptions, type SubmitOptions } from './inference-queue.js';
+import { encodeMask, type MaskFormat, type OverlayFormat } from './mask-output.js';
 import type { ModelRegistry } from './model-registry.js';
 
+/** What a segmentation request wants back: a format of the output table and its options. */
+export interface SegmentOutput {
+  format: MaskFormat;
+  alpha: number;
+  overlayFormat: OverlayFormat;
+  rle: boolean;
+}
+
 /**
- * Plain, structured-cloneable job descriptions: a worker-pool runner receives exactly these, with
- * the model named by id (each worker holds its own copy of the models).
+ * Plain, structured-cloneable job descriptions: a worker-pool runner receives exactly these, with the model
+ * named by id (each worker holds its own copy of the models). `cancel` is a one-slot flag over shared memory:
+ * the main thread sets it when nobody waits for the answer any more, and the runner stops at its next stage.
  */
 export interface SegmentJob {
   task: 'segmentation';
@@ -13,6 +27,10 @@ export interface SegmentJob {
   bytes: Uint8Array;
   size: InferenceSize;
   maxPixels: number;
+  output: SegmentOutput;
+  cancel: Int32Array;
+  /** Slide / test-time augmentation; absent = one whole pass. */
+  mode?: InferenceModeOptions;
 }
 
 export interface ClassifyJob {
@@ -21,32 +39,106 @@ export interface ClassifyJob {
   bytes: Uint8Array;
   topk: number;
   maxPixels: number;
+  cancel: Int32Array;
 }
 
 export type InferenceJob = SegmentJob | ClassifyJob;
 
-export type InferenceResult =
-  | { task: 'segmentation'; outcome: SegmentResult }
-  | { task: 'classification'; outcome: ClassifyResult };
+/** Milliseconds per stage, encoding included. */
+export interface JobTimings extends SegmentTimings {
+  encodeMs: number;
+}
 
-/** Runs jobs on this thread with the registry's engines. */
+/** The whole answer of a segmentation job, made off the main thread: the route only sends it. */
+export interface SegmentAnswer {
+  task: 'segmentation';
+  width: number;
+  height: number;
+  inferenceSize: { width: number; height: number };
+  timings: JobTimings;
+  /** The encoded mask (image formats). */
+  body?: Uint8Array;
+  contentType: string;
+  /** How a slide or test-time-augmented run went (mode, forward passes); absent for one whole pass. */
+  mode?: SegmentResult['mode'];
+  /** The JSON body (format=json), without the HTTP-only totalMs. */
+  json?: ReturnType<typeof segmentationBody>;
+}
+
+export interface ClassifyAnswer {
+  task: 'classification';
+  width: number;
+  height: number;
+  top: TopKEntry[];
+  timings: JobTimings;
+}
+
+export type InferenceResult = SegmentAnswer | ClassifyAnswer;
+
+/** Thrown inside a runner when the job's caller stopped waiting; nobody reads it (the queue answered already). */
+export class JobCancelledError extends Error {
+  constructor() {
+    super('inference job cancelled: its request timed out or its client went away');
+    this.name = 'JobCancelledError';
+  }
+}
+
+/** A fresh cancellation flag for one job. */
+export function cancelFlag(): Int32Array {
+  return new Int32Array(new SharedArrayBuffer(4));
+}
+
+/** Throws JobCancelledError once the job's flag is set (checked between stages: a forward pass cannot be interrupted). */
+export function checkpoint(job: Pick<InferenceJob, 'cancel'>): void {
+  if (Atomics.load(job.cancel, 0) !== 0) throw new JobCancelledError();
+}
+
+async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<SegmentAnswer> {
+  const { model, labelSet } = models.byId(job.modelId);
+  if (!labelSet) throw new TypeError(`segmentation model ${job.modelId} has no label set`);
+  const outcome = await segmentImage(model.engine, job.bytes, {
+    size: job.size,
+    maxPixels: job.maxPixels,
+    checkpoint: () => checkpoint(job),
+  }, job.mode);
+  checkpoint(job);
+  const { classMap, inferenceSize } = outcome;
+  const started = performance.now();
+  const common = { task: 'segmentation' as const, width: classMap.width, height: classMap.height, inferenceSize, mode: outcome.mode };
+  const options = { labelSet, modelId: job.modelId, ...job.output };
+  if (job.output.format === 'json') {
+    const json = segmentationBody(outcome, options);
+    return { ...common, json, contentType: 'application/json', timings: { ...outcome.timings, encodeMs: performance.now() - started } };
+  }
+  const encoded = await encodeMask(job.output.format, outcome, options);
+  const body = new Uint8Array(encoded.body.buffer, encoded.body.byteOffset, encoded.body.length);
+  return { ...common, body, contentType: encoded.contentType, timings: { ...outcome.timings, encodeMs: performance.now() - started } };
+}
+
+async function runClassifyJob(models: ModelRegistry, job: ClassifyJob): Promise<ClassifyAnswer> {
+  const { model, labels } = models.byId(job.modelId);
+  const { image, top, timings } = await classifyImage(model.engine, job.bytes, {
+    maxPixels: job.maxPixels,
+    topk: job.topk,
+    labels,
+    checkpoint: () => checkpoint(job),
+  });
+  return { task: 'classification', width: image.width, height: image.height, top, timings: { ...timings, encodeMs: 0 } };
+}
+
+/** Runs jobs on this thread with the registry's engines (the worker threads run exactly this too). */
 export function inProcessRunner(models: ModelRegistry): JobRunner<InferenceJob, InferenceResult> {
   return {
-    async run(job) {
-      const { model, labels } = models.byId(job.modelId);
-      if (job.task === 'segmentation') {
-        const outcome = await segmentImage(model.engine, job.bytes, { size: job.size, maxPixels: job.maxPixels });
-        return { task: job.task, outcome };
-      }
-      const outcome = await classifyImage(model.engine, job.bytes, { maxPixels: job.maxPixels, topk: job.topk, labels });
-      return { task: job.task, outcome };
-    },
+    run: (job) => (job.task === 'segmentation' ? runSegmentJob(models, job) : runClassifyJob(models, job)),
     // Engines belong to the registry, which disposes them.
     async close() {},
   };
 }
 
-/** The routes' way to inference: typed segment/classify calls through one bounded queue. */
+type JobInput<J extends InferenceJob> = Omit<J, 'task' | 'cancel'>;
+type SubmitInput = Omit<SubmitOptions, 'onCancel'>;
+
+/** The routes' way to inference: typed segment/classify calls through one bounded, memory-admitted queue. */
 export class InferenceService {
   readonly queue: InferenceQueue<InferenceJob, InferenceResult>;
 
@@ -54,16 +146,20 @@ export class InferenceService {
     this.queue = new InferenceQueue(runner, options);
   }
 
-  async segment(job: Omit<SegmentJob, 'task'>, signal?: AbortSignal): Promise<SegmentResult> {
-    const result = await this.queue.submit({ task: 'segmentation', ...job }, signal);
+  async segment(job: JobInput<SegmentJob>, options: SubmitInput = {}): Promise<SegmentAnswer> {
+    const result = await this.submit({ task: 'segmentation', ...job, cancel: cancelFlag() }, options);
     if (result.task !== 'segmentation') throw new TypeError(`runner answered a ${result.task} job for a segmentation job`);
-    return result.outcome;
+    return result;
   }
 
-  async classify(job: Omit<ClassifyJob, 'task'>, signal?: AbortSignal): Promise<ClassifyResult> {
-    const result = await this.queue.submit({ task: 'classification', ...job }, signal);
+  async classify(job: JobInput<ClassifyJob>, options: SubmitInput = {}): Promise<ClassifyAnswer> {
+    const result = await this.submit({ task: 'classification', ...job, cancel: cancelFlag() }, options);
     if (result.task !== 'classification') throw new TypeError(`runner answered a ${result.task} job for a classification job`);
-    return result.outcome;
+    return result;
+  }
+
+  private submit(job: InferenceJob, options: SubmitInput): Promise<InferenceResult> {
+    return this.queue.submit(job, { ...options, onCancel: () => Atomics.store(job.cancel, 0, 1) });
   }
 
   close(): Promise<void> {

@@ -1,8 +1,7 @@
-import { IMAGENET_CLASSES } from '../model/imagenet-classes.js';
-import { loadModel } from '../model/load-model.js';
-import type { LoadedModel, LoadModelOptions, WeightsOrigin } from '../model/loaded-model.js';
+import { loadModel, UNTRAINED_DEFAULTS } from '../model/load-model.js';
+import type { LoadedModel, LoadModelOptions, ModelTask, WeightsOrigin } from '../model/loaded-model.js';
 import { chooseAvailableWeights, type WeightsChoice } from '../model/weights/weights-choice.js';
-import { labelSetFor, labelSetNameFor } from '../segmentation/labels/index.js';
+import { labelSetFor } from '../segmentation/labels/index.js';
 import { fetchOptionsOf, threadsPerEngine, type ServerConfig } from './config.js';
 
 /** One model to load, with how its weights were chosen (reported by /v1/models and the start-up log). */
@@ -12,15 +11,15 @@ export interface ModelPlan {
   detail?: string;
 }
 
-function planOf(choice: WeightsChoice, numClasses: number, shared: Omit<LoadModelOptions, 'arch' | 'numClasses'>): ModelPlan {
-  return { options: { ...shared, arch: choice.arch, numClasses, weights: choice.weights }, origin: choice.origin, detail: choice.detail };
+function planOf(choice: WeightsChoice, task: ModelTask, numClasses: number | undefined, shared: Omit<LoadModelOptions, 'arch' | 'numClasses'>): ModelPlan {
+  return { options: { ...shared, task, arch: choice.arch, numClasses, weights: choice.weights }, origin: choice.origin, detail: choice.detail };
 }
 
 /**
  * The models a configuration asks for: the segmentation model, then the classifier unless it is `none`. With no
  * weights configured, each uses its architecture's default preset, fetched into the cache now; where it cannot be
- * had, the seeded init (origin `fallback`). A preset supplies the arch and class count left unset; the class count
- * is otherwise the label set's (cityscapes by default).
+ * had, the seeded init (origin `fallback`). A preset or checkpoint supplies the arch and class count left unset (and
+ * checks those set); untrained, the class count is the label set's, else 19.
  */
 export async function planConfiguredModels(config: ServerConfig): Promise<ModelPlan[]> {
   const fetch = fetchOptionsOf(config);
@@ -33,17 +32,18 @@ export async function planConfiguredModels(config: ServerConfig): Promise<ModelP
   };
   const resolveOptions = { ...fetch, cacheDir: config.cacheDir };
   const segmentation = await chooseAvailableWeights(
-    { task: 'segmentation', arch: config.arch, defaultArch: 'lraspp_mobilenet_v3_large', numClasses: config.numClasses, labels: config.labels, weights: config.weights },
+    { task: 'segmentation', arch: config.arch, defaultArch: UNTRAINED_DEFAULTS.segmentation.arch, numClasses: config.numClasses, labels: config.labels, weights: config.weights },
     resolveOptions,
   );
-  const numClasses = segmentation.numClasses ?? (await labelSetFor(segmentation.labels ?? labelSetNameFor())).classes.length;
-  const plans = [planOf(segmentation, numClasses, shared)];
+  // Untrained without a class count: the label set's (a checkpoint or preset says its own).
+  const labelCount = segmentation.weights === undefined && segmentation.labels !== undefined ? (await labelSetFor(segmentation.labels)).classes.length : undefined;
+  const plans = [planOf(segmentation, 'segmentation', segmentation.numClasses ?? labelCount, { ...shared, weightsKey: config.weightsKey })];
   if (config.classifierArch !== 'none') {
     const classifier = await chooseAvailableWeights(
-      { task: 'classification', arch: config.classifierArch, defaultArch: 'mobilenet_v3_large', numClasses: IMAGENET_CLASSES.length, weights: config.classifierWeights },
+      { task: 'classification', arch: config.classifierArch, defaultArch: UNTRAINED_DEFAULTS.classification.arch, weights: config.classifierWeights },
       resolveOptions,
     );
-    plans.push(planOf(classifier, IMAGENET_CLASSES.length, shared));
+    plans.push(planOf(classifier, 'classification', classifier.numClasses, shared));
   }
   return plans;
 }

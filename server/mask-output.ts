@@ -1,31 +1,18 @@
-import { encodeOverlay, MASK_ENCODERS, type OverlayFormat } from '../segmentation/encode.js';
-import type { LabelSet } from '../segmentation/labels/index.js';
-import type { SegmentResult } from '../segmentation/pipeline.js';
+import { encodeOutput, OUTPUT_FORMAT_NAMES, OVERLAY_FORMATS, type OutputFormatName, type OutputInput, type OutputOptions } from '../segmentation/output-formats.js';
 
-export type { OverlayFormat };
+export type { OverlayFormat } from '../segmentation/output-formats.js';
 
-/** The image formats of POST /v1/segment (json is the other answer). */
-export const MASK_FORMATS = ['color', 'overlay', 'labelIds', 'trainIds'] as const;
-export type MaskFormat = (typeof MASK_FORMATS)[number];
+/** The answers of POST /v1/segment: every format of the shared table (segmentation/output-formats.ts). */
+export const MASK_FORMATS = OUTPUT_FORMAT_NAMES;
+export type MaskFormat = OutputFormatName;
+export { OVERLAY_FORMATS };
 
 export interface EncodedMask {
   body: Buffer;
   contentType: string;
 }
 
-const OVERLAY_CONTENT_TYPES: Record<OverlayFormat, string> = { jpeg: 'image/jpeg', png: 'image/png' };
-
-/** A segmentation result as the file the client asked for. */
-export async function encodeMask(
-  format: MaskFormat,
-  result: Pick<SegmentResult, 'image' | 'classMap'>,
-  labelSet: LabelSet,
-  opts: { alpha: number; overlayFormat: OverlayFormat },
-): Promise<EncodedMask> {
-  if (format === 'overlay') {
-    const body = await encodeOverlay(result.image, result.classMap, labelSet, { alpha: opts.alpha, format: opts.overlayFormat });
-    return { body, contentType: OVERLAY_CONTENT_TYPES[opts.overlayFormat] };
-  }
-  const encoder = MASK_ENCODERS[format];
-  return { body: await encoder.encode(result.classMap, labelSet), contentType: encoder.contentType };
+/** A segmentation result as the body the client asked for (the same bytes `cityseg segment` writes). */
+export function encodeMask(format: MaskFormat, result: OutputInput, opts: OutputOptions): Promise<EncodedMask> {
+  return encodeOutput(format, result, opts);
 }

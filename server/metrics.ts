@@ -9,6 +9,7 @@ export interface ServiceMetrics {
   inFlight: Gauge;
   queueDepth: Gauge;
   inferenceRunning: Gauge;
+  memoryBudget: Gauge<'kind'>;
   modelInfo: Gauge<'id' | 'task' | 'arch' | 'engine' | 'backend' | 'trained'>;
 }
 
@@ -17,10 +18,18 @@ export interface QueueGauges {
   running: number;
 }
 
+/** The memory budget's accounting, in bytes. */
+export interface BudgetGauges {
+  total: number;
+  capacity: number;
+  reserved: number;
+  peak: number;
+}
+
 const REQUEST_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
 const INFERENCE_BUCKETS = [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30];
 
-export function createMetrics(queue: () => QueueGauges): ServiceMetrics {
+export function createMetrics(queue: () => QueueGauges, budget: () => BudgetGauges = () => ({ total: 0, capacity: 0, reserved: 0, peak: 0 })): ServiceMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry, prefix: 'cityseg_' });
   return {
@@ -64,6 +73,16 @@ export function createMetrics(queue: () => QueueGauges): ServiceMetrics {
       registers: [registry],
       collect() {
         this.set(queue().running);
+      },
+    }),
+    memoryBudget: new Gauge({
+      name: 'cityseg_memory_budget_bytes',
+      help: 'Memory budget: total (the whole process), capacity (left for requests after the baseline), reserved (held by admitted requests now), peak (most reserved at once)',
+      labelNames: ['kind'],
+      registers: [registry],
+      collect() {
+        const gauges = budget();
+        for (const kind of ['total', 'capacity', 'reserved', 'peak'] as const) this.set({ kind }, gauges[kind]);
       },
     }),
     modelInfo: new Gauge({

@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify';
 import type { LoadedModel } from '../model/loaded-model.js';
 import { redactUrl } from '../model/weights/redact.js';
-import { labelSetFor, labelSetNameFor } from '../segmentation/labels/index.js';
+import { labelSetNameForClassCount } from '../segmentation/labels/for-class-count.js';
+import { labelSetFor } from '../segmentation/labels/index.js';
 import { CLASSIFICATION_CROP, inferenceDims, type InferenceSize } from '../segmentation/preprocess.js';
+import { formatBytes, requestCapacity } from './memory-budget.js';
 import type { ModelRegistry, ServedModel } from './model-registry.js';
 
 /** Warm-up frames are shaped like a Cityscapes frame (2048x1024) at the configured inference size. */
@@ -30,7 +32,7 @@ export async function warmUp(served: ServedModel, size: InferenceSize): Promise<
 export async function registerModels(registry: ModelRegistry, models: LoadedModel[], labels: string | undefined): Promise<ServedModel[]> {
   const served: ServedModel[] = [];
   for (const model of models) {
-    const labelSet = model.task === 'segmentation' ? await labelSetFor(labels ?? labelSetNameFor(model.numClasses)) : undefined;
+    const labelSet = model.task === 'segmentation' ? await labelSetFor(labels ?? labelSetNameForClassCount(model.numClasses)) : undefined;
     served.push(registry.add(model, labelSet));
   }
   return served;
@@ -77,5 +79,19 @@ export async function serveModels(app: FastifyInstance, models: LoadedModel[], o
       message,
     );
   }
+  // The baseline is known now: what is left of the budget is what requests may share.
+  const { budget, budgetSource } = app.cityseg;
+  const baseline = process.memoryUsage().rss;
+  budget.setCapacity(requestCapacity(budgetSource.bytes, baseline));
+  app.log[budget.capacity > 0 ? 'info' : 'warn'](
+    {
+      memoryBudget: budgetSource.bytes,
+      budgetSource: budgetSource.source,
+      baselineRss: baseline,
+      requestCapacity: budget.capacity,
+    },
+    `memory budget ${formatBytes(budgetSource.bytes)} (${budgetSource.source}): ${formatBytes(budget.capacity)} for requests ` +
+      `after a baseline of ${formatBytes(baseline)}`,
+  );
   readiness.markReady();
 }

@@ -1,10 +1,16 @@
 import closeWithGrace from 'close-with-grace';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
+import { QueueClosedError } from './inference-queue.js';
 import type { ServerConfig } from './config.js';
 import { loadConfiguredModels } from './load-models.js';
 import { serveModels } from './serve-models.js';
 import { startWorkerPool } from './worker-pool.js';
+
+/** When a shutdown stops waiting for in-flight work: the budget less time to send the 503s (≥ 80% of it). */
+export function drainDeadlineMs(shutdownTimeoutMs: number): number {
+  return Math.max(shutdownTimeoutMs * 0.8, shutdownTimeoutMs - 1000);
+}
 
 /**
  * The running service for a validated config (server/main.ts and `cityseg serve` both start it).
@@ -15,8 +21,12 @@ import { startWorkerPool } from './worker-pool.js';
  * closed again and the error thrown, so the caller decides the exit status.
  */
 export async function startServer(config: ServerConfig): Promise<FastifyInstance> {
-  const pool = config.workers > 0 ? startWorkerPool(config) : undefined;
+  // The pool starts before the app exists; its late worker failures go to the app's log.
+  const logs: { to?: FastifyInstance['log'] } = {};
+  const onWorkerError = (err: Error) => logs.to?.error({ err }, 'an inference worker failed; piscina replaces it');
+  const pool = config.workers > 0 ? startWorkerPool(config, onWorkerError) : undefined;
   const app = await buildApp(config, pool ? { runner: () => pool.runner } : {});
+  logs.to = app.log;
 
   const grace = closeWithGrace(
     {
@@ -26,7 +36,16 @@ export async function startServer(config: ServerConfig): Promise<FastifyInstance
     async ({ signal, err }) => {
       if (err) app.log.error({ err }, 'fatal error, closing the server');
       else app.log.info({ signal }, 'shutting down: finishing in-flight requests');
+      const { queue } = app.cityseg.inference;
+      queue.stopAccepting();
+      // What cannot finish in the budget is answered 503 before the forced exit, so no request goes unanswered.
+      const drain = setTimeout(() => {
+        app.log.warn({ waiting: queue.depth, running: queue.running }, 'shutdown budget nearly spent: answering the rest 503');
+        queue.rejectAll(() => new QueueClosedError('the server is shutting down', 1));
+      }, drainDeadlineMs(config.shutdownTimeoutMs));
+      drain.unref();
       await app.close();
+      clearTimeout(drain);
       app.log.info('server closed');
     },
   );

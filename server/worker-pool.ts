@@ -33,7 +33,7 @@ function remoteModel({ backend, ...facts }: ModelSummary): LoadedModel {
 }
 
 /** `config.workers` threads, each with its own models, behind the same JobRunner interface as the in-process runner. */
-export function startWorkerPool(config: ServerConfig): WorkerPool {
+export function startWorkerPool(config: ServerConfig, onWorkerError: (error: Error) => void = () => undefined): WorkerPool {
   const threads = config.workers;
   const workerData: WorkerData = { config };
   const pool = new Piscina<InferenceJob, WorkerAnswer>({
@@ -47,6 +47,14 @@ export function startWorkerPool(config: ServerConfig): WorkerPool {
     atomics: 'disabled',
   });
 
+  // A dying worker must never end the process: piscina replaces it, its job fails alone (an 'error' event
+  // without a listener would be thrown).
+  let started = false;
+  pool.on('error', (error: Error) => {
+    // Before start-up completes the `models` promise reports the failure.
+    if (started) onWorkerError(error);
+  });
+
   const models = new Promise<LoadedModel[]>((resolve, reject) => {
     const loaded: ModelSummary[][] = [];
     const onMessage = (message: unknown) => {
@@ -55,6 +63,7 @@ export function startWorkerPool(config: ServerConfig): WorkerPool {
       if (loaded.length < threads) return;
       pool.off('error', onError);
       pool.off('message', onMessage);
+      started = true;
       resolve(loaded[0].map(remoteModel));
     };
     const onError = (error: Error) => {

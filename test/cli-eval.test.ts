@@ -1,6 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { fixture, greyPng, rampImage, runCli, tempDir } from './cli-helpers.js';
@@ -139,14 +139,16 @@ describe('cityseg eval --cityscapes', () => {
   });
   after(() => cleanup());
 
-  it('scores the model in memory exactly as segment --format labelIds followed by eval --pred scores it', async () => {
+  it('scores the model in memory exactly as segment (default formats) followed by eval --pred scores it', async () => {
     const preds = path.join(dir, 'preds');
     const [inMemory, segmented] = await Promise.all([
       runCli(['eval', '--cityscapes', root, '--split', 'val', '--weights', weights, '--json']),
-      runCli(['segment', '--format', 'labelIds', '--weights', weights, '--out', preds, path.join(root, 'leftImg8bit', 'val')]),
+      runCli(['segment', '--weights', weights, '--out', preds, path.join(root, 'leftImg8bit', 'val')]),
     ]);
     assert.equal(inMemory.code, 0, inMemory.stderr);
     assert.equal(segmented.code, 0, segmented.stderr);
+    // segment's defaults write two PNGs per frame; eval must pick the label ids, not refuse the pair.
+    assert.deepEqual((await readdir(path.join(preds, 'frankfurt'))).sort(), ['frankfurt_000000_000294_leftImg8bit_color.png', 'frankfurt_000000_000294_leftImg8bit_labelIds.png']);
     const fromFiles = await runCli(['eval', '--pred', preds, '--gt', path.join(root, 'gtFine', 'val'), '--json']);
     assert.equal(fromFiles.code, 0, fromFiles.stderr);
 

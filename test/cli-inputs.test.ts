@@ -69,7 +69,7 @@ describe('segment output names', () => {
   });
 
   it('names outputs Cityscapes-style after the stem', () => {
-    const names = (['labelIds', 'trainIds', 'color', 'colorPalette', 'overlay', 'json'] as const).map((f) => outputPath('out', path.join('city', 'x_leftImg8bit'), f));
+    const names = (['labelIds', 'trainIds', 'color', 'colorPalette', 'overlay', 'json'] as const).map((f) => outputPath('out', path.join('city', 'x_leftImg8bit'), f, { overlayFormat: 'jpeg' }));
     assert.deepEqual(names, [
       'out/city/x_leftImg8bit_labelIds.png',
       'out/city/x_leftImg8bit_trainIds.png',
@@ -78,5 +78,6 @@ describe('segment output names', () => {
       'out/city/x_leftImg8bit_overlay.jpg',
       'out/city/x_leftImg8bit.json',
     ]);
+    assert.equal(outputPath('out', 'x', 'overlay', { overlayFormat: 'png' }), 'out/x_overlay.png');
   });
 });

@@ -72,7 +72,7 @@ describe('cityseg logits and export-onnx', () => {
       assert.match(run.stderr, /^cityseg: /);
       assert.doesNotMatch(run.stderr, /\n\s+at /);
     }
-    assert.match(wrongArch.stderr, /lraspp_mobilenet_v3_large with 19 classes/);
+    assert.match(wrongArch.stderr, /holds lraspp_mobilenet_v3_small weights, but the architecture given is lraspp_mobilenet_v3_large/);
     assert.match(truncated.stderr, /truncated\.pth/);
   });
 });

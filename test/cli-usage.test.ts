@@ -19,12 +19,16 @@ describe('cityseg --help', () => {
     });
     // The flags carry the server's environment variables (help text unwrapped: commander wraps at 80 columns).
     const [segment, classify, , serve] = helps.map((help) => help.stdout.replace(/\s+/g, ' '));
-    const weightsFlag = '--weights <file|url|name> torchvision checkpoint (.pth or .safetensors): path, http(s) URL or preset ' +
-      'torchvision:<arch>[.<VARIANT>] (cityseg weights list); none = untrained seeded init (env: CITYSEG_WEIGHTS)';
+    const weightsFlag = '--weights <file|url|name> segmentation checkpoint: .pth/.safetensors path, URL or torchvision:<arch>[.<VARIANT>]; ' +
+      'none = untrained seeded init; absent = the default preset if it can be fetched (env: CITYSEG_WEIGHTS)';
     assert.ok(segment.includes(weightsFlag), segment);
     assert.match(top.stdout, /^ {2}weights /m, 'weights missing from cityseg --help');
-    assert.match(segment, /--size <n\|native> [^-]*\(default: 1024, env: CITYSEG_INFERENCE_SIZE\)/);
-    assert.match(classify, /--arch <name> architecture \(choices: "mobilenet_v3_large", "mobilenet_v3_small", default: "mobilenet_v3_large", env: CITYSEG_CLASSIFIER_ARCH\)/);
+    assert.match(segment, /--size, --inference-size <n\|native> [^-]*\(default: 1024, env: CITYSEG_INFERENCE_SIZE\)/);
+    assert.match(
+      classify,
+      /--arch <name> architecture: checked against the checkpoint or preset \(default: the checkpoint's or preset's; untrained: mobilenet_v3_large\) \(choices: "mobilenet_v3_large", "mobilenet_v3_small", env: CITYSEG_CLASSIFIER_ARCH\)/,
+    );
+    assert.match(classify, /--weights-key <key> [^(]*\(default: model \/ state_dict\) \(env: CITYSEG_CLASSIFIER_WEIGHTS_KEY\)/);
     assert.match(serve, /--port <value> listening port \(env PORT\)/);
     assert.match(serve, /--host <value> listening address \(env HOST\)/);
   });
@@ -35,9 +39,9 @@ describe('usage errors', () => {
   const CASES: [args: string[], message: RegExp][] = [
     [['segment', 'x.png'], /required option '--out <dir>' not specified/],
     [['segment', '--out', 'o', '--format', 'labelIds,bogus', 'x.png'], /unknown format 'bogus'/],
-    [['segment', '--out', 'o', '--size', '0', 'x.png'], /inference size must be a positive integer/],
+    [['segment', '--out', 'o', '--size', '0', 'x.png'], /argument '0' is invalid\. expected an integer in 32\.\.4096, got '0'/],
     [['segment', '--out', 'o', '--alpha', '1.5', 'x.png'], /expected a number within 0\.\.1/],
-    [['segment', '--out', 'o', '--arch', 'mobilenet_v3_large', 'x.png'], /Allowed choices are lraspp_mobilenet_v3_large, lraspp_mobilenet_v3_small/],
+    [['segment', '--out', 'o', '--arch', 'mobilenet_v3_large', 'x.png'], /expected one of lraspp_mobilenet_v3_large, lraspp_mobilenet_v3_small, got 'mobilenet_v3_large'/],
     [['segment', '--out', 'o'], /missing required argument 'input'/],
     [['classify', '--topk', '0', 'x.png'], /expected an integer in 1\.\.1000/],
     [['classify', '--no-such-flag', 'x.png'], /unknown option '--no-such-flag'/],
@@ -63,7 +67,7 @@ describe('usage errors', () => {
     const env = { CITYSEG_ARCH: 'resnet50' };
     const [segment, evalRun] = await Promise.all([runCli(['segment', '--out', 'o', 'x.png'], env), runCli(['eval', '--pred', 'p'], { CITYSEG_CLASSIFIER_ARCH: 'none' })]);
     assert.equal(segment.code, 2);
-    assert.match(segment.stderr, /option '--arch <name>' value 'resnet50' from env 'CITYSEG_ARCH' is invalid/);
+    assert.match(segment.stderr, /option '--arch <name>' value 'resnet50' from env 'CITYSEG_ARCH' is invalid\. expected one of lraspp_mobilenet_v3_large, lraspp_mobilenet_v3_small, got 'resnet50'/);
     // CITYSEG_CLASSIFIER_ARCH=none is valid for the server; it must not break commands that never read it.
     assert.equal(evalRun.code, 2);
     assert.doesNotMatch(evalRun.stderr, /CITYSEG_CLASSIFIER_ARCH/);

@@ -1,134 +1,196 @@
 /**
- * `cityseg weights list|fetch` and the default weights of `segment` / `classify`, through the built CLI, offline:
- * test presets (CITYSEG_TEST_PRESETS) for the parity fixtures, served by a mirror on 127.0.0.1.
+ * Weights by file through the built CLI and server (issue 10): every form torch writes loads with no --arch or
+ * --num-classes and equals torchvision; every contradiction is exit 3 (CLI) / exit 1 (server) with one line;
+ * `cityseg weights inspect` describes each form.
  */
-import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdir, readFile, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
-import { cityscapes } from '../segmentation/labels/index.js';
-import { fixture, runCli, tempDir } from './cli-helpers.js';
-import { closedPort, fixtureCheckpoints, sha256Of, startMirror, testPresets, writePresets, type Mirror } from './weights-mirror.js';
+import { after, before, describe, it } from 'node:test';
+import { readNpy } from '../model/npy.js';
+import { fixture, runCli, SERVER_MAIN, tempDir } from './cli-helpers.js';
+import { assertMatchesTorch, parityManifest } from './parity-fixtures.js';
+import { expectedEmaLogits, expectedLogits, FORMS_DIR, formsManifest, PARITY_IMAGE } from './weights-forms-helpers.js';
 
-const SEG = 'torchvision:lraspp_mobilenet_v3_large.TEST_CITYSCAPES_V1';
-const IMAGE = fixture('parity', 'street_64x96.png');
+const form = (name: string): string => path.join(FORMS_DIR, name);
+const SMALL_PARAMETERS = parityManifest.models.find((m) => m.arch === 'lraspp_mobilenet_v3_small')!.parameterCount;
 
-let mirror: Mirror;
-let dir: string;
-let cleanup: () => Promise<void>;
-let files: Awaited<ReturnType<typeof fixtureCheckpoints>>;
-let presetsFile: string;
-
-/** The env of a run that uses the test presets from the mirror, with no weights set (the default path). */
-function defaultEnv(cacheDir: string, extra: Record<string, string> = {}): Record<string, string> {
-  return {
-    CITYSEG_WEIGHTS: '',
-    CITYSEG_CLASSIFIER_WEIGHTS: '',
-    CITYSEG_TEST_PRESETS: presetsFile,
-    CITYSEG_WEIGHTS_MIRROR: mirror.url,
-    CITYSEG_CACHE_DIR: cacheDir,
-    ...extra,
-  };
+/** Exactly one line on stderr, the CLI's. */
+function oneLine(stderr: string): string {
+  const lines = stderr.trimEnd().split('\n');
+  assert.equal(lines.length, 1, `one line expected, got:\n${stderr}`);
+  return lines[0];
 }
 
-before(async () => {
-  ({ dir, cleanup } = await tempDir('weights-cli'));
-  files = await fixtureCheckpoints();
-  mirror = await startMirror({ 'lraspp_test.pth': files.segmentation, 'mobilenet_test.pth': files.classifier });
-  presetsFile = await writePresets(dir, testPresets(files));
-});
-after(async () => {
-  await mirror.close();
-  await cleanup();
+describe('cityseg logits: every checkpoint form, no --arch, no --num-classes', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  before(async () => ({ dir, cleanup } = await tempDir('forms')));
+  after(() => cleanup());
+
+  const cases: [string, string[], () => ReturnType<typeof expectedLogits>][] = [
+    ['legacy.pth', [], expectedLogits],
+    ['dataparallel.pth', [], expectedLogits],
+    ['training.pth', [], expectedLogits],
+    ['training.pth', ['--weights-key', 'model_ema'], expectedEmaLogits],
+  ];
+  for (const [file, extra, expected] of cases) {
+    it(`${file} ${extra.join(' ')}equals torchvision`, async (t) => {
+      const out = path.join(dir, `${file}${extra.length}.npy`);
+      const run = await runCli(['logits', '--weights', form(file), ...extra, '--out', out, PARITY_IMAGE]);
+      assert.equal(run.code, 0, run.stderr);
+      assertMatchesTorch(t, file, readNpy(await readFile(out)), expected());
+    });
+  }
+
+  it('the EMA entry differs from the model entry by the generator\'s bias shift, so --weights-key matters', () => {
+    assert.ok(formsManifest.emaBiasShift.some((shift) => Math.abs(shift) >= 0.25));
+  });
 });
 
-describe('cityseg weights', () => {
-  it('list shows the presets and whether each is cached; fetch fills the cache, verified', async () => {
-    const cacheDir = path.join(dir, 'cache-list');
-    const before = await runCli(['weights', 'list', '--json'], defaultEnv(cacheDir));
-    assert.equal(before.code, 0, before.stderr);
-    const listed = JSON.parse(before.stdout) as { name: string; url: string; cached: boolean; numClasses: number; labels: string }[];
+describe('contradictions and unusable files: exit 3, one line naming both sides', () => {
+  const image = PARITY_IMAGE;
+  const cases: [string, string[], RegExp][] = [
+    ['class count', ['--weights', form('voc21_zeros.pth'), '--num-classes', '19'],
+      /^cityseg: .*voc21_zeros\.pth: has 21 classes \(classifier\.low_classifier\.weight is \[21, 24, 1, 1\]\), but 19 classes were given$/],
+    ['architecture', ['--weights', form('legacy.pth'), '--arch', 'lraspp_mobilenet_v3_large'],
+      /^cityseg: .*legacy\.pth: holds lraspp_mobilenet_v3_small weights, but the architecture given is lraspp_mobilenet_v3_large$/],
+    ['task', ['--weights', fixture('parity', 'mobilenet_v3_small.safetensors')],
+      /^cityseg: .*mobilenet_v3_small\.safetensors: holds a classification model \(mobilenet_v3_small, 1000 classes\), but a segmentation model \(lraspp_mobilenet_v3_large or lraspp_mobilenet_v3_small\) is needed here$/],
+    ['backbone only', ['--weights', form('backbone_only.pth')],
+      /^cityseg: .*backbone_only\.pth: holds a backbone-only state dict .*the LR-ASPP head classifier\.cbr, classifier\.scale, classifier\.low_classifier, classifier\.high_classifier is missing/],
+    ['unknown weights key', ['--weights', form('training.pth'), '--weights-key', 'ema'],
+      /^cityseg: .*training\.pth: has no "ema" entry to load \(entries: model, optimizer, lr_scheduler, epoch, args, scaler, model_ema\)$/],
+    ['weights key on a bare state dict', ['--weights', form('legacy.pth'), '--weights-key', 'model_ema'],
+      /^cityseg: .*legacy\.pth: weights key "model_ema" was asked for, but the file is a bare state dict with no wrapper entries$/],
+  ];
+  for (const [what, args, message] of cases) {
+    it(what, async () => {
+      const { dir, cleanup } = await tempDir('mismatch');
+      try {
+        const run = await runCli(['segment', '--quiet', '--out', dir, ...args, image]);
+        assert.equal(run.code, 3, run.stderr);
+        assert.match(oneLine(run.stderr), message);
+      } finally {
+        await cleanup();
+      }
+    });
+  }
+
+  it('a 21-class checkpoint is served with the VOC labels when none are named, and the count is read from it', async () => {
+    const { dir, cleanup } = await tempDir('voc');
+    try {
+      const run = await runCli(['segment', '--quiet', '--format', 'json', '--out', dir, '--weights', form('voc21_zeros.pth'), image]);
+      assert.equal(run.code, 0, run.stderr);
+      const json = JSON.parse(await readFile(path.join(dir, 'street_64x96.json'), 'utf8')) as { classes: { name: string }[] };
+      // Zero weights: every pixel is class 0, VOC's background.
+      assert.deepEqual(json.classes.map((c) => c.name), ['background']);
+    } finally {
+      await cleanup();
+    }
+  });
+});
+
+describe('cityseg weights inspect', () => {
+  it('describes a training checkpoint: wrapper keys, format, dtypes, fit, parameters, sha256', async () => {
+    const run = await runCli(['weights', 'inspect', form('training.pth')]);
+    assert.equal(run.code, 0, run.stderr);
+    const lines = run.stdout.trimEnd().split('\n');
+    assert.equal(lines[1], 'format     zip (torch.save, torch >= 1.6)');
+    assert.match(lines[3], /^sha256 {5}[0-9a-f]{64}$/);
+    assert.equal(lines[4], 'wrapper    model, optimizer, lr_scheduler, epoch, args, scaler, model_ema (training checkpoint; described: model, choose with --weights-key)');
+    assert.equal(lines[5], 'tensors    251 (float16 216, int64 35), 2,180,308 bytes');
+    assert.equal(lines[6], `parameters ${SMALL_PARAMETERS.toLocaleString('en-US')}`);
+    assert.equal(lines[7], 'fits       lraspp_mobilenet_v3_small, 19 classes (segmentation)');
+  });
+
+  it('--json, with the EMA entry: prefix removed, n_averaged dropped, legacy and TorchScript formats named', async () => {
+    const ema = await runCli(['weights', 'inspect', '--json', '--weights-key', 'model_ema', form('training.pth')]);
+    assert.equal(ema.code, 0, ema.stderr);
+    const report = JSON.parse(ema.stdout) as Record<string, unknown>;
+    const bytes = await readFile(form('training.pth'));
+    const { createHash } = await import('node:crypto');
     assert.deepEqual(
-      listed.map(({ name, url, cached, numClasses, labels }) => ({ name, url, cached, numClasses, labels })),
-      [
-        { name: SEG, url: `${mirror.url}lraspp_test.pth`, cached: false, numClasses: 19, labels: 'cityscapes' },
-        { name: 'torchvision:mobilenet_v3_large.TEST_IMAGENET_V1', url: `${mirror.url}mobilenet_test.pth`, cached: false, numClasses: 1000, labels: 'imagenet' },
-      ],
+      { ...report, source: undefined },
+      {
+        source: undefined,
+        fileBytes: bytes.length,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        format: 'zip',
+        wrapperKeys: ['model', 'optimizer', 'lr_scheduler', 'epoch', 'args', 'scaler', 'model_ema'],
+        selectedKey: 'model_ema',
+        strippedPrefix: 'module.',
+        droppedKeys: ['n_averaged'],
+        tensorCount: 251,
+        tensorBytes: 2_180_308,
+        dtypes: { float16: 216, int64: 35 },
+        fits: { arch: 'lraspp_mobilenet_v3_small', numClasses: 19, task: 'segmentation' },
+        whyNot: null,
+        parameterCount: SMALL_PARAMETERS,
+      },
     );
-
-    const fetched = await runCli(['weights', 'fetch', 'torchvision:lraspp_mobilenet_v3_large'], defaultEnv(cacheDir));
-    assert.equal(fetched.code, 0, fetched.stderr);
-    const cached = path.join(cacheDir, 'weights', 'torchvision', 'lraspp_test.pth');
-    assert.equal(fetched.stdout, `${SEG}: ${cached} (sha256 ${sha256Of(files.segmentation)})\n`);
-
-    const table = await runCli(['weights', 'list'], defaultEnv(cacheDir));
-    assert.equal(table.code, 0, table.stderr);
-    const rows = table.stdout.trim().split('\n');
-    assert.match(rows[0], /^name +arch +classes +labels +metrics +cached$/);
-    assert.match(rows[1], /^torchvision:lraspp_mobilenet_v3_large\.TEST_CITYSCAPES_V1 \(default\) +lraspp_mobilenet_v3_large +19 +cityscapes +miou 1 \(test\) +yes$/);
-    assert.match(rows[2], / no$/);
+    const legacy = JSON.parse((await runCli(['weights', 'inspect', '--json', form('legacy.pth')])).stdout) as { format: string; fits: unknown };
+    assert.equal(legacy.format, 'legacy');
+    assert.deepEqual(legacy.fits, { arch: 'lraspp_mobilenet_v3_small', numClasses: 19, task: 'segmentation' });
+    const script = JSON.parse((await runCli(['weights', 'inspect', '--json', fixture('weights', 'torchscript.pt')])).stdout) as { format: string; fits: unknown; whyNot: string };
+    assert.equal(script.format, 'torchscript');
+    assert.equal(script.fits, null);
+    assert.match(script.whyNot, /not a state dict/);
   });
 
-  it('fetch exits 3 naming both hashes when the file differs, and keeps nothing', async () => {
-    const cacheDir = path.join(dir, 'cache-mismatch');
-    const wrong = 'cd'.repeat(32);
-    const badPresets = path.join(dir, 'bad-presets.json');
-    await writeFile(badPresets, JSON.stringify(testPresets(files, { sha256: wrong })));
-    const run = await runCli(['weights', 'fetch', SEG], defaultEnv(cacheDir, { CITYSEG_TEST_PRESETS: badPresets }));
-    assert.equal(run.code, 3, run.stderr);
-    assert.ok(run.stderr.includes(`SHA-256 ${sha256Of(files.segmentation)}, expected ${wrong}; the download was deleted`), run.stderr);
-    assert.deepEqual(await readdir(path.join(cacheDir, 'weights', 'torchvision')), []);
-  });
-
-  it('fetch exits 3 naming an unwritable cache directory, and 2 for a name that is not a preset', async () => {
-    const blocker = path.join(dir, 'not-a-dir');
-    await writeFile(blocker, '');
-    const run = await runCli(['weights', 'fetch', SEG], defaultEnv(path.join(blocker, 'cache')));
-    assert.equal(run.code, 3, run.stderr);
-    assert.ok(run.stderr.includes(`cannot write the weights cache directory ${path.join(blocker, 'cache', 'weights', 'torchvision')} (ENOTDIR)`), run.stderr);
-    const usage = await runCli(['weights', 'fetch', 'lraspp.pth'], defaultEnv(path.join(dir, 'unused')));
-    assert.equal(usage.code, 2, usage.stderr);
-    assert.match(usage.stderr, /expected a preset name such as torchvision:lraspp_mobilenet_v3_large, got 'lraspp\.pth'/);
+  it('says why a backbone-only file fits nothing, and exits 3 on an unreadable file', async () => {
+    const backbone = await runCli(['weights', 'inspect', form('backbone_only.pth')]);
+    assert.equal(backbone.code, 0, backbone.stderr);
+    assert.match(backbone.stdout, /^fits {7}nothing: holds a backbone-only state dict/m);
+    const missing = await runCli(['weights', 'inspect', form('absent.pth')]);
+    assert.equal(missing.code, 3);
+    assert.match(oneLine(missing.stderr), /^cityseg: .*absent\.pth: file not found$/);
   });
 });
 
-describe('default weights of segment and classify', () => {
-  it('segment without --weights runs the default preset from the mirror: the masks of that checkpoint', async () => {
-    const cacheDir = path.join(dir, 'cache-segment');
-    const [viaDefault, viaFile] = [path.join(dir, 'out-default'), path.join(dir, 'out-file')];
-    const run = await runCli(['segment', '--format', 'labelIds', '--out', viaDefault, IMAGE], defaultEnv(cacheDir));
-    assert.equal(run.code, 0, run.stderr);
-    assert.match(run.stderr, new RegExp(`^cityseg: lraspp_mobilenet_v3_large: default weights ${SEG.replace(/\./g, '\\.')}$`, 'm'));
-    assert.doesNotMatch(run.stderr, /untrained/);
-    const reference = await runCli(['segment', '--format', 'labelIds', '--weights', fixture('parity', 'lraspp_mobilenet_v3_large.pth'), '--out', viaFile, IMAGE]);
-    assert.equal(reference.code, 0, reference.stderr);
-    assert.deepEqual(await readFile(path.join(viaDefault, 'street_64x96_labelIds.png')), await readFile(path.join(viaFile, 'street_64x96_labelIds.png')));
-    assert.equal(cityscapes.classes.length, 19, 'the test preset is a 19-class Cityscapes model');
+describe('the compiled server and a checkpoint', () => {
+  function startServer(env: Record<string, string>) {
+    const child = spawn(process.execPath, [SERVER_MAIN], {
+      env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', CITYSEG_CLASSIFIER_ARCH: 'none', CITYSEG_INFERENCE_SIZE: '64', ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exit = once(child, 'exit').then(([code]) => code as number | null);
+    return { child, exit, stdout: () => stdout, stderr: () => stderr };
+  }
+
+  it('starts from a 21-class checkpoint with no class count and serves it with the VOC labels', async () => {
+    const server = startServer({ CITYSEG_WEIGHTS: form('voc21_zeros.pth') });
+    try {
+      while (!/"msg":"ready"/.test(server.stdout())) {
+        if (server.child.exitCode !== null) assert.fail(`server exited ${server.child.exitCode}: ${server.stderr()}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const base = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(server.stdout())![1];
+      const { models } = (await (await fetch(`${base}/v1/models`)).json()) as { models: { id: string; arch: string; numClasses: number; href: string }[] };
+      assert.equal(models[0].arch, 'lraspp_mobilenet_v3_small');
+      assert.equal(models[0].numClasses, 21);
+      // The class names are on the model's card.
+      const card = (await (await fetch(`${base}${models[0].href}`)).json()) as { classes: { name: string }[] };
+      assert.equal(card.classes[0].name, 'background');
+      assert.equal(card.classes[20].name, 'tvmonitor');
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exit;
+    }
   });
 
-  it('segment falls back to the untrained model, with a warning, when the mirror cannot be reached', async () => {
-    const unreachable = `http://127.0.0.1:${await closedPort()}/`;
-    const run = await runCli(
-      ['segment', '--format', 'labelIds', '--out', path.join(dir, 'out-offline'), IMAGE],
-      defaultEnv(path.join(dir, 'cache-offline'), { CITYSEG_WEIGHTS_MIRROR: unreachable }),
-    );
-    assert.equal(run.code, 0, run.stderr);
+  it('refuses a contradicting CITYSEG_NUM_CLASSES: exit 1, one line naming both counts', async () => {
+    const server = startServer({ CITYSEG_WEIGHTS: form('voc21_zeros.pth'), CITYSEG_NUM_CLASSES: '19' });
+    assert.equal(await server.exit, 1);
     assert.match(
-      run.stderr,
-      new RegExp(
-        `^cityseg: warning: the default weights ${SEG.replace(/\./g, '\\.')} could not be had: ${unreachable}lraspp_test\\.pth: download failed: .*ECONNREFUSED.*: lraspp_mobilenet_v3_large is untrained \\(seeded-init:\\d+\\), its outputs are meaningless$`,
-        'm',
-      ),
+      oneLine(server.stderr()),
+      /^cityseg-server: failed to start: .*voc21_zeros\.pth: has 21 classes \(classifier\.low_classifier\.weight is \[21, 24, 1, 1\]\), but 19 classes were given$/,
     );
-  });
-
-  it('a preset that contradicts the flags is exit 3 naming both values', async () => {
-    const env = defaultEnv(path.join(dir, 'cache-contradiction'));
-    const classes = await runCli(['segment', '--weights', SEG, '--num-classes', '21', '--labels', 'voc', '--out', path.join(dir, 'o'), IMAGE], env);
-    assert.equal(classes.code, 3, classes.stderr);
-    assert.match(classes.stderr, /^cityseg: torchvision:lraspp_mobilenet_v3_large\.TEST_CITYSCAPES_V1: does not fit the model asked for: it has 19 classes, not 21$/m);
-    const task = await runCli(['classify', '--weights', 'torchvision:lraspp_mobilenet_v3_large', IMAGE], env);
-    assert.equal(task.code, 3, task.stderr);
-    assert.match(task.stderr, /does not fit the model asked for: it is a segmentation model, not a classification one/);
   });
 });

@@ -67,3 +67,9 @@ test('compose health-checks /healthz and waits out the server shutdown timeout b
   const shutdownSeconds = loadConfig(composeEnv()).shutdownTimeoutMs / 1000;
   assert.ok(seconds(service.stop_grace_period) > shutdownSeconds, `stop_grace_period must exceed ${shutdownSeconds}s`);
 });
+
+test('compose sets HOST=0.0.0.0: the server binds to loopback by default, the published port needs every interface', () => {
+  assert.equal(SETTINGS.host.fallback, '127.0.0.1');
+  assert.equal(service.environment.HOST, '0.0.0.0');
+  assert.equal(loadConfig(composeEnv()).host, '0.0.0.0');
+});

@@ -152,9 +152,12 @@ test('the build stage installs with scripts, compiles, then prunes devDependenci
   assert.doesNotMatch(runs, /--ignore-scripts(?!=false)/, 'install scripts must run (tfjs-node downloads libtensorflow)');
   // npm releases that enforce allowScripts run only approved install scripts.
   const { allowScripts } = JSON.parse(read('package.json')) as { allowScripts?: Record<string, boolean> };
-  for (const name of ['@tensorflow/tfjs-node', 'onnxruntime-node']) {
-    assert.equal(allowScripts?.[name], true, `package.json allowScripts must approve ${name}`);
-  }
+  assert.equal(allowScripts?.['@tensorflow/tfjs-node'], true, 'package.json allowScripts must approve @tensorflow/tfjs-node');
+  // onnxruntime-node's script only fetches CUDA libraries (its CPU binaries are in the package): denied where npm
+  // enforces allowScripts, skipped by its variable where npm does not (the image's Node 22 ships npm 10).
+  assert.equal(allowScripts?.['onnxruntime-node'], false, 'package.json allowScripts must deny onnxruntime-node');
+  const buildEnv = build.instructions.filter((i) => i.keyword === 'ENV' && i.line < build.instructions.find((r) => /npm ci/.test(r.args))!.line);
+  assert.ok(buildEnv.some((i) => /\bONNXRUNTIME_NODE_INSTALL=skip\b/.test(i.args)), 'ONNXRUNTIME_NODE_INSTALL=skip must be set before npm ci');
   assert.match(runs, /require\('@tensorflow\/tfjs-node'\)/, 'the build must fail when tfjs-node did not install');
   assert.doesNotMatch(runs.slice(steps[2]), /npm (ci|install|i)\b/, 'nothing may be installed after the prune');
   // The final stage takes node_modules from exactly this stage.
@@ -263,4 +266,11 @@ test('.dockerignore keeps tests, fixtures, node_modules, dist and .git out and t
   for (const path of ['package.json', 'package-lock.json', '.npmrc', 'tsconfig.json', 'server/main.ts', 'model/loaded-model.ts', 'public/index.html', 'bin/cityseg.js']) {
     assert.ok(!dockerIgnored(patterns, path), `${path} is needed by the build but ignored`);
   }
+});
+
+test('the image sets HOST=0.0.0.0: the server binds to loopback by default, a container must listen on every interface', () => {
+  assert.equal(SETTINGS.host.fallback, '127.0.0.1');
+  const env = Object.fromEntries(finalOf('ENV').flatMap((i) => envPairs(i.args)));
+  assert.equal(env.HOST, '0.0.0.0');
+  assert.equal(loadConfig(env).host, '0.0.0.0');
 });

@@ -179,3 +179,35 @@ test('the PodDisruptionBudget selects the Deployment pods', () => {
   assert.deepEqual(pdb.spec.selector.matchLabels, deployment.spec.selector.matchLabels);
   assert.ok(pdb.spec.minAvailable < hpa.spec.minReplicas, 'minAvailable must leave room to evict a pod');
 });
+
+test('the pod listens on every interface: the ConfigMap sets HOST=0.0.0.0 over the loopback default', () => {
+  assert.equal(SETTINGS.host.fallback, '127.0.0.1');
+  assert.equal(configMap.data.HOST, '0.0.0.0');
+  assert.equal(serverConfig.host, '0.0.0.0');
+});
+
+test('the container is locked down: non-root, read-only root, no capabilities, RuntimeDefault seccomp, no escalation', () => {
+  // A container's own securityContext wins over the pod's; check what applies to the container.
+  const effective = { ...podSpec.securityContext, ...container.securityContext };
+  assert.equal(effective.runAsNonRoot, true);
+  assert.notEqual(effective.runAsUser, 0);
+  assert.equal(effective.readOnlyRootFilesystem, true);
+  assert.equal(effective.allowPrivilegeEscalation, false);
+  assert.equal(effective.privileged ?? false, false);
+  assert.deepEqual(effective.capabilities.drop, ['ALL']);
+  assert.equal(effective.capabilities.add, undefined);
+  assert.equal(effective.seccompProfile.type, 'RuntimeDefault');
+  assert.equal(podSpec.automountServiceAccountToken, false);
+  for (const hostField of ['hostNetwork', 'hostPID', 'hostIPC']) assert.notEqual(podSpec[hostField], true, hostField);
+});
+
+test('with a read-only root, the cache and /tmp are emptyDir volumes with a size limit', () => {
+  for (const mountPath of [serverConfig.cacheDir, '/tmp']) {
+    const mount = container.volumeMounts.find((m: Manifest) => m.mountPath === mountPath);
+    assert.ok(mount, `nothing mounted at ${mountPath}`);
+    assert.notEqual(mount.readOnly, true, `${mountPath} must be writable`);
+    const volume = podSpec.volumes.find((v: Manifest) => v.name === mount.name);
+    assert.ok(volume?.emptyDir, `${mountPath} must be an emptyDir`);
+    assert.ok(quantity(volume.emptyDir.sizeLimit) > 0, `${mountPath} needs a sizeLimit`);
+  }
+});

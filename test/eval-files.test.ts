@@ -97,6 +97,13 @@ test('Cityscapes names: parsed like getCsFileInfo; predictions matched by <city>
   const gt = '/gt/aachen/aachen_000000_000019_gtFine_labelIds.png';
   const candidates = ['/p/aachen_000000_000019.png', '/p/aachen_000000_000019_x.jpg', '/p/Aachen_000000_000019_x.png', '/p/aachen_000000_000018_x.png'];
   assert.equal(findPrediction(candidates, gt, '/p'), '/p/aachen_000000_000019.png');
+  // cityseg segment's default outputs: the label ids are the prediction.
+  const segmented = ['/p/aachen_000000_000019_leftImg8bit_color.png', '/p/aachen_000000_000019_leftImg8bit_labelIds.png', '/p/aachen_000000_000019_leftImg8bit_trainIds.png'];
+  assert.equal(findPrediction(segmented, gt, '/p'), '/p/aachen_000000_000019_leftImg8bit_labelIds.png');
+  assert.throws(
+    () => findPrediction([...segmented, '/p/b/aachen_000000_000019_labelIds.png'], gt, '/p'),
+    (e: Error) => e instanceof DuplicatePredictionError && e.message.endsWith(': /p/aachen_000000_000019_leftImg8bit_labelIds.png, /p/b/aachen_000000_000019_labelIds.png'),
+  );
   assert.equal(instanceFileFor(gt), '/gt/aachen/aachen_000000_000019_gtFine_instanceIds.png');
 });
 

@@ -16,7 +16,7 @@ describe('GET /v1/models', () => {
   });
   after(() => app.close());
 
-  it('lists the segmentation model with its Cityscapes classes, then the classifier', async () => {
+  it('lists the segmentation model, then the classifier: facts and a link, no class lists', async () => {
     const res = await request(app.server).get('/v1/models');
     assert.equal(res.status, 200);
     const [segmentation, classifier] = res.body.models;
@@ -24,24 +24,19 @@ describe('GET /v1/models', () => {
 
     const backend = segmentation.backend;
     assert.ok(['onnxruntime-cpu', 'wasm', 'cpu', 'tensorflow'].includes(backend), backend);
-    assert.deepEqual({ ...segmentation, classes: undefined, backend: undefined }, {
+    assert.deepEqual({ ...segmentation, backend: undefined }, {
       id: 'lraspp_mobilenet_v3_large',
       task: 'segmentation',
       arch: 'lraspp_mobilenet_v3_large',
       numClasses: 19,
-      classes: undefined,
       // torchvision: 3,221,538 with 21 classes; 2 x (40 + 1 + 128 + 1) fewer with 19
       parameterCount: 3_221_198,
       weights: { trained: false, source: 'seeded-init:20190506', sha256: null, origin: 'none' },
       engine: backend === 'onnxruntime-cpu' ? 'onnx' : 'tfjs',
       backend: undefined,
       inferenceSize: 64,
+      href: '/v1/models/lraspp_mobilenet_v3_large',
     });
-    const trainLabels = CITYSCAPES_LABELS.filter((l) => l.trainId >= 0 && l.trainId < 255).sort((a, b) => a.trainId - b.trainId);
-    assert.deepEqual(
-      segmentation.classes,
-      trainLabels.map((l) => ({ index: l.trainId, id: l.id, name: l.name, color: [...l.color] })),
-    );
 
     assert.equal(classifier.id, 'mobilenet_v3_large');
     assert.equal(classifier.task, 'classification');
@@ -49,7 +44,36 @@ describe('GET /v1/models', () => {
     assert.equal(classifier.parameterCount, 5_483_032); // torchvision mobilenet_v3_large
     assert.equal(classifier.inferenceSize, 224);
     assert.equal(classifier.weights.trained, false);
-    assert.deepEqual(classifier.classes, IMAGENET_CLASSES.map((name, index) => ({ index, name })));
+    assert.equal(classifier.classes, undefined);
+    assert.equal(classifier.href, '/v1/models/mobilenet_v3_large');
+    // The list stays small: the 1000 ImageNet names are behind the link.
+    assert.ok(JSON.stringify(res.body).length < 2000, `${JSON.stringify(res.body).length} bytes`);
+  });
+
+  it('/v1/models/{name}: the same facts plus the classes (ids and colours for segmentation)', async () => {
+    const list = (await request(app.server).get('/v1/models')).body.models;
+    const segmentation = await request(app.server).get('/v1/models/lraspp_mobilenet_v3_large');
+    assert.equal(segmentation.status, 200);
+    const trainLabels = CITYSCAPES_LABELS.filter((l) => l.trainId >= 0 && l.trainId < 255).sort((a, b) => a.trainId - b.trainId);
+    assert.deepEqual(segmentation.body, {
+      ...list[0],
+      classes: trainLabels.map((l) => ({ index: l.trainId, id: l.id, name: l.name, color: [...l.color] })),
+    });
+    const classifier = await request(app.server).get('/v1/models/mobilenet_v3_large');
+    assert.equal(classifier.status, 200);
+    assert.deepEqual(classifier.body, { ...list[1], classes: IMAGENET_CLASSES.map((name, index) => ({ index, name })) });
+  });
+
+  it('/v1/models/{name} of an unknown model: 404 problem+json naming the loaded ones', async () => {
+    const res = await request(app.server).get('/v1/models/resnet50');
+    assert.equal(res.status, 404);
+    assert.match(res.headers['content-type'] ?? '', /^application\/problem\+json/);
+    assert.deepEqual(JSON.parse(res.text), {
+      type: 'urn:cityseg:problem:not-found',
+      title: 'Not found',
+      status: 404,
+      detail: 'no model "resnet50" is loaded (loaded: lraspp_mobilenet_v3_large, mobilenet_v3_large)',
+    });
   });
 });
 

@@ -88,19 +88,24 @@ describe('operations endpoints', () => {
     assert.equal(res.status, 200);
     const doc = res.body;
     assert.equal(doc.openapi, '3.0.3');
-    assert.deepEqual(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/readyz', '/v1/classify', '/v1/models', '/v1/segment']);
+    assert.deepEqual(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/readyz', '/v1/classify', '/v1/models', '/v1/models/{name}', '/v1/segment']);
     const segment = doc.paths['/v1/segment'].post;
     assert.deepEqual(Object.keys(segment.responses).sort(), ['200', '400', '413', '415', '422', '503']);
-    assert.deepEqual(Object.keys(segment.requestBody.content).sort(), ['application/octet-stream', 'image/*', 'multipart/form-data']);
+    // Concrete types first: Swagger UI's "Try it out" sends the first one (a literal image/* is not a type).
+    assert.deepEqual(Object.keys(segment.requestBody.content), [
+      'image/jpeg', 'image/png', 'image/webp', 'image/bmp', 'image/tiff', 'image/gif', 'image/avif',
+      'application/octet-stream', 'multipart/form-data',
+    ]);
     assert.deepEqual(
       segment.parameters.filter((p: { in: string }) => p.in === 'query').map((p: { name: string }) => p.name),
-      ['format', 'size', 'alpha', 'overlayFormat', 'rle', 'model'],
+      ['format', 'size', 'alpha', 'overlayFormat', 'rle', 'model', 'mode', 'crop', 'stride', 'scales', 'flip'],
     );
     assert.deepEqual(
       segment.responses['413'].content['application/problem+json'].schema,
       { $ref: '#/components/schemas/Problem' },
     );
-    assert.deepEqual(Object.keys(doc.components.schemas).sort(), ['Model', 'Problem', 'Segmentation']);
+    assert.deepEqual(Object.keys(doc.components.schemas).sort(), ['Model', 'ModelSummary', 'Problem', 'Segmentation']);
+    assert.deepEqual(doc.paths['/v1/models/{name}'].get.responses['404'].content['application/problem+json'].schema, { $ref: '#/components/schemas/Problem' });
   });
 
   it('/docs serves Swagger UI', async () => {

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
@@ -242,6 +244,25 @@ describe('POST /v1/segment', () => {
       }
     });
 
+    it('a BMP (PIL-made, 13x7) is segmented: a mask of its size; a 16-bit BMP is a 415 naming the variant', async () => {
+      const bmp = readFileSync(fileURLToPath(new URL('./fixtures/bmp/rgb24.bmp', import.meta.url)));
+      for (const type of ['image/bmp', 'application/octet-stream']) {
+        const res = await segment('?format=labelIds', bmp, type);
+        assert.equal(res.status, 200, type);
+        assert.deepEqual([res.headers['x-mask-width'], res.headers['x-mask-height']], ['13', '7']);
+      }
+      const sixteen = Buffer.alloc(14 + 40 + 32);
+      sixteen.write('BM', 0, 'latin1');
+      sixteen.writeUInt32LE(54, 10);
+      sixteen.writeUInt32LE(40, 14);
+      sixteen.writeInt32LE(4, 18);
+      sixteen.writeInt32LE(4, 22);
+      sixteen.writeUInt16LE(16, 28);
+      const res = await segment('', sixteen, 'image/bmp');
+      assert.equal(res.status, 415);
+      assert.match(problemOf(res).detail, /bmp: 16 bits per pixel/);
+    });
+
     it('422 for a truncated image', async () => {
       const photo = await encodeImage(96, 72, 5, 'jpeg');
       for (const truncated of [png.subarray(0, Math.floor(png.length / 2)), photo.subarray(0, Math.floor(photo.length / 2))]) {
@@ -267,7 +288,7 @@ describe('POST /v1/segment', () => {
         .buffer(true)
         .parse(binary);
       assert.equal(res.status, 400);
-      assert.match(problemOf(res).detail, /multipart body has no file field "image"/);
+      assert.match(problemOf(res).detail, /multipart body has no part "image" \(found file parts: picture\)/);
     });
 
     it('the server still answers after all of the above', async () => {

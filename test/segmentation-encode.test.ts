@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
-import { blendOverlay, encodeColor, encodeColorPalette, encodeLabelIds, encodeOverlay, encodeTrainIds, MASK_ENCODERS } from '../segmentation/encode.js';
+import { blendOverlay, encodeColor, encodeColorPalette, encodeLabelIds, encodeOverlay, encodeTrainIds } from '../segmentation/encode.js';
+import { encodeOutput, OUTPUT_FORMAT_NAMES, OUTPUT_FORMATS } from '../segmentation/output-formats.js';
 import { InvalidArgumentError, ShapeError } from '../segmentation/errors.js';
 import { cityscapes, voc } from '../segmentation/labels/index.js';
 import type { ClassMap } from '../segmentation/types.js';
@@ -65,10 +66,30 @@ describe('mask encoders (Cityscapes, 97x131 map with every trainId and 255)', ()
     assert.deepEqual(png.data, [0, 15, 20, 1]);
   });
 
-  it('MASK_ENCODERS names each output', async () => {
-    assert.deepEqual(Object.keys(MASK_ENCODERS), ['labelIds', 'trainIds', 'color', 'colorPalette']);
-    const viaTable = readPng(await MASK_ENCODERS.colorPalette.encode(map, cityscapes));
+  it('the output table names each format, with its content type and file suffix', async () => {
+    assert.deepEqual(OUTPUT_FORMAT_NAMES, ['labelIds', 'trainIds', 'color', 'colorPalette', 'overlay', 'json']);
+    const files = OUTPUT_FORMAT_NAMES.flatMap((name) =>
+      (['jpeg', 'png'] as const).map((overlayFormat) => [name, OUTPUT_FORMATS[name].contentType({ overlayFormat }), OUTPUT_FORMATS[name].suffix({ overlayFormat })].join(' ')),
+    );
+    assert.deepEqual([...new Set(files)], [
+      'labelIds image/png _labelIds.png',
+      'trainIds image/png _trainIds.png',
+      'color image/png _color.png',
+      'colorPalette image/png _colorPalette.png',
+      'overlay image/jpeg _overlay.jpg',
+      'overlay image/png _overlay.png',
+      'json application/json .json',
+    ]);
+    const image = makeImage(W, H, () => [0, 0, 0]);
+    const result = { image, classMap: map, inferenceSize: { width: W, height: H }, timings: { decodeMs: 1, preprocessMs: 2, inferenceMs: 3, postprocessMs: 4 } };
+    const opts = { labelSet: cityscapes, modelId: 'm', alpha: 0.5, overlayFormat: 'png' as const, rle: false };
+    const viaTable = readPng((await encodeOutput('colorPalette', result, opts)).body);
     assert.deepEqual(viaTable.data, Array.from(map.data));
+    const json = await encodeOutput('json', result, { ...opts, totalMs: 12 });
+    assert.equal(json.contentType, 'application/json');
+    const body = JSON.parse(json.body.toString()) as { model: string; timings: Record<string, number>; classes: unknown[] };
+    assert.equal(body.model, 'm');
+    assert.deepEqual(body.timings, { decodeMs: 1, preprocessMs: 2, inferenceMs: 3, postprocessMs: 4, totalMs: 12 });
   });
 });
 

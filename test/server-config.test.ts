@@ -3,24 +3,36 @@ import assert from 'node:assert/strict';
 import { ConfigError, loadConfig, SETTINGS, threadsPerEngine } from '../server/config.js';
 
 describe('loadConfig', () => {
-  it('fills every default from the brief when nothing is set; the model facts are left to the weights', () => {
+  it('fills every default from the brief when nothing is set; arch, class count and labels come from the weights', () => {
     assert.deepEqual(loadConfig({}), {
       downloadIdleTimeoutMs: 30_000,
       downloadMaxBytes: 200_000_000,
       inferenceSize: 1024,
       maxPixels: 40_000_000,
+      maxForwardPasses: 64,
       bodyLimit: 20 * 1024 * 1024,
-      workers: 0,
+      workers: 1,
       threads: 0,
       maxBatch: 1,
       batchWaitMs: 5,
       queueLimit: 64,
       requestTimeoutMs: 30_000,
       shutdownTimeoutMs: 30_000,
+      memoryBudget: 'auto',
+      maxInferencePixels: 8_388_608,
+      maxAspectRatio: 100,
+      headersTimeoutMs: 10_000,
+      bodyIdleTimeoutMs: 10_000,
+      bodyMinRate: 4096,
+      maxConnections: 1024,
+      keepAliveTimeoutMs: 5_000,
       engine: 'auto',
       port: 8080,
-      host: '0.0.0.0',
+      host: '127.0.0.1',
       logLevel: 'info',
+      metricsAuth: false,
+      rateLimitMax: 0,
+      rateLimitWindowMs: 60_000,
     });
   });
 
@@ -28,6 +40,7 @@ describe('loadConfig', () => {
     const config = loadConfig({
       CITYSEG_ARCH: 'lraspp_mobilenet_v3_small',
       CITYSEG_WEIGHTS: '/w/seg.pth',
+      CITYSEG_WEIGHTS_KEY: 'model_ema',
       CITYSEG_NUM_CLASSES: '21',
       CITYSEG_LABELS: 'voc',
       CITYSEG_CLASSIFIER_ARCH: 'none',
@@ -35,6 +48,7 @@ describe('loadConfig', () => {
       CITYSEG_INFERENCE_SIZE: 'native',
       CITYSEG_MAX_PIXELS: '1e6',
       CITYSEG_BODY_LIMIT: '512KiB',
+      CITYSEG_MAX_FORWARD_PASSES: '200',
       CITYSEG_WORKERS: '2',
       CITYSEG_THREADS: '3',
       CITYSEG_MAX_BATCH: '4',
@@ -42,6 +56,14 @@ describe('loadConfig', () => {
       CITYSEG_QUEUE_LIMIT: '8',
       CITYSEG_REQUEST_TIMEOUT_MS: '1500',
       CITYSEG_SHUTDOWN_TIMEOUT_MS: '2500',
+      CITYSEG_MEMORY_BUDGET: '2GiB',
+      CITYSEG_MAX_INFERENCE_PIXELS: '2000000',
+      CITYSEG_MAX_ASPECT_RATIO: '20',
+      CITYSEG_HEADERS_TIMEOUT_MS: '3000',
+      CITYSEG_BODY_IDLE_TIMEOUT_MS: '4000',
+      CITYSEG_BODY_MIN_RATE: '100',
+      CITYSEG_MAX_CONNECTIONS: '50',
+      CITYSEG_KEEP_ALIVE_TIMEOUT_MS: '6000',
       CITYSEG_ENGINE: 'tfjs',
       CITYSEG_CACHE_DIR: '/tmp/cache',
       CITYSEG_WEIGHTS_MIRROR: 'http://mirror.internal/torchvision/',
@@ -54,12 +76,14 @@ describe('loadConfig', () => {
     assert.deepEqual(config, {
       arch: 'lraspp_mobilenet_v3_small',
       weights: '/w/seg.pth',
+      weightsKey: 'model_ema',
       numClasses: 21,
       labels: 'voc',
       classifierArch: 'none',
       classifierWeights: 'https://example.org/c.pth',
       inferenceSize: 'native',
       maxPixels: 1_000_000,
+      maxForwardPasses: 200,
       bodyLimit: 524_288,
       workers: 2,
       threads: 3,
@@ -68,6 +92,14 @@ describe('loadConfig', () => {
       queueLimit: 8,
       requestTimeoutMs: 1500,
       shutdownTimeoutMs: 2500,
+      memoryBudget: 2 * 1024 ** 3,
+      maxInferencePixels: 2_000_000,
+      maxAspectRatio: 20,
+      headersTimeoutMs: 3000,
+      bodyIdleTimeoutMs: 4000,
+      bodyMinRate: 100,
+      maxConnections: 50,
+      keepAliveTimeoutMs: 6000,
       engine: 'tfjs',
       cacheDir: '/tmp/cache',
       weightsMirror: 'http://mirror.internal/torchvision/',
@@ -76,6 +108,9 @@ describe('loadConfig', () => {
       port: 0,
       host: '127.0.0.1',
       logLevel: 'silent',
+      metricsAuth: false,
+      rateLimitMax: 0,
+      rateLimitWindowMs: 60_000,
     });
   });
 
@@ -84,7 +119,7 @@ describe('loadConfig', () => {
     assert.equal(config.port, 9100);
     assert.equal(config.queueLimit, 3);
     assert.equal(config.inferenceSize, 1024);
-    assert.equal(config.host, '0.0.0.0');
+    assert.equal(config.host, '127.0.0.1');
   });
 
   const invalid: [Record<string, string>, Record<string, string>, string][] = [

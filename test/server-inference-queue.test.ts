@@ -84,7 +84,7 @@ describe('InferenceQueue', () => {
     const queue = new InferenceQueue(runner, { concurrency: 1, limit: 10, timeoutMs: 5000 });
     const controller = new AbortController();
     const running = queue.submit(20);
-    const abandoned = queue.submit(5, controller.signal);
+    const abandoned = queue.submit(5, { signal: controller.signal });
     await sleep(2);
     controller.abort();
     await assert.rejects(abandoned, JobAbortedError);

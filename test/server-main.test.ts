@@ -1,70 +1,13 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { SERVER_MAIN, UNTRAINED_ENV } from './cli-helpers.js';
+import { SERVER_MAIN } from './cli-helpers.js';
+import { readyServer, startServer, waitForLog, waitInFlight } from './server-process.js';
 import { decodeRaw, encodeImage } from './server-helpers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
-
-interface Server {
-  child: ChildProcess;
-  logs: Record<string, unknown>[];
-  stderr: () => string;
-  exit: Promise<number | null>;
-}
-
-/** Starts the compiled server (dist/server/main.js) with the given settings; collects its JSON log lines. */
-function startServer(env: Record<string, string>): Server {
-  const child = spawn(process.execPath, [SERVER_MAIN], {
-    cwd: ROOT,
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', CITYSEG_CLASSIFIER_ARCH: 'none', CITYSEG_INFERENCE_SIZE: '64', ...UNTRAINED_ENV, ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  const logs: Record<string, unknown>[] = [];
-  let pending = '';
-  child.stdout?.on('data', (chunk: Buffer) => {
-    pending += chunk.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) logs.push(JSON.parse(line));
-  });
-  let stderr = '';
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  const exit = once(child, 'exit').then(([code]) => code as number | null);
-  return { child, logs, stderr: () => stderr, exit };
-}
-
-async function waitForLog(server: Server, message: string | RegExp, ms = 60_000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const line = server.logs.find((l) => (typeof message === 'string' ? l.msg === message : message.test(String(l.msg))));
-    if (line) return line;
-    if (server.child.exitCode !== null) throw new Error(`server exited (${server.child.exitCode}): ${server.stderr()}`);
-    if (Date.now() > deadline) throw new Error(`no log "${message}" within ${ms} ms`);
-    await sleep(20);
-  }
-}
-
-/** Starts a server and waits until it is listening and its models are warmed. */
-async function readyServer(env: Record<string, string>): Promise<{ server: Server; base: string }> {
-  const server = startServer(env);
-  const listening = await waitForLog(server, /^Server listening at http:\/\/127\.0\.0\.1:\d+$/);
-  await waitForLog(server, 'ready');
-  return { server, base: String(listening.msg).replace('Server listening at ', '') };
-}
-
-/** Resolves once the server has more than `count` requests in flight (the /metrics request itself included). */
-async function waitInFlight(base: string, count: number): Promise<void> {
-  for (;;) {
-    const text = await (await fetch(`${base}/metrics`)).text();
-    const inFlight = Number(/^cityseg_http_requests_in_flight (\d+)$/m.exec(text)?.[1]);
-    if (inFlight > count) return;
-    await sleep(10);
-  }
-}
 
 describe('server/main.ts as a process', () => {
   it('on SIGTERM finishes the in-flight request, then exits 0', async () => {

@@ -80,9 +80,11 @@ describe('inference queue limits over HTTP', () => {
         type: 'urn:cityseg:problem:queue-full',
         title: 'Server busy',
         status: 503,
-        detail: 'inference queue is full (2 waiting)',
+        detail: 'inference queue is full (2 waiting, 2 running)',
       });
 
+      // Decided from the headers: the request body was never read, and the connection closes after the answer.
+      assert.equal(refused.headers.get('connection'), 'close');
       const health = await fetch(`${base}/healthz`);
       assert.equal(health.status, 200);
 
@@ -91,6 +93,7 @@ describe('inference queue limits over HTTP', () => {
       assert.deepEqual(results.map((r) => r.status), Array(slots + 2).fill(200));
       assert.equal(runner.started.length, slots + 2);
     } finally {
+      runner.open();
       await app.close();
     }
   });
@@ -122,6 +125,7 @@ describe('inference queue limits over HTTP', () => {
       assert.equal(later.status, 200);
       assert.equal(runner.started.length, slots + 1);
     } finally {
+      runner.open();
       await app.close();
     }
   });
@@ -155,6 +159,7 @@ describe('inference queue limits over HTTP', () => {
       assert.equal(runner.started.length, slots, 'the abandoned job must not run');
       assert.equal((await fetch(`${base}/healthz`)).status, 200);
     } finally {
+      runner.open();
       await app.close();
     }
   });

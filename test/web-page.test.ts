@@ -20,6 +20,8 @@ let browser: Browser;
 let page: Page;
 let baseUrl: string;
 const pageErrors: string[] = [];
+/** Every request the page made to POST /v1/segment. */
+const segmentRequests: string[] = [];
 
 /** A small street-like frame: sky gradient over a grey road, with a dark "car" block. */
 async function streetPng(): Promise<Buffer> {
@@ -74,6 +76,9 @@ before(async () => {
   });
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   page.on('pageerror', (error) => pageErrors.push(error.message));
+  page.on('request', (req) => {
+    if (new URL(req.url()).pathname === '/v1/segment') segmentRequests.push(req.url());
+  });
   await page.goto(baseUrl, { waitUntil: 'networkidle' });
 });
 
@@ -144,21 +149,85 @@ test('an uploaded image shows its mask at the image size, the legend and the top
   await page.screenshot({ path: new URL('web-page.png', ARTIFACTS).pathname, fullPage: true });
 });
 
-test('switching to overlay and label ids re-renders the mask at the image size', { skip }, async () => {
-  for (const [format, caption] of [['overlay', /^Overlay$/], ['labelIds', /^Label IDs/]] as const) {
+/** The pixels of the page's mask image (a PNG the page drew), as RGB. */
+async function shownMaskRgb(): Promise<Buffer> {
+  const base64 = await page.$eval('#mask-image', async (img) => {
+    const bytes = new Uint8Array(await (await fetch((img as HTMLImageElement).src)).arrayBuffer());
+    let text = '';
+    for (const byte of bytes) text += String.fromCharCode(byte);
+    return btoa(text);
+  });
+  return sharp(Buffer.from(base64, 'base64')).removeAlpha().raw().toBuffer();
+}
+
+/** The server's answer in `format`, as RGB pixels (grey expanded). */
+async function serverRgb(format: string, png: Buffer): Promise<Buffer> {
+  const response = await fetch(`${baseUrl}/v1/segment?format=${format}`, { method: 'POST', body: new Uint8Array(png), headers: { 'content-type': 'image/png' } });
+  assert.equal(response.status, 200);
+  return sharp(Buffer.from(await response.arrayBuffer())).toColourspace('srgb').removeAlpha().raw().toBuffer();
+}
+
+test('views switch locally: one request to /v1/segment per image, pixels equal to the server\'s own encoders', { skip }, async () => {
+  const png = await streetPng();
+  segmentRequests.length = 0;
+  await page.setInputFiles('#image-input', { name: 'street.png', mimeType: 'image/png', buffer: png });
+  await waitForIdle();
+  await page.waitForFunction(() => (document.getElementById('mask-image') as HTMLImageElement).complete);
+  assert.ok((await shownMaskRgb()).equals(await serverRgb('color', png)), 'the colour view differs from format=color');
+
+  for (const [format, caption] of [['overlay', 'Overlay'], ['labelIds', 'Label IDs']] as const) {
     await page.check(`input[name="format"][value="${format}"]`);
-    await waitForIdle();
+    // The caption changes when the view has been drawn (locally).
+    await page.waitForFunction((want) => document.getElementById('mask-caption')?.textContent === want, caption);
     await page.waitForFunction(() => (document.getElementById('mask-image') as HTMLImageElement).complete);
     const size = await page.$eval('#mask-image', (img) => ({
       width: (img as HTMLImageElement).naturalWidth,
       height: (img as HTMLImageElement).naturalHeight,
     }));
     assert.deepEqual(size, IMAGE, format);
-    assert.match(await page.innerText('#mask-caption'), caption);
+    assert.equal(await page.innerText('#mask-caption'), caption);
+    if (format === 'overlay') {
+      // Moving the opacity slider redraws too, still without a request.
+      await page.$eval('#alpha-input', (input) => {
+        (input as HTMLInputElement).value = '0.8';
+        input.dispatchEvent(new Event('input', { bubbles: true }));
+      });
+    }
   }
+  // The label ids view holds the raw ids (brightened by CSS only): equal to format=labelIds.
+  assert.ok((await shownMaskRgb()).equals(await serverRgb('labelIds', png)), 'the label ids view differs from format=labelIds');
   assert.equal(await page.isVisible('#alpha-control'), false, 'the opacity slider belongs to the overlay only');
   await page.check('input[name="format"][value="color"]');
   await waitForIdle();
+  assert.equal(segmentRequests.length, 1, segmentRequests.join('\n'));
+  assert.match(segmentRequests[0], /format=json&rle=true/);
+});
+
+test('/docs "Try it out" uploads an image to /v1/segment and /v1/classify and gets 200', { skip }, async () => {
+  const png = await streetPng();
+  const docs = await browser.newPage({ viewport: { width: 1200, height: 900 } });
+  try {
+    await docs.goto(`${baseUrl}/docs`, { waitUntil: 'networkidle' });
+    for (const operation of ['operations-inference-post_v1_segment', 'operations-inference-post_v1_classify']) {
+      const block = docs.locator(`#${operation}`);
+      await block.locator('.opblock-summary').first().click();
+      await block.locator('button.try-out__btn').click();
+      // The body's media type defaults to the first listed: a concrete image type, not a literal image/*.
+      const mediaType = await block.locator('.opblock-section-request-body select').first().inputValue();
+      assert.equal(mediaType, 'image/jpeg', operation);
+      await block.locator('input[type="file"]').setInputFiles({ name: 'street.png', mimeType: 'image/png', buffer: png });
+      const answered = docs.waitForResponse((response) => response.request().method() === 'POST' && new URL(response.url()).pathname.startsWith('/v1/'));
+      await block.locator('button.execute').click();
+      const response = await answered;
+      assert.equal(response.status(), 200, `${operation}: ${await response.text()}`);
+      assert.equal(response.request().headers()['content-type'], 'image/jpeg');
+      const shown = block.locator('.live-responses-table .response .response-col_status').first();
+      await shown.waitFor({ timeout: TIMEOUT_MS });
+      assert.equal((await shown.innerText()).trim(), '200');
+    }
+  } finally {
+    await docs.close();
+  }
 });
 
 test('a non-image upload shows the API problem title and detail', { skip }, async () => {

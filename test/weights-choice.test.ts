@@ -55,6 +55,6 @@ describe('chooseWeights', () => {
   });
 
   it('passes a path or URL through, leaving the facts to the caller', () => {
-    assert.deepEqual(choose({ weights: '/w/mine.pth', numClasses: 19 }), { arch: 'lraspp_mobilenet_v3_large', numClasses: 19, labels: undefined, weights: '/w/mine.pth', origin: 'given', detail: undefined });
+    assert.deepEqual(choose({ weights: '/w/mine.pth', numClasses: 19 }), { arch: undefined, numClasses: 19, labels: undefined, weights: '/w/mine.pth', origin: 'given', detail: undefined });
   });
 });

@@ -7,7 +7,8 @@ import { benchHttp, benchSoak, type HttpRow, type SoakRow } from '../bench/http.
 import { benchModelOnly, type ModelOnlyRow } from '../bench/model-only.js';
 import { benchPeers, peersAvailable, type PeerRow } from '../bench/peers.js';
 import { parseSize } from '../bench/stats.js';
-import { parseArch, parseNonNegativeInt, parsePositiveInt } from '../options.js';
+import { SETTINGS } from '../../server/config.js';
+import { parseArch, parseNonNegativeInt, parsePositiveInt, settingOption } from '../options.js';
 
 type Row = ModelOnlyRow | HttpRow | PeerRow | SoakRow;
 
@@ -142,12 +143,12 @@ async function run(flags: BenchFlags): Promise<void> {
 
 export function benchCommand(): Command {
   return new Command('bench')
-    .description('measure model-only latency per engine, end-to-end HTTP latency and throughput, and (with --peers) PyTorch and ONNX Runtime on torchvision\'s export')
     .option('--json', 'print one JSON object: { machine, results: [rows], ratios }')
     .option('--model-only', 'only the model-only rows (no HTTP server)')
     .option('--http-only', 'only the HTTP rows')
     .option('--arch <name>', 'architecture (repeatable; default: lraspp large and small)', collect(parseArch))
-    .option('--num-classes <n>', 'classes of the segmentation head', parsePositiveInt, 19)
+    // The servers it starts read their settings from the variables it sets, never from the caller's.
+    .addOption(settingOption('numClasses', { valueName: 'n', env: false }))
     .option('--size <HxW>', 'input size (repeatable; default 512x1024 and 1024x2048)', collect((v: string) => (parseSize(v), v)))
     .addOption(new Option('--engine <name>', 'engine to measure; all = every engine that loads').choices(['auto', 'tfjs', 'onnx', 'all']).default('auto'))
     .option('--runs <n>', 'timed runs per case (default 10, 5 at 1024x2048)', parsePositiveInt)
@@ -158,9 +159,9 @@ export function benchCommand(): Command {
     .option('--http-size <HxW>', 'size of the JPEG the HTTP rows post', '1024x2048')
     .option('--soak <n>', 'after the HTTP rows, send n more requests at c=4 and report RSS growth (0 = skip)', parseNonNegativeInt, 0)
     .option('--soak-size <HxW>', 'image size for the soak', '512x1024')
-    .option('--workers <n>', 'server worker threads for the HTTP rows, 0 = main thread (default: the server\'s)', parseNonNegativeInt)
-    .option('--threads <n>', 'intra-op threads per engine for the HTTP rows (default: the server\'s)', parsePositiveInt)
-    .option('--max-batch <n>', 'dynamic batching for the HTTP rows (default: the server\'s)', parsePositiveInt)
+    .addOption(settingOption('workers', { valueName: 'n', env: false, fallback: null, help: `HTTP rows: ${SETTINGS.workers.help} (default: the server's)` }))
+    .addOption(settingOption('threads', { valueName: 'n', env: false, fallback: null, help: `HTTP rows: ${SETTINGS.threads.help} (default: the server's)` }))
+    .addOption(settingOption('maxBatch', { valueName: 'n', env: false, fallback: null, help: `HTTP rows: ${SETTINGS.maxBatch.help} (default: the server's)` }))
     .addHelpText('after', `
 Examples:
   cityseg bench                                   # default engine, both archs and sizes, HTTP at c=1,2,4,8

@@ -38,7 +38,7 @@ export function formatTopKTable({ file, top }: ClassifiedImage): string {
   return [file, `  rank  probability  class (index)`, ...rows, ''].join('\n');
 }
 
-async function classifyAction(inputs: string[], flags: ClassifyFlags, cmd: Command): Promise<void> {
+async function classifyAction(inputs: string[], flags: ClassifyFlags): Promise<void> {
   const { images, problems } = await collectImageInputs(inputs);
   for (const problem of problems) process.stderr.write(`cityseg: ${problem.input}: ${problem.reason}\n`);
   const results: ClassifiedImage[] = [];
@@ -56,10 +56,12 @@ async function classifyAction(inputs: string[], flags: ClassifyFlags, cmd: Comma
   if (numClasses !== IMAGENET_CLASSES.length) throw new ClassCountMismatchError('imagenet', IMAGENET_CLASSES.length, numClasses);
   // Tables streaming to the same terminal would tear the bar; they show the progress themselves.
   const quiet = (flags.quiet ?? false) || (!flags.json && process.stdout.isTTY === true);
-  const choice = await chooseCommandWeights(flags, cmd, 'classification', numClasses);
-  const counts = await withModel(await loadChosenModel(flags, choice, numClasses, flags.quiet), (model) =>
-    runBatch(images, { label: 'classify', quiet, nameOf: (image) => image.file, run: (image) => classifyOne(model, image.file) }, problems.length),
-  );
+  const choice = await chooseCommandWeights(flags, 'classification', flags.numClasses);
+  const counts = await withModel(await loadChosenModel(flags, choice, 'classification', numClasses, flags.quiet), (model) => {
+    // A checkpoint's own class count must be ImageNet's too: the labels printed are ImageNet's.
+    if (model.numClasses !== IMAGENET_CLASSES.length) throw new ClassCountMismatchError('imagenet', IMAGENET_CLASSES.length, model.numClasses);
+    return runBatch(images, { label: 'classify', quiet, nameOf: (image) => image.file, run: (image) => classifyOne(model, image.file) }, problems.length);
+  });
   if (flags.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
   if (!flags.quiet && images.length > 1) process.stderr.write(`${formatSummary(counts)}\n`);
   checkBatch(counts);
@@ -67,12 +69,11 @@ async function classifyAction(inputs: string[], flags: ClassifyFlags, cmd: Comma
 
 export function classifyCommand(): Command {
   const cmd = new Command('classify')
-    .description('print the top-k ImageNet classes and their probabilities for each image')
     .argument('<image...>', 'image files, folders (searched recursively for images) or glob patterns')
     .addOption(new Option('--topk <k>', 'how many classes to print per image').argParser(parseTopKFlag).default(5))
     .option('--json', 'print one JSON array of { file, top: [{ index, label, probability }] } instead of tables')
     .option('--quiet', 'no progress bar, no summary (failed files are still reported)');
-  addModelOptions(cmd, { arch: 'mobilenet_v3_large', envPrefix: 'CITYSEG_CLASSIFIER', task: 'classification' });
+  addModelOptions(cmd, 'classification');
   cmd.addHelpText(
     'after',
     `

@@ -8,15 +8,16 @@ import { checkClassCount, cityscapes } from '../../segmentation/labels/index.js'
 import type { InferenceSize } from '../../segmentation/preprocess.js';
 import { evaluateModelOnSamples, findCityscapesSamples } from '../cityscapes-eval.js';
 import { loadCommandModel, withModel } from '../command-model.js';
+import { addInferenceModeOptions, INFERENCE_MODE_HELP, inferenceModeFrom, type InferenceModeFlags } from '../inference-mode-options.js';
 import { addModelOptions, addSizeOption, CLI_MAX_PIXELS, type ModelFlags } from '../options.js';
 import { startProgress, type Progress } from '../progress.js';
 
-interface EvalFlags extends ModelFlags {
+interface EvalFlags extends ModelFlags, InferenceModeFlags {
   pred?: string;
   gt?: string;
   cityscapes?: string;
   split: string;
-  size: InferenceSize;
+  inferenceSize: InferenceSize;
   json?: boolean;
   quiet?: boolean;
 }
@@ -50,11 +51,13 @@ async function evaluatePredictions(predDir: string, gtDir: string, flags: EvalFl
 async function evaluateModel(root: string, flags: EvalFlags): Promise<EvalResult> {
   // The model must output the 19 Cityscapes trainIds that labelIdsFromTrainIds maps to label ids.
   checkClassCount(cityscapes, flags.numClasses ?? cityscapes.classes.length);
+  const mode = inferenceModeFrom(flags);
   const samples = await findCityscapesSamples(root, flags.split);
-  return withModel(await loadCommandModel(flags, cityscapes.classes.length), async (model) => {
+  return withModel(await loadCommandModel(flags, cityscapes.classes.length, 'segmentation'), async (model) => {
+    checkClassCount(cityscapes, model.numClasses);
     const progress = startProgress({ total: samples.length, label: `eval ${flags.split}`, quiet: flags.quiet ?? false });
     try {
-      return await evaluateModelOnSamples(samples, { engine: model.engine, size: flags.size, maxPixels: CLI_MAX_PIXELS, onImage: () => progress.tick() });
+      return await evaluateModelOnSamples(samples, { engine: model.engine, size: flags.inferenceSize, mode, maxPixels: CLI_MAX_PIXELS, onImage: () => progress.tick() });
     } finally {
       progress.stop();
     }
@@ -75,7 +78,6 @@ async function evalAction(flags: EvalFlags, cmd: Command): Promise<void> {
 
 export function evalCommand(): Command {
   const cmd = new Command('eval')
-    .description('Cityscapes IoU / iIoU of label-id predictions against gtFine, or of the model over a Cityscapes split')
     .addOption(new Option('--pred <dir>', 'predictions: one <city>_<seq>_<frame>*.png of label ids per ground truth').conflicts('cityscapes'))
     .addOption(new Option('--gt <dir>', 'ground truth: *_gtFine_labelIds.png (+ *_gtFine_instanceIds.png for iIoU)').conflicts('cityscapes'))
     .option('--cityscapes <root>', 'run the model over <root>/leftImg8bit/<split> and score it against <root>/gtFine/<split>')
@@ -83,17 +85,23 @@ export function evalCommand(): Command {
     .option('--json', 'print one JSON object (mIoU, classIoU, categoryIoU, iIoU, ..., confusion) instead of the table')
     .option('--quiet', 'no progress bar');
   addSizeOption(cmd);
-  addModelOptions(cmd, { arch: 'lraspp_mobilenet_v3_large', task: 'segmentation' });
+  addInferenceModeOptions(cmd);
+  addModelOptions(cmd, 'segmentation');
   cmd.addHelpText(
     'after',
     `
---size, --arch, --weights and the other model flags apply to --cityscapes only. The prediction folder
-must hold one PNG per image (e.g. from \`cityseg segment --format labelIds\`).
+--size, --mode, --crop, --stride, --scales, --flip, --arch, --weights and the other model flags apply to
+--cityscapes only.
+${INFERENCE_MODE_HELP.trim()} The prediction folder
+holds one PNG of label ids per image, or several outputs per image of which eval reads *_labelIds.png
+(e.g. \`cityseg segment --out preds leftImg8bit/val\` with its default formats).
 
 Examples:
   cityseg eval --pred preds --gt cityscapes/gtFine/val
   cityseg eval --pred preds --gt cityscapes/gtFine/val --json > scores.json
-  cityseg eval --cityscapes ~/data/cityscapes --split val --weights lraspp_cityscapes.pth --size 1024`,
+  cityseg eval --cityscapes ~/data/cityscapes --split val --weights lraspp_cityscapes.pth --size 1024
+  cityseg eval --cityscapes ~/data/cityscapes --weights lraspp_cityscapes.pth --size native --mode slide \\
+    --scales 0.5,0.75,1,1.25,1.5,1.75 --flip --max-forward-passes 200`,
   );
   return cmd.action(evalAction);
 }

@@ -6,10 +6,9 @@ import { addModelOptions, modelOptions, parsePositiveInt, type ModelFlags } from
 
 export function exportOnnxCommand(): Command {
   const cmd = new Command('export-onnx')
-    .description('write the model as an ONNX file: input "input" [N,3,H,W] float32 (ImageNet-normalised), output "out" [N,C,H,W] (or [N,C])')
     .requiredOption('--out <file.onnx>', 'file to write (overwritten)')
     .addOption(new Option('--opset <n>', 'ONNX opset, 15..22').argParser(parsePositiveInt).default(DEFAULT_OPSET));
-  addModelOptions(cmd, { arch: 'lraspp_mobilenet_v3_large' });
+  addModelOptions(cmd);
   cmd.addHelpText('after', `
 Examples:
   cityseg export-onnx --arch lraspp_mobilenet_v3_large --num-classes 21 \\

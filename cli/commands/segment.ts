@@ -2,11 +2,14 @@
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import type { LoadedModel } from '../../model/loaded-model.js';
+import type { InferenceModeOptions } from '../../segmentation/inference-modes/index.js';
+import { labelSetNameForClassCount } from '../../segmentation/labels/for-class-count.js';
 import { checkClassCount, labelSetFor, type LabelSet } from '../../segmentation/labels/index.js';
 import { segmentImage } from '../../segmentation/pipeline.js';
 import { checkBatch, formatSummary, runBatch, type ItemOutcome } from '../batch.js';
-import { chooseCommandWeights, givenValue, loadChosenModel, withModel } from '../command-model.js';
+import { chooseCommandWeights, loadChosenModel, withModel } from '../command-model.js';
 import { exists, writeFileAtomic } from '../files.js';
+import { addInferenceModeOptions, INFERENCE_MODE_HELP, inferenceModeFrom, type InferenceModeFlags } from '../inference-mode-options.js';
 import { collectImageInputs, withUniqueStems, type ImageInput } from '../inputs.js';
 import {
   addModelOptions,
@@ -16,12 +19,14 @@ import {
   type ModelFlags,
   type SegmentationFlags,
 } from '../options.js';
-import { outputPath, parseFormats, SEGMENT_FORMATS, SEGMENT_OUTPUTS, type OutputContext, type SegmentFormat } from '../segment-outputs.js';
+import { OUTPUT_FORMATS, type OverlayFormat } from '../../segmentation/output-formats.js';
+import { outputPath, parseFormats, parseOverlayFormat, SEGMENT_FORMATS, type OutputContext, type SegmentFormat } from '../segment-outputs.js';
 
-interface SegmentFlags extends ModelFlags, SegmentationFlags {
+interface SegmentFlags extends ModelFlags, SegmentationFlags, InferenceModeFlags {
   out: string;
   format: SegmentFormat[];
   alpha: number;
+  overlayFormat: OverlayFormat;
   rle?: boolean;
   overwrite?: boolean;
   quiet?: boolean;
@@ -31,38 +36,47 @@ interface SegmentJob {
   model: LoadedModel;
   flags: SegmentFlags;
   context: OutputContext;
+  mode: InferenceModeOptions;
 }
 
 /** The formats of `image` still to write: all with --overwrite, else those whose file is missing. */
 async function pendingFormats(image: ImageInput, flags: SegmentFlags): Promise<SegmentFormat[]> {
   if (flags.overwrite) return flags.format;
-  const missing = await Promise.all(flags.format.map(async (format) => !(await exists(outputPath(flags.out, image.stem, format)))));
+  const missing = await Promise.all(flags.format.map(async (format) => !(await exists(outputPath(flags.out, image.stem, format, flags)))));
   return flags.format.filter((_, i) => missing[i]);
 }
 
-async function segmentOne(image: ImageInput, { model, flags, context }: SegmentJob): Promise<ItemOutcome> {
+async function segmentOne(image: ImageInput, { model, flags, context, mode }: SegmentJob): Promise<ItemOutcome> {
   const formats = await pendingFormats(image, flags);
   if (formats.length === 0) return 'skipped';
-  const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.size, maxPixels: CLI_MAX_PIXELS });
+  const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.inferenceSize, maxPixels: CLI_MAX_PIXELS }, mode);
   for (const format of formats) {
-    await writeFileAtomic(outputPath(flags.out, image.stem, format), await SEGMENT_OUTPUTS[format].encode(result, context));
+    await writeFileAtomic(outputPath(flags.out, image.stem, format, context), await OUTPUT_FORMATS[format].encode(result, context));
   }
   return 'processed';
 }
 
 async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command): Promise<void> {
   if (flags.rle && !flags.format.includes('json')) cmd.error("error: --rle adds RLE masks to the json output; add json to --format", { exitCode: 2 });
+  const mode = inferenceModeFrom(flags);
   // Without --weights, --labels or --num-classes: the default preset and its label set (VOC), where it can be had.
-  const choice = await chooseCommandWeights(flags, cmd, 'segmentation', flags.numClasses, givenValue(cmd, 'labels', flags.labels));
-  const labelSet: LabelSet = await labelSetFor(choice.labels ?? flags.labels);
+  const choice = await chooseCommandWeights(flags, 'segmentation', flags.numClasses, flags.labels);
+  const named: LabelSet | undefined = choice.labels === undefined ? undefined : await labelSetFor(choice.labels);
   const { images, problems } = withUniqueStems(await collectImageInputs(inputs));
   for (const problem of problems) process.stderr.write(`cityseg: ${problem.input}: ${problem.reason}\n`);
 
   // Before loading: a label set that does not fit the model is a usage error, found without waiting.
-  const numClasses = choice.numClasses ?? labelSet.classes.length;
-  checkClassCount(labelSet, numClasses);
-  const counts = await withModel(await loadChosenModel(flags, choice, numClasses, flags.quiet), async (model) => {
-    const job: SegmentJob = { model, flags, context: { labelSet, modelId: model.id, alpha: flags.alpha, rle: flags.rle ?? false } };
+  if (named) checkClassCount(named, choice.numClasses ?? flags.numClasses ?? named.classes.length);
+  const counts = await withModel(await loadChosenModel(flags, choice, 'segmentation', named?.classes.length, flags.quiet), async (model) => {
+    // Without --labels or a preset's: the built-in set of the checkpoint's class count (19 cityscapes, 21 voc).
+    const labelSet = named ?? (await labelSetFor(labelSetNameForClassCount(model.numClasses)));
+    checkClassCount(labelSet, model.numClasses);
+    const job: SegmentJob = {
+      model,
+      flags,
+      mode,
+      context: { labelSet, modelId: model.id, alpha: flags.alpha, overlayFormat: flags.overlayFormat, rle: flags.rle ?? false },
+    };
     return runBatch(
       images,
       { label: 'segment', quiet: flags.quiet ?? false, nameOf: (image) => image.file, run: (image) => segmentOne(image, job) },
@@ -75,7 +89,6 @@ async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command
 
 export function segmentCommand(): Command {
   const cmd = new Command('segment')
-    .description('segment images and write masks named after them: <stem>_labelIds.png, <stem>_color.png, ...')
     .argument('<input...>', 'image files, folders (searched recursively for images) or glob patterns')
     .requiredOption('--out <dir>', 'output folder; images found in a folder INPUT keep their sub-folders')
     .addOption(
@@ -84,16 +97,20 @@ export function segmentCommand(): Command {
         .default(['labelIds', 'color'], 'labelIds,color'),
     )
     .addOption(new Option('--alpha <0..1>', 'opacity of the colours in the overlay').argParser(parseFraction).default(0.5))
+    .addOption(new Option('--overlay-format <jpeg|png>', 'file format of the overlay').argParser(parseOverlayFormat).default('jpeg'))
     .option('--rle', 'add per-class COCO RLE masks to the json output')
     .option('--overwrite', 'write outputs that already exist again (default: skip them)')
     .option('--quiet', 'no progress bar, no summary (failed files are still reported)');
   addSegmentationOptions(cmd);
-  addModelOptions(cmd, { arch: 'lraspp_mobilenet_v3_large', task: 'segmentation' });
+  addInferenceModeOptions(cmd);
+  addModelOptions(cmd, 'segmentation');
   cmd.addHelpText(
     'after',
     `
 Outputs per image (stem = file name without extension):
-${SEGMENT_FORMATS.map((format) => `  ${format.padEnd(13)} <stem>${SEGMENT_OUTPUTS[format].suffix}`).join('\n')}
+${SEGMENT_FORMATS.map((format) => `  ${format.padEnd(13)} <stem>${OUTPUT_FORMATS[format].suffix({ overlayFormat: 'jpeg' })}`).join('\n')}
+
+${INFERENCE_MODE_HELP.trim()}
 
 A file that cannot be read or decoded is reported (file: reason) and skipped; the others are still
 written, and the exit status is 1.
@@ -105,8 +122,10 @@ Examples:
   cityseg segment --out masks street.jpg
   cityseg segment --weights lraspp_cityscapes.pth --out masks street.jpg
   cityseg segment --format labelIds --out preds leftImg8bit/val
+  cityseg segment --mode slide --size native --format labelIds,json --out out panorama.jpg
+  cityseg segment --scales 0.75,1,1.25 --flip --out out street.jpg
   cityseg segment --format color,overlay --alpha 0.4 --size 512 --out out 'photos/**/*.jpg'
-  cityseg segment --format json --rle --labels voc --arch lraspp_mobilenet_v3_large \\
+  cityseg segment --format json --rle --labels voc --num-classes 21 --arch lraspp_mobilenet_v3_large \\
     --weights lraspp_mobilenet_v3_large-d234d4ea.pth --out out photos/`,
   );
   return cmd.action(segmentAction);

@@ -7,7 +7,7 @@ import { Command } from 'commander';
 import { loadConfig, SETTINGS, type ConfigFlags } from '../../server/config.js';
 
 export function serveCommand(): Command {
-  const cmd = new Command('serve').description('run the segmentation HTTP service (the same service as `npm start`)');
+  const cmd = new Command('serve');
   for (const spec of Object.values(SETTINGS)) {
     cmd.option(`--${spec.flag} <value>`, `${spec.help} (env ${spec.env})`);
   }

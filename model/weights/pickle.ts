@@ -62,8 +62,25 @@ const latin1 = new TextDecoder('latin1');
 
 const HIGHEST_PROTOCOL = 5;
 
+/**
+ * Bounds on what one pickle may make the machine do (issue 12): a hostile pickle of a few compressed megabytes can
+ * otherwise push hundreds of millions of values and exhaust V8's heap (a fatal error, not an exception). A
+ * torchvision checkpoint, optimizer state included, needs about 30 thousand ops and a stack of a few thousand.
+ */
+export interface PickleLimits {
+  /** Values on the stack at once (MARKed frames included). */
+  maxStack: number;
+  /** Entries in the memo. */
+  maxMemo: number;
+  /** Opcodes executed: each allocates at most one small object, so this bounds the heap too. */
+  maxOps: number;
+}
+
+export const PICKLE_LIMITS: PickleLimits = { maxStack: 1_000_000, maxMemo: 1_000_000, maxOps: 5_000_000 };
+
 class Machine {
-  private pos = 0;
+  private pos: number;
+  private ops = 0;
   private stack: unknown[] = [];
   private readonly marks: number[] = [];
   private readonly memo = new Map<number, unknown>();
@@ -73,14 +90,19 @@ class Machine {
   private readonly bytes: Uint8Array;
   private readonly file: string;
   private readonly hooks: UnpickleHooks;
+  private readonly limits: PickleLimits;
   constructor(
     bytes: Uint8Array,
     file: string,
     hooks: UnpickleHooks,
+    start: number,
+    limits: PickleLimits,
   ) {
     this.bytes = bytes;
     this.file = file;
     this.hooks = hooks;
+    this.pos = start;
+    this.limits = limits;
     this.view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   }
 
@@ -146,7 +168,12 @@ class Machine {
     return value >= BigInt(Number.MIN_SAFE_INTEGER) && value <= BigInt(Number.MAX_SAFE_INTEGER) ? Number(value) : value;
   }
 
+  get position(): number {
+    return this.pos;
+  }
+
   push(value: unknown): void {
+    if (this.stack.length >= this.limits.maxStack) this.fail(`stack deeper than ${this.limits.maxStack} values: refused`);
     this.stack.push(value);
   }
   pop(): unknown {
@@ -160,6 +187,7 @@ class Machine {
     return this.stack[this.stack.length - 1];
   }
   mark(): void {
+    if (this.marks.length >= this.limits.maxStack) this.fail(`more than ${this.limits.maxStack} open MARKs: refused`);
     this.marks.push(this.stack.length);
   }
   popMark(): unknown[] {
@@ -168,6 +196,7 @@ class Machine {
     return this.stack.splice(at);
   }
   put(index: number): void {
+    if (!this.memo.has(index) && this.memo.size >= this.limits.maxMemo) this.fail(`memo larger than ${this.limits.maxMemo} entries: refused`);
     this.memo.set(index, this.top());
   }
   get(index: number): void {
@@ -175,7 +204,7 @@ class Machine {
     this.push(this.memo.get(index));
   }
   memoize(): void {
-    this.memo.set(this.memo.size, this.top());
+    this.put(this.memo.size);
   }
 
   call(fn: unknown, args: unknown[]): unknown {
@@ -216,6 +245,7 @@ class Machine {
 
   run(): unknown {
     while (this.result === null) {
+      if (++this.ops > this.limits.maxOps) this.fail(`more than ${this.limits.maxOps} opcodes: refused`);
       const opcode = this.u8();
       const op = OPCODES[opcode];
       if (!op) {
@@ -383,7 +413,22 @@ export function describePickled(value: unknown): string {
 }
 
 /** Run the pickle in `bytes` and return its top-level object. Throws WeightsError naming `file`. */
-export function unpickle(bytes: Uint8Array, file: string, hooks: UnpickleHooks): unknown {
-  const machine = new Machine(bytes, file, hooks);
-  return machine.run();
+export function unpickle(bytes: Uint8Array, file: string, hooks: UnpickleHooks, limits: PickleLimits = PICKLE_LIMITS): unknown {
+  return unpickleAt(bytes, 0, file, hooks, limits).value;
+}
+
+/**
+ * Run the pickle starting at byte `start` and return its object and the byte after its STOP: torch's legacy format
+ * writes several pickles one after the other. Throws WeightsError naming `file`.
+ */
+export function unpickleAt(
+  bytes: Uint8Array,
+  start: number,
+  file: string,
+  hooks: UnpickleHooks,
+  limits: PickleLimits = PICKLE_LIMITS,
+): { value: unknown; end: number } {
+  const machine = new Machine(bytes, file, hooks, start, limits);
+  const value = machine.run();
+  return { value, end: machine.position };
 }

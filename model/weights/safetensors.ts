@@ -7,6 +7,7 @@
 import { DTYPES, elementCount, gatherAsFloat32, rowMajorStrides, type DType } from './dtypes.js';
 import { UNNAMED_SOURCE, WeightsError } from './errors.js';
 import type { StateDict } from './state-dict.js';
+import { StoredTensor } from './stored-tensor.js';
 
 const SAFETENSORS_DTYPES: Record<string, DType> = {
   F64: 'float64',
@@ -105,17 +106,27 @@ function checkTiling(entries: HeaderEntry[], dataLength: number, file: string): 
 }
 
 /**
+ * The tensors of a safetensors file, in header order, checked but not yet converted.
+ * Throws WeightsError (naming `file`) for anything malformed.
+ */
+export function safetensorsTensors(bytes: Uint8Array, file: string = UNNAMED_SOURCE): Map<string, StoredTensor> {
+  const { entries, dataStart } = parseHeader(bytes, file);
+  const data = bytes.subarray(dataStart);
+  checkTiling(entries, data.length, file);
+  const tensors = new Map<string, StoredTensor>();
+  for (const e of entries) {
+    const layout = { shape: e.shape, stride: rowMajorStrides(e.shape), offset: 0 };
+    tensors.set(e.name, new StoredTensor(e.shape, e.dtype, () => gatherAsFloat32(data.subarray(e.begin, e.end), e.dtype, layout)));
+  }
+  return tensors;
+}
+
+/**
  * Parse a safetensors file into a StateDict (float32, row-major), in header order.
  * Throws WeightsError (naming `file`) for anything malformed.
  */
 export function readSafetensors(bytes: Uint8Array, file: string = UNNAMED_SOURCE): StateDict {
-  const { entries, dataStart } = parseHeader(bytes, file);
-  const data = bytes.subarray(dataStart);
-  checkTiling(entries, data.length, file);
   const stateDict: StateDict = new Map();
-  for (const e of entries) {
-    const layout = { shape: e.shape, stride: rowMajorStrides(e.shape), offset: 0 };
-    stateDict.set(e.name, { shape: e.shape, data: gatherAsFloat32(data.subarray(e.begin, e.end), e.dtype, layout) });
-  }
+  for (const [name, tensor] of safetensorsTensors(bytes, file)) stateDict.set(name, { shape: tensor.shape, data: tensor.read(name) });
   return stateDict;
 }

@@ -26,7 +26,8 @@ export interface WeightsRequest {
 }
 
 export interface WeightsChoice {
-  arch: ArchName;
+  /** From the user or the preset; absent with a checkpoint file → the checkpoint's (model/weights/fit.ts). */
+  arch?: ArchName;
   /** From the user or the preset; absent → the caller's default (the label set's size). */
   numClasses?: number;
   /** From the user or the preset (segmentation); absent → the caller's default. */
@@ -80,7 +81,8 @@ export function chooseWeights(request: WeightsRequest, presets: readonly Weights
     const labels = request.labels ?? (request.task === 'segmentation' ? preset.labels : undefined);
     return { arch: preset.arch, numClasses: preset.numClasses, labels, weights: preset.name, origin: 'given' };
   }
-  if (weights !== undefined) return { ...untrained(request, 'given'), weights };
+  // A path or URL: the checkpoint itself says its arch and class count; what the user gave is checked against it.
+  if (weights !== undefined) return { ...untrained(request, 'given'), arch: request.arch, weights };
 
   const arch = request.arch ?? request.defaultArch;
   const preset = defaultPresetFor(arch, presets);

@@ -2,6 +2,11 @@
  * Minimal synchronous zip reader for torch checkpoints: torch writes uncompressed (stored) entries, usually
  * with zip64 records. Reads the central directory, then hands out entry contents as views of the input
  * (stored) or inflated copies (deflate, for archives re-zipped by other tools).
+ *
+ * Hostile archives (issue 12) are refused before anything is allocated: every entry's local header must carry the
+ * directory's name, every entry must lie inside the file and apart from the others and the directory, and a
+ * deflated entry's declared size must be within ZIP_LIMITS and what deflate can produce from its compressed bytes;
+ * inflating stops at the declared size.
  */
 import { inflateRawSync } from 'node:zlib';
 import { WeightsError } from './errors.js';
@@ -12,7 +17,14 @@ export interface ZipEntry {
   compressedSize: number;
   size: number;
   localHeaderOffset: number;
+  /** First byte of the entry's data, after its local header (set by readZipDirectory). */
+  dataStart: number;
 }
+
+/** Largest entry inflated into memory: 16x torchvision's largest MobileNetV3 checkpoint in float64. */
+export const ZIP_LIMITS = { maxInflatedBytes: 256 * 1024 * 1024 };
+/** deflate cannot expand data by more than about 1032:1 (RFC 1951's longest match per 2-bit code). */
+const MAX_DEFLATE_RATIO = 1032;
 
 const SIG_LOCAL = 0x04034b50;
 const SIG_CENTRAL = 0x02014b50;
@@ -119,35 +131,85 @@ export function readZipDirectory(bytes: Uint8Array, file: string): Map<string, Z
       compressedSize: view.getUint32(pos + 20, true),
       size: view.getUint32(pos + 24, true),
       localHeaderOffset: view.getUint32(pos + 42, true),
+      dataStart: 0,
     };
     if (flags & 1) throw new WeightsError(file, `zip entry ${entry.name} is encrypted`);
+    if (entries.has(entry.name)) throw new WeightsError(file, `corrupt zip archive: two entries named ${entry.name}`);
     applyZip64Extra(view, pos + 46 + nameLength, pos + 46 + nameLength + extraLength, entry, file);
+    entry.dataStart = checkLocalHeader(bytes, view, entry, bytes.subarray(pos + 46, pos + 46 + nameLength), file);
+    checkDeclaredSizes(entry, bytes.length, file);
     entries.set(entry.name, entry);
     pos += 46 + nameLength + extraLength + commentLength;
   }
+  checkNoOverlap([...entries.values()], dir.offset, file);
   return entries;
 }
 
-/** The entry's uncompressed bytes (a view into `bytes` when stored). */
-export function readZipEntry(bytes: Uint8Array, entry: ZipEntry, file: string): Uint8Array {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** The local header must exist and repeat the directory's name; returns where the entry's data starts. */
+function checkLocalHeader(bytes: Uint8Array, view: DataView, entry: ZipEntry, centralName: Uint8Array, file: string): number {
   const header = entry.localHeaderOffset;
   if (header + 30 > view.byteLength || view.getUint32(header, true) !== SIG_LOCAL) {
     throw new WeightsError(file, `corrupt zip archive: local header of ${entry.name} not found at byte ${header}`);
   }
-  // The local header's extra field can differ from the central one (torch pads it for alignment).
-  const start = header + 30 + view.getUint16(header + 26, true) + view.getUint16(header + 28, true);
-  const end = start + entry.compressedSize;
-  if (end > bytes.length) {
-    throw new WeightsError(file, `truncated zip archive: ${entry.name} needs bytes ${start}..${end} but the file has ${bytes.length}`);
+  const nameLength = view.getUint16(header + 26, true);
+  const localName = bytes.subarray(header + 30, header + 30 + nameLength);
+  if (localName.length !== centralName.length || localName.some((b, i) => b !== centralName[i])) {
+    throw new WeightsError(file, `corrupt zip archive: entry ${entry.name} has local name ${JSON.stringify(utf8.decode(localName))}`);
   }
-  const raw = bytes.subarray(start, end);
+  // The local header's extra field can differ from the central one (torch pads it for alignment).
+  return header + 30 + nameLength + view.getUint16(header + 28, true);
+}
+
+/** Sizes the directory declares, checked before any byte is read or inflated. */
+function checkDeclaredSizes(entry: ZipEntry, fileLength: number, file: string): void {
+  if (entry.dataStart + entry.compressedSize > fileLength) {
+    throw new WeightsError(
+      file,
+      `truncated zip archive: ${entry.name} needs bytes ${entry.dataStart}..${entry.dataStart + entry.compressedSize} but the file has ${fileLength}`,
+    );
+  }
+  if (entry.method === METHOD_STORED && entry.size !== entry.compressedSize) {
+    throw new WeightsError(file, `corrupt zip archive: stored entry ${entry.name} declares ${entry.size} bytes but holds ${entry.compressedSize}`);
+  }
+  if (entry.method === METHOD_DEFLATE) {
+    if (entry.size > ZIP_LIMITS.maxInflatedBytes) {
+      throw new WeightsError(file, `zip entry ${entry.name} declares ${entry.size} bytes inflated, over the limit of ${ZIP_LIMITS.maxInflatedBytes}: refused`);
+    }
+    if (entry.size > entry.compressedSize * MAX_DEFLATE_RATIO) {
+      throw new WeightsError(file, `corrupt zip archive: ${entry.name} declares ${entry.size} bytes from ${entry.compressedSize} deflated, more than deflate can produce`);
+    }
+  }
+}
+
+/** Entries pointing into each other's bytes (or the directory's) would load one record's data as another's. */
+function checkNoOverlap(entries: ZipEntry[], directoryOffset: number, file: string): void {
+  const spans = entries
+    .map((entry) => ({ entry, start: entry.localHeaderOffset, end: entry.dataStart + entry.compressedSize }))
+    .sort((a, b) => a.start - b.start);
+  for (let i = 0; i < spans.length; i++) {
+    const next = spans[i + 1];
+    if (next && next.start < spans[i].end) {
+      throw new WeightsError(file, `corrupt zip archive: entries ${spans[i].entry.name} and ${next.entry.name} overlap`);
+    }
+    if (spans[i].end > directoryOffset) {
+      throw new WeightsError(file, `corrupt zip archive: entry ${spans[i].entry.name} overlaps the central directory`);
+    }
+  }
+}
+
+/** The entry's uncompressed bytes (a view into `bytes` when stored); `entry` comes from readZipDirectory. */
+export function readZipEntry(bytes: Uint8Array, entry: ZipEntry, file: string): Uint8Array {
+  const raw = bytes.subarray(entry.dataStart, entry.dataStart + entry.compressedSize);
   if (entry.method === METHOD_STORED) return raw;
   if (entry.method === METHOD_DEFLATE) {
     let inflated: Buffer;
     try {
-      inflated = inflateRawSync(raw);
+      // One byte over the declared size is enough to know the directory lied; never more is allocated.
+      inflated = inflateRawSync(raw, { maxOutputLength: entry.size + 1 });
     } catch (cause) {
+      if ((cause as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE') {
+        throw new WeightsError(file, `zip entry ${entry.name} inflates past its declared ${entry.size} bytes: refused`, { cause });
+      }
       throw new WeightsError(file, `zip entry ${entry.name} does not inflate: ${(cause as Error).message}`, { cause });
     }
     if (inflated.length !== entry.size) {

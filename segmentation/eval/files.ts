@@ -48,9 +48,14 @@ export async function listPredictionFiles(predDir: string): Promise<string[]> {
   return (await glob('**/*.png', { cwd: predDir, absolute: true, dot: true })).sort();
 }
 
+/** What `cityseg segment` names its label-id output; eval reads it when a frame has several outputs. */
+export const PREDICTION_LABEL_SUFFIX = '_labelIds.png';
+
 /**
  * The one prediction whose base name matches `<city>_<seq>_<frame>*.png` (fnmatch on POSIX: case-sensitive).
- * Throws MissingPredictionError / DuplicatePredictionError naming the ground-truth file.
+ * Where several match (`cityseg segment`'s default `_labelIds.png` and `_color.png`), the one `*_labelIds.png`;
+ * the official script would refuse them. Throws MissingPredictionError / DuplicatePredictionError naming the
+ * ground-truth file.
  */
 export function findPrediction(predictionFiles: readonly string[], groundTruthFile: string, predDir: string): string {
   const { city, sequenceNb, frameNb } = parseCityscapesName(groundTruthFile);
@@ -60,8 +65,10 @@ export function findPrediction(predictionFiles: readonly string[], groundTruthFi
     return base.startsWith(prefix) && base.endsWith('.png') && base.length >= prefix.length + '.png'.length;
   });
   if (matches.length === 0) throw new MissingPredictionError(groundTruthFile, `${prefix}*.png`, predDir);
-  if (matches.length > 1) throw new DuplicatePredictionError(groundTruthFile, matches);
-  return matches[0];
+  if (matches.length === 1) return matches[0];
+  const labelIds = matches.filter((file) => file.endsWith(PREDICTION_LABEL_SUFFIX));
+  if (labelIds.length !== 1) throw new DuplicatePredictionError(groundTruthFile, labelIds.length > 1 ? labelIds : matches);
+  return labelIds[0];
 }
 
 /** The script's `replace("labelIds", "instanceIds")`, applied to the base name only. */

@@ -39,14 +39,3 @@ export function checkClassCount(labelSet: LabelSet, numClasses: number): void {
   }
 }
 
-/**
- * The built-in label set a model of `numClasses` outputs uses when none is named (19 → cityscapes, 21 → voc);
- * cityscapes when the count is not known either. Throws LabelSetError when no built-in set has that many classes.
- */
-export function labelSetNameFor(numClasses?: number): BuiltinLabelSetName {
-  if (numClasses === undefined) return 'cityscapes';
-  const names = Object.keys(BUILTIN_LABEL_SETS) as BuiltinLabelSetName[];
-  const found = names.find((name) => BUILTIN_LABEL_SETS[name].classes.length === numClasses);
-  if (!found) throw new LabelSetError(`for ${numClasses} classes`, `no built-in label set has ${numClasses} classes; name one (--labels / CITYSEG_LABELS)`);
-  return found;
-}

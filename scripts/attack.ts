@@ -1,0 +1,221 @@
+/**
+ * Issue 9's attacks at full size against the compiled server (dist/server/main.js, default settings but
+ * CITYSEG_MEMORY_BUDGET, 2GiB unless ATTACK_BUDGET says otherwise), one after the other. For each: the statuses
+ * (or how connections ended), the server's peak RSS during it (VmHWM, reset between attacks), and /healthz
+ * latency (p50, p99, max) polled every 50 ms meanwhile (during the last attack the server shuts down: the
+ * failed probes then count as 10 s). Prints a Markdown table; asserts nothing.
+ *
+ * Run: npm run build && node --import tsx scripts/attack.ts
+ * Only 127.0.0.1 is ever contacted; every loop is bounded.
+ */
+import { spawn } from 'node:child_process';
+import { readFileSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import os from 'node:os';
+import { setTimeout as sleep } from 'node:timers/promises';
+import sharp from 'sharp';
+
+const BUDGET = process.env.ATTACK_BUDGET ?? '2GiB';
+const ROOT = new URL('..', import.meta.url).pathname;
+
+interface Row {
+  attack: string;
+  outcome: string;
+  peakRssMB: number;
+  healthP50: number;
+  healthP99: number;
+  healthMax: number;
+}
+
+const child = spawn(process.execPath, ['dist/server/main.js'], {
+  cwd: ROOT,
+  env: { ...process.env, HOST: '127.0.0.1', PORT: '18931', CITYSEG_MEMORY_BUDGET: BUDGET, CITYSEG_SHUTDOWN_TIMEOUT_MS: '5000', LOG_LEVEL: 'warn' },
+  stdio: ['ignore', 'ignore', 'inherit'],
+});
+const BASE = 'http://127.0.0.1:18931';
+
+const status = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8');
+/** Peak RSS since the last reset (the last one seen, once the server has exited). */
+let lastPeak = NaN;
+const peakRss = () => {
+  try {
+    lastPeak = Number(/VmHWM:\s+(\d+) kB/.exec(status(child.pid as number))?.[1]) * 1024;
+  } catch {
+    // exited: keep the last reading
+  }
+  return lastPeak;
+};
+const sampler = setInterval(peakRss, 200);
+const resetPeak = () => writeFileSync(`/proc/${child.pid}/clear_refs`, '5');
+
+async function waitReady(): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    try {
+      if ((await fetch(`${BASE}/readyz`)).status === 200) return;
+    } catch {
+      // not listening yet
+    }
+    await sleep(100);
+  }
+  throw new Error('server not ready after 120 s');
+}
+
+/** Polls /healthz every 50 ms until stopped; returns the latencies in ms (a failed probe counts as 10 s). */
+function healthProbe(): { stop: () => Promise<number[]> } {
+  const latencies: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const started = performance.now();
+      try {
+        await fetch(`${BASE}/healthz`, { signal: AbortSignal.timeout(10_000) });
+        latencies.push(performance.now() - started);
+      } catch {
+        latencies.push(10_000);
+      }
+      await sleep(50);
+    }
+  })();
+  return {
+    stop: async () => {
+      running = false;
+      await loop;
+      return latencies;
+    },
+  };
+}
+
+const quantile = (values: number[], q: number) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] : NaN;
+};
+
+function count(outcomes: (number | string)[]): string {
+  const counts = new Map<string, number>();
+  for (const o of outcomes) counts.set(String(o), (counts.get(String(o)) ?? 0) + 1);
+  return [...counts].map(([k, v]) => `${v}x ${k}`).join(', ');
+}
+
+async function post(path: string, body: Uint8Array, type = 'image/jpeg'): Promise<number | string> {
+  try {
+    const response = await fetch(`${BASE}${path}`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': type }, signal: AbortSignal.timeout(180_000) });
+    await response.arrayBuffer();
+    return response.status;
+  } catch (error) {
+    return `error ${(error as Error).message}`;
+  }
+}
+
+/** A raw connection that writes `head` and then `chunks` every `everyMs`; resolves with how it ended. */
+function rawClient(head: string, chunk: Buffer, chunks: number, everyMs: number, limitMs: number): Promise<string> {
+  return new Promise((resolve) => {
+    const socket = net.connect(18931, '127.0.0.1');
+    let text = '';
+    const started = performance.now();
+    const guard = setTimeout(() => {
+      socket.destroy();
+      resolve('still open at the limit');
+    }, limitMs);
+    socket.setEncoding('latin1');
+    socket.on('data', (d: string) => (text += d));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(guard);
+      const code = /^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 'closed without answer';
+      resolve(`${code} in ${Math.round((performance.now() - started) / 1000)} s`);
+    });
+    socket.on('connect', async () => {
+      socket.write(head);
+      for (let i = 0; i < chunks && !socket.destroyed; i++) {
+        socket.write(chunk);
+        if (everyMs > 0) await sleep(everyMs);
+      }
+    });
+  });
+}
+
+async function measure(attack: string, run: () => Promise<string>): Promise<Row> {
+  await sleep(500);
+  resetPeak();
+  const probe = healthProbe();
+  const outcome = await run();
+  const latencies = await probe.stop();
+  const row = {
+    attack,
+    outcome,
+    peakRssMB: Math.round(peakRss() / 1e6),
+    healthP50: Math.round(quantile(latencies, 0.5)),
+    healthP99: Math.round(quantile(latencies, 0.99)),
+    healthMax: Math.round(Math.max(...latencies)),
+  };
+  process.stderr.write(`${JSON.stringify(row)}\n`);
+  return row;
+}
+
+const jpegOf = (width: number, height: number) =>
+  sharp({ create: { width, height, channels: 3, noise: { type: 'gaussian', mean: 128, sigma: 40 } } }).jpeg({ quality: 60 }).toBuffer();
+
+async function main(): Promise<void> {
+  await waitReady();
+  const rows: Row[] = [];
+  const strip = await sharp({ create: { width: 9_000_000, height: 1, channels: 3, background: '#808080' } }).png().toBuffer();
+  const huge = await jpegOf(6320, 6320);
+  const square = await jpegOf(3000, 3000);
+  const frame = await jpegOf(2048, 1024);
+  const wide = await sharp({ create: { width: 65_501, height: 2, channels: 3, background: '#405060' } }).png().toBuffer();
+  const thread = await sharp({ create: { width: 200_001, height: 1, channels: 3, background: '#405060' } }).png().toBuffer();
+
+  rows.push(await measure('2x 9,000,000x1 PNG (110 KB), size=native', async () => count(await Promise.all([1, 2].map(() => post('/v1/segment?size=native', strip, 'image/png'))))));
+  rows.push(await measure('6320x6320 JPEG, size=native', async () => count([await post('/v1/segment?size=native', huge)])));
+  rows.push(await measure('6320x6320 JPEG, size=4096', async () => count([await post('/v1/segment?size=4096', huge)])));
+  rows.push(await measure('3000x3000 JPEG, size=native', async () => count([await post('/v1/segment?size=native', square)])));
+  rows.push(await measure('3000x3000 JPEG, size=2048, 4 at once', async () => count(await Promise.all([1, 2, 3, 4].map(() => post('/v1/segment?size=2048', square))))));
+  rows.push(await measure('16x 2048x1024 JPEG, size=native, overlay', async () => count(await Promise.all(Array.from({ length: 16 }, () => post('/v1/segment?size=native&format=overlay', frame))))));
+  rows.push(await measure('overlay of a 65,501x2 image; classify 200,001x1; alpha=Infinity', async () =>
+    count([await post('/v1/segment?format=overlay', wide, 'image/png'), await post('/v1/classify', thread, 'image/png'), await post('/v1/segment?alpha=Infinity&format=overlay', frame)]),
+  ));
+  const head20 = 'POST /v1/segment HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 20971520\r\n\r\n';
+  rows.push(await measure('100 uploads stopping at 19 of 20 MiB', async () =>
+    count(await Promise.all(Array.from({ length: 100 }, () => rawClient(head20, Buffer.alloc(1024 * 1024, 0xff), 19, 0, 120_000)))),
+  ));
+  const head1k = 'POST /v1/segment HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1024\r\n\r\n';
+  rows.push(await measure('500 bodies at one byte per 5 s', async () =>
+    count(await Promise.all(Array.from({ length: 500 }, () => rawClient(head1k, Buffer.from([0xff]), 1024, 5000, 120_000)))),
+  ));
+  const boundary = 'b0undary';
+  const mp = (body: string | Buffer, type = `multipart/form-data; boundary=${boundary}`) => post('/v1/segment?format=json', Buffer.isBuffer(body) ? body : Buffer.from(body), type);
+  const part = (headers: string, bytes: Buffer) => Buffer.concat([Buffer.from(`--${boundary}\r\n${headers}\r\n\r\n`), bytes, Buffer.from('\r\n')]);
+  const closing = Buffer.from(`--${boundary}--\r\n`);
+  const image = Buffer.from(await jpegOf(64, 64));
+  rows.push(await measure('multipart: 90 KiB part header; 17 KiB part without disposition; no closing boundary; junk; no boundary; two images', async () =>
+    count([
+      await mp(Buffer.concat([part(`Content-Disposition: form-data; name="image"; filename="a.jpg"\r\nX-Pad: ${'a'.repeat(90 * 1024)}`, image), closing])),
+      await mp(Buffer.concat([part('Content-Type: image/jpeg', Buffer.alloc(17_000, 1)), part('Content-Disposition: form-data; name="image"; filename="a.jpg"', image), closing])),
+      await mp(part('Content-Disposition: form-data; name="image"; filename="a.jpg"', image)),
+      await mp('junk junk junk'),
+      await mp(Buffer.concat([part('Content-Disposition: form-data; name="image"; filename="a.jpg"', image), closing]), 'multipart/form-data'),
+      await mp(Buffer.concat([part('Content-Disposition: form-data; name="image"; filename="a.jpg"', image), part('Content-Disposition: form-data; name="image"; filename="b.jpg"', image), closing])),
+    ]),
+  ));
+  rows.push(await measure('60 concurrent 2048x1024 JPEG, size=native (overload)', async () => count(await Promise.all(Array.from({ length: 60 }, () => post('/v1/segment?size=native&format=labelIds', frame))))));
+
+  rows.push(await measure('SIGTERM with 60 requests in flight, shutdown budget 5 s', async () => {
+    const inFlight = Array.from({ length: 60 }, () => post('/v1/segment?size=native&format=labelIds', frame));
+    await sleep(1500);
+    child.kill('SIGTERM');
+    const outcomes = await Promise.all(inFlight);
+    return count(outcomes.map((o) => (typeof o === 'string' ? 'cut without answer' : o)));
+  }));
+
+  console.log(`Attacks on ${os.cpus()[0].model.trim()}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; CITYSEG_MEMORY_BUDGET=${BUDGET}, other settings default.\n`);
+  console.log('| attack | answers | peak RSS (MB) | /healthz p50 / p99 / max (ms) |');
+  console.log('|---|---|---|---|');
+  for (const r of rows) console.log(`| ${r.attack} | ${r.outcome} | ${r.peakRssMB} | ${r.healthP50} / ${r.healthP99} / ${r.healthMax} |`);
+}
+
+try {
+  await main();
+} finally {
+  clearInterval(sampler);
+  child.kill('SIGTERM');
+}

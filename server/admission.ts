@@ -1,0 +1,180 @@
+import { Transform, type TransformCallback } from 'node:stream';
+import fp from 'fastify-plugin';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
+
+/**
+ * Bounds every image request before and while its body arrives (issue 9):
+ * - at the headers: too many image requests in flight, or no memory left for the body → 503 with Retry-After
+ *   at once, the body never read (the connection is closed after the answer);
+ * - while the body arrives: a pause longer than `bodyIdleTimeoutMs`, an average rate under `bodyMinRate` after
+ *   a grace period, or the request's deadline → 408;
+ * - the whole request, from arrival to the last byte of the answer, within `requestTimeoutMs`: unanswered at
+ *   the deadline → 503; an answer still being written to a slow reader → the connection is destroyed.
+ * Registered on the image routes' scope with fastify-plugin, so its hooks apply to that scope.
+ */
+
+/** Longest time a body may take before its average rate is checked (shorter when the idle timeout is). */
+const RATE_GRACE_MS = 5_000;
+/** Body bytes are charged twice: the received chunks and the joined copy exist together for a moment. */
+const BODY_COPIES = 2;
+
+export interface AdmissionOptions {
+  /** Image requests allowed to wait for inference (CITYSEG_QUEUE_LIMIT). */
+  queueLimit: number;
+  /** Image requests running at once; with queueLimit, the most in flight (receiving, waiting or running). */
+  concurrency: number;
+  requestTimeoutMs: number;
+  bodyIdleTimeoutMs: number;
+  bodyMinRate: number;
+  bodyLimit: number;
+  /** Reserves body bytes from the memory budget; false when they do not fit now. */
+  reserve: (bytes: number) => boolean;
+  release: (bytes: number) => void;
+  /** Seconds after which a refused client should try again. */
+  retryAfterSeconds: () => number;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** performance.now() time by which the whole answer must have been sent. */
+    deadline: number;
+    /** When inference must have finished: the deadline less a margin to encode and send the answer. */
+    inferenceDeadline: number;
+  }
+}
+
+/** Time kept between the inference deadline and the whole request's: the 503 must still reach the client. */
+export function sendMarginMs(requestTimeoutMs: number): number {
+  return Math.min(250, requestTimeoutMs * 0.1);
+}
+
+function refuseNow(reply: FastifyReply, problem: HttpProblem): FastifyReply {
+  // The body is not read: closing the connection after the answer stops the client from sending it.
+  return reply
+    .code(problem.status)
+    .header('connection', 'close')
+    .header('retry-after', String(problem.retryAfterSeconds ?? 1))
+    .type(PROBLEM_CONTENT_TYPE)
+    .send(problem.toProblem());
+}
+
+/** Passes the body through while enforcing its idle timeout, minimum rate and the request's deadline. */
+class BodyGuard extends Transform {
+  private received = 0;
+  private readonly started = performance.now();
+  private idleTimer: NodeJS.Timeout;
+  private readonly deadlineTimer: NodeJS.Timeout;
+  private readonly options: AdmissionOptions;
+
+  constructor(options: AdmissionOptions, deadline: number) {
+    super();
+    this.options = options;
+    this.idleTimer = this.armIdle();
+    this.deadlineTimer = setTimeout(
+      () => this.fail(`the request was not complete within ${options.requestTimeoutMs} ms of its arrival`),
+      Math.max(0, deadline - performance.now()),
+    );
+  }
+
+  private armIdle(): NodeJS.Timeout {
+    return setTimeout(
+      () => this.fail(`no request body bytes arrived for ${this.options.bodyIdleTimeoutMs} ms`),
+      this.options.bodyIdleTimeoutMs,
+    );
+  }
+
+  private fail(detail: string): void {
+    this.stop();
+    this.destroy(new HttpProblem('request-timeout', detail));
+  }
+
+  private stop(): void {
+    clearTimeout(this.idleTimer);
+    clearTimeout(this.deadlineTimer);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
+    clearTimeout(this.idleTimer);
+    this.received += chunk.length;
+    const elapsed = performance.now() - this.started;
+    const { bodyMinRate } = this.options;
+    const grace = Math.min(RATE_GRACE_MS, this.options.bodyIdleTimeoutMs);
+    if (bodyMinRate > 0 && elapsed > grace && (this.received * 1000) / elapsed < bodyMinRate) {
+      this.stop();
+      callback(new HttpProblem('request-timeout', `the request body arrived slower than ${bodyMinRate} bytes/s`));
+      return;
+    }
+    this.idleTimer = this.armIdle();
+    callback(null, chunk);
+  }
+
+  override _flush(callback: TransformCallback): void {
+    this.stop();
+    callback();
+  }
+
+  override _destroy(error: Error | null, callback: (error: Error | null) => void): void {
+    this.stop();
+    callback(error);
+  }
+}
+
+const admissionPlugin: FastifyPluginAsync<AdmissionOptions> = async (app, options) => {
+  let inFlight = 0;
+
+  app.addHook('onRequest', async (request, reply) => {
+    request.deadline = performance.now() + options.requestTimeoutMs;
+    request.inferenceDeadline = request.deadline - sendMarginMs(options.requestTimeoutMs);
+    if (inFlight >= options.queueLimit + options.concurrency) {
+      const detail = `inference queue is full (${options.queueLimit} waiting, ${options.concurrency} running)`;
+      return refuseNow(reply, new HttpProblem('queue-full', detail, options.retryAfterSeconds()));
+    }
+    const declared = Number(request.headers['content-length']);
+    // Over the limit is Fastify's 413 a moment later; chunked bodies are charged the limit.
+    const bodyBytes = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, options.bodyLimit) : options.bodyLimit;
+    const charge = bodyBytes * BODY_COPIES;
+    if (!options.reserve(charge)) {
+      return refuseNow(
+        reply,
+        new HttpProblem('queue-full', 'the memory budget has no room for this request body now', options.retryAfterSeconds()),
+      );
+    }
+    inFlight += 1;
+    let released = false;
+    const done = () => {
+      if (released) return;
+      released = true;
+      inFlight -= 1;
+      options.release(charge);
+      clearTimeout(wholeRequest);
+    };
+    // The whole request's deadline: unanswered → 503; answer still being written → the connection goes.
+    const wholeRequest = setTimeout(() => {
+      if (!reply.sent) {
+        reply.header('connection', 'close');
+        reply.send(new HttpProblem('queue-timeout', `no answer within ${options.requestTimeoutMs} ms of the request's arrival`, options.retryAfterSeconds()));
+      } else if (!reply.raw.writableFinished) {
+        reply.raw.destroy();
+      }
+    }, options.requestTimeoutMs);
+    reply.raw.once('close', done);
+  });
+
+  app.addHook('preParsing', async (request: FastifyRequest, reply, payload) => {
+    const guard = new BodyGuard(options, request.deadline);
+    // Fastify stops listening once it has answered (e.g. 413 mid-body): a late timeout must not become an
+    // uncaught 'error', and the guard's timers end with the request.
+    guard.on('error', () => undefined);
+    payload.on('error', (error) => guard.destroy(error));
+    reply.raw.once('close', () => guard.destroy());
+    return payload.pipe(guard);
+  });
+
+  // An answer sent before the body was read to the end closes the connection, instead of reading the rest.
+  app.addHook('onSend', async (request, reply) => {
+    if (!request.raw.complete) reply.header('connection', 'close');
+  });
+};
+
+export const admission = fp(admissionPlugin, { name: 'cityseg-admission' });

@@ -1,0 +1,69 @@
+import fp from 'fastify-plugin';
+import { STATUS_CODES } from 'node:http';
+import type { Socket } from 'node:net';
+import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
+import { ERROR_RESPONSE_HEADERS } from './security-headers.js';
+
+/** Seconds a client is told to wait when it reaches a server that is shutting down (another replica will answer). */
+const CLOSING_RETRY_AFTER_SECONDS = 1;
+
+/** Node's HTTP parser error → the problem to answer with (Node's own defaults: 431, 408, else 400). */
+export function clientErrorProblem(error: NodeJS.ErrnoException): HttpProblem {
+  if (error.code === 'HPE_HEADER_OVERFLOW') {
+    return new HttpProblem('header-fields-too-large', 'the request line and header fields are larger than the server accepts (16 KiB)');
+  }
+  if (error.code === 'ERR_HTTP_REQUEST_TIMEOUT') return new HttpProblem('request-timeout', 'the request was not received in time');
+  return new HttpProblem('bad-parameter', `the request is not valid HTTP/1.1 (${error.code ?? 'parse error'})`);
+}
+
+/**
+ * Fastify's `clientErrorHandler`: requests Node's HTTP parser rejects before Fastify sees them (header fields over
+ * --max-http-header-size, a malformed request line, a request timeout) get a problem+json answer, written straight
+ * to the socket as Node does, then the connection is closed (the parser cannot continue on it).
+ */
+export function problemClientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const problem = clientErrorProblem(error);
+  this.log.debug({ code: error.code, status: problem.status }, 'client error');
+  if (socket.writable) {
+    const body = JSON.stringify(problem.toProblem());
+    const headers = {
+      'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
+      'content-length': String(Buffer.byteLength(body)),
+      connection: 'close',
+      ...ERROR_RESPONSE_HEADERS,
+    };
+    const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
+    socket.write(`HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n${head}\r\n${body}`);
+  }
+  socket.destroy(error);
+}
+
+/** Fastify's `frameworkErrors`: a URL that cannot be decoded (`/%zz`) or an over-long path parameter, as problems. */
+export function problemFrameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  const problem =
+    error.code === 'FST_ERR_MAX_PARAM_LENGTH'
+      ? new HttpProblem('uri-too-long', 'a path segment is longer than the server accepts')
+      : new HttpProblem('bad-parameter', error.code === 'FST_ERR_BAD_URL' ? 'the URL is not validly percent-encoded' : error.message);
+  void reply.code(problem.status).headers(ERROR_RESPONSE_HEADERS).type(PROBLEM_CONTENT_TYPE).send(problem.toProblem());
+}
+
+/**
+ * While the server closes, a request arriving on a still-open keep-alive connection is answered 503
+ * `shutting-down` problem+json with Retry-After (in place of Fastify's plain-JSON `return503OnClosing`, which
+ * app.ts turns off); requests already in flight finish normally.
+ */
+const closingPlugin: FastifyPluginAsync = async (app) => {
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onRequest', async (_request, reply) => {
+    if (!closing) return;
+    reply.header('connection', 'close');
+    throw new HttpProblem('shutting-down', 'the server is shutting down: retry, another replica will answer', CLOSING_RETRY_AFTER_SECONDS);
+  });
+};
+
+export const closingProblems = fp(closingPlugin, { name: 'cityseg-closing-problems' });

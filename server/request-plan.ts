@@ -1,0 +1,122 @@
+import type { ServedModel } from './model-registry.js';
+import type { ServerConfig } from './config.js';
+import type { ImageProbe } from '../segmentation/decode.js';
+import { CLASSIFICATION_CROP, CLASSIFICATION_RESIZE, inferenceDims, shortSideResizeDims, type InferenceSize } from '../segmentation/preprocess.js';
+import { estimateClassifyBytes, estimateSegmentBytes, type EncodeKind } from './working-memory.js';
+import type { SegmentOutput } from './inference.js';
+import { HttpProblem } from './problems.js';
+import { InvalidArgumentError } from '../segmentation/errors.js';
+import { checkForwardPasses, estimateWorkingBytes, scaledDims, type InferenceModeOptions } from '../segmentation/inference-modes/index.js';
+
+/**
+ * Everything decided about a request before any pixel work, from the image header and the parameters: limits
+ * that would otherwise fail after inference (aspect ratio, the network's pixel cap, JPEG's side limit), and the
+ * working memory to admit against the budget. Each refusal is a 4xx naming the limit and its setting.
+ */
+
+/** libjpeg's largest side (JPEG_MAX_DIMENSION); sharp fails past it only after the mask was computed. */
+export const JPEG_MAX_SIDE = 65_500;
+
+export type PlanLimits = Pick<ServerConfig, 'maxAspectRatio' | 'maxInferencePixels'>;
+
+/** 422 when the image is more elongated than the server takes. */
+export function checkAspectRatio(probe: ImageProbe, limits: PlanLimits): void {
+  const long = Math.max(probe.width, probe.height);
+  const short = Math.min(probe.width, probe.height);
+  if (long > short * limits.maxAspectRatio) {
+    throw new HttpProblem(
+      'unprocessable-image',
+      `image is ${probe.width}x${probe.height}, an aspect ratio over the limit of ${limits.maxAspectRatio}:1 (CITYSEG_MAX_ASPECT_RATIO)`,
+    );
+  }
+}
+
+export interface SegmentPlan {
+  inferenceWidth: number;
+  inferenceHeight: number;
+  /** Bytes of working memory to reserve while the job runs (the body is charged separately, at the headers). */
+  cost: number;
+}
+
+function encodeKind(output: SegmentOutput): EncodeKind {
+  if (output.format === 'json') return output.rle ? 'jsonRle' : 'json';
+  return output.format;
+}
+
+/**
+ * The largest input of one forward pass: the policy's size for a whole pass, a window for slide (the crop, or the
+ * image where it is smaller), each scaled by the largest test-time scale.
+ */
+function largestPass(policy: { width: number; height: number }, mode: InferenceModeOptions | undefined): { width: number; height: number } {
+  if (!mode) return policy;
+  const scaled = scaledDims(policy.width, policy.height, Math.max(...mode.scales));
+  if (mode.mode !== 'slide') return scaled;
+  return { width: Math.min(mode.crop.width, scaled.width), height: Math.min(mode.crop.height, scaled.height) };
+}
+
+/** The checks and the memory estimate of a segmentation request (`mode`: slide / test-time augmentation). */
+export function planSegment(
+  probe: ImageProbe,
+  size: InferenceSize,
+  output: SegmentOutput,
+  served: ServedModel,
+  limits: PlanLimits,
+  mode?: InferenceModeOptions,
+): SegmentPlan {
+  checkAspectRatio(probe, limits);
+  const policy = inferenceDims(probe.width, probe.height, size);
+  const dims = largestPass(policy, mode);
+  if (dims.width * dims.height > limits.maxInferencePixels) {
+    const what = mode?.mode === 'slide' ? 'a window' : `inference at size=${size}`;
+    throw new HttpProblem(
+      'image-too-large',
+      `${what} runs at ${dims.width}x${dims.height}, ${dims.width * dims.height} pixels, over the limit of ` +
+        `${limits.maxInferencePixels} per forward pass (CITYSEG_MAX_INFERENCE_PIXELS): ask for a smaller size` +
+        (mode?.mode === 'slide' ? ' or crop' : ' or mode=slide'),
+    );
+  }
+  if (mode) {
+    try {
+      checkForwardPasses(mode, policy.width, policy.height);
+    } catch (error) {
+      if (error instanceof InvalidArgumentError) throw new HttpProblem('bad-parameter', error.message);
+      throw error;
+    }
+  }
+  if (output.format === 'overlay' && output.overlayFormat === 'jpeg' && Math.max(probe.width, probe.height) > JPEG_MAX_SIDE) {
+    throw new HttpProblem(
+      'bad-parameter',
+      `a JPEG overlay has at most ${JPEG_MAX_SIDE} pixels per side and this image is ${probe.width}x${probe.height}: use overlayFormat=png`,
+    );
+  }
+  const cost = estimateSegmentBytes({
+    bodyBytes: 0,
+    width: probe.width,
+    height: probe.height,
+    inferenceWidth: dims.width,
+    inferenceHeight: dims.height,
+    arch: served.model.arch,
+    engine: served.model.engineName,
+    encode: encodeKind(output),
+  });
+  // Slide bands and augmented probability maps come on top of one pass's memory.
+  const modeBytes = mode ? estimateWorkingBytes(mode, probe, policy, served.model.numClasses) : 0;
+  return { inferenceWidth: dims.width, inferenceHeight: dims.height, cost: cost + modeBytes };
+}
+
+/** The checks and the memory estimate of a classification request (torchvision's Resize(256) + CenterCrop(224)). */
+export function planClassify(probe: ImageProbe, served: ServedModel, limits: PlanLimits): { cost: number } {
+  checkAspectRatio(probe, limits);
+  const resized = shortSideResizeDims(probe.width, probe.height, CLASSIFICATION_RESIZE);
+  const cost = estimateClassifyBytes({
+    bodyBytes: 0,
+    width: probe.width,
+    height: probe.height,
+    resizedWidth: resized.width,
+    resizedHeight: resized.height,
+    crop: CLASSIFICATION_CROP,
+    arch: served.model.arch,
+    engine: served.model.engineName,
+  });
+  return { cost };
+}

@@ -1,0 +1,153 @@
+/**
+ * The package that ships, used as a user uses it: `npm pack` on a fresh copy of the sources (its `prepare` script
+ * builds dist/), the tarball installed into an empty folder with production dependencies only, then the installed
+ * `cityseg` binary and the `cityseg` import. One pack and one install serve every subtest (about a minute or two).
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFile, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { cp, mkdir, readdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { decode as decodePng } from 'fast-png';
+import { cityscapes } from '../segmentation/labels/index.js';
+import { cliEnv, rampImage, tempDir } from './cli-helpers.js';
+
+const REPO = path.resolve(import.meta.dirname, '..');
+const run = promisify(execFile);
+
+/** Not part of a fresh clone: installed or built output, VCS data, and the tests with their 38 MB of fixtures. */
+const NOT_IN_CLONE = new Set(['node_modules', 'dist', '.git', 'test', 'coverage', '.cache']);
+
+/** npm and the installed binary as a child process: no cityseg variables from the developer's shell. */
+async function sh(file: string, args: string[], cwd: string, env: Record<string, string> = {}) {
+  return run(file, args, { cwd, env: cliEnv(env), maxBuffer: 64 * 1024 * 1024 });
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
+}
+
+interface PackedFile {
+  path: string;
+}
+
+describe('the npm package', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let app: string;
+  let packStderr: string;
+  let packedFiles: string[];
+  let image: string;
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('package'));
+    const source = path.join(dir, 'source');
+    await cp(REPO, source, { recursive: true, filter: (from) => !NOT_IN_CLONE.has(path.relative(REPO, from).split(path.sep)[0]) });
+    // The build tools of the checkout (prepare runs tsc); a clone would have them from `npm ci`.
+    await symlink(path.join(REPO, 'node_modules'), path.join(source, 'node_modules'), 'dir');
+    const pack = await sh('npm', ['pack', '--json', '--pack-destination', dir], source);
+    packStderr = pack.stderr;
+    const [summary] = JSON.parse(pack.stdout.slice(pack.stdout.indexOf('['))) as { filename: string; files: PackedFile[] }[];
+    packedFiles = summary.files.map((file) => file.path);
+
+    app = path.join(dir, 'app');
+    await mkdir(app);
+    // onnxruntime-node's postinstall would fetch CUDA libraries from NuGet; its CPU binaries are in the package.
+    await sh('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', path.join(dir, summary.filename)], app, { ONNXRUNTIME_NODE_INSTALL: 'skip' });
+    image = path.join(dir, 'street.png');
+    await rampImage(90, 50).png().toFile(image);
+  });
+  after(() => cleanup());
+
+  it('npm pack builds dist/ and ships it without tests, fixtures or TypeScript sources, and warns about nothing', () => {
+    assert.doesNotMatch(packStderr, /npm warn/i);
+    for (const file of ['package.json', 'README.md', 'bin/cityseg.js', 'dist/index.js', 'dist/cli/main.js', 'dist/server/main.js', 'dist/server/inference-worker.js', 'public/index.html']) {
+      assert.ok(packedFiles.includes(file), `${file} missing from the tarball`);
+    }
+    const unwanted = packedFiles.filter((file) => file.startsWith('dist/test/') || file.includes('fixtures') || /\.ts$/.test(file) || file.startsWith('test/'));
+    assert.deepEqual(unwanted, []);
+  });
+
+  it('npx cityseg --help lists the commands', async () => {
+    const help = await sh('npx', ['cityseg', '--help'], app);
+    for (const command of ['segment', 'classify', 'eval', 'serve', 'logits', 'bench', 'export-onnx']) {
+      assert.match(help.stdout, new RegExp(`^  ${command} `, 'm'));
+    }
+  });
+
+  it('cityseg segment writes the default label-id and colour masks at the image size', async () => {
+    const out = path.join(dir, 'masks');
+    const segment = await sh(path.join(app, 'node_modules', '.bin', 'cityseg'), ['segment', '--out', out, image], app, { CITYSEG_INFERENCE_SIZE: '64' });
+    assert.match(segment.stderr, /no --weights given: lraspp_mobilenet_v3_large is untrained/);
+    assert.deepEqual((await readdir(out)).sort(), ['street_color.png', 'street_labelIds.png']);
+    const labelIds = decodePng(await readFile(path.join(out, 'street_labelIds.png')));
+    assert.deepEqual([labelIds.width, labelIds.height, labelIds.channels, labelIds.depth], [90, 50, 1, 8]);
+  });
+
+  it('cityseg serve starts, answers /readyz 200, and exits 0 on SIGTERM', async () => {
+    const port = await freePort();
+    const server = spawn(path.join(app, 'node_modules', '.bin', 'cityseg'), ['serve'], {
+      cwd: app,
+      env: cliEnv({ PORT: String(port), HOST: '127.0.0.1', CITYSEG_CLASSIFIER_ARCH: 'none', CITYSEG_INFERENCE_SIZE: '64', LOG_LEVEL: 'warn' }),
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    server.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const exited = once(server, 'exit');
+    try {
+      let status = 0;
+      // Polls until the model is loaded and warmed; a bound against hanging forever, not a speed requirement.
+      for (let attempt = 0; attempt < 600 && status !== 200 && server.exitCode === null; attempt++) {
+        status = await fetch(`http://127.0.0.1:${port}/readyz`).then((res) => res.status, () => 0);
+        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      assert.equal(status, 200, stderr);
+    } finally {
+      server.kill('SIGTERM');
+    }
+    const [code, signal] = await exited;
+    assert.deepEqual([code, signal], [0, null], stderr);
+  });
+
+  it("import 'cityseg' loads a model, segments image bytes and encodes the masks", async () => {
+    const script = path.join(app, 'use-api.mjs');
+    const labelIdsFile = path.join(dir, 'api_labelIds.png');
+    await writeFile(
+      script,
+      `import { readFile, writeFile } from 'node:fs/promises';
+import { cityscapes, encodeColor, encodeLabelIds, loadModel, segmentImage } from 'cityseg';
+const [image, out] = process.argv.slice(2);
+const model = await loadModel({ arch: 'lraspp_mobilenet_v3_small', numClasses: 19 });
+try {
+  const { classMap } = await segmentImage(model.engine, await readFile(image), { size: 64, maxPixels: 1e6 });
+  await writeFile(out, await encodeLabelIds(classMap, cityscapes));
+  const color = await encodeColor(classMap, cityscapes);
+  const { width, height, data } = classMap;
+  console.log(JSON.stringify({ width, height, classMap: Buffer.from(data).toString('base64'), trained: model.weights.trained, colorPng: color.subarray(1, 4).toString() }));
+} finally {
+  model.engine.dispose();
+}
+`,
+    );
+    const api = JSON.parse((await sh(process.execPath, [script, image, labelIdsFile], app)).stdout);
+    assert.deepEqual([api.width, api.height, api.trained, api.colorPng], [90, 50, false, 'PNG']);
+    const classMap = Buffer.from(api.classMap, 'base64');
+    assert.equal(classMap.length, 90 * 50);
+    // The label-id PNG holds each pixel's Cityscapes id: the class map through the label set's table.
+    const labelIds = decodePng(await readFile(labelIdsFile));
+    assert.deepEqual([labelIds.width, labelIds.height, labelIds.channels], [90, 50, 1]);
+    assert.deepEqual([...labelIds.data], [...classMap].map((index) => cityscapes.classes[index].id));
+    // Deep imports stay private: the package's exports map names the entry and package.json only.
+    await assert.rejects(sh(process.execPath, ['--input-type=module', '-e', "await import('cityseg/dist/server/config.js')"], app), /ERR_PACKAGE_PATH_NOT_EXPORTED/);
+    const manifest = await sh(process.execPath, ['--input-type=module', '-e', "import pkg from 'cityseg/package.json' with { type: 'json' }; console.log(pkg.name)"], app);
+    assert.equal(manifest.stdout.trim(), 'cityseg');
+  });
+});

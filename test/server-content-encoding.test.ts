@@ -1,0 +1,135 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { request as httpRequest } from 'node:http';
+import { brotliCompressSync, deflateSync, gzipSync } from 'node:zlib';
+import type { FastifyInstance } from 'fastify';
+import { contentCodings } from '../server/content-encoding.js';
+import { appWithDefaultModels, encodeImage, testConfig } from './server-helpers.js';
+
+const BODY_LIMIT = 1024 * 1024;
+
+/** gzip of `bytes` zeros: about 1/1000 of their size, the shape of a decompression bomb. */
+const zeroBomb = (bytes: number) => gzipSync(Buffer.alloc(bytes), { level: 9 });
+
+describe('Content-Encoding of request bodies', () => {
+  let app: FastifyInstance;
+  let png: Buffer;
+  let plainMask: Buffer;
+
+  before(async () => {
+    app = await appWithDefaultModels(
+      testConfig({ CITYSEG_ARCH: 'lraspp_mobilenet_v3_small', CITYSEG_CLASSIFIER_ARCH: 'none', CITYSEG_BODY_LIMIT: String(BODY_LIMIT) }),
+    );
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    png = await encodeImage(48, 32, 3);
+    const plain = await segment(png);
+    assert.equal(plain.statusCode, 200);
+    plainMask = plain.rawPayload;
+  });
+  after(() => app.close());
+
+  function segment(payload: Buffer, encoding?: string, contentType = 'image/png') {
+    return app.inject({
+      method: 'POST',
+      url: '/v1/segment?format=labelIds',
+      payload,
+      headers: { 'content-type': contentType, ...(encoding === undefined ? {} : { 'content-encoding': encoding }) },
+    });
+  }
+
+  it('reads the codings in the order they were applied, identity dropped', () => {
+    assert.deepEqual(contentCodings('gzip'), ['gzip']);
+    assert.deepEqual(contentCodings(' BR , identity,gzip '), ['br', 'gzip']);
+    assert.deepEqual(contentCodings('identity'), []);
+  });
+
+  it('decodes gzip, deflate, br and a stack of two: the same mask as the plain image', async () => {
+    const bodies: [string, Buffer][] = [
+      ['gzip', gzipSync(png)],
+      ['x-gzip', gzipSync(png)],
+      ['deflate', deflateSync(png)],
+      ['br', brotliCompressSync(png)],
+      ['identity', png],
+      ['gzip, br', brotliCompressSync(gzipSync(png))],
+    ];
+    for (const [encoding, body] of bodies) {
+      const response = await segment(body, encoding);
+      assert.equal(response.statusCode, 200, `${encoding}: ${response.body}`);
+      assert.deepEqual(response.rawPayload, plainMask, encoding);
+    }
+  });
+
+  it('a gzip bomb with Content-Length is a 413 naming the decoded limit', async () => {
+    const bomb = zeroBomb(64 * BODY_LIMIT);
+    assert.ok(bomb.length < BODY_LIMIT / 4, 'the compressed body itself is well under the limit');
+    const response = await segment(bomb, 'gzip');
+    assert.equal(response.statusCode, 413);
+    assert.equal(response.headers['content-type'], 'application/problem+json; charset=utf-8');
+    assert.equal(response.headers.connection, 'close');
+    assert.deepEqual(response.json(), {
+      type: 'urn:cityseg:problem:payload-too-large',
+      title: 'Payload too large',
+      status: 413,
+      detail: `the gzip-encoded body decodes to more than ${BODY_LIMIT} bytes (the body limit)`,
+    });
+  });
+
+  it('a gzip bomb sent chunked, without Content-Length, is bounded the same way', async () => {
+    const bomb = zeroBomb(64 * BODY_LIMIT);
+    const { port } = app.server.address() as { port: number };
+    const { status, body } = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = httpRequest(
+        { host: '127.0.0.1', port, method: 'POST', path: '/v1/segment', headers: { 'content-type': 'image/png', 'content-encoding': 'gzip', 'transfer-encoding': 'chunked' } },
+        (res) => {
+          let text = '';
+          res.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
+        },
+      );
+      req.on('error', reject);
+      // Written in small chunks: no Content-Length reaches the server.
+      for (let offset = 0; offset < bomb.length; offset += 4096) req.write(bomb.subarray(offset, offset + 4096));
+      req.end();
+    });
+    assert.equal(status, 413);
+    assert.equal(JSON.parse(body).type, 'urn:cityseg:problem:payload-too-large');
+  });
+
+  it('a compressed body over the limit itself is a 413 before decoding', async () => {
+    const response = await segment(Buffer.alloc(BODY_LIMIT + 1), 'gzip');
+    assert.equal(response.statusCode, 413);
+  });
+
+  it('an unknown coding is a 415 naming it', async () => {
+    for (const encoding of ['compress', 'zstd', 'gzip, snappy']) {
+      const response = await segment(png, encoding);
+      assert.equal(response.statusCode, 415, encoding);
+      assert.equal(response.json().type, 'urn:cityseg:problem:unsupported-media-type');
+      assert.equal(response.json().detail, `Content-Encoding '${encoding.split(', ').at(-1)}' is not supported: send the body with gzip, deflate, br or no encoding`);
+    }
+  });
+
+  it('bytes that are not the declared coding are a 400 naming it', async () => {
+    const response = await segment(png, 'gzip');
+    assert.equal(response.statusCode, 400);
+    assert.equal(response.json().type, 'urn:cityseg:problem:bad-parameter');
+    assert.match(response.json().detail, /^the body is not valid gzip data \(Content-Encoding\): /);
+  });
+
+  it('an encoded multipart body is a 415 that says to compress the raw body instead', async () => {
+    const boundary = 'x-boundary';
+    const form = Buffer.concat([
+      Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="image"; filename="a.png"\r\nContent-Type: image/png\r\n\r\n`),
+      png,
+      Buffer.from(`\r\n--${boundary}--\r\n`),
+    ]);
+    const response = await segment(gzipSync(form), 'gzip', `multipart/form-data; boundary=${boundary}`);
+    assert.equal(response.statusCode, 415);
+    assert.match(response.json().detail, /not supported on multipart\/form-data bodies/);
+  });
+
+  it('a request without a body ignores the header', async () => {
+    const response = await app.inject({ url: '/v1/models', headers: { 'content-encoding': 'compress' } });
+    assert.equal(response.statusCode, 200);
+  });
+});
