@@ -3,7 +3,8 @@ import { availableParallelism } from 'node:os';
 import { ApiKeyFileError, parseApiKeyFile, type ApiKeys } from './api-keys.js';
 import type { EngineName } from '../model/engines/engine.js';
 import type { ArchName } from '../model/loaded-model.js';
-import { DOWNLOAD_LIMITS, type FetchOptions } from '../model/weights/source.js';
+import { DOWNLOAD_LIMITS } from '../model/weights/download-limits.js';
+import type { FetchOptions } from '../model/weights/source.js';
 import { DEFAULT_MAX_FORWARD_PASSES } from '../segmentation/inference-modes/options.js';
 
 export type SegmentationArch = Extract<ArchName, `lraspp_${string}`>;
@@ -226,7 +227,7 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   numClasses: { env: 'CITYSEG_NUM_CLASSES', flag: 'num-classes', parse: integer(1, 255), help: "segmentation classes: checked against the checkpoint or preset; untrained default: the label set's, else 19" },
   labels: { env: 'CITYSEG_LABELS', flag: 'labels', parse: nonEmpty, help: "label set: cityscapes, voc or a file path; default: the preset's, else the one of the class count (19 cityscapes, 21 voc)" },
   classifierArch: { env: 'CITYSEG_CLASSIFIER_ARCH', flag: 'classifier-arch', parse: oneOf('mobilenet_v3_large', 'mobilenet_v3_small', 'none'), help: "ImageNet classifier architecture, or none (default: the preset's, else mobilenet_v3_large)" },
-  classifierWeights: { env: 'CITYSEG_CLASSIFIER_WEIGHTS', flag: 'classifier-weights', parse: nonEmpty, help: 'classifier checkpoint, as --weights' },
+  classifierWeights: { env: 'CITYSEG_CLASSIFIER_WEIGHTS', flag: 'classifier-weights', parse: nonEmpty, help: 'classifier checkpoint: .pth/.safetensors path, URL or torchvision:<arch>[.<VARIANT>]; none = untrained seeded init; absent = the default preset if it can be fetched' },
   weightsMirror: { env: 'CITYSEG_WEIGHTS_MIRROR', flag: 'weights-mirror', parse: httpUrl, help: 'base URL replacing https://download.pytorch.org/models/ for torchvision: presets' },
   downloadIdleTimeoutMs: { env: 'CITYSEG_DOWNLOAD_IDLE_TIMEOUT_MS', flag: 'download-idle-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: DOWNLOAD_LIMITS.idleTimeoutMs, help: 'weights downloads: longest wait for the next bytes' },
   downloadMaxBytes: { env: 'CITYSEG_DOWNLOAD_MAX_BYTES', flag: 'download-max-bytes', parse: byteSize, fallback: DOWNLOAD_LIMITS.maxBytes, help: 'weights downloads: largest file (bytes, or e.g. 200MB)' },

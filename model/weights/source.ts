@@ -16,6 +16,7 @@ import { Agent, fetch } from 'undici';
 import { WeightsError } from './errors.js';
 import { activePresets, findPreset, isPresetName, presetUrl, type WeightsPreset } from './presets.js';
 import { redactUrl } from './redact.js';
+import { DOWNLOAD_LIMITS, type DownloadLimits } from './download-limits.js';
 
 export interface ResolvedWeights {
   /** Absolute path of the local file to read. */
@@ -28,28 +29,7 @@ export interface ResolvedWeights {
   preset?: WeightsPreset;
 }
 
-/** Bounds of one download (issue 12): a server that stalls, trickles or never ends fails within them. */
-export interface DownloadLimits {
-  /** Longest wait for the TCP/TLS connection. */
-  connectTimeoutMs: number;
-  /** Longest wait for the response headers and between two chunks of the body (CITYSEG_DOWNLOAD_IDLE_TIMEOUT_MS). */
-  idleTimeoutMs: number;
-  /** Longest the whole download may take. */
-  deadlineMs: number;
-  /** Largest file accepted, in bytes (CITYSEG_DOWNLOAD_MAX_BYTES); a preset's known size is enforced too. */
-  maxBytes: number;
-}
-
-/**
- * Defaults: a short connect timeout so that an offline start falls back at once; 200 MB, well above torchvision's
- * largest checkpoint for these architectures (22 MB) and any fine-tuned variant of them.
- */
-export const DOWNLOAD_LIMITS: Readonly<DownloadLimits> = {
-  connectTimeoutMs: 5_000,
-  idleTimeoutMs: 30_000,
-  deadlineMs: 10 * 60_000,
-  maxBytes: 200_000_000,
-};
+export { DOWNLOAD_LIMITS, type DownloadLimits };
 
 /** How weights are fetched: the server's settings and the CLI's variables fill it. */
 export interface FetchOptions {
