@@ -134,9 +134,11 @@ export function addModelOptions(cmd: Command, task?: ModelTask): Command {
           ? undefined
           : 'torchvision checkpoint (.pth zip or legacy, or .safetensors): path, http(s) URL or preset torchvision:<arch>[.<VARIANT>] (cityseg weights list); none or absent = untrained seeded init',
       });
-  const weightsKey = new Option('--weights-key <key>', 'entry of a training checkpoint to load, e.g. model_ema (default: model / state_dict)').env(
-    classifier ? 'CITYSEG_CLASSIFIER_WEIGHTS_KEY' : SETTINGS.weightsKey.env,
-  );
+  const weightsKey = settingOption(classifier ? 'classifierWeightsKey' : 'weightsKey', {
+    flag: 'weights-key',
+    valueName: 'key',
+    help: 'entry of a training checkpoint to load, e.g. model_ema (default: model / state_dict)',
+  });
   for (const option of [...archOptions(task), weights, weightsKey, settingOption('engine', { valueName: 'name' }), settingOption('cacheDir', { valueName: 'dir' })]) {
     cmd.addOption(option);
   }

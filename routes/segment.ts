@@ -42,10 +42,8 @@ const windowSizeParam = { type: 'string', pattern: '^[0-9]+x[0-9]+$' } as const;
  * The request's inference mode (issue 14), or undefined for today's single whole pass; a value that cannot work is
  * an InvalidArgumentError naming the parameter (400).
  */
-function inferenceModeOf(query: SegmentQuery, maxForwardPasses: number): InferenceModeOptions | undefined {
-  if (query.mode === undefined && query.crop === undefined && query.stride === undefined && query.scales === undefined && !query.flip) {
-    return undefined;
-  }
+/** The request's inference mode; without mode parameters one whole pass, still reported in the JSON like the CLI's. */
+function inferenceModeOf(query: SegmentQuery, maxForwardPasses: number): InferenceModeOptions {
   const d = DEFAULT_INFERENCE_MODE;
   try {
     const mode: InferenceModeOptions = {

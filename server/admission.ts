@@ -67,14 +67,25 @@ class BodyGuard extends Transform {
   private readonly deadlineTimer: NodeJS.Timeout;
   private readonly options: AdmissionOptions;
 
-  constructor(options: AdmissionOptions, deadline: number) {
+  private readonly source: NodeJS.ReadableStream & { receivedEncodedLength?: number };
+
+  constructor(options: AdmissionOptions, deadline: number, source: NodeJS.ReadableStream) {
     super();
     this.options = options;
+    this.source = source;
     this.idleTimer = this.armIdle();
     this.deadlineTimer = setTimeout(
       () => this.fail(`the request was not complete within ${options.requestTimeoutMs} ms of its arrival`),
       Math.max(0, deadline - performance.now()),
     );
+  }
+
+  /**
+   * Fastify compares Content-Length with this when a stream before us decoded a Content-Encoding (the decoded
+   * bytes differ in number from the bytes on the wire); undefined lets it count the bytes we pass on.
+   */
+  get receivedEncodedLength(): number | undefined {
+    return this.source.receivedEncodedLength;
   }
 
   private armIdle(): NodeJS.Timeout {
@@ -162,7 +173,7 @@ const admissionPlugin: FastifyPluginAsync<AdmissionOptions> = async (app, option
   });
 
   app.addHook('preParsing', async (request: FastifyRequest, reply, payload) => {
-    const guard = new BodyGuard(options, request.deadline);
+    const guard = new BodyGuard(options, request.deadline, payload);
     // Fastify stops listening once it has answered (e.g. 413 mid-body): a late timeout must not become an
     // uncaught 'error', and the guard's timers end with the request.
     guard.on('error', () => undefined);

@@ -22,6 +22,8 @@ export interface ServerConfig {
   weights?: string;
   /** Entry of a training checkpoint to load, e.g. `model_ema`. */
   weightsKey?: string;
+  /** The same for the classifier's checkpoint. */
+  classifierWeightsKey?: string;
   /** With weights a check; without, the preset's, else the label set's, else 19. */
   numClasses?: number;
   /** `cityscapes`, `voc` or a path to a label-set file; absent → the preset's, else the one of the class count (19, 21). */
@@ -224,6 +226,7 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   arch: { env: 'CITYSEG_ARCH', flag: 'arch', parse: oneOf('lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'), help: "segmentation architecture: checked against the checkpoint or preset; untrained default lraspp_mobilenet_v3_large" },
   weights: { env: 'CITYSEG_WEIGHTS', flag: 'weights', parse: nonEmpty, help: 'segmentation checkpoint: .pth/.safetensors path, URL or torchvision:<arch>[.<VARIANT>]; none = untrained seeded init; absent = the default preset if it can be fetched' },
   weightsKey: { env: 'CITYSEG_WEIGHTS_KEY', flag: 'weights-key', parse: nonEmpty, help: 'entry of a training checkpoint to load, e.g. model_ema' },
+  classifierWeightsKey: { env: 'CITYSEG_CLASSIFIER_WEIGHTS_KEY', flag: 'classifier-weights-key', parse: nonEmpty, help: "entry of the classifier's training checkpoint to load" },
   numClasses: { env: 'CITYSEG_NUM_CLASSES', flag: 'num-classes', parse: integer(1, 255), help: "segmentation classes: checked against the checkpoint or preset; untrained default: the label set's, else 19" },
   labels: { env: 'CITYSEG_LABELS', flag: 'labels', parse: nonEmpty, help: "label set: cityscapes, voc or a file path; default: the preset's, else the one of the class count (19 cityscapes, 21 voc)" },
   classifierArch: { env: 'CITYSEG_CLASSIFIER_ARCH', flag: 'classifier-arch', parse: oneOf('mobilenet_v3_large', 'mobilenet_v3_small', 'none'), help: "ImageNet classifier architecture, or none (default: the preset's, else mobilenet_v3_large)" },

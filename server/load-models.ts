@@ -43,7 +43,7 @@ export async function planConfiguredModels(config: ServerConfig): Promise<ModelP
       { task: 'classification', arch: config.classifierArch, defaultArch: UNTRAINED_DEFAULTS.classification.arch, weights: config.classifierWeights },
       resolveOptions,
     );
-    plans.push(planOf(classifier, 'classification', classifier.numClasses, shared));
+    plans.push(planOf(classifier, 'classification', classifier.numClasses, { ...shared, weightsKey: config.classifierWeightsKey }));
   }
   return plans;
 }

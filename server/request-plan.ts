@@ -6,7 +6,7 @@ import { estimateClassifyBytes, estimateSegmentBytes, type EncodeKind } from './
 import type { SegmentOutput } from './inference.js';
 import { HttpProblem } from './problems.js';
 import { InvalidArgumentError } from '../segmentation/errors.js';
-import { checkForwardPasses, estimateWorkingBytes, scaledDims, type InferenceModeOptions } from '../segmentation/inference-modes/index.js';
+import { checkForwardPasses, estimateWorkingBytes, isPlainWhole, scaledDims, type InferenceModeOptions } from '../segmentation/inference-modes/index.js';
 
 /**
  * Everything decided about a request before any pixel work, from the image header and the parameters: limits
@@ -100,7 +100,7 @@ export function planSegment(
     encode: encodeKind(output),
   });
   // Slide bands and augmented probability maps come on top of one pass's memory.
-  const modeBytes = mode ? estimateWorkingBytes(mode, probe, policy, served.model.numClasses) : 0;
+  const modeBytes = mode && !isPlainWhole(mode) ? estimateWorkingBytes(mode, probe, policy, served.model.numClasses) : 0;
   return { inferenceWidth: dims.width, inferenceHeight: dims.height, cost: cost + modeBytes };
 }
 

@@ -37,10 +37,11 @@ export async function startServer(config: ServerConfig): Promise<FastifyInstance
       if (err) app.log.error({ err }, 'fatal error, closing the server');
       else app.log.info({ signal }, 'shutting down: finishing in-flight requests');
       const { queue } = app.cityseg.inference;
-      queue.stopAccepting();
-      // What cannot finish in the budget is answered 503 before the forced exit, so no request goes unanswered.
+      // Requests already accepted keep being served (new ones get 503 from the closing server);
+      // what cannot finish in the budget is answered 503 before the forced exit, so no request goes unanswered.
       const drain = setTimeout(() => {
         app.log.warn({ waiting: queue.depth, running: queue.running }, 'shutdown budget nearly spent: answering the rest 503');
+        queue.stopAccepting();
         queue.rejectAll(() => new QueueClosedError('the server is shutting down', 1));
       }, drainDeadlineMs(config.shutdownTimeoutMs));
       drain.unref();

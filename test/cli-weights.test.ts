@@ -172,10 +172,9 @@ describe('the compiled server and a checkpoint', () => {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
       const base = /Server listening at (http:\/\/127\.0\.0\.1:\d+)/.exec(server.stdout())![1];
-      const { models } = (await (await fetch(`${base}/v1/models`)).json()) as { models: { id: string; arch: string; numClasses: number; href: string }[] };
+      const { models } = (await (await fetch(`${base}/v1/models`)).json()) as { models: { arch: string; numClasses: number; href: string }[] };
       assert.equal(models[0].arch, 'lraspp_mobilenet_v3_small');
       assert.equal(models[0].numClasses, 21);
-      // The class names are on the model's card.
       const card = (await (await fetch(`${base}${models[0].href}`)).json()) as { classes: { name: string }[] };
       assert.equal(card.classes[0].name, 'background');
       assert.equal(card.classes[20].name, 'tvmonitor');

@@ -122,6 +122,14 @@ test('resources fit a 2-core service: requests 2 CPU / 1 GiB, limits 2 CPU / 2 G
   assert.match(manifestText, /#.*benchmark/i, 'a comment must say the benchmark justifies the resources');
 });
 
+test("the memory budget is the container's memory limit, handed over by the Downward API", () => {
+  const budget = container.env.find((e: Manifest) => e.name === 'CITYSEG_MEMORY_BUDGET');
+  assert.deepEqual(budget.valueFrom.resourceFieldRef, { containerName: 'cityseg', resource: 'limits.memory' });
+  // What Kubernetes hands over (the limit in bytes) is a value the setting parses to the same number.
+  const limitBytes = quantity(container.resources.limits.memory);
+  assert.equal(loadConfig({ CITYSEG_MEMORY_BUDGET: String(limitBytes) }).memoryBudget, limitBytes);
+});
+
 test('termination grace outlasts the preStop sleep plus the server shutdown timeout', () => {
   const sleepSeconds = preStopSeconds(container.lifecycle.preStop);
   assert.ok(sleepSeconds > 0, 'preStop must sleep while endpoints are removed');

@@ -51,9 +51,9 @@ describe('POST /v1/segment inference modes', () => {
     assert.deepEqual(body.inference, { mode: 'whole', scales: [0.5, 1], flip: true, forwardPasses: 4 });
   });
 
-  it('without mode parameters the JSON has no inference report (today’s single pass)', async () => {
+  it('without mode parameters the JSON reports one whole pass, as the CLI does', async () => {
     const { body } = await json('?format=json');
-    assert.equal(body.inference, undefined);
+    assert.deepEqual(body.inference, { mode: 'whole', scales: [1], flip: false, forwardPasses: 1 });
   });
 
   const refused: [string, RegExp][] = [

@@ -115,7 +115,7 @@ describe('reliability under hostile requests (compiled server)', () => {
     const big = await encodeImage(1500, 1000, 3, 'jpeg');
     const native = await post(base, '/v1/segment?size=native', big);
     assert.equal(native.status, 413);
-    assert.match((await native.json()).detail, /1500x1000 \(size=native\) is 1500000 pixels, over the limit of 1000000 per forward pass \(CITYSEG_MAX_INFERENCE_PIXELS\)/);
+    assert.match((await native.json()).detail, /inference at size=native runs at 1500x1000, 1500000 pixels, over the limit of 1000000 per forward pass \(CITYSEG_MAX_INFERENCE_PIXELS\)/);
 
     const wide = await sharp({ create: { width: 65_501, height: 2, channels: 3, background: '#405060' } }).png().toBuffer();
     const overlay = await post(base, '/v1/segment?format=overlay&size=64', wide, 'image/png');

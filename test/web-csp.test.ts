@@ -94,7 +94,8 @@ test('another site cannot frame the page or the docs', { skip }, async () => {
       await page.goto(`http://127.0.0.1:${port}/?path=${encodeURIComponent(path)}`, { waitUntil: 'load' });
       const frame = page.frames().find((candidate) => candidate !== page.mainFrame());
       assert.ok(frame, 'no iframe');
-      // A refused frame shows Chromium's error page instead of ours.
+      // A refused frame shows Chromium's error page instead of ours (on a loaded machine it may get there after 'load').
+      await frame.waitForURL(/^(chrome-error:|http)/, { timeout: 15_000 });
       assert.equal(frame.url(), 'chrome-error://chromewebdata/', `${path} was framed`);
       assert.ok(problems.some((line) => /frame-ancestors 'none'/.test(line)), problems.join('\n'));
     }
