@@ -41,6 +41,15 @@ RUN if [ "$REQUIRE_TFJS_NODE" = "true" ]; then \
 RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
+# The default presets (what serve/segment/classify run when no weights are configured), downloaded and verified by
+# their SHA-256 now, so that a container starts with trained weights and no network. The final stage ships this
+# cache. --build-arg FETCH_WEIGHTS=false builds without them (the server then fetches them or falls back).
+ARG FETCH_WEIGHTS=true
+RUN mkdir -p /cache \
+ && if [ "$FETCH_WEIGHTS" = "true" ]; then \
+      CITYSEG_CACHE_DIR=/cache node dist/cli/main.js weights fetch torchvision:lraspp_mobilenet_v3_large torchvision:mobilenet_v3_large; \
+    fi
+
 # ---------------------------------------------------------------------------------------------------------
 # runtime: production node_modules, compiled JS and the web page; nothing else.
 # ---------------------------------------------------------------------------------------------------------
@@ -51,10 +60,12 @@ WORKDIR /app
 # CITYSEG_CLASSIFIER_ARCH, CITYSEG_CLASSIFIER_WEIGHTS, CITYSEG_INFERENCE_SIZE, CITYSEG_MAX_PIXELS,
 # CITYSEG_BODY_LIMIT, CITYSEG_WORKERS, CITYSEG_QUEUE_LIMIT, CITYSEG_REQUEST_TIMEOUT_MS,
 # CITYSEG_SHUTDOWN_TIMEOUT_MS, CITYSEG_ENGINE, CITYSEG_CACHE_DIR, PORT, HOST, LOG_LEVEL, CITYSEG_API_KEYS,
-# CITYSEG_METRICS_AUTH, CITYSEG_RATE_LIMIT_MAX, CITYSEG_RATE_LIMIT_WINDOW_MS, CITYSEG_CORS_ORIGINS.
+# CITYSEG_METRICS_AUTH, CITYSEG_RATE_LIMIT_MAX, CITYSEG_RATE_LIMIT_WINDOW_MS, CITYSEG_CORS_ORIGINS,
+# CITYSEG_WEIGHTS_MIRROR, CITYSEG_DOWNLOAD_IDLE_TIMEOUT_MS, CITYSEG_DOWNLOAD_MAX_BYTES.
 # HOST=0.0.0.0: the server binds to 127.0.0.1 by default; in a container it must listen on every interface.
-# Weights: mount a checkpoint and set CITYSEG_WEIGHTS=/weights/<file>, or give a URL; downloads are
-# cached in CITYSEG_CACHE_DIR. Without CITYSEG_WEIGHTS the model is the seeded *untrained* initialisation.
+# Weights: without CITYSEG_WEIGHTS, torchvision's default presets, fetched into /cache at build time; or mount a
+# checkpoint and set CITYSEG_WEIGHTS=/weights/<file>, a URL or a preset name; CITYSEG_WEIGHTS=none for the seeded
+# *untrained* initialisation.
 ENV NODE_ENV=production \
     PORT=8080 \
     HOST=0.0.0.0 \
@@ -62,6 +73,8 @@ ENV NODE_ENV=production \
 
 # The app's files stay root-owned (read-only to the server); only the cache is writable by it.
 RUN mkdir -p /cache /weights && chown node:node /cache
+# Before VOLUME: a new named volume starts with the image's /cache, the presets fetched at build time.
+COPY --from=build --chown=node:node /cache /cache
 VOLUME ["/cache"]
 
 COPY --from=build /app/package.json ./package.json

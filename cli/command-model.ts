@@ -1,18 +1,57 @@
 /** Loading the model a command runs, and saying so when it is the untrained default. */
-import { loadModel } from '../model/load-model.js';
+import { loadModel, UNTRAINED_DEFAULTS } from '../model/load-model.js';
 import type { LoadedModel, ModelTask } from '../model/loaded-model.js';
+import { redactUrl } from '../model/weights/redact.js';
+import type { FetchOptions } from '../model/weights/source.js';
+import { chooseAvailableWeights, type WeightsChoice } from '../model/weights/weights-choice.js';
+import { fetchOptionsOf, loadSettings } from '../server/config.js';
 import { modelOptions, type ModelFlags } from './options.js';
 
+/** Mirror and download limits from the same variables as the server (CITYSEG_WEIGHTS_MIRROR, CITYSEG_DOWNLOAD_*). */
+export function commandFetchOptions(env: NodeJS.ProcessEnv = process.env): FetchOptions {
+  return fetchOptionsOf(loadSettings(env, ['weightsMirror', 'downloadIdleTimeoutMs', 'downloadMaxBytes']));
+}
+
 /**
- * loadModel with the command's flags; an untrained model (no --weights) is announced on stderr, never
- * passed off as a trained one (the warning stays even with --quiet).
+ * The weights `segment` and `classify` run: the user's, else the arch's default preset fetched into the cache, else
+ * (offline, failed download, `--weights none`) the seeded init. `labels` is the label set the user gave, if any.
+ */
+export function chooseCommandWeights(flags: ModelFlags, task: ModelTask, numClasses?: number, labels?: string): Promise<WeightsChoice> {
+  return chooseAvailableWeights(
+    // An empty CITYSEG_WEIGHTS counts as unset, as the server reads it.
+    { task, arch: flags.arch, defaultArch: UNTRAINED_DEFAULTS[task].arch, numClasses, labels, weights: flags.weights || undefined },
+    { ...commandFetchOptions(), cacheDir: flags.cacheDir },
+  );
+}
+
+function untrainedWarning(model: LoadedModel, why: string): string {
+  return `cityseg: warning: ${why}: ${model.arch} is untrained (${model.weights.source}), its outputs are meaningless\n`;
+}
+
+/**
+ * Loads the model of a choice; says on stderr which weights it runs: the default preset (unless `quiet`), or why it
+ * is untrained (always: an untrained model is never passed off as a trained one).
+ */
+export async function loadChosenModel(flags: ModelFlags, choice: WeightsChoice, task: ModelTask, fallbackNumClasses?: number, quiet = false): Promise<LoadedModel> {
+  const options = modelOptions({ ...flags, arch: choice.arch, numClasses: choice.numClasses ?? flags.numClasses, weights: choice.weights }, fallbackNumClasses, task);
+  const loaded = await loadModel({ ...options, fetch: commandFetchOptions() });
+  const detail = choice.detail === undefined ? {} : { detail: choice.detail };
+  const model = { ...loaded, weights: { ...loaded.weights, origin: choice.origin, ...detail } };
+  if (choice.origin === 'default-preset' && !quiet) process.stderr.write(`cityseg: ${model.arch}: default weights ${model.weights.source}\n`);
+  if (choice.origin === 'none') process.stderr.write(untrainedWarning(model, '--weights none'));
+  if (choice.origin === 'fallback' && choice.detail) process.stderr.write(untrainedWarning(model, redactUrl(choice.detail)));
+  if (choice.origin === 'no-preset') process.stderr.write(untrainedWarning(model, `no --weights given and ${choice.detail}`));
+  return model;
+}
+
+/**
+ * loadModel with the command's flags (no default preset: the commands that need exact weights, such as logits and
+ * export-onnx); an untrained model is announced on stderr, never passed off as a trained one (even with --quiet).
  */
 export async function loadCommandModel(flags: ModelFlags, fallbackNumClasses?: number, task?: ModelTask): Promise<LoadedModel> {
-  const model = await loadModel(modelOptions(flags, fallbackNumClasses, task));
+  const model = await loadModel({ ...modelOptions(flags, fallbackNumClasses, task), fetch: commandFetchOptions() });
   if (!model.weights.trained) {
-    process.stderr.write(
-      `cityseg: warning: no --weights given: ${model.arch} is untrained (${model.weights.source}), its outputs are meaningless\n`,
-    );
+    process.stderr.write(untrainedWarning(model, flags.weights ? `--weights ${flags.weights}` : 'no --weights given'));
   }
   return model;
 }

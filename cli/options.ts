@@ -94,7 +94,7 @@ function archNames(task?: ModelTask): ArchName[] {
  * architecture; the label set's class count, or the architecture's own).
  */
 function archOptions(task?: ModelTask): Option[] {
-  const checked = "checked against the checkpoint (default: the checkpoint's";
+  const checked = "checked against the checkpoint or preset (default: the checkpoint's";
   switch (task) {
     case 'segmentation':
       return [
@@ -104,15 +104,15 @@ function archOptions(task?: ModelTask): Option[] {
     case 'classification':
       // The server's classifier variables; `none` (serve no classifier) means nothing to a command that classifies.
       return [
-        new Option('--arch <name>', `architecture: ${checked}; untrained: ${String(SETTINGS.classifierArch.fallback)})`)
+        new Option('--arch <name>', `architecture: ${checked} or preset's; untrained: mobilenet_v3_large)`)
           .choices(archNames(task))
           .env(SETTINGS.classifierArch.env),
-        new Option('--num-classes <n>', `number of output classes: ${checked}; untrained: 1000)`).argParser(parsePositiveInt),
+        new Option('--num-classes <n>', `number of output classes: ${checked} or preset's; untrained: 1000)`).argParser(parsePositiveInt),
       ];
     default:
       return [
-        new Option('--arch <name>', `architecture: ${checked}; untrained: lraspp_mobilenet_v3_large)`).choices(archNames()).env(SETTINGS.arch.env),
-        new Option('--num-classes <n>', `number of output classes: ${checked}; untrained: 19, or 1000 for a classifier)`)
+        new Option('--arch <name>', `architecture: ${checked} or preset's; untrained: lraspp_mobilenet_v3_large)`).choices(archNames()).env(SETTINGS.arch.env),
+        new Option('--num-classes <n>', `number of output classes: ${checked} or preset's; untrained: 19, or 1000 for a classifier)`)
           .argParser(parsePositiveInt)
           .env(SETTINGS.numClasses.env),
       ];
@@ -127,8 +127,13 @@ function archOptions(task?: ModelTask): Option[] {
 export function addModelOptions(cmd: Command, task?: ModelTask): Command {
   const classifier = task === 'classification';
   const weights = classifier
-    ? settingOption('classifierWeights', { flag: 'weights', valueName: 'file|url' })
-    : settingOption('weights', { valueName: 'file|url', help: task ? undefined : 'torchvision checkpoint (.pth zip or legacy, or .safetensors), path or http(s) URL; absent → untrained seeded init' });
+    ? settingOption('classifierWeights', { flag: 'weights', valueName: 'file|url|name' })
+    : settingOption('weights', {
+        valueName: 'file|url|name',
+        help: task
+          ? undefined
+          : 'torchvision checkpoint (.pth zip or legacy, or .safetensors): path, http(s) URL or preset torchvision:<arch>[.<VARIANT>] (cityseg weights list); none or absent = untrained seeded init',
+      });
   const weightsKey = settingOption(classifier ? 'classifierWeightsKey' : 'weightsKey', {
     flag: 'weights-key',
     valueName: 'key',

@@ -43,10 +43,13 @@ const COMMANDS: Record<string, CommandEntry> = {
     load: async () => (await import('./commands/export-onnx.js')).exportOnnxCommand(),
   },
   weights: {
-    description: 'work with checkpoint files: inspect what a checkpoint holds',
+    description: "work with checkpoint files and torchvision's published weights: inspect, list, fetch into the cache",
     load: async () => {
-      const { weightsCommand, weightsInspectCommand } = await import('./commands/weights.js');
-      return weightsCommand(weightsInspectCommand());
+      const [{ weightsCommand, weightsInspectCommand }, { weightsFetchCommand, weightsListCommand }] = await Promise.all([
+        import('./commands/weights.js'),
+        import('./commands/weights-presets.js'),
+      ]);
+      return weightsCommand(weightsInspectCommand(), weightsListCommand(), weightsFetchCommand());
     },
   },
 };

@@ -16,6 +16,7 @@ import { materialiseStateDict } from './weights/checkpoint.js';
 import { resolveArchitecture } from './weights/fit.js';
 import { readCheckpoint, readWeightsFile } from './weights/load.js';
 import { asWeightsError } from './weights/pth.js';
+import { checkPresetFits, NO_WEIGHTS } from './weights/weights-choice.js';
 import { resolveWeights } from './weights/source.js';
 import type { StateDict } from './weights/state-dict.js';
 import { validateStateDict } from './weights/validate.js';
@@ -31,7 +32,7 @@ export interface PreparedNetwork {
 }
 
 /** The untrained model's architecture per task, and its class count: Cityscapes' 19 train ids, ImageNet's 1000. */
-const UNTRAINED_DEFAULTS: Record<ModelTask, { arch: ArchName; numClasses: number }> = {
+export const UNTRAINED_DEFAULTS: Record<ModelTask, { arch: ArchName; numClasses: number }> = {
   segmentation: { arch: 'lraspp_mobilenet_v3_large', numClasses: 19 },
   classification: { arch: 'mobilenet_v3_large', numClasses: 1000 },
 };
@@ -43,7 +44,7 @@ const UNTRAINED_DEFAULTS: Record<ModelTask, { arch: ArchName; numClasses: number
  * contradiction (naming both values) or a strict-loading mismatch (every missing, unexpected, misshapen tensor).
  */
 export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNetwork> {
-  if (!opts.weights) {
+  if (!opts.weights || opts.weights === NO_WEIGHTS) {
     const fallback = UNTRAINED_DEFAULTS[opts.arch ? ARCHITECTURES[opts.arch].task : (opts.task ?? 'segmentation')];
     const arch = opts.arch ?? fallback.arch;
     const numClasses = opts.numClasses ?? fallback.numClasses;
@@ -51,7 +52,9 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
     const weights = { trained: false, source: `seeded-init:${DEFAULT_SEED}`, sha256: null };
     return { network: foldNetwork(spec, seededStateDict(spec, DEFAULT_SEED)), weights, parameterCount: parameterCount(spec), arch, numClasses };
   }
-  const resolved = await resolveWeights(opts.weights, { cacheDir: opts.cacheDir });
+  const resolved = await resolveWeights(opts.weights, { ...opts.fetch, cacheDir: opts.cacheDir });
+  // A preset's published facts are checked before its file is read: the same contradictions, named by the preset.
+  if (resolved.preset) checkPresetFits(resolved.preset, opts.arch, opts.numClasses, undefined, opts.task);
   const checkpoint = readCheckpoint(await readWeightsFile(resolved.path), resolved.source, { weightsKey: opts.weightsKey });
   const shapes = new Map([...checkpoint.tensors].map(([name, tensor]) => [name, tensor.shape]));
   const { arch, numClasses } = resolveArchitecture(shapes, resolved.source, opts);

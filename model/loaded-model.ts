@@ -1,4 +1,5 @@
 import type { EngineName, InferenceEngine } from './engines/engine.js';
+import type { FetchOptions } from './weights/source.js';
 
 export type ArchName =
   | 'mobilenet_v3_large'
@@ -8,12 +9,23 @@ export type ArchName =
 
 export type ModelTask = 'segmentation' | 'classification';
 
+/**
+ * How the weights were chosen: the default preset fetched (`default-preset`), weights the user named (`given`), or
+ * the seeded init because the user asked for it (`none`), because the default preset could not be had (`fallback`),
+ * or because torchvision publishes none that fits the model asked for (`no-preset`).
+ */
+export type WeightsOrigin = 'default-preset' | 'given' | 'none' | 'fallback' | 'no-preset';
+
 /** Where a model's weights came from; `trained: false` means the seeded random initialisation. */
 export interface WeightsInfo {
   trained: boolean;
-  /** File path or URL given by the user, or `seeded-init:<seed>` for the untrained default. */
+  /** File path, URL without credentials, or preset name given by the user, or `seeded-init:<seed>` when untrained. */
   source: string;
   sha256: string | null;
+  /** Set by the server and the CLI, which choose default weights; absent for a programmatic loadModel. */
+  origin?: WeightsOrigin;
+  /** Why an untrained model is served instead of the default preset (`fallback`, `no-preset`). */
+  detail?: string;
 }
 
 /** A network ready to run, plus the facts the API reports about it. */
@@ -40,8 +52,13 @@ export interface LoadModelOptions {
   numClasses?: number;
   /** The task the model serves; a checkpoint of the other task is refused. Default: `arch`'s task, else any. */
   task?: ModelTask;
-  /** File path or http(s) URL of a torchvision checkpoint (.pth or .safetensors); absent → seeded untrained init. */
+  /**
+   * File path, http(s) URL or preset name (`torchvision:<arch>[.<VARIANT>]`) of a torchvision checkpoint (.pth or
+   * .safetensors); absent or `none` → seeded untrained init.
+   */
   weights?: string;
+  /** Download mirror and limits for URLs and presets. */
+  fetch?: FetchOptions;
   /** Entry of a training checkpoint to load (e.g. `model_ema`); default: `state_dict`, `model` or `model_state_dict`. */
   weightsKey?: string;
   engine?: EngineName | 'auto';

@@ -45,14 +45,26 @@ export function renderModelInfo(list, models) {
   list.replaceChildren(...(facts.length ? facts : [el('div', {}, el('dt', { textContent: 'Model' }), el('dd', { textContent: 'none loaded yet' }))]));
 }
 
-/** Sentence for the banner when a model runs its seeded random initialisation, else null. */
+/** Why a model is untrained, from /v1/models' `weights.origin` and `weights.detail`. */
+function untrainedReason(weights) {
+  if (weights.origin === 'none') return 'weights none was asked for';
+  return weights.detail ?? null;
+}
+
+/** Sentence for the banner when a model runs its seeded random initialisation (and why), else null. */
 export function untrainedWarning(models) {
   const untrained = models.filter((model) => !model.weights.trained);
   if (untrained.length === 0) return null;
-  const names = untrained.map((model) => `${model.id} (${model.weights.source})`).join(' and ');
+  const names = untrained
+    .map((model) => {
+      const reason = untrainedReason(model.weights);
+      return `${model.id} (${model.weights.source}${reason ? `; ${reason}` : ''})`;
+    })
+    .join(' and ');
   const envs = untrained.map((model) => (model.task === 'segmentation' ? 'CITYSEG_WEIGHTS' : 'CITYSEG_CLASSIFIER_WEIGHTS'));
   return `${names} ${untrained.length > 1 ? 'run' : 'runs'} random weights, so ${untrained.length > 1 ? 'their' : 'its'} ` +
-    `predictions mean nothing. Start the server with ${[...new Set(envs)].join(' / ')} set to a trained checkpoint.`;
+    `predictions mean nothing. Start the server with ${[...new Set(envs)].join(' / ')} set to a trained checkpoint or ` +
+    'a torchvision: preset, or let it fetch the default presets (cityseg weights fetch).';
 }
 
 /** One row per class present in the image, largest share first. */

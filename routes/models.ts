@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { redactUrl } from '../model/weights/redact.js';
 import { CLASSIFICATION_CROP } from '../segmentation/preprocess.js';
 import { classesOf, type ServedModel } from '../server/model-registry.js';
 import type { ServerConfig } from '../server/config.js';
@@ -17,8 +18,16 @@ const summaryProperties = {
     required: ['trained', 'source', 'sha256'],
     properties: {
       trained: { type: 'boolean', description: 'false: seeded random initialisation, predictions are meaningless' },
-      source: { type: 'string' },
+      source: { type: 'string', description: 'Path, preset name or URL (without its query string and credentials), or seeded-init:<seed>' },
       sha256: { type: 'string', nullable: true },
+      origin: {
+        type: 'string',
+        enum: ['default-preset', 'given', 'none', 'fallback', 'no-preset'],
+        description:
+          'default-preset: the default torchvision weights; given: the configured weights; untrained because: none was asked for, ' +
+          'fallback: the default weights could not be fetched, no-preset: torchvision publishes none for this model',
+      },
+      detail: { type: 'string', description: 'Why the model is untrained (fallback, no-preset)' },
     },
   },
   engine: { type: 'string' },
@@ -70,7 +79,7 @@ export function describeModelSummary(served: ServedModel, config: ServerConfig) 
     arch: model.arch,
     numClasses: model.numClasses,
     parameterCount: model.parameterCount,
-    weights: model.weights,
+    weights: { ...model.weights, source: redactUrl(model.weights.source) },
     engine: model.engineName,
     backend: model.engine.backend,
     inferenceSize: model.task === 'segmentation' ? config.inferenceSize : CLASSIFICATION_CROP,

@@ -3,6 +3,8 @@ import { availableParallelism } from 'node:os';
 import { ApiKeyFileError, parseApiKeyFile, type ApiKeys } from './api-keys.js';
 import type { EngineName } from '../model/engines/engine.js';
 import type { ArchName } from '../model/loaded-model.js';
+import { DOWNLOAD_LIMITS } from '../model/weights/download-limits.js';
+import type { FetchOptions } from '../model/weights/source.js';
 import { DEFAULT_MAX_FORWARD_PASSES } from '../segmentation/inference-modes/options.js';
 
 export type SegmentationArch = Extract<ArchName, `lraspp_${string}`>;
@@ -11,21 +13,28 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 /** Every setting of the HTTP service, validated. */
 export interface ServerConfig {
-  /** With weights a check (the checkpoint says); without, the untrained model's (default lraspp_mobilenet_v3_large). */
+  /** With weights a check (the checkpoint or preset says); without, the untrained model's (lraspp_mobilenet_v3_large). */
   arch?: SegmentationArch;
-  /** Checkpoint path or URL of the segmentation model; absent → seeded untrained init. */
+  /**
+   * Checkpoint path, URL or preset name of the segmentation model; `none` → seeded untrained init; absent → the
+   * arch's default preset when it can be fetched, else the seeded init.
+   */
   weights?: string;
   /** Entry of a training checkpoint to load, e.g. `model_ema`. */
   weightsKey?: string;
   /** The same for the classifier's checkpoint. */
   classifierWeightsKey?: string;
-  /** With weights a check; without, the untrained model's (default 19). */
+  /** With weights a check; without, the preset's, else the label set's, else 19. */
   numClasses?: number;
-  /** `cityscapes`, `voc` or a path to a label-set file; absent → the one of the model's class count (19, 21). */
+  /** `cityscapes`, `voc` or a path to a label-set file; absent → the preset's, else the one of the class count (19, 21). */
   labels?: string;
-  /** `none` serves no classifier (and /v1/classify answers 400). */
-  classifierArch: ClassifierArch | 'none';
+  /** `none` serves no classifier (and /v1/classify answers 400); absent → the preset's, else mobilenet_v3_large. */
+  classifierArch?: ClassifierArch | 'none';
   classifierWeights?: string;
+  /** Base URL replacing https://download.pytorch.org/models/ for presets. */
+  weightsMirror?: string;
+  downloadIdleTimeoutMs: number;
+  downloadMaxBytes: number;
   /** Default long side the image is resized to for inference. */
   inferenceSize: number | 'native';
   maxPixels: number;
@@ -140,6 +149,18 @@ function byteSize(raw: string): number {
   return bytes;
 }
 
+/** An http(s) base URL. */
+function httpUrl(raw: string): string {
+  let url: URL | undefined;
+  try {
+    url = new URL(raw);
+  } catch {
+    url = undefined;
+  }
+  if (!url || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new InvalidValue(`expected an http(s) URL, got '${raw}'`);
+  return raw;
+}
+
 function byteSizeOrAuto(raw: string): number | 'auto' {
   return raw.trim() === 'auto' ? 'auto' : byteSize(raw);
 }
@@ -202,14 +223,17 @@ const MINUTE_MS = 60_000;
 
 /** The settings table: env var, flag, parser, default. main.ts builds its CLI flags from it. */
 export const SETTINGS: Record<SettingName, SettingSpec> = {
-  arch: { env: 'CITYSEG_ARCH', flag: 'arch', parse: oneOf('lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'), help: 'segmentation architecture: checked against the checkpoint; untrained default lraspp_mobilenet_v3_large' },
-  weights: { env: 'CITYSEG_WEIGHTS', flag: 'weights', parse: nonEmpty, help: 'segmentation checkpoint (.pth/.safetensors path or URL); absent → untrained seeded init' },
+  arch: { env: 'CITYSEG_ARCH', flag: 'arch', parse: oneOf('lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'), help: "segmentation architecture: checked against the checkpoint or preset; untrained default lraspp_mobilenet_v3_large" },
+  weights: { env: 'CITYSEG_WEIGHTS', flag: 'weights', parse: nonEmpty, help: 'segmentation checkpoint: .pth/.safetensors path, URL or torchvision:<arch>[.<VARIANT>]; none = untrained seeded init; absent = the default preset if it can be fetched' },
   weightsKey: { env: 'CITYSEG_WEIGHTS_KEY', flag: 'weights-key', parse: nonEmpty, help: 'entry of a training checkpoint to load, e.g. model_ema' },
   classifierWeightsKey: { env: 'CITYSEG_CLASSIFIER_WEIGHTS_KEY', flag: 'classifier-weights-key', parse: nonEmpty, help: "entry of the classifier's training checkpoint to load" },
-  numClasses: { env: 'CITYSEG_NUM_CLASSES', flag: 'num-classes', parse: integer(1, 255), help: 'segmentation classes: checked against the checkpoint; untrained default 19' },
-  labels: { env: 'CITYSEG_LABELS', flag: 'labels', parse: nonEmpty, help: 'label set: cityscapes, voc or a file path; default: the one of the class count (19 cityscapes, 21 voc)' },
-  classifierArch: { env: 'CITYSEG_CLASSIFIER_ARCH', flag: 'classifier-arch', parse: oneOf('mobilenet_v3_large', 'mobilenet_v3_small', 'none'), fallback: 'mobilenet_v3_large', help: 'ImageNet classifier architecture, or none' },
-  classifierWeights: { env: 'CITYSEG_CLASSIFIER_WEIGHTS', flag: 'classifier-weights', parse: nonEmpty, help: 'classifier checkpoint; absent → untrained seeded init' },
+  numClasses: { env: 'CITYSEG_NUM_CLASSES', flag: 'num-classes', parse: integer(1, 255), help: "segmentation classes: checked against the checkpoint or preset; untrained default: the label set's, else 19" },
+  labels: { env: 'CITYSEG_LABELS', flag: 'labels', parse: nonEmpty, help: "label set: cityscapes, voc or a file path; default: the preset's, else the one of the class count (19 cityscapes, 21 voc)" },
+  classifierArch: { env: 'CITYSEG_CLASSIFIER_ARCH', flag: 'classifier-arch', parse: oneOf('mobilenet_v3_large', 'mobilenet_v3_small', 'none'), help: "ImageNet classifier architecture, or none (default: the preset's, else mobilenet_v3_large)" },
+  classifierWeights: { env: 'CITYSEG_CLASSIFIER_WEIGHTS', flag: 'classifier-weights', parse: nonEmpty, help: 'classifier checkpoint: .pth/.safetensors path, URL or torchvision:<arch>[.<VARIANT>]; none = untrained seeded init; absent = the default preset if it can be fetched' },
+  weightsMirror: { env: 'CITYSEG_WEIGHTS_MIRROR', flag: 'weights-mirror', parse: httpUrl, help: 'base URL replacing https://download.pytorch.org/models/ for torchvision: presets' },
+  downloadIdleTimeoutMs: { env: 'CITYSEG_DOWNLOAD_IDLE_TIMEOUT_MS', flag: 'download-idle-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: DOWNLOAD_LIMITS.idleTimeoutMs, help: 'weights downloads: longest wait for the next bytes' },
+  downloadMaxBytes: { env: 'CITYSEG_DOWNLOAD_MAX_BYTES', flag: 'download-max-bytes', parse: byteSize, fallback: DOWNLOAD_LIMITS.maxBytes, help: 'weights downloads: largest file (bytes, or e.g. 200MB)' },
   inferenceSize: { env: 'CITYSEG_INFERENCE_SIZE', flag: 'inference-size', parse: sizeOrNative, fallback: 1024, help: 'default inference long side (32..4096) or native' },
   maxPixels: { env: 'CITYSEG_MAX_PIXELS', flag: 'max-pixels', parse: integer(1, 1e9), fallback: 40e6, help: 'largest accepted image, in pixels' },
   maxForwardPasses: { env: 'CITYSEG_MAX_FORWARD_PASSES', flag: 'max-forward-passes', parse: integer(1, 100_000), fallback: DEFAULT_MAX_FORWARD_PASSES, help: 'most forward passes per segmentation (mode=slide windows x scales x flips)' },
@@ -247,8 +271,14 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
  * Throws ConfigError naming the flag or env var whose value is invalid.
  */
 export function loadConfig(env: Record<string, string | undefined>, flags: ConfigFlags = {}): ServerConfig {
+  return loadSettings(env, Object.keys(SETTINGS) as SettingName[], flags) as ServerConfig;
+}
+
+/** loadConfig for some settings only (the CLI reads the download settings this way). */
+export function loadSettings<K extends SettingName>(env: Record<string, string | undefined>, names: readonly K[], flags: ConfigFlags = {}): Pick<ServerConfig, K> {
   const config: Partial<Record<SettingName, ServerConfig[SettingName]>> = {};
-  for (const [name, spec] of Object.entries(SETTINGS) as [SettingName, SettingSpec][]) {
+  for (const name of names) {
+    const spec: SettingSpec = SETTINGS[name];
     const flagValue = flags[name];
     const [raw, source] =
       flagValue !== undefined ? [String(flagValue), `--${spec.flag}`] : [env[spec.env], spec.env];
@@ -263,7 +293,12 @@ export function loadConfig(env: Record<string, string | undefined>, flags: Confi
       throw error;
     }
   }
-  return config as ServerConfig;
+  return config as Pick<ServerConfig, K>;
+}
+
+/** The download settings as the weights resolver takes them. */
+export function fetchOptionsOf(config: Pick<ServerConfig, 'weightsMirror' | 'downloadIdleTimeoutMs' | 'downloadMaxBytes'>): FetchOptions {
+  return { mirror: config.weightsMirror, limits: { idleTimeoutMs: config.downloadIdleTimeoutMs, maxBytes: config.downloadMaxBytes } };
 }
 
 /** Intra-op threads each engine gets: the setting, or the machine's cores shared out among the workers. */

@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import type { LoadedModel } from '../model/loaded-model.js';
+import { redactUrl } from '../model/weights/redact.js';
 import { labelSetNameForClassCount } from '../segmentation/labels/for-class-count.js';
 import { labelSetFor } from '../segmentation/labels/index.js';
 import { CLASSIFICATION_CROP, inferenceDims, type InferenceSize } from '../segmentation/preprocess.js';
@@ -25,8 +26,8 @@ export async function warmUp(served: ServedModel, size: InferenceSize): Promise<
 }
 
 /**
- * Adds models to a registry; segmentation models get the label set named by `labels`, or without one the built-in
- * set of their class count (checked against it either way).
+ * Adds models to a registry; segmentation models get the label set named by `labels` (checked against their class
+ * count), or without one the built-in set of their class count (a preset's: 21 → voc).
  */
 export async function registerModels(registry: ModelRegistry, models: LoadedModel[], labels: string | undefined): Promise<ServedModel[]> {
   const served: ServedModel[] = [];
@@ -35,6 +36,15 @@ export async function registerModels(registry: ModelRegistry, models: LoadedMode
     served.push(registry.add(model, labelSet));
   }
   return served;
+}
+
+/** The start-up line for a model: where trained weights came from, or why it is untrained. */
+function weightsMessage(model: LoadedModel): string {
+  const { trained, origin, detail } = model.weights;
+  const source = redactUrl(model.weights.source);
+  if (trained) return `model ${model.id} ready: trained weights from ${source}${origin === 'default-preset' ? ' (the default)' : ''}`;
+  const why = origin === 'none' ? 'weights none was asked for' : detail;
+  return `model ${model.id} ready: UNTRAINED (${source})${why ? `: ${why}` : ''}; its predictions are meaningless`;
 }
 
 /**
@@ -51,9 +61,7 @@ export async function serveModels(app: FastifyInstance, models: LoadedModel[], o
       { id: model.id, task: model.task, arch: model.arch, engine: model.engineName, backend: model.engine.backend, trained: String(trained) },
       1,
     );
-    const message = trained
-      ? `model ${model.id} ready: trained weights from ${model.weights.source}`
-      : `model ${model.id} ready: UNTRAINED (${model.weights.source}); its predictions are meaningless`;
+    const message = weightsMessage(model);
     app.log[trained ? 'info' : 'warn'](
       {
         model: model.id,
@@ -62,7 +70,8 @@ export async function serveModels(app: FastifyInstance, models: LoadedModel[], o
         engine: model.engineName,
         backend: model.engine.backend,
         trained,
-        weightsSource: model.weights.source,
+        weightsSource: redactUrl(model.weights.source),
+        weightsOrigin: model.weights.origin,
         sha256: model.weights.sha256,
         workers: config.workers,
         ...(warmMs === undefined ? {} : { warmUpMs: Math.round(warmMs) }),

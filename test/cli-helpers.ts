@@ -23,10 +23,16 @@ export const SERVER_MAIN = path.join(REPO, 'dist', 'server', 'main.js');
 /** Variables the model and server flags read: cleared so the developer's shell cannot change a test. */
 const CITYSEG_ENV = /^(CITYSEG_|PORT$|HOST$|LOG_LEVEL$)/;
 
-/** This process's environment without the cityseg variables, plus `extra`. */
+/**
+ * Tests are offline: without weights the commands would fetch torchvision's default presets, so the seeded init is
+ * asked for explicitly (a test that wants the default path sets these to '' and serves a mirror).
+ */
+export const UNTRAINED_ENV = { CITYSEG_WEIGHTS: 'none', CITYSEG_CLASSIFIER_WEIGHTS: 'none' } as const;
+
+/** This process's environment without the cityseg variables, plus UNTRAINED_ENV, plus `extra`. */
 export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !CITYSEG_ENV.test(name)));
-  return { ...clean, ...extra };
+  return { ...clean, ...UNTRAINED_ENV, ...extra };
 }
 
 /**

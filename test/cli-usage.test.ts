@@ -19,11 +19,14 @@ describe('cityseg --help', () => {
     });
     // The flags carry the server's environment variables (help text unwrapped: commander wraps at 80 columns).
     const [segment, classify, , serve] = helps.map((help) => help.stdout.replace(/\s+/g, ' '));
-    assert.match(segment, /--weights <file\|url> [^-]*\(env: CITYSEG_WEIGHTS\)/);
+    const weightsFlag = '--weights <file|url|name> segmentation checkpoint: .pth/.safetensors path, URL or torchvision:<arch>[.<VARIANT>]; ' +
+      'none = untrained seeded init; absent = the default preset if it can be fetched (env: CITYSEG_WEIGHTS)';
+    assert.ok(segment.includes(weightsFlag), segment);
+    assert.match(top.stdout, /^ {2}weights /m, 'weights missing from cityseg --help');
     assert.match(segment, /--size, --inference-size <n\|native> [^-]*\(default: 1024, env: CITYSEG_INFERENCE_SIZE\)/);
     assert.match(
       classify,
-      /--arch <name> architecture: checked against the checkpoint \(default: the checkpoint's; untrained: mobilenet_v3_large\) \(choices: "mobilenet_v3_large", "mobilenet_v3_small", env: CITYSEG_CLASSIFIER_ARCH\)/,
+      /--arch <name> architecture: checked against the checkpoint or preset \(default: the checkpoint's or preset's; untrained: mobilenet_v3_large\) \(choices: "mobilenet_v3_large", "mobilenet_v3_small", env: CITYSEG_CLASSIFIER_ARCH\)/,
     );
     assert.match(classify, /--weights-key <key> [^(]*\(default: model \/ state_dict\) \(env: CITYSEG_CLASSIFIER_WEIGHTS_KEY\)/);
     assert.match(serve, /--port <value> listening port \(env PORT\)/);

@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildApp } from '../server/app.js';
 import { loadConfig, SETTINGS } from '../server/config.js';
+import { defaultPresetFor, findPreset, TORCHVISION_PRESETS } from '../model/weights/presets.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const read = (path: string): string => readFileSync(ROOT + path, 'utf8');
@@ -166,7 +167,8 @@ test('the build stage installs with scripts, compiles, then prunes devDependenci
 });
 
 test('the final stage copies only production node_modules, dist, public and package.json from the build', () => {
-  const allowed = new Set(['package.json', 'node_modules', 'dist', 'public']);
+  // /cache: the default presets fetched at build time.
+  const allowed = new Set(['package.json', 'node_modules', 'dist', 'public', '/cache']);
   const copies = [...finalOf('COPY'), ...finalOf('ADD')];
   assert.ok(copies.length > 0);
   for (const instruction of copies) {
@@ -181,6 +183,27 @@ test('the final stage copies only production node_modules, dist, public and pack
   assert.doesNotMatch(finalRuns, /\b(npm|yarn|pnpm|npx)\b/, 'the final stage must not install packages');
   const devDependencies = Object.keys((JSON.parse(read('package.json')) as { devDependencies: object }).devDependencies);
   for (const name of devDependencies) assert.ok(!finalRuns.includes(name), `the final stage mentions devDependency ${name}`);
+});
+
+test('the build fetches the default presets with the compiled CLI into the cache the final stage ships', () => {
+  const build = stages.find((stage) => stage.instructions.some((i) => /weights fetch/.test(i.args)));
+  assert.ok(build, 'no stage runs cityseg weights fetch');
+  const runs = build.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join(' && ');
+  const fetch = /CITYSEG_CACHE_DIR=(\S+) node dist\/cli\/main\.js weights fetch ((?:torchvision:\S+ ?)+)/.exec(runs);
+  assert.ok(fetch, `the fetch must run dist/cli/main.js with CITYSEG_CACHE_DIR set: ${runs}`);
+  assert.ok(runs.indexOf('npm run build') < fetch.index, 'the presets are fetched after the build');
+  // Exactly the presets the server uses when no weights are configured.
+  const fetched = fetch[2].trim().split(/\s+/).map((name) => findPreset(name.replace(/;$/, ''), TORCHVISION_PRESETS).name);
+  const defaults = (['lraspp_mobilenet_v3_large', 'mobilenet_v3_large'] as const).map((arch) => defaultPresetFor(arch, TORCHVISION_PRESETS)?.name);
+  assert.deepEqual(fetched, defaults);
+  // The final stage ships that directory, writable by its user, as its cache, before declaring the volume.
+  const env = Object.fromEntries(finalOf('ENV').flatMap((i) => envPairs(i.args)));
+  const copy = finalOf('COPY').find((i) => copySources(i).sources.includes(fetch[1]));
+  assert.ok(copy, `the final stage does not copy ${fetch[1]}`);
+  assert.equal(copySources(copy).from, build.name);
+  assert.match(copy.args, /--chown=node:node/);
+  assert.equal(copy.args.split(/\s+/).at(-1), env.CITYSEG_CACHE_DIR, 'copied to the runtime CITYSEG_CACHE_DIR');
+  assert.ok(copy.line < lastOf('VOLUME').line, 'a volume declared first would drop the copied files');
 });
 
 test('the final stage runs as a non-root user', () => {

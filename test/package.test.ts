@@ -86,7 +86,7 @@ describe('the npm package', () => {
   it('cityseg segment writes the default label-id and colour masks at the image size', async () => {
     const out = path.join(dir, 'masks');
     const segment = await sh(path.join(app, 'node_modules', '.bin', 'cityseg'), ['segment', '--out', out, image], app, { CITYSEG_INFERENCE_SIZE: '64' });
-    assert.match(segment.stderr, /no --weights given: lraspp_mobilenet_v3_large is untrained/);
+    assert.match(segment.stderr, /--weights none: lraspp_mobilenet_v3_large is untrained/);
     assert.deepEqual((await readdir(out)).sort(), ['street_color.png', 'street_labelIds.png']);
     const labelIds = decodePng(await readFile(path.join(out, 'street_labelIds.png')));
     assert.deepEqual([labelIds.width, labelIds.height, labelIds.channels, labelIds.depth], [90, 50, 1, 8]);

@@ -31,7 +31,7 @@ describe('GET /v1/models', () => {
       numClasses: 19,
       // torchvision: 3,221,538 with 21 classes; 2 x (40 + 1 + 128 + 1) fewer with 19
       parameterCount: 3_221_198,
-      weights: { trained: false, source: 'seeded-init:20190506', sha256: null },
+      weights: { trained: false, source: 'seeded-init:20190506', sha256: null, origin: 'none' },
       engine: backend === 'onnxruntime-cpu' ? 'onnx' : 'tfjs',
       backend: undefined,
       inferenceSize: 64,

@@ -3,9 +3,10 @@ import assert from 'node:assert/strict';
 import { ConfigError, loadConfig, SETTINGS, threadsPerEngine } from '../server/config.js';
 
 describe('loadConfig', () => {
-  it('fills every default from the brief when nothing is set; arch, class count and labels come from the checkpoint', () => {
+  it('fills every default from the brief when nothing is set; arch, class count and labels come from the weights', () => {
     assert.deepEqual(loadConfig({}), {
-      classifierArch: 'mobilenet_v3_large',
+      downloadIdleTimeoutMs: 30_000,
+      downloadMaxBytes: 200_000_000,
       inferenceSize: 1024,
       maxPixels: 40_000_000,
       maxForwardPasses: 64,
@@ -65,6 +66,9 @@ describe('loadConfig', () => {
       CITYSEG_KEEP_ALIVE_TIMEOUT_MS: '6000',
       CITYSEG_ENGINE: 'tfjs',
       CITYSEG_CACHE_DIR: '/tmp/cache',
+      CITYSEG_WEIGHTS_MIRROR: 'http://mirror.internal/torchvision/',
+      CITYSEG_DOWNLOAD_IDLE_TIMEOUT_MS: '5000',
+      CITYSEG_DOWNLOAD_MAX_BYTES: '50MB',
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'silent',
@@ -98,6 +102,9 @@ describe('loadConfig', () => {
       keepAliveTimeoutMs: 6000,
       engine: 'tfjs',
       cacheDir: '/tmp/cache',
+      weightsMirror: 'http://mirror.internal/torchvision/',
+      downloadIdleTimeoutMs: 5000,
+      downloadMaxBytes: 50_000_000,
       port: 0,
       host: '127.0.0.1',
       logLevel: 'silent',
@@ -118,6 +125,8 @@ describe('loadConfig', () => {
   const invalid: [Record<string, string>, Record<string, string>, string][] = [
     [{ CITYSEG_MAX_PIXELS: 'lots' }, {}, "CITYSEG_MAX_PIXELS: expected an integer in 1..1000000000, got 'lots'"],
     [{ PORT: '70000' }, {}, "PORT: expected an integer in 0..65535, got '70000'"],
+    [{ CITYSEG_WEIGHTS_MIRROR: 'ftp://mirror/' }, {}, "CITYSEG_WEIGHTS_MIRROR: expected an http(s) URL, got 'ftp://mirror/'"],
+    [{ CITYSEG_DOWNLOAD_MAX_BYTES: 'huge' }, {}, "CITYSEG_DOWNLOAD_MAX_BYTES: expected a byte count such as 20971520 or 20MiB, got 'huge'"],
     [{}, { port: '-1' }, "--port: expected an integer in 0..65535, got '-1'"],
     [{ CITYSEG_INFERENCE_SIZE: '16' }, {}, "CITYSEG_INFERENCE_SIZE: expected an integer in 32..4096, got '16'"],
     [{ CITYSEG_ARCH: 'mobilenet_v3_large' }, {}, "CITYSEG_ARCH: expected one of lraspp_mobilenet_v3_large, lraspp_mobilenet_v3_small, got 'mobilenet_v3_large'"],

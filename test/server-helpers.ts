@@ -6,10 +6,11 @@ import { buildApp, type AppDeps } from '../server/app.js';
 import { loadConfig, type ServerConfig } from '../server/config.js';
 import { loadConfiguredModels } from '../server/load-models.js';
 import type { LoadedModel } from '../model/loaded-model.js';
+import { UNTRAINED_ENV } from './cli-helpers.js';
 
-/** Settings for tests: quiet logs, small inference size; `env` overrides like the real env vars. */
+/** Settings for tests: quiet logs, small inference size, the seeded init (offline); `env` overrides like the real env vars. */
 export function testConfig(env: Record<string, string> = {}): ServerConfig {
-  return loadConfig({ LOG_LEVEL: 'silent', CITYSEG_INFERENCE_SIZE: '64', ...env });
+  return loadConfig({ LOG_LEVEL: 'silent', CITYSEG_INFERENCE_SIZE: '64', ...UNTRAINED_ENV, ...env });
 }
 
 /** The app with the real default models (untrained seeded init), loaded fresh: the app disposes them on close. */

@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { buildApp } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
 import { loadConfiguredModels } from '../server/load-models.js';
+import { UNTRAINED_ENV } from './cli-helpers.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = new URL('./artifacts/', import.meta.url);
@@ -60,6 +61,7 @@ before(async () => {
     CITYSEG_CLASSIFIER_ARCH: 'mobilenet_v3_small',
     CITYSEG_INFERENCE_SIZE: '256',
     LOG_LEVEL: 'silent',
+    ...UNTRAINED_ENV,
   });
   app = await buildApp(config, { models: await loadConfiguredModels(config) });
   await app.listen({ port: 0, host: '127.0.0.1' });

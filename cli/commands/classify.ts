@@ -7,7 +7,7 @@ import { ClassCountMismatchError } from '../../segmentation/errors.js';
 import { classifyImage } from '../../segmentation/pipeline.js';
 import type { TopKEntry } from '../../segmentation/postprocess.js';
 import { checkBatch, formatSummary, runBatch } from '../batch.js';
-import { loadCommandModel, withModel } from '../command-model.js';
+import { chooseCommandWeights, loadChosenModel, withModel } from '../command-model.js';
 import { collectImageInputs } from '../inputs.js';
 import { addModelOptions, CLI_MAX_PIXELS, type ModelFlags } from '../options.js';
 
@@ -56,7 +56,8 @@ async function classifyAction(inputs: string[], flags: ClassifyFlags): Promise<v
   if (numClasses !== IMAGENET_CLASSES.length) throw new ClassCountMismatchError('imagenet', IMAGENET_CLASSES.length, numClasses);
   // Tables streaming to the same terminal would tear the bar; they show the progress themselves.
   const quiet = (flags.quiet ?? false) || (!flags.json && process.stdout.isTTY === true);
-  const counts = await withModel(await loadCommandModel(flags, numClasses, 'classification'), (model) => {
+  const choice = await chooseCommandWeights(flags, 'classification', flags.numClasses);
+  const counts = await withModel(await loadChosenModel(flags, choice, 'classification', numClasses, flags.quiet), (model) => {
     // A checkpoint's own class count must be ImageNet's too: the labels printed are ImageNet's.
     if (model.numClasses !== IMAGENET_CLASSES.length) throw new ClassCountMismatchError('imagenet', IMAGENET_CLASSES.length, model.numClasses);
     return runBatch(images, { label: 'classify', quiet, nameOf: (image) => image.file, run: (image) => classifyOne(model, image.file) }, problems.length);
@@ -76,7 +77,12 @@ export function classifyCommand(): Command {
   cmd.addHelpText(
     'after',
     `
+Without --weights: torchvision's weights for --arch (torchvision:mobilenet_v3_large is IMAGENET1K_V2), fetched
+once into the cache; where they cannot be had, or with --weights none, the untrained seeded model (with a warning).
+
 Examples:
+  cityseg classify cat.jpg
+  cityseg classify --weights torchvision:mobilenet_v3_large.IMAGENET1K_V1 cat.jpg
   cityseg classify --weights mobilenet_v3_large-8738ca79.pth cat.jpg
   cityseg classify --arch mobilenet_v3_small --weights mobilenet_v3_small-047dcff4.pth --topk 3 photos/
   cityseg classify --json --weights mobilenet_v3_large-8738ca79.pth '*.jpg' > classes.json`,

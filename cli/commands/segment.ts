@@ -7,7 +7,7 @@ import { labelSetNameForClassCount } from '../../segmentation/labels/for-class-c
 import { checkClassCount, labelSetFor, type LabelSet } from '../../segmentation/labels/index.js';
 import { segmentImage } from '../../segmentation/pipeline.js';
 import { checkBatch, formatSummary, runBatch, type ItemOutcome } from '../batch.js';
-import { loadCommandModel, withModel } from '../command-model.js';
+import { chooseCommandWeights, loadChosenModel, withModel } from '../command-model.js';
 import { exists, writeFileAtomic } from '../files.js';
 import { addInferenceModeOptions, INFERENCE_MODE_HELP, inferenceModeFrom, type InferenceModeFlags } from '../inference-mode-options.js';
 import { collectImageInputs, withUniqueStems, type ImageInput } from '../inputs.js';
@@ -59,14 +59,16 @@ async function segmentOne(image: ImageInput, { model, flags, context, mode }: Se
 async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command): Promise<void> {
   if (flags.rle && !flags.format.includes('json')) cmd.error("error: --rle adds RLE masks to the json output; add json to --format", { exitCode: 2 });
   const mode = inferenceModeFrom(flags);
-  const named: LabelSet | undefined = flags.labels === undefined ? undefined : await labelSetFor(flags.labels);
+  // Without --weights, --labels or --num-classes: the default preset and its label set (VOC), where it can be had.
+  const choice = await chooseCommandWeights(flags, 'segmentation', flags.numClasses, flags.labels);
+  const named: LabelSet | undefined = choice.labels === undefined ? undefined : await labelSetFor(choice.labels);
   const { images, problems } = withUniqueStems(await collectImageInputs(inputs));
   for (const problem of problems) process.stderr.write(`cityseg: ${problem.input}: ${problem.reason}\n`);
 
   // Before loading: a label set that does not fit the model is a usage error, found without waiting.
-  if (named) checkClassCount(named, flags.numClasses ?? named.classes.length);
-  const counts = await withModel(await loadCommandModel(flags, named?.classes.length, 'segmentation'), async (model) => {
-    // Without --labels, the built-in set of the checkpoint's class count (19 cityscapes, 21 voc).
+  if (named) checkClassCount(named, choice.numClasses ?? flags.numClasses ?? named.classes.length);
+  const counts = await withModel(await loadChosenModel(flags, choice, 'segmentation', named?.classes.length, flags.quiet), async (model) => {
+    // Without --labels or a preset's: the built-in set of the checkpoint's class count (19 cityscapes, 21 voc).
     const labelSet = named ?? (await labelSetFor(labelSetNameForClassCount(model.numClasses)));
     checkClassCount(labelSet, model.numClasses);
     const job: SegmentJob = {
@@ -113,7 +115,11 @@ ${INFERENCE_MODE_HELP.trim()}
 A file that cannot be read or decoded is reported (file: reason) and skipped; the others are still
 written, and the exit status is 1.
 
+Without --weights: torchvision's LR-ASPP (21 VOC classes, torchvision:lraspp_mobilenet_v3_large), fetched once
+into the cache; where it cannot be had, or with --weights none, the untrained seeded model (with a warning).
+
 Examples:
+  cityseg segment --out masks street.jpg
   cityseg segment --weights lraspp_cityscapes.pth --out masks street.jpg
   cityseg segment --format labelIds --out preds leftImg8bit/val
   cityseg segment --mode slide --size native --format labelIds,json --out out panorama.jpg

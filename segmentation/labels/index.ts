@@ -38,3 +38,4 @@ export function checkClassCount(labelSet: LabelSet, numClasses: number): void {
     throw new ClassCountMismatchError(labelSet.name, labelSet.classes.length, numClasses);
   }
 }
+
