@@ -232,6 +232,18 @@ describe('POST /v1/segment', () => {
       assert.match(problem.detail, /600x500 = 300000 pixels, over the limit of 250000/);
     });
 
+    it('media-type parameters and a literal image/* are accepted: the same mask; a 415 names the accepted types', async () => {
+      const reference = await segment('?format=trainIds');
+      for (const type of ['image/png; charset=binary', 'image/png; name="x.png"', 'image/*', 'IMAGE/PNG', 'application/octet-stream; x=1']) {
+        const res = await segment('?format=trainIds', png, type);
+        assert.equal(res.status, 200, type);
+        assert.deepEqual(res.body, reference.body, type);
+      }
+      const refused = await segment('', png, 'video/mp4');
+      assert.equal(refused.status, 415);
+      assert.equal(problemOf(refused).detail, 'Content-Type "video/mp4": send image/*, application/octet-stream or multipart/form-data');
+    });
+
     it('415 for JSON, text, or bytes that are no image format', async () => {
       for (const [type, body] of [
         ['application/json', Buffer.from('{"image":"x"}')],
