@@ -158,7 +158,9 @@ export class InferenceQueue<Job, Result> {
   submit(job: Job, options: SubmitOptions = {}): Promise<Result> {
     const { signal, cost = 0 } = options;
     const budget = this.options.budget;
-    if (budget && !budget.fitsEver(cost)) return Promise.reject(new MemoryLimitError(cost, budget.capacity));
+    if (budget && !budget.fitsEver(this.admissionNeed(cost, options.arena))) {
+      return Promise.reject(new MemoryLimitError(cost, budget.capacity));
+    }
     if (this.closed) {
       return Promise.reject(new QueueClosedError('the server is shutting down', this.retryAfterSeconds()));
     }
@@ -203,6 +205,16 @@ export class InferenceQueue<Job, Result> {
       await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
     }
     await this.runner.close();
+  }
+
+  /** Bytes an arena must grow by for this pass (once per worker thread holding the model). */
+  private arenaGrowth(arena: SubmitOptions['arena']): number {
+    return arena ? Math.max(0, arena.bytes - (this.arenaHeld.get(arena.key) ?? 0)) * arena.copies : 0;
+  }
+
+  /** What a job takes from the budget when it starts: its transient memory plus any arena growth. */
+  private admissionNeed(cost: number, arena: SubmitOptions['arena']): number {
+    return cost - (arena?.bytes ?? 0) + this.arenaGrowth(arena);
   }
 
   /** Stops accepting jobs (without waiting): new submits get QueueClosedError. */
@@ -269,10 +281,9 @@ export class InferenceQueue<Job, Result> {
     while (this.runningCount < this.options.concurrency && this.waiting.length > 0) {
       const head = this.waiting[0];
       const { arena } = head;
-      const held = arena ? (this.arenaHeld.get(arena.key) ?? 0) : 0;
       // The pass itself runs in the arena, which left the budget when it grew: only the rest is transient.
       const reserve = head.cost - (arena?.bytes ?? 0);
-      const growth = arena ? Math.max(0, arena.bytes - held) * arena.copies : 0;
+      const growth = this.arenaGrowth(arena);
       // FIFO over memory too: the head waits for room rather than being overtaken by smaller jobs.
       if (budget && !budget.tryReserve(reserve + growth)) break;
       if (budget && arena && growth > 0) {
