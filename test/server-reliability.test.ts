@@ -196,7 +196,8 @@ describe('reliability under hostile requests (compiled server)', () => {
 
   it('while the worker is busy: health answers, a full queue answers 503 from the headers, memory stays under the budget', async () => {
     // Queue limit 1 and one worker taking 2 jobs: three requests fill it.
-    const busy = [1, 2, 3].map(() => post(base, '/v1/segment?size=native&format=labelIds', heavy));
+    // Eight passes each (test-time augmentation), so the three are still in flight while health is probed.
+    const busy = [1, 2, 3].map(() => post(base, '/v1/segment?size=native&format=labelIds&scales=1,1,1,1&flip=true', heavy));
     for (let waited = 0; (await metricValue(base, /^cityseg_http_requests_in_flight (\d+)$/m)) < 4; waited++) {
       assert.ok(waited < 2000, 'the three requests never got in flight');
       await sleep(10);
