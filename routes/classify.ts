@@ -1,9 +1,8 @@
 import type { FastifyPluginAsync } from 'fastify';
-import { clientGoneSignal } from '../server/client-gone.js';
 import { readImageBody } from '../server/image-body.js';
 import { probeImage } from '../segmentation/decode.js';
 import { planClassify } from '../server/request-plan.js';
-import { IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, requireModel } from './image-route.js';
+import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, requireModel } from './image-route.js';
 
 interface ClassifyQuery {
   topk: number;
@@ -63,7 +62,7 @@ export const classifyRoutes: FastifyPluginAsync = async (app) => {
       const plan = planClassify(probe, served, config);
       const { width, height, top, timings, batchSize } = await inference.classify(
         { modelId: served.model.id, bytes, topk: request.query.topk, maxPixels: config.maxPixels },
-        { cost: plan.cost, arena: { key: served.model.id, bytes: plan.forward, copies: Math.max(1, config.workers) }, deadline: request.inferenceDeadline, timeoutMs: config.requestTimeoutMs, signal: clientGoneSignal(reply) },
+        admissionOf(request, reply, served, plan),
       );
       request.logFacts = {
         model: served.model.id,

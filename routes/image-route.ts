@@ -1,4 +1,6 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { clientGoneSignal } from '../server/client-gone.js';
+import type { SubmitOptions } from '../server/inference-queue.js';
 import type { ModelTask } from '../model/loaded-model.js';
 import type { ServedModel } from '../server/model-registry.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
@@ -50,6 +52,26 @@ export const IMAGE_UPLOAD_BODY = {
 
 /** Media types the image routes accept (swagger's `consumes`; the docs plugin adds IMAGE_UPLOAD_BODY). */
 export const IMAGE_CONSUMES = ['image/*', 'application/octet-stream', 'multipart/form-data'];
+
+/**
+ * How an image request's job enters the inference queue: its memory (the forward pass running in the model's
+ * arena, one per worker thread), the request's inference deadline, and the signal of a vanishing client.
+ */
+export function admissionOf(
+  request: FastifyRequest,
+  reply: FastifyReply,
+  served: ServedModel,
+  plan: { cost: number; forward: number },
+): SubmitOptions {
+  const { config } = request.server.cityseg;
+  return {
+    cost: plan.cost,
+    arena: { key: served.model.id, bytes: plan.forward, copies: Math.max(1, config.workers) },
+    deadline: request.inferenceDeadline,
+    timeoutMs: config.requestTimeoutMs,
+    signal: clientGoneSignal(reply),
+  };
+}
 
 /** The model for a request: 503 while models are still loading, 400 for an unknown id. */
 export function requireModel(app: FastifyInstance, task: ModelTask, id: string | undefined): ServedModel {

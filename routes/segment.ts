@@ -13,12 +13,11 @@ import {
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import type { SegmentOutput } from '../server/inference.js';
 import { planSegment } from '../server/request-plan.js';
-import { clientGoneSignal } from '../server/client-gone.js';
 import { readImageBody } from '../server/image-body.js';
 import { MASK_FORMATS, OVERLAY_FORMATS, type MaskFormat, type OverlayFormat } from '../server/mask-output.js';
 import { prefersJson } from '../server/negotiate.js';
 import { HttpProblem } from '../server/problems.js';
-import { IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, requireModel } from './image-route.js';
+import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, requireModel } from './image-route.js';
 
 type SegmentFormat = MaskFormat;
 
@@ -220,7 +219,7 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
       const plan = planSegment(probe, size, output, served, config, mode);
       const answer = await inference.segment(
         { modelId: served.model.id, bytes, size, maxPixels: config.maxPixels, output, mode },
-        { cost: plan.cost, arena: { key: served.model.id, bytes: plan.forward, copies: Math.max(1, config.workers) }, deadline: request.inferenceDeadline, timeoutMs: config.requestTimeoutMs, signal: clientGoneSignal(reply) },
+        admissionOf(request, reply, served, plan),
       );
       const { timings } = answer;
       request.logFacts = {
@@ -238,6 +237,7 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
       if (answer.json) {
         return reply.type('application/json').send({ ...answer.json, ...(answer.mode ? { inference: answer.mode } : {}), timings: { ...timings, totalMs: reply.elapsedTime } });
       }
+      if (!answer.body) throw new TypeError(`the runner answered format=${format} without a body`);
       return reply
         .type(answer.contentType)
         .headers({
@@ -246,7 +246,7 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
           'x-mask-width': String(answer.width),
           'x-mask-height': String(answer.height),
         })
-        .send(Buffer.from(answer.body?.buffer ?? new ArrayBuffer(0), answer.body?.byteOffset, answer.body?.length));
+        .send(Buffer.from(answer.body.buffer, answer.body.byteOffset, answer.body.length));
     },
   );
 };

@@ -162,10 +162,11 @@ const admissionPlugin: FastifyPluginAsync<AdmissionOptions> = async (app, option
     };
     // The whole request's deadline: unanswered → 503; answer still being written → the connection goes.
     const wholeRequest = setTimeout(() => {
-      if (!reply.sent) {
+      // While the body still arrives, the body guard answers 408 at this same deadline.
+      if (!reply.sent && request.raw.complete) {
         reply.header('connection', 'close');
         reply.send(new HttpProblem('queue-timeout', `no answer within ${options.requestTimeoutMs} ms of the request's arrival`, options.retryAfterSeconds()));
-      } else if (!reply.raw.writableFinished) {
+      } else if (reply.sent && !reply.raw.writableFinished) {
         reply.raw.destroy();
       }
     }, options.requestTimeoutMs);

@@ -165,7 +165,8 @@ export class InferenceQueue<Job, Result> {
       return Promise.reject(new QueueClosedError('the server is shutting down', this.retryAfterSeconds()));
     }
     if (signal?.aborted) return Promise.reject(new JobAbortedError());
-    if (this.waiting.length >= this.options.limit) {
+    // Slots held back by the memory budget count as waiting room: the same total the headers were admitted against.
+    if (this.waiting.length + this.runningCount >= this.options.limit + this.options.concurrency) {
       return Promise.reject(
         new QueueFullError(`inference queue is full (${this.options.limit} waiting)`, this.retryAfterSeconds()),
       );
