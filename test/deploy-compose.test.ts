@@ -73,3 +73,8 @@ test('compose sets HOST=0.0.0.0: the server binds to loopback by default, the pu
   assert.equal(service.environment.HOST, '0.0.0.0');
   assert.equal(loadConfig(composeEnv()).host, '0.0.0.0');
 });
+
+test('compose does pixel work off the event loop by default: at least one worker thread', () => {
+  const workers = loadConfig(composeEnv()).workers;
+  assert.ok(workers >= 1, `CITYSEG_WORKERS defaults to ${workers} in compose: inference on the main thread stalls /healthz`);
+});

@@ -219,3 +219,7 @@ test('with a read-only root, the cache and /tmp are emptyDir volumes with a size
     assert.ok(quantity(volume.emptyDir.sizeLimit) > 0, `${mountPath} needs a sizeLimit`);
   }
 });
+
+test('the pod does pixel work off the event loop: at least one worker thread, so probes answer during inference', () => {
+  assert.ok(serverConfig.workers >= 1, `CITYSEG_WORKERS=${serverConfig.workers} runs inference on the main thread and stalls /healthz`);
+});
