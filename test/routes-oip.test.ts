@@ -98,6 +98,7 @@ describe('Open Inference Protocol (/v2)', () => {
     const mask = await decodeRaw(res.rawPayload);
     assert.deepEqual([mask.width, mask.height, mask.channels], [256, 128, 1]);
     labelIds = mask.data;
+    assert.ok(new Set(labelIds).size > 1, 'the reference mask has more than one class');
   });
   after(() => app.close());
 

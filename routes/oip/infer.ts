@@ -140,5 +140,5 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
       'Outputs: class_ids (label ids at the image size) and, when named, logits [C, h, w]; classifiers: probabilities [C].',
   };
   app.post<{ Params: Params }>('/v2/models/:name/infer', { schema }, handler);
-  app.post<{ Params: Params }>('/v2/models/:name/versions/:version/infer', { schema }, handler);
+  app.post<{ Params: Params }>('/v2/models/:name/versions/:version/infer', { schema: { ...schema, hide: true } }, handler);
 };

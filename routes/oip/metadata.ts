@@ -87,10 +87,12 @@ export const oipMetadataRoutes: FastifyPluginAsync<{ version: string }> = async 
     response: { 200: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } } },
   };
   for (const path of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
-    app.get<{ Params: { name: string; version?: string } }>(path, { schema: metadataSchema }, async (request) =>
+    // The API document lists the unversioned paths; the versioned ones answer the same.
+    const hide = path.includes('versions');
+    app.get<{ Params: { name: string; version?: string } }>(path, { schema: { ...metadataSchema, hide } }, async (request) =>
       modelMetadata(findModel(app, request.params.name, request.params.version)),
     );
-    app.get<{ Params: { name: string; version?: string } }>(`${path}/ready`, { schema: readySchema }, async (request) => {
+    app.get<{ Params: { name: string; version?: string } }>(`${path}/ready`, { schema: { ...readySchema, hide } }, async (request) => {
       const served = findModel(app, request.params.name, request.params.version);
       const reason = modelNotReadyReason(app, served);
       if (reason !== null) throw new HttpProblem('not-ready', `model "${served.model.id}" is not ready: ${reason}`, 1);
