@@ -4,7 +4,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import sharp from 'sharp';
-import { IMAGE_INPUT, MAX_JSON_HEADER_BYTES, PIXELS_INPUT } from '../server/oip/request.js';
+import { IMAGE_INPUT, MAX_JSON_ELEMENTS, MAX_JSON_HEADER_BYTES, PIXELS_INPUT } from '../server/oip/request.js';
 import { appWithDefaultModels, decodeRaw, testConfig } from './server-helpers.js';
 
 /**
@@ -326,6 +326,8 @@ describe('Open Inference Protocol (/v2)', () => {
       assertError(await infer(SEG, { inputs: [{ ...imageInput(png), data: [png.subarray(0, 2000).toString('base64')] }] }), 422, /truncated or corrupt/);
       assertError(await raw(Buffer.alloc(MAX_JSON_HEADER_BYTES + 1, 32)), 413, /a JSON inference request has at most 4194304 bytes.*binary tensor data extension/);
       assertError(await infer(SEG, { inputs: [pixelsInput([1000, 1000, 3], [])] }), 413, /1000x1000/);
+      const manyElements = Array(MAX_JSON_ELEMENTS + 2).fill(0);
+      assertError(await infer(SEG, { inputs: [pixelsInput([1, manyElements.length / 3, 3], manyElements)] }), 413, /holds at most 262144 array elements .*send large tensors in binary/);
       const tooLarge = binaryBody({ inputs: [{ name: PIXELS_INPUT, datatype: 'UINT8', shape: [1, 1, 3], parameters: { binary_data_size: BODY_LIMIT } }] }, Buffer.alloc(BODY_LIMIT));
       assertError(await infer(SEG, tooLarge), 413, /body/i);
     });
