@@ -220,10 +220,9 @@ describe('Open Inference Protocol (/v2)', () => {
       assert.deepEqual(head.outputs.map((o) => o.name), ['logits', 'class_ids'], 'in the order asked');
       const [logits, classIds] = head.outputs;
       assert.equal(logits.datatype, 'FP32');
+      // The network runs at 64x32 (CITYSEG_INFERENCE_SIZE=64) and answers at 1/8 of that.
+      assert.deepEqual(logits.shape, [19, 4, 8]);
       const [c, h, w] = logits.shape;
-      assert.equal(c, 19);
-      // The inference size is 64 on the long side (256x128 → 64x32); the network answers at most at that size.
-      assert.ok(h >= 1 && h <= 32 && w >= 1 && w <= 64 && w === 2 * h, `logits ${h}x${w}`);
       const values = new Float32Array(new Uint8Array(binary.get('logits') ?? Buffer.alloc(0)).buffer);
       assert.equal(values.length, c * h * w);
       assert.ok(values.every(Number.isFinite));

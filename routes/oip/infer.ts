@@ -87,7 +87,8 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
       plan.cost +
       segmentOutputBytes(outputs, {
         imagePixels: probe.width * probe.height,
-        inferencePixels: plan.inferenceWidth * plan.inferenceHeight,
+        inferenceWidth: plan.inferenceWidth,
+        inferenceHeight: plan.inferenceHeight,
         numClasses: served.model.numClasses,
         classIds: classIdsDatatype(labelSet),
       });
