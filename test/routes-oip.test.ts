@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { gzipSync } from 'node:zlib';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -186,6 +187,13 @@ describe('Open Inference Protocol (/v2)', () => {
       assert.equal(head.id, undefined);
       assert.deepEqual(head.outputs, [{ name: 'class_ids', datatype: 'UINT8', shape: [128, 256], parameters: { binary_data_size: 256 * 128 } }]);
       assert.ok(binary.get('class_ids')?.equals(labelIds));
+    });
+
+    it('a gzip-compressed binary request (tritonclient\'s request_compression_algorithm) reads the same', async () => {
+      const body = binaryBody({ inputs: [{ name: IMAGE_INPUT, datatype: 'BYTES', shape: [1], parameters: { binary_data_size: png.length + 4 } }], parameters: { binary_data_output: true } }, bytesElement(png));
+      const res = await infer(SEG, { payload: gzipSync(body.payload), headers: { ...body.headers, 'content-encoding': 'gzip' } });
+      assert.equal(res.statusCode, 200, res.body);
+      assert.ok(parseAnswer(res).binary.get('class_ids')?.equals(labelIds));
     });
 
     it('pixels input (UINT8 [H, W, 3]) in JSON and in binary gives the same class_ids as the encoded image', async () => {
