@@ -294,6 +294,7 @@ describe('Open Inference Protocol (/v2)', () => {
         [{ inputs: [pixelsInput([2, 2, 3], Array(11).fill(0))] }, /shape \[2, 2, 3\] has 12 elements but data holds 11/],
         [{ inputs: [pixelsInput([1, 1, 3], [0, 256, 0])] }, /element 1 is 256, not a UINT8/],
         [{ inputs: [pixelsInput([1, 1, 3], [0, 'a', 0])] }, /element 1 is "a", not a UINT8/],
+        [{ inputs: [pixelsInput([1, 1, 3], [0, [[[1]]], 0])] }, /element 1 is an array, not a UINT8/],
         [{ inputs: [{ ...imageInput(png), data: [12] }] }, /a BYTES element in JSON is a string/],
         [{ inputs: [{ ...imageInput(png), data: ['not base64!'] }] }, /must be the image bytes in base64/],
         [{ inputs: [{ name: IMAGE_INPUT, datatype: 'BYTES', shape: [1] }] }, /input "image" has neither data nor parameters.binary_data_size/],
@@ -328,6 +329,9 @@ describe('Open Inference Protocol (/v2)', () => {
         app.inject({ method: 'POST', url: `/v2/models/${SEG}/infer`, payload, headers });
       assertError(await raw('{"inputs": ['), 400, /the inference request is not valid JSON/);
       assertError(await raw('[1]'), 400, /must be a JSON object with "inputs"/);
+      // Nested far deeper than any shape: refused as data, not a stack overflow.
+      const deep = `{"inputs":[{"name":"pixels","datatype":"UINT8","shape":[1,1,3],"data":[${'['.repeat(500_000)}${']'.repeat(500_000)}]}]}`;
+      assertError(await raw(deep), 400, /input "pixels": shape \[1, 1, 3\] has 3 elements but data holds 1/);
       assertError(await raw(''), 400, /has no JSON inference request object/);
       assertError(await infer(SEG, { inputs: [{ ...imageInput(png), data: [Buffer.from('not an image').toString('base64')] }] }), 415, /not an image in any recognised format/);
       assertError(await infer(SEG, { inputs: [{ ...imageInput(png), data: [png.subarray(0, 2000).toString('base64')] }] }), 422, /truncated or corrupt/);

@@ -1,5 +1,5 @@
 import type { ModelTask } from '../../model/loaded-model.js';
-import { badRequest } from './tensors.js';
+import { badRequest, describeValue } from './tensors.js';
 
 /**
  * The request `parameters` of an inference request are the REST API's query parameters of the same task, checked
@@ -77,7 +77,7 @@ export function checkParameters<T>(
       );
     }
     if (!matches(schema, value)) {
-      throw badRequest(`parameter "${name}" is ${JSON.stringify(value)} but must be ${expected(schema)}${schema.description ? ` (${schema.description})` : ''}`);
+      throw badRequest(`parameter "${name}" is ${describeValue(value)} but must be ${expected(schema)}${schema.description ? ` (${schema.description})` : ''}`);
     }
   }
   return parameters as T;

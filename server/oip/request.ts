@@ -1,6 +1,6 @@
 import { ImageTooLargeError } from '../../segmentation/errors.js';
 import { HttpProblem } from '../problems.js';
-import { badRequest, decodeBase64Element, elementCount, splitBytesElements } from './tensors.js';
+import { badRequest, decodeBase64Element, describeValue, elementCount, splitBytesElements } from './tensors.js';
 
 /**
  * The inference request of the Open Inference Protocol (`$inference_request`, kserve/open-inference-protocol
@@ -136,10 +136,14 @@ function shapeOf(value: unknown, input: string): number[] {
   return value as number[];
 }
 
-/** JSON tensor data: the spec allows it flat or nested row-major; both flatten to the same elements. */
-function flatData(value: unknown, input: string): unknown[] {
+/**
+ * JSON tensor data: the spec allows it flat or nested row-major; both flatten to the same elements. Nesting
+ * deeper than the shape's dimensions is left as array elements, which the element checks refuse (an unbounded
+ * flatten of a deeply nested array would overflow the stack).
+ */
+function flatData(value: unknown, input: string, dimensions: number): unknown[] {
   if (!Array.isArray(value)) throw badRequest(`input "${input}": data must be a JSON array`);
-  return value.some(Array.isArray) ? value.flat(Infinity) : value;
+  return value.some(Array.isArray) ? value.flat(Math.max(0, dimensions - 1)) : value;
 }
 
 function imageInput(datatype: string, shape: number[], data: unknown, binary: Buffer | undefined): InferInput {
@@ -154,7 +158,7 @@ function imageInput(datatype: string, shape: number[], data: unknown, binary: Bu
     if (elements.length !== 1) throw badRequest(`input "${IMAGE_INPUT}" has shape [1] but its binary data holds ${elements.length} BYTES elements`);
     return { kind: 'image', bytes: elements[0] };
   }
-  const elements = flatData(data, IMAGE_INPUT);
+  const elements = flatData(data, IMAGE_INPUT, shape.length);
   if (elements.length !== 1) throw badRequest(`input "${IMAGE_INPUT}" has shape [1] but data holds ${elements.length} elements`);
   if (typeof elements[0] !== 'string') throw badRequest(`input "${IMAGE_INPUT}": a BYTES element in JSON is a string (the image in base64)`);
   return { kind: 'image', bytes: decodeBase64Element(elements[0], IMAGE_INPUT) };
@@ -177,7 +181,7 @@ function pixelsInput(datatype: string, shape: number[], data: unknown, binary: B
     }
     return { kind: 'pixels', bytes: binary, width, height };
   }
-  const elements = flatData(data, PIXELS_INPUT);
+  const elements = flatData(data, PIXELS_INPUT, shape.length);
   if (elements.length !== count) {
     throw badRequest(`input "${PIXELS_INPUT}": shape [${shape.join(', ')}] has ${count} elements but data holds ${elements.length}`);
   }
@@ -185,7 +189,7 @@ function pixelsInput(datatype: string, shape: number[], data: unknown, binary: B
   for (let i = 0; i < count; i++) {
     const value = elements[i];
     if (!Number.isInteger(value) || (value as number) < 0 || (value as number) > 255) {
-      throw badRequest(`input "${PIXELS_INPUT}": element ${i} is ${JSON.stringify(value)}, not a UINT8 (an integer 0..255)`);
+      throw badRequest(`input "${PIXELS_INPUT}": element ${i} is ${describeValue(value)}, not a UINT8 (an integer 0..255)`);
     }
     bytes[i] = value as number;
   }

@@ -63,6 +63,17 @@ export function splitBytesElements(data: Uint8Array, input: string): Uint8Array[
   return elements;
 }
 
+/**
+ * A client's JSON value for an error message: scalars as JSON (cut at 40 characters), arrays and objects by kind,
+ * since stringifying a deeply nested one would overflow the stack.
+ */
+export function describeValue(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'object' && value !== null) return 'an object';
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 40 ? `${text.slice(0, 40)}…` : text;
+}
+
 /** Raw little-endian bytes of a typed array (a view, no copy: every platform Node runs on is little-endian). */
 export function tensorBytes(data: OutputTensor['data']): Uint8Array {
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
