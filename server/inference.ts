@@ -7,7 +7,7 @@ import type { InferenceSize } from '../segmentation/preprocess.js';
 import { InferenceQueue, type JobRunner, type QueueOptions, type SubmitOptions } from './inference-queue.js';
 import { encodeMask, type MaskFormat, type OverlayFormat } from './mask-output.js';
 import type { ModelRegistry } from './model-registry.js';
-import { encodeSegmentResponse, type OipSegmentRequest } from './oip/response.js';
+import { encodeSegmentResponse, SEGMENTATION_OUTPUTS, type OipSegmentRequest } from './oip/response.js';
 
 /** What a segmentation request wants back: a format of the output table and its options. */
 export interface SegmentOutput {
@@ -118,7 +118,7 @@ async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<Se
     size: job.size,
     maxPixels: job.maxPixels,
     checkpoint: () => checkpoint(job),
-    keepLogits: job.oip?.outputs.some((output) => output.name === 'logits'),
+    keepLogits: job.oip?.outputs.some((output) => output.name === SEGMENTATION_OUTPUTS.logits),
   }, job.mode);
   checkpoint(job);
   const { classMap, inferenceSize } = outcome;
