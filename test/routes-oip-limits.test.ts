@@ -138,13 +138,14 @@ describe('/v2 under the service bounds', () => {
     }
   });
 
-  it('rate limit: past the limit /v2 answers 429 {"error"} with Retry-After', async () => {
+  it('rate limit: past the limit /v2 answers 429 {"error"} with Retry-After; the probes are not limited', async () => {
     const app = await buildApp(testConfig({ CITYSEG_RATE_LIMIT_MAX: '1', CITYSEG_RATE_LIMIT_WINDOW_MS: '3600000', CITYSEG_CLASSIFIER_ARCH: 'none' }));
     try {
       await app.inject({ url: `/v2/models/${SEG}` });
       const res = await app.inject({ url: `/v2/models/${SEG}` });
       assertError(res, res.json(), 429, /more than 1 requests in 3600000 ms from this client/);
       assert.ok(Number(res.headers['retry-after']) > 0);
+      for (let i = 0; i < 3; i++) assert.equal((await app.inject({ url: '/v2/health/live' })).statusCode, 200);
     } finally {
       await app.close();
     }

@@ -16,7 +16,8 @@ const tensorSchema = {
  * The Open Inference Protocol's GET endpoints (kserve/open-inference-protocol inference_rest.md): server metadata,
  * liveness, readiness, model metadata and model readiness, with and without `/versions/{v}`; every other /v2 path is
  * a 404 `{"error"}`. Readiness answers 200 when ready and 503 `{"error": why}` when not (Triton's and KServe's
- * clients read the status; Kubernetes probes need a failing one). The probes are open like /healthz and /readyz.
+ * clients read the status; Kubernetes probes need a failing one). The probes are open like /healthz and /readyz:
+ * no API key, no rate limit.
  */
 export const oipMetadataRoutes: FastifyPluginAsync<{ version: string }> = async (app, { version }) => {
   await app.register(oipErrorForm);
@@ -48,7 +49,8 @@ export const oipMetadataRoutes: FastifyPluginAsync<{ version: string }> = async 
     async () => ({ name: 'cityseg', version, extensions: [...OIP_EXTENSIONS] }),
   );
 
-  const probe = { apiKey: false } as const;
+  // Kubernetes probes these every few seconds: no API key and no rate limit, like /healthz and /readyz.
+  const probe = { apiKey: false, rateLimit: false } as const;
   app.get(
     '/v2/health/live',
     { config: probe, schema: { tags: ['health'], summary: 'Open Inference Protocol: liveness', response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } },
