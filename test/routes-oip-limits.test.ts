@@ -138,6 +138,20 @@ describe('/v2 under the service bounds', () => {
     }
   });
 
+  it('URLs refused before routing (bad percent-encoding, an over-long name) are {"error"} under /v2 too', async () => {
+    const app = await buildApp(testConfig({ CITYSEG_CLASSIFIER_ARCH: 'none' }));
+    try {
+      const bad = await app.inject({ url: '/v2/models/%zz' });
+      assertError(bad, bad.json(), 400, /^the URL is not validly percent-encoded$/);
+      const long = await app.inject({ url: `/v2/models/${'a'.repeat(200)}/ready` });
+      assertError(long, long.json(), 414, /^a path segment is longer than the server accepts$/);
+      const rest = await app.inject({ url: '/v1/models/%zz' });
+      assert.match(String(rest.headers['content-type']), /^application\/problem\+json/);
+    } finally {
+      await app.close();
+    }
+  });
+
   it('rate limit: past the limit /v2 answers 429 {"error"} with Retry-After; the probes are not limited', async () => {
     const app = await buildApp(testConfig({ CITYSEG_RATE_LIMIT_MAX: '1', CITYSEG_RATE_LIMIT_WINDOW_MS: '3600000', CITYSEG_CLASSIFIER_ARCH: 'none' }));
     try {

@@ -1,5 +1,6 @@
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
+import { OIP_ERROR_CONTENT_TYPE, oipError } from '../../server/oip/errors.js';
 import { PROBLEM_CONTENT_TYPE, type Problem } from '../../server/problems.js';
 
 /**
@@ -19,8 +20,8 @@ const errorFormPlugin: FastifyPluginAsync = async (app) => {
     } catch {
       detail = payload;
     }
-    reply.type('application/json; charset=utf-8');
-    return JSON.stringify({ error: detail });
+    reply.type(OIP_ERROR_CONTENT_TYPE);
+    return JSON.stringify(oipError({ detail }));
   });
 };
 
