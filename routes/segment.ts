@@ -21,7 +21,7 @@ import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, re
 
 type SegmentFormat = MaskFormat;
 
-interface SegmentQuery {
+export interface SegmentQuery {
   format?: SegmentFormat;
   size?: InferenceSize;
   alpha: number;
@@ -38,11 +38,10 @@ interface SegmentQuery {
 const windowSizeParam = { type: 'string', pattern: '^[0-9]+x[0-9]+$' } as const;
 
 /**
- * The request's inference mode (issue 14), or undefined for today's single whole pass; a value that cannot work is
- * an InvalidArgumentError naming the parameter (400).
+ * The request's inference mode; without mode parameters one whole pass, still reported in the JSON like the CLI's.
+ * A value that cannot work is a 400 naming the parameter.
  */
-/** The request's inference mode; without mode parameters one whole pass, still reported in the JSON like the CLI's. */
-function inferenceModeOf(query: SegmentQuery, maxForwardPasses: number): InferenceModeOptions {
+export function inferenceModeOf(query: SegmentQuery, maxForwardPasses: number, where = 'querystring'): InferenceModeOptions {
   const d = DEFAULT_INFERENCE_MODE;
   try {
     const mode: InferenceModeOptions = {
@@ -56,7 +55,7 @@ function inferenceModeOf(query: SegmentQuery, maxForwardPasses: number): Inferen
     checkInferenceModeOptions(mode);
     return mode;
   } catch (err) {
-    if (err instanceof InvalidArgumentError) throw new HttpProblem('bad-parameter', `querystring/${err.message}`);
+    if (err instanceof InvalidArgumentError) throw new HttpProblem('bad-parameter', `${where}/${err.message}`);
     throw err;
   }
 }
@@ -128,7 +127,8 @@ export const segmentationSchema = {
   },
 } as const;
 
-const querystring = {
+/** The query parameters of /v1/segment (the Open Inference Protocol's segmentation parameters read them too). */
+export const segmentQuerystring = {
   type: 'object',
   additionalProperties: false,
   properties: {
@@ -183,7 +183,7 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
           'Body: the image (image/* or application/octet-stream) or multipart/form-data with field `image`. ' +
           'Masks have the image’s size: labelIds/trainIds are 8-bit grey PNGs of Cityscapes ids/trainIds, ' +
           'color is the Cityscapes palette, overlay blends it over the image.',
-        querystring,
+        querystring: segmentQuerystring,
         headers: {
           type: 'object',
           properties: { accept: { type: 'string', description: 'application/json selects format=json' } },

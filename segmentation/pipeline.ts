@@ -20,6 +20,8 @@ export interface SegmentOptions {
   maxPixels: number;
   /** Called between stages; throws to stop a job nobody waits for (a forward pass itself cannot be interrupted). */
   checkpoint?: () => void;
+  /** Keep the network's logits in the result (one whole pass only; the Open Inference Protocol's `logits` output). */
+  keepLogits?: boolean;
 }
 
 export interface SegmentResult {
@@ -34,6 +36,13 @@ export interface SegmentResult {
   mode?: InferenceModeReport;
   /** Images in the forward pass that served this one (dynamic batching), when the engine reports it. */
   batchSize?: number;
+  /** NHWC [1, h, w, C] at the network's output size, when `keepLogits` asked for them. */
+  logits?: Float32Tensor;
+}
+
+/** Encoded image bytes are decoded; RGB pixels (already decoded by the client) are used as they are. */
+function imageOf(input: Uint8Array | RgbImage, maxPixels: number): Promise<RgbImage> | RgbImage {
+  return input instanceof Uint8Array ? decodeImage(input, { maxPixels }) : input;
 }
 
 /** Runs `fn`, returning its result and how long it took. */
@@ -50,12 +59,12 @@ async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
  */
 export async function segmentImage(
   engine: InferenceEngine,
-  bytes: Uint8Array,
+  bytes: Uint8Array | RgbImage,
   opts: SegmentOptions,
   mode?: InferenceModeOptions,
 ): Promise<SegmentResult> {
   const checkpoint = opts.checkpoint ?? (() => undefined);
-  const [image, decodeMs] = await timed(() => decodeImage(bytes, { maxPixels: opts.maxPixels }));
+  const [image, decodeMs] = await timed(() => imageOf(bytes, opts.maxPixels));
   checkpoint();
   if (mode && !isPlainWhole(mode)) {
     const run = await segmentWithMode(engine, image, opts.size, mode);
@@ -81,6 +90,7 @@ export async function segmentImage(
     timings: { decodeMs, preprocessMs, inferenceMs, postprocessMs },
     batchSize: logits.batchSize,
     ...(mode ? { mode: modeReport(mode, 1) } : {}),
+    ...(opts.keepLogits ? { logits } : {}),
   };
 }
 
@@ -113,9 +123,9 @@ function checkClassifierLogits(logits: Float32Tensor, labels: readonly string[])
 }
 
 /** Image bytes → the top-k classes: decode, torchvision's eval transform, run, softmax. */
-export async function classifyImage(engine: InferenceEngine, bytes: Uint8Array, opts: ClassifyOptions): Promise<ClassifyResult> {
+export async function classifyImage(engine: InferenceEngine, bytes: Uint8Array | RgbImage, opts: ClassifyOptions): Promise<ClassifyResult> {
   const checkpoint = opts.checkpoint ?? (() => undefined);
-  const [image, decodeMs] = await timed(() => decodeImage(bytes, { maxPixels: opts.maxPixels }));
+  const [image, decodeMs] = await timed(() => imageOf(bytes, opts.maxPixels));
   checkpoint();
   const [input, preprocessMs] = await timed(() => classificationInput(image));
   checkpoint();

@@ -5,6 +5,8 @@ import { docsRoutes } from '../routes/docs.js';
 import { healthRoutes } from '../routes/health.js';
 import { metricsRoutes } from '../routes/metrics.js';
 import { modelsRoutes } from '../routes/models.js';
+import { oipInferRoutes } from '../routes/oip/infer.js';
+import { oipMetadataRoutes } from '../routes/oip/metadata.js';
 import { segmentRoutes } from '../routes/segment.js';
 import { webRoutes } from '../routes/web.js';
 import { apiKeyAuth } from './api-key-auth.js';
@@ -132,6 +134,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   await app.register(metricsRoutes);
   await app.register(healthRoutes);
   await app.register(modelsRoutes);
+  await app.register(oipMetadataRoutes, { version: API_VERSION });
   await app.register(async (imageScope) => {
     await imageScope.register(admission, {
       queueLimit: config.queueLimit,
@@ -144,9 +147,14 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
       release: (bytes) => budget.release(bytes),
       retryAfterSeconds: () => inference.queue.retryAfterSeconds(),
     });
-    await imageScope.register(imageBody, { bodyLimit: config.bodyLimit });
-    await imageScope.register(segmentRoutes);
-    await imageScope.register(classifyRoutes);
+    // The image upload routes' body handling stays in their own scope: the Open Inference Protocol's infer route
+    // reads a JSON (+ binary) body under the same admission.
+    await imageScope.register(async (uploadScope) => {
+      await uploadScope.register(imageBody, { bodyLimit: config.bodyLimit });
+      await uploadScope.register(segmentRoutes);
+      await uploadScope.register(classifyRoutes);
+    });
+    await imageScope.register(oipInferRoutes);
   });
   await app.register(webRoutes);
 

@@ -2,6 +2,7 @@ import fp from 'fastify-plugin';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { isOipUrl, OIP_ERROR_CONTENT_TYPE, oipError } from './oip/errors.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
 import { ERROR_RESPONSE_HEADERS } from './security-headers.js';
 
@@ -40,13 +41,18 @@ export function problemClientErrorHandler(this: FastifyInstance, error: NodeJS.E
   socket.destroy(error);
 }
 
-/** Fastify's `frameworkErrors`: a URL that cannot be decoded (`/%zz`) or an over-long path parameter, as problems. */
-export function problemFrameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+/**
+ * Fastify's `frameworkErrors`: a URL that cannot be decoded (`/%zz`) or an over-long path parameter, as problems
+ * (under /v2 in the Open Inference Protocol's `{"error"}` form, as every /v2 error).
+ */
+export function problemFrameworkErrors(error: FastifyError, request: FastifyRequest, reply: FastifyReply): void {
   const problem =
     error.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? new HttpProblem('uri-too-long', 'a path segment is longer than the server accepts')
       : new HttpProblem('bad-parameter', error.code === 'FST_ERR_BAD_URL' ? 'the URL is not validly percent-encoded' : error.message);
-  void reply.code(problem.status).headers(ERROR_RESPONSE_HEADERS).type(PROBLEM_CONTENT_TYPE).send(problem.toProblem());
+  void reply.code(problem.status).headers(ERROR_RESPONSE_HEADERS);
+  if (isOipUrl(request.url)) void reply.type(OIP_ERROR_CONTENT_TYPE).send(oipError(problem));
+  else void reply.type(PROBLEM_CONTENT_TYPE).send(problem.toProblem());
 }
 
 /**

@@ -7,6 +7,7 @@ import type { InferenceSize } from '../segmentation/preprocess.js';
 import { InferenceQueue, type JobRunner, type QueueOptions, type SubmitOptions } from './inference-queue.js';
 import { encodeMask, type MaskFormat, type OverlayFormat } from './mask-output.js';
 import type { ModelRegistry } from './model-registry.js';
+import { encodeSegmentResponse, SEGMENTATION_OUTPUTS, type OipSegmentRequest } from './oip/response.js';
 
 /** What a segmentation request wants back: a format of the output table and its options. */
 export interface SegmentOutput {
@@ -31,6 +32,10 @@ export interface SegmentJob {
   cancel: Int32Array;
   /** Slide / test-time augmentation; absent = one whole pass. */
   mode?: InferenceModeOptions;
+  /** `bytes` are RGB pixels of this size, not an encoded image (the Open Inference Protocol's UINT8 input). */
+  pixels?: { width: number; height: number };
+  /** Answer an Open Inference Protocol response (server/oip) instead of `output`'s format. */
+  oip?: OipSegmentRequest;
 }
 
 export interface ClassifyJob {
@@ -40,6 +45,8 @@ export interface ClassifyJob {
   topk: number;
   maxPixels: number;
   cancel: Int32Array;
+  /** As SegmentJob.pixels. */
+  pixels?: { width: number; height: number };
 }
 
 export type InferenceJob = SegmentJob | ClassifyJob;
@@ -66,6 +73,8 @@ export interface SegmentAnswer {
   mode?: SegmentResult['mode'];
   /** The JSON body (format=json), without the HTTP-only totalMs. */
   json?: ReturnType<typeof segmentationBody>;
+  /** Open Inference Protocol answers with a binary tail: the JSON header's length in `body`. */
+  inferenceHeaderLength?: number;
 }
 
 export interface ClassifyAnswer {
@@ -97,19 +106,29 @@ export function checkpoint(job: Pick<InferenceJob, 'cancel'>): void {
   if (Atomics.load(job.cancel, 0) !== 0) throw new JobCancelledError();
 }
 
+/** The job's image: encoded bytes, or RGB pixels of the given size. */
+function inputOf(job: SegmentJob | ClassifyJob): Uint8Array | { data: Uint8Array; width: number; height: number } {
+  return job.pixels ? { data: job.bytes, ...job.pixels } : job.bytes;
+}
+
 async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<SegmentAnswer> {
   const { model, labelSet } = models.byId(job.modelId);
   if (!labelSet) throw new TypeError(`segmentation model ${job.modelId} has no label set`);
-  const outcome = await segmentImage(model.engine, job.bytes, {
+  const outcome = await segmentImage(model.engine, inputOf(job), {
     size: job.size,
     maxPixels: job.maxPixels,
     checkpoint: () => checkpoint(job),
+    keepLogits: job.oip?.outputs.some((output) => output.name === SEGMENTATION_OUTPUTS.logits),
   }, job.mode);
   checkpoint(job);
   const { classMap, inferenceSize } = outcome;
   const started = performance.now();
   const common = { task: 'segmentation' as const, width: classMap.width, height: classMap.height, inferenceSize, mode: outcome.mode, batchSize: outcome.batchSize };
   const options = { labelSet, modelId: job.modelId, ...job.output };
+  if (job.oip) {
+    const { body, contentType, headerLength } = encodeSegmentResponse(outcome, labelSet, job.oip);
+    return { ...common, body, contentType, inferenceHeaderLength: headerLength, timings: { ...outcome.timings, encodeMs: performance.now() - started } };
+  }
   if (job.output.format === 'json') {
     const json = segmentationBody(outcome, options);
     return { ...common, json, contentType: 'application/json', timings: { ...outcome.timings, encodeMs: performance.now() - started } };
@@ -121,7 +140,7 @@ async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<Se
 
 async function runClassifyJob(models: ModelRegistry, job: ClassifyJob): Promise<ClassifyAnswer> {
   const { model, labels } = models.byId(job.modelId);
-  const { image, top, timings, batchSize } = await classifyImage(model.engine, job.bytes, {
+  const { image, top, timings, batchSize } = await classifyImage(model.engine, inputOf(job), {
     maxPixels: job.maxPixels,
     topk: job.topk,
     labels,

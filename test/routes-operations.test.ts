@@ -88,7 +88,10 @@ describe('operations endpoints', () => {
     assert.equal(res.status, 200);
     const doc = res.body;
     assert.equal(doc.openapi, '3.0.3');
-    assert.deepEqual(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/readyz', '/v1/classify', '/v1/models', '/v1/models/{name}', '/v1/segment']);
+    assert.deepEqual(Object.keys(doc.paths).sort(), [
+      '/healthz', '/metrics', '/readyz', '/v1/classify', '/v1/models', '/v1/models/{name}', '/v1/segment',
+      '/v2', '/v2/health/live', '/v2/health/ready', '/v2/models/{name}', '/v2/models/{name}/infer', '/v2/models/{name}/ready',
+    ]);
     const segment = doc.paths['/v1/segment'].post;
     assert.deepEqual(Object.keys(segment.responses).sort(), ['200', '400', '413', '415', '422', '503']);
     // Concrete types first: Swagger UI's "Try it out" sends the first one (a literal image/* is not a type).

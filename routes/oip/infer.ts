@@ -1,0 +1,145 @@
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { probeImage, type ImageProbe } from '../../segmentation/decode.js';
+import { isPlainWhole } from '../../segmentation/inference-modes/index.js';
+import type { SegmentOutput } from '../../server/inference.js';
+import type { ServedModel } from '../../server/model-registry.js';
+import { defaultOutputs, findModel, MODEL_VERSION, modelNotReadyReason, modelOutputs } from '../../server/oip/models.js';
+import { checkParameters } from '../../server/oip/parameters.js';
+import { segmentOutputBytes } from '../../server/oip/plan.js';
+import { HEADER_LENGTH_HEADER, parseInferRequest, type InferInput, type InferRequest } from '../../server/oip/request.js';
+import { CLASSIFICATION_OUTPUTS, classIdsDatatype, encodeResponse, SEGMENTATION_OUTPUTS, type ResponseHead } from '../../server/oip/response.js';
+import { badRequest } from '../../server/oip/tensors.js';
+import { HttpProblem } from '../../server/problems.js';
+import { planClassify, planSegment } from '../../server/request-plan.js';
+import { admissionOf } from '../image-route.js';
+import { inferenceModeOf, segmentQuerystring, type SegmentQuery } from '../segment.js';
+import { oipErrorForm } from './error-form.js';
+
+/** The request parameters of each task: the REST query parameters that mean the same here (one schema for both). */
+const { size, mode, crop, stride, scales, flip } = segmentQuerystring.properties;
+const TASK_PARAMETERS = { segmentation: { size, mode, crop, stride, scales, flip }, classification: {} };
+
+/** What the plan estimates the encode step against: the binary class map is what labelIds PNGs hold before zlib. */
+const PLAN_OUTPUT: SegmentOutput = { format: 'labelIds', alpha: 0, overlayFormat: 'png', rle: false };
+
+interface Params {
+  name: string;
+  version?: string;
+}
+
+/** The image's size from its header (encoded bytes) or from the tensor's shape (pixels): nothing is decoded. */
+async function probeInput(input: InferInput, maxPixels: number): Promise<ImageProbe> {
+  if (input.kind === 'pixels') return { format: 'raw', width: input.width, height: input.height };
+  return probeImage(input.bytes, { maxPixels });
+}
+
+/** Job fields of the input: encoded bytes, or RGB pixels with their size. */
+function jobInput(input: InferInput) {
+  return input.kind === 'pixels' ? { bytes: input.bytes, pixels: { width: input.width, height: input.height } } : { bytes: input.bytes };
+}
+
+/** The outputs to answer, in order, each with its form (per-output binary_data over the request's binary_data_output). */
+function answeredOutputs(served: ServedModel, request: InferRequest): { name: string; binary: boolean }[] {
+  const asked = request.outputs ?? defaultOutputs(served).map((name) => ({ name, binary: undefined }));
+  return asked.map(({ name, binary }) => ({ name, binary: binary ?? request.binaryOutput }));
+}
+
+function send(reply: FastifyReply, encoded: { body: Uint8Array; contentType: string; headerLength?: number }): FastifyReply {
+  if (encoded.headerLength !== undefined) reply.header(HEADER_LENGTH_HEADER, String(encoded.headerLength));
+  return reply.type(encoded.contentType).send(Buffer.from(encoded.body.buffer, encoded.body.byteOffset, encoded.body.byteLength));
+}
+
+/**
+ * POST /v2/models/{name}[/versions/{v}]/infer: the Open Inference Protocol's inference, JSON or with Triton's binary
+ * tensor data extension in both directions. Registered inside the image routes' admission scope: the same body
+ * limit and timeouts, in-flight cap, memory budget and deadlines as /v1/segment. The image's size is known
+ * (header or shape) and its memory admitted before anything is decoded; decoding, inference and building the
+ * response tensors (JSON text included) run in the inference worker.
+ */
+export const oipInferRoutes: FastifyPluginAsync = async (app) => {
+  const { config, inference, metrics } = app.cityseg;
+  await app.register(oipErrorForm);
+  // The body is a JSON header, possibly followed by binary tensor data: read as bytes whatever its type says.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.bodyLimit }, (_request, body, done) => done(null, body));
+
+  function observe(request: FastifyRequest, served: ServedModel, answer: { width: number; height: number; timings: { inferenceMs: number; queueMs?: number }; batchSize?: number }): void {
+    const { id, task } = served.model;
+    request.logFacts = { model: id, imageWidth: answer.width, imageHeight: answer.height, inferenceMs: Math.round(answer.timings.inferenceMs * 100) / 100 };
+    metrics.inferenceSeconds.observe({ model: id, task }, answer.timings.inferenceMs / 1000);
+    metrics.queueWaitSeconds.observe({ model: id, task }, (answer.timings.queueMs ?? 0) / 1000);
+    metrics.batchSize.observe({ model: id }, answer.batchSize ?? 1);
+  }
+
+  async function segment(request: FastifyRequest, reply: FastifyReply, served: ServedModel, parsed: InferRequest, head: ResponseHead) {
+    const query = checkParameters<SegmentQuery>(parsed.parameters, 'segmentation', TASK_PARAMETERS);
+    const modeOptions = inferenceModeOf(query, config.maxForwardPasses, 'parameters');
+    const outputs = answeredOutputs(served, parsed);
+    if (outputs.some((output) => output.name === SEGMENTATION_OUTPUTS.logits) && !isPlainWhole(modeOptions)) {
+      throw badRequest('the logits output comes from one whole forward pass: leave out mode=slide, scales and flip when asking for it');
+    }
+    const inferenceSize = query.size ?? config.inferenceSize;
+    const probe = await probeInput(parsed.input, config.maxPixels);
+    const plan = planSegment(probe, inferenceSize, PLAN_OUTPUT, served, config, modeOptions);
+    const labelSet = served.labelSet;
+    if (!labelSet) throw new TypeError(`segmentation model ${served.model.id} has no label set`);
+    const cost =
+      plan.cost +
+      segmentOutputBytes(outputs, {
+        imagePixels: probe.width * probe.height,
+        inferenceWidth: plan.inferenceWidth,
+        inferenceHeight: plan.inferenceHeight,
+        numClasses: served.model.numClasses,
+        classIds: classIdsDatatype(labelSet),
+      });
+    const answer = await inference.segment(
+      { modelId: served.model.id, ...jobInput(parsed.input), size: inferenceSize, maxPixels: config.maxPixels, output: PLAN_OUTPUT, mode: modeOptions, oip: { head, outputs } },
+      { ...admissionOf(request, reply, served, plan), cost },
+    );
+    observe(request, served, answer);
+    if (reply.sent) return reply;
+    if (!answer.body) throw new TypeError('the runner answered an inference request without a body');
+    return send(reply, { body: answer.body, contentType: answer.contentType, headerLength: answer.inferenceHeaderLength });
+  }
+
+  async function classify(request: FastifyRequest, reply: FastifyReply, served: ServedModel, parsed: InferRequest, head: ResponseHead) {
+    checkParameters(parsed.parameters, 'classification', TASK_PARAMETERS);
+    const outputs = answeredOutputs(served, parsed);
+    const probe = await probeInput(parsed.input, config.maxPixels);
+    const plan = planClassify(probe, served, config);
+    const { numClasses } = served.model;
+    const answer = await inference.classify(
+      { modelId: served.model.id, ...jobInput(parsed.input), topk: numClasses, maxPixels: config.maxPixels },
+      admissionOf(request, reply, served, plan),
+    );
+    observe(request, served, answer);
+    if (reply.sent) return reply;
+    // Every class came back as the top-k list: back to class order. 1000 floats are cheap on this thread.
+    const probabilities = new Float32Array(numClasses);
+    for (const entry of answer.top) probabilities[entry.index] = entry.probability;
+    const tensors = outputs.map(({ binary }) => ({ name: CLASSIFICATION_OUTPUTS.probabilities, datatype: 'FP32' as const, shape: [numClasses], data: probabilities, binary }));
+    return send(reply, encodeResponse(head, tensors));
+  }
+
+  const handler = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
+    const served = findModel(app, request.params.name, request.params.version);
+    const notReady = modelNotReadyReason(app, served);
+    if (notReady !== null) throw new HttpProblem('not-ready', `model "${served.model.id}" is not ready: ${notReady}`, 1);
+    const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+    const outputNames = modelOutputs(served).map((output) => output.name);
+    const parsed = parseInferRequest(body, request.headers[HEADER_LENGTH_HEADER], outputNames, config.maxPixels);
+    const head: ResponseHead = { ...(parsed.id === undefined ? {} : { id: parsed.id }), model_name: served.model.id, model_version: MODEL_VERSION };
+    if (served.model.task === 'segmentation') return segment(request, reply, served, parsed, head);
+    return classify(request, reply, served, parsed, head);
+  };
+
+  const schema = {
+    tags: ['inference'],
+    summary: 'Open Inference Protocol (KServe v2): inference, JSON or with the binary tensor data extension',
+    description:
+      'One input: "image" (BYTES [1], the encoded image; base64 in JSON) or "pixels" (UINT8 [H, W, 3], RGB). ' +
+      'Outputs: class_ids (label ids at the image size) and, when named, logits [C, h, w]; classifiers: probabilities [C].',
+  };
+  app.post<{ Params: Params }>('/v2/models/:name/infer', { schema }, handler);
+  app.post<{ Params: Params }>('/v2/models/:name/versions/:version/infer', { schema: { ...schema, hide: true } }, handler);
+};

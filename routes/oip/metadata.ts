@@ -1,0 +1,104 @@
+import type { FastifyPluginAsync } from 'fastify';
+import { HttpProblem } from '../../server/problems.js';
+import { findModel, modelMetadata, modelNotReadyReason } from '../../server/oip/models.js';
+import { oipErrorForm } from './error-form.js';
+
+/** Extensions of the protocol cityseg implements (GET /v2 lists them; Triton names the binary one so). */
+export const OIP_EXTENSIONS = ['binary_tensor_data'] as const;
+
+const tensorSchema = {
+  type: 'object',
+  required: ['name', 'datatype', 'shape'],
+  properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } },
+} as const;
+
+/**
+ * The Open Inference Protocol's GET endpoints (kserve/open-inference-protocol inference_rest.md): server metadata,
+ * liveness, readiness, model metadata and model readiness, with and without `/versions/{v}`; every other /v2 path is
+ * a 404 `{"error"}`. Readiness answers 200 when ready and 503 `{"error": why}` when not (Triton's and KServe's
+ * clients read the status; Kubernetes probes need a failing one). The probes are open like /healthz and /readyz:
+ * no API key, no rate limit.
+ */
+export const oipMetadataRoutes: FastifyPluginAsync<{ version: string }> = async (app, { version }) => {
+  await app.register(oipErrorForm);
+  // Fastify keys not-found handlers by prefix: this one answers every unrouted /v2 path.
+  await app.register(
+    async (v2) => {
+      v2.setNotFoundHandler((request) => {
+        throw new HttpProblem('not-found', `no route ${request.method} ${request.url.split('?')[0]}`);
+      });
+    },
+    { prefix: '/v2' },
+  );
+
+  app.get(
+    '/v2',
+    {
+      schema: {
+        tags: ['models'],
+        summary: 'Open Inference Protocol: server metadata',
+        response: {
+          200: {
+            type: 'object',
+            required: ['name', 'version', 'extensions'],
+            properties: { name: { type: 'string' }, version: { type: 'string' }, extensions: { type: 'array', items: { type: 'string' } } },
+          },
+        },
+      },
+    },
+    async () => ({ name: 'cityseg', version, extensions: [...OIP_EXTENSIONS] }),
+  );
+
+  // Kubernetes probes these every few seconds: no API key and no rate limit, like /healthz and /readyz.
+  const probe = { apiKey: false, rateLimit: false } as const;
+  app.get(
+    '/v2/health/live',
+    { config: probe, schema: { tags: ['health'], summary: 'Open Inference Protocol: liveness', response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } },
+    async () => ({ live: true }),
+  );
+  app.get(
+    '/v2/health/ready',
+    { config: probe, schema: { tags: ['health'], summary: 'Open Inference Protocol: readiness (every model)', response: { 200: { type: 'object', properties: { ready: { type: 'boolean' } } } } } },
+    async () => {
+      const reason = app.cityseg.readiness.notReadyReason;
+      if (reason !== null) throw new HttpProblem('not-ready', reason, 1);
+      return { ready: true };
+    },
+  );
+
+  const metadataSchema = {
+    tags: ['models'],
+    summary: 'Open Inference Protocol: model metadata (inputs and outputs; -1 marks a variable dimension)',
+    response: {
+      200: {
+        type: 'object',
+        required: ['name', 'versions', 'platform', 'inputs', 'outputs'],
+        properties: {
+          name: { type: 'string' },
+          versions: { type: 'array', items: { type: 'string' } },
+          platform: { type: 'string' },
+          inputs: { type: 'array', items: tensorSchema },
+          outputs: { type: 'array', items: tensorSchema },
+        },
+      },
+    },
+  };
+  const readySchema = {
+    tags: ['health'],
+    summary: 'Open Inference Protocol: model readiness',
+    response: { 200: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } } },
+  };
+  for (const path of ['/v2/models/:name', '/v2/models/:name/versions/:version']) {
+    // The API document lists the unversioned paths; the versioned ones answer the same.
+    const hide = path.includes('versions');
+    app.get<{ Params: { name: string; version?: string } }>(path, { schema: { ...metadataSchema, hide } }, async (request) =>
+      modelMetadata(findModel(app, request.params.name, request.params.version)),
+    );
+    app.get<{ Params: { name: string; version?: string } }>(`${path}/ready`, { schema: { ...readySchema, hide } }, async (request) => {
+      const served = findModel(app, request.params.name, request.params.version);
+      const reason = modelNotReadyReason(app, served);
+      if (reason !== null) throw new HttpProblem('not-ready', `model "${served.model.id}" is not ready: ${reason}`, 1);
+      return { name: served.model.id, ready: true };
+    });
+  }
+};

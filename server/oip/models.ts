@@ -1,0 +1,72 @@
+import type { FastifyInstance } from 'fastify';
+import type { ServedModel } from '../model-registry.js';
+import { HttpProblem } from '../problems.js';
+import { IMAGE_INPUT, PIXELS_INPUT } from './request.js';
+import { CLASSIFICATION_OUTPUTS, classIdsDatatype, SEGMENTATION_OUTPUTS } from './response.js';
+import type { TensorMetadata } from './tensors.js';
+
+/**
+ * The models of the Open Inference Protocol routes: every served model under its id, in one version "1".
+ * `findModel` and `modelNotReadyReason` are the only places that ask the model registry; a registry with
+ * per-model readiness plugs in here.
+ */
+
+/** The one version each model has (cityseg serves one set of weights per model name). */
+export const MODEL_VERSION = '1';
+
+/** The served model `name` (and `version`, when the path has one); 404 otherwise, naming what is served. */
+export function findModel(app: FastifyInstance, name: string, version?: string): ServedModel {
+  const models = app.cityseg.models.list();
+  const served = models.find((candidate) => candidate.model.id === name);
+  if (!served) {
+    const names = models.map((candidate) => candidate.model.id).join(', ') || 'none yet';
+    throw new HttpProblem('not-found', `unknown model "${name}" (served: ${names})`);
+  }
+  if (version !== undefined && version !== MODEL_VERSION) {
+    throw new HttpProblem('not-found', `model "${name}" has no version "${version}" (versions: ${MODEL_VERSION})`);
+  }
+  return served;
+}
+
+/** Why `served` cannot answer now, or null when it can (today the service's readiness covers every model). */
+export function modelNotReadyReason(app: FastifyInstance, _served: ServedModel): string | null {
+  return app.cityseg.readiness.notReadyReason;
+}
+
+/** The model's input tensors: one of them per request. */
+export const MODEL_INPUTS: TensorMetadata[] = [
+  { name: IMAGE_INPUT, datatype: 'BYTES', shape: [1] },
+  { name: PIXELS_INPUT, datatype: 'UINT8', shape: [-1, -1, 3] },
+];
+
+/** The outputs a model can answer, in the order they are listed; the first is its default. */
+export function modelOutputs(served: ServedModel): TensorMetadata[] {
+  const { model, labelSet } = served;
+  if (model.task === 'classification') {
+    return [{ name: CLASSIFICATION_OUTPUTS.probabilities, datatype: 'FP32', shape: [model.numClasses] }];
+  }
+  if (!labelSet) throw new TypeError(`segmentation model ${model.id} has no label set`);
+  return [
+    { name: SEGMENTATION_OUTPUTS.classIds, datatype: classIdsDatatype(labelSet), shape: [-1, -1] },
+    { name: SEGMENTATION_OUTPUTS.logits, datatype: 'FP32', shape: [model.numClasses, -1, -1] },
+  ];
+}
+
+/** Outputs answered when a request names none: everything but the logits (large, and only when asked for). */
+export function defaultOutputs(served: ServedModel): string[] {
+  return modelOutputs(served)
+    .map((output) => output.name)
+    .filter((name) => name !== SEGMENTATION_OUTPUTS.logits);
+}
+
+/** `$metadata_model_response` of GET /v2/models/{name}. */
+export function modelMetadata(served: ServedModel) {
+  return {
+    name: served.model.id,
+    versions: [MODEL_VERSION],
+    // The service's pipeline (decode, resize, network, upsample) on its engine, not a bare network file.
+    platform: `cityseg_${served.model.engineName}`,
+    inputs: MODEL_INPUTS,
+    outputs: modelOutputs(served),
+  };
+}
