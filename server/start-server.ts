@@ -35,6 +35,8 @@ export async function startServer(config: ServerConfig): Promise<FastifyInstance
   const grace = closeWithGrace(
     {
       delay: config.shutdownTimeoutMs,
+      // SIGHUP reloads the models file (below), as daemons conventionally do; it must not shut the server down.
+      skip: ['SIGHUP'],
       logger: { error: (message: unknown) => app.log.error(message as object) },
     },
     async ({ signal, err }) => {
