@@ -90,7 +90,7 @@ describe('operations endpoints', () => {
     assert.equal(doc.openapi, '3.0.3');
     assert.deepEqual(Object.keys(doc.paths).sort(), ['/healthz', '/metrics', '/readyz', '/v1/classify', '/v1/models', '/v1/models/{name}', '/v1/segment']);
     const segment = doc.paths['/v1/segment'].post;
-    assert.deepEqual(Object.keys(segment.responses).sort(), ['200', '400', '413', '415', '422', '503']);
+    assert.deepEqual(Object.keys(segment.responses).sort(), ['200', '400', '404', '413', '415', '422', '503']);
     // Concrete types first: Swagger UI's "Try it out" sends the first one (a literal image/* is not a type).
     assert.deepEqual(Object.keys(segment.requestBody.content), [
       'image/jpeg', 'image/png', 'image/webp', 'image/bmp', 'image/tiff', 'image/gif', 'image/avif',
