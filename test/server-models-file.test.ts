@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { fixture, tempDir } from './cli-helpers.js';
+import { fixture, runCli, tempDir } from './cli-helpers.js';
 import { readyServer, startServer, type Server } from './server-process.js';
 import { decodeRaw, encodeImage } from './server-helpers.js';
 import { fixtureCheckpoints, sha256Of, startMirror, testPresets, writePresets, type Mirror } from './weights-mirror.js';
@@ -60,6 +60,13 @@ describe('a bad models file stops start-up with one line naming the entry, exit 
       assert.equal(server.stderr().trimEnd().split('\n').length, 1);
     });
   }
+
+  it('cityseg serve says the same, exit status 2', async () => {
+    const file = await modelsFile('bad-serve.yaml', 'models:\n  - name: voc\n    wieghts: none\n');
+    const run = await runCli(['serve', '--models', file, '--port', '0']);
+    assert.equal(run.code, 2);
+    assert.match(run.stderr, new RegExp(`^cityseg: models file ${file}: model "voc": unknown key "wieghts" \\(known: [^\n]*\\)\n$`));
+  });
 
   it('unloadable weights', async () => {
     const missing = path.join(dir, 'missing.pth');
