@@ -94,8 +94,9 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
     () => ({ total: budgetSource.bytes, capacity: budget.capacity, reserved: budget.reserved, peak: budget.peak }),
   );
   const readiness = new Readiness();
-  app.decorate('cityseg', { config, models, inference, metrics, readiness, budget, budgetSource, repository: undefined as unknown as ModelRepository });
-  app.cityseg.repository = new ModelRepository(app, runners, deps.modelEntries);
+  // The repository reads app.cityseg only once it loads models, after this decoration.
+  const repository = new ModelRepository(app, runners, deps.modelEntries);
+  app.decorate('cityseg', { config, models, inference, metrics, readiness, budget, budgetSource, repository });
   app.decorateRequest('logFacts', null as never);
   app.addSchema(problemSchema);
 
