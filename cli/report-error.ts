@@ -2,7 +2,7 @@
 import { ClassCountMismatchError, ImageDecodeError, ImageTooLargeError, InvalidArgumentError, LabelSetError } from '../segmentation/errors.js';
 import { WeightsError } from '../model/weights/errors.js';
 import { ConfigError } from '../server/config.js';
-import { ModelsFileError } from '../server/models-file.js';
+import { ModelsFileError } from '../server/models-file-error.js';
 import { EXIT } from './exit-codes.js';
 
 /** Known error classes and their exit status; the first match wins. */

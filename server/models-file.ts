@@ -21,6 +21,7 @@ import {
 } from '../segmentation/inference-modes/index.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import { ConfigError, parseSetting, type ServerConfig } from './config.js';
+import { ModelsFileError } from './models-file-error.js';
 
 /** A request's inference mode when it sets none of mode, crop, stride, scales, flip (issue 14). */
 export type ModeDefaults = Omit<InferenceModeOptions, 'maxForwardPasses'>;
@@ -52,15 +53,7 @@ export interface ModelEntry {
   modeDefaults: ModeDefaults;
 }
 
-/** A models file that cannot be served: the message is one line naming the file and the entry. */
-export class ModelsFileError extends Error {
-  readonly file: string;
-  constructor(file: string, detail: string, options?: ErrorOptions) {
-    super(`models file ${file}: ${detail}`, options);
-    this.file = file;
-    this.name = 'ModelsFileError';
-  }
-}
+export { ModelsFileError };
 
 /** Letters, digits and `-._~` (RFC 3986 unreserved), starting with a letter or digit: safe in a URL path unescaped. */
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,63}$/;
