@@ -2,6 +2,7 @@
 import { ClassCountMismatchError, ImageDecodeError, ImageTooLargeError, InvalidArgumentError, LabelSetError } from '../segmentation/errors.js';
 import { WeightsError } from '../model/weights/errors.js';
 import { ConfigError } from '../server/config.js';
+import { ModelsFileError } from '../server/models-file-error.js';
 import { EXIT } from './exit-codes.js';
 
 /** Known error classes and their exit status; the first match wins. */
@@ -16,6 +17,8 @@ const EXIT_CODE_OF: ReadonlyArray<[abstract new (...args: never[]) => Error, num
   [ClassCountMismatchError, EXIT.usage],
   // `cityseg serve` validates its flags and variables with the server's own config table.
   [ConfigError, EXIT.usage],
+  // ...and its models file, whose one line names the entry.
+  [ModelsFileError, EXIT.usage],
 ];
 
 export function exitCodeFor(err: unknown): { code: number; message: string } {

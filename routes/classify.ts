@@ -56,7 +56,7 @@ export const classifyRoutes: FastifyPluginAsync = async (app) => {
       },
     },
     async (request, reply) => {
-      const served = requireModel(app, 'classification', request.query.model);
+      const served = requireModel(request, reply, 'classification', request.query.model);
       const bytes = await readImageBody(request);
       const probe = await probeImage(bytes, { maxPixels: config.maxPixels });
       const plan = planClassify(probe, served, config);

@@ -1,8 +1,9 @@
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clientGoneSignal } from '../server/client-gone.js';
 import type { SubmitOptions } from '../server/inference-queue.js';
 import type { ModelTask } from '../model/loaded-model.js';
 import type { ServedModel } from '../server/model-registry.js';
+import { arenaKey } from '../server/model-repository.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
 
 /** Shared pieces of the image routes (segment, classify): parameters, documented errors, model lookup. */
@@ -11,7 +12,7 @@ export const modelQueryParam = {
   type: 'string',
   minLength: 1,
   maxLength: 128,
-  description: 'Model id from GET /v1/models (default: the first loaded model of the task)',
+  description: 'Model name from GET /v1/models (default: the task\'s default model: the one marked default, else its first)',
 } as const;
 
 const problem = (description: string) => ({
@@ -20,7 +21,8 @@ const problem = (description: string) => ({
 });
 
 export const IMAGE_ERROR_RESPONSES = {
-  400: problem('Bad parameter or unknown model'),
+  400: problem('Bad parameter, or a model of the other task'),
+  404: problem('No model of that name (the detail lists the names)'),
   413: problem('Body over the size limit, or image over the pixel limit'),
   415: problem('Unsupported content type, or the bytes are not an image format'),
   422: problem('Empty body, or a truncated/corrupt image'),
@@ -66,18 +68,25 @@ export function admissionOf(
   const { config } = request.server.cityseg;
   return {
     cost: plan.cost,
-    arena: { key: served.model.id, bytes: plan.forward, copies: Math.max(1, config.workers) },
+    arena: { key: arenaKey(served), bytes: plan.forward, copies: Math.max(1, served.entry?.workers ?? config.workers) },
+    lane: served.lane,
     deadline: request.inferenceDeadline,
     timeoutMs: config.requestTimeoutMs,
     signal: clientGoneSignal(reply),
   };
 }
 
-/** The model for a request: 503 while models are still loading, 400 for an unknown id. */
-export function requireModel(app: FastifyInstance, task: ModelTask, id: string | undefined): ServedModel {
-  const { models, readiness } = app.cityseg;
+/**
+ * The model for a request (ModelRegistry.resolve: 404 for an unknown name, 400 for the other task's), leased until
+ * the response ends so a reload releases it only after this request; 503 while models are still loading.
+ */
+export function requireModel(request: FastifyRequest, reply: FastifyReply, task: ModelTask, id: string | undefined): ServedModel {
+  const { models, readiness } = request.server.cityseg;
   if (models.list().length === 0) {
     throw new HttpProblem('not-ready', readiness.notReadyReason ?? 'no model is loaded', 5);
   }
-  return models.resolve(task, id);
+  const served = models.resolve(task, id);
+  reply.raw.once('close', models.lease(served));
+  request.logFacts.model = served.model.id;
+  return served;
 }

@@ -19,7 +19,7 @@ const metricsPlugin: FastifyPluginAsync = async (app) => {
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? UNMATCHED_ROUTE;
-    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode) });
+    metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode), model: request.logFacts?.model ?? '' });
     metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
 

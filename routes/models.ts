@@ -1,14 +1,22 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { redactUrl } from '../model/weights/redact.js';
-import { CLASSIFICATION_CROP } from '../segmentation/preprocess.js';
-import { classesOf, type ServedModel } from '../server/model-registry.js';
+import { CLASSIFICATION_CROP, CLASSIFICATION_RESIZE, IMAGENET_MEAN, IMAGENET_STD, RESIZE_KERNEL, inferenceDims } from '../segmentation/preprocess.js';
+import { classesOf, inferenceSizeOf, type ServedModel } from '../server/model-registry.js';
+import { DEFAULT_MODE_DEFAULTS } from '../server/models-file.js';
+import { forwardBytes } from '../server/working-memory.js';
 import type { ServerConfig } from '../server/config.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
 
 const rgbSchema = { type: 'array', items: { type: 'integer', minimum: 0, maximum: 255 }, minItems: 3, maxItems: 3 } as const;
 
+const dimsSchema = { type: 'object', required: ['height', 'width'], properties: { height: { type: 'integer' }, width: { type: 'integer' } } } as const;
+
 const summaryProperties = {
-  id: { type: 'string', description: 'Value for the `model` query parameter and the {name} of /v1/models/{name}' },
+  name: { type: 'string', description: 'Value for the `model` query parameter and the {name} of /v1/models/{name}' },
+  id: { type: 'string', description: 'The same as name (kept for clients of API 1.0)' },
+  ready: { type: 'boolean', description: 'Loaded, warmed and taking requests' },
+  trained: { type: 'boolean', description: 'false: seeded random initialisation, predictions are meaningless' },
+  default: { type: 'boolean', description: 'Answers its task when a request names no model' },
   task: { type: 'string', enum: ['segmentation', 'classification'] },
   arch: { type: 'string' },
   numClasses: { type: 'integer' },
@@ -38,7 +46,7 @@ const summaryProperties = {
   },
   href: { type: 'string', description: 'URL of the full card, with the class names' },
 } as const;
-const summaryRequired = ['id', 'task', 'arch', 'numClasses', 'parameterCount', 'weights', 'engine', 'backend', 'inferenceSize', 'href'];
+const summaryRequired = ['name', 'id', 'ready', 'trained', 'default', 'task', 'arch', 'numClasses', 'parameterCount', 'weights', 'engine', 'backend', 'inferenceSize', 'href'];
 
 /** One entry of GET /v1/models: the facts without the class list (a classifier has 1000 names). */
 export const modelSummarySchema = {
@@ -52,9 +60,44 @@ export const modelSummarySchema = {
 export const modelSchema = {
   $id: 'Model',
   type: 'object',
-  required: [...summaryRequired, 'classes'],
+  required: [...summaryRequired, 'classes', 'preprocessing', 'workers', 'memory', 'inference'],
   properties: {
     ...summaryProperties,
+    preprocessing: {
+      type: 'object',
+      description: 'What happens to an image before the network (torchvision\'s transforms)',
+      properties: {
+        resize: { type: 'string' },
+        longSide: { anyOf: [{ type: 'integer' }, { type: 'string', enum: ['native'] }] },
+        shortSide: { type: 'integer' },
+        crop: { type: 'integer' },
+        kernel: { type: 'string' },
+        mean: { type: 'array', items: { type: 'number' } },
+        std: { type: 'array', items: { type: 'number' } },
+      },
+    },
+    workers: { type: 'integer', description: 'Worker threads of this model\'s own pool (0: the main thread)' },
+    threads: { type: 'integer', description: 'Intra-op threads per engine (0: the cores shared out)' },
+    maxBatch: { type: 'integer' },
+    memory: {
+      type: 'object',
+      required: ['weightsBytes', 'forwardBytes'],
+      properties: {
+        weightsBytes: { type: 'integer', description: 'float32 parameters, per engine copy' },
+        forwardBytes: { type: 'integer', description: 'Estimated engine memory of one pass at the default size (a 2048x1024 frame), per copy' },
+      },
+    },
+    inference: {
+      type: 'object',
+      description: 'Defaults of /v1/segment\'s mode, crop, stride, scales and flip for this model',
+      properties: {
+        mode: { type: 'string' },
+        crop: dimsSchema,
+        stride: dimsSchema,
+        scales: { type: 'array', items: { type: 'number' } },
+        flip: { type: 'boolean' },
+      },
+    },
     classes: {
       type: 'array',
       items: {
@@ -71,10 +114,14 @@ export const modelSchema = {
   },
 } as const;
 
-export function describeModelSummary(served: ServedModel, config: ServerConfig) {
+export function describeModelSummary(served: ServedModel, config: ServerConfig, ready = true, isDefault = false) {
   const { model } = served;
   return {
+    name: model.id,
     id: model.id,
+    ready,
+    trained: model.weights.trained,
+    default: isDefault,
     task: model.task,
     arch: model.arch,
     numClasses: model.numClasses,
@@ -82,13 +129,38 @@ export function describeModelSummary(served: ServedModel, config: ServerConfig) 
     weights: { ...model.weights, source: redactUrl(model.weights.source) },
     engine: model.engineName,
     backend: model.engine.backend,
-    inferenceSize: model.task === 'segmentation' ? config.inferenceSize : CLASSIFICATION_CROP,
+    inferenceSize: model.task === 'segmentation' ? inferenceSizeOf(served, config.inferenceSize) : CLASSIFICATION_CROP,
     href: `/v1/models/${encodeURIComponent(model.id)}`,
   };
 }
 
-export function describeModel(served: ServedModel, config: ServerConfig) {
-  return { ...describeModelSummary(served, config), classes: classesOf(served) };
+/** How an image is prepared for the model, as torchvision's transforms would say it. */
+function preprocessingOf(served: ServedModel, config: ServerConfig) {
+  const normalise = { kernel: RESIZE_KERNEL, mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] };
+  if (served.model.task === 'classification') {
+    return { resize: 'short side, then centre crop', shortSide: CLASSIFICATION_RESIZE, crop: CLASSIFICATION_CROP, ...normalise };
+  }
+  return { resize: 'long side (never enlarged)', longSide: inferenceSizeOf(served, config.inferenceSize), ...normalise };
+}
+
+/** The full card: the summary, every class, preprocessing, runner and memory facts, mode defaults. */
+export function describeModel(served: ServedModel, config: ServerConfig, ready = true, isDefault = false) {
+  const { model } = served;
+  const pass =
+    model.task === 'classification'
+      ? { width: CLASSIFICATION_CROP, height: CLASSIFICATION_CROP }
+      : inferenceDims(2048, 1024, inferenceSizeOf(served, config.inferenceSize));
+  const entry = served.entry;
+  return {
+    ...describeModelSummary(served, config, ready, isDefault),
+    classes: classesOf(served),
+    preprocessing: preprocessingOf(served, config),
+    workers: entry?.workers ?? config.workers,
+    threads: entry?.threads ?? config.threads,
+    maxBatch: entry?.maxBatch ?? config.maxBatch,
+    memory: { weightsBytes: model.parameterCount * 4, forwardBytes: Math.round(forwardBytes(model.engineName, model.arch, pass.width * pass.height)) },
+    inference: entry?.modeDefaults ?? DEFAULT_MODE_DEFAULTS,
+  };
 }
 
 /** GET /v1/models (what is loaded, including whether its weights are trained) and GET /v1/models/{name}. */
@@ -110,7 +182,12 @@ export const modelsRoutes: FastifyPluginAsync = async (app) => {
         },
       },
     },
-    async () => ({ models: app.cityseg.models.list().map((served) => describeModelSummary(served, app.cityseg.config)) }),
+    async () => {
+      const { models, config } = app.cityseg;
+      return {
+        models: models.list().map((served) => describeModelSummary(served, config, models.isReady(served.model.id), models.defaultOf(served.model.task) === served)),
+      };
+    },
   );
   app.get<{ Params: { name: string } }>(
     '/v1/models/:name',
@@ -130,12 +207,13 @@ export const modelsRoutes: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const served = app.cityseg.models.list().find((candidate) => candidate.model.id === request.params.name);
+      const { models, config } = app.cityseg;
+      const served = models.get(request.params.name);
       if (!served) {
-        const known = app.cityseg.models.list().map((candidate) => candidate.model.id);
+        const known = models.list().map((candidate) => candidate.model.id);
         throw new HttpProblem('not-found', `no model "${request.params.name}" is loaded (loaded: ${known.join(', ') || 'none yet'})`);
       }
-      return describeModel(served, app.cityseg.config);
+      return describeModel(served, config, models.isReady(served.model.id), models.defaultOf(served.model.task) === served);
     },
   );
 };

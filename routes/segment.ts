@@ -13,6 +13,8 @@ import {
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import type { SegmentOutput } from '../server/inference.js';
 import { planSegment } from '../server/request-plan.js';
+import { inferenceSizeOf } from '../server/model-registry.js';
+import type { ModeDefaults } from '../server/models-file.js';
 import { readImageBody } from '../server/image-body.js';
 import { MASK_FORMATS, OVERLAY_FORMATS, type MaskFormat, type OverlayFormat } from '../server/mask-output.js';
 import { prefersJson } from '../server/negotiate.js';
@@ -38,18 +40,24 @@ export interface SegmentQuery {
 const windowSizeParam = { type: 'string', pattern: '^[0-9]+x[0-9]+$' } as const;
 
 /**
- * The request's inference mode; without mode parameters one whole pass, still reported in the JSON like the CLI's.
- * A value that cannot work is a 400 naming the parameter.
+ * The request's inference mode: each of mode, crop, stride, scales, flip the request leaves out is the model's default
+ * (its models-file entry), else one whole pass; reported in the JSON like the CLI's. A value that cannot work is a
+ * 400 naming the parameter, under `where` (the REST querystring, or the Open Inference Protocol's parameters).
  */
-export function inferenceModeOf(query: SegmentQuery, maxForwardPasses: number, where = 'querystring'): InferenceModeOptions {
-  const d = DEFAULT_INFERENCE_MODE;
+export function inferenceModeOf(
+  query: SegmentQuery,
+  maxForwardPasses: number,
+  defaults: ModeDefaults = DEFAULT_INFERENCE_MODE,
+  where = 'querystring',
+): InferenceModeOptions {
+  const d = defaults;
   try {
     const mode: InferenceModeOptions = {
       mode: query.mode ?? d.mode,
       crop: query.crop === undefined ? d.crop : parseWindowSize(query.crop, 'crop'),
       stride: query.stride === undefined ? d.stride : parseWindowSize(query.stride, 'stride'),
       scales: query.scales === undefined ? d.scales : parseScales(query.scales),
-      flip: query.flip ?? false,
+      flip: query.flip ?? d.flip,
       maxForwardPasses,
     };
     checkInferenceModeOptions(mode);
@@ -209,10 +217,10 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
       if (query.rle && format !== 'json') {
         throw new HttpProblem('bad-parameter', `querystring/rle applies to format=json only, not format=${format}`);
       }
-      const served = requireModel(app, 'segmentation', query.model);
-      const mode = inferenceModeOf(query, config.maxForwardPasses);
+      const served = requireModel(request, reply, 'segmentation', query.model);
+      const mode = inferenceModeOf(query, config.maxForwardPasses, served.entry?.modeDefaults);
       const bytes = await readImageBody(request);
-      const size = query.size ?? config.inferenceSize;
+      const size = query.size ?? inferenceSizeOf(served, config.inferenceSize);
       const output: SegmentOutput = { format, alpha: query.alpha, overlayFormat: query.overlayFormat, rle: query.rle };
       // Header only (no pixels decoded): every limit is checked and the memory estimated before any work.
       const probe = await probeImage(bytes, { maxPixels: config.maxPixels });

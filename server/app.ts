@@ -24,6 +24,10 @@ import type { JobRunner } from './inference-queue.js';
 import { logRequestCompleted, loggerOptions, REQUEST_ID_HEADER, requestIdFor } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { ModelRegistry } from './model-registry.js';
+import { ModelRepository } from './model-repository.js';
+import { RunnerSet, runnerCapacity } from './model-runner.js';
+import type { ModelEntry } from './models-file.js';
+import { adminRoutes } from '../routes/admin.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, problemSchema } from './problems.js';
 import { apiRateLimit } from './rate-limit.js';
 import { Readiness } from './readiness.js';
@@ -40,6 +44,8 @@ export interface AppDeps {
   logStream?: NodeJS.WritableStream;
   /** Replaces the in-process inference runner (e.g. a worker pool, or a slow runner in tests). */
   runner?: (models: ModelRegistry) => JobRunner<InferenceJob, InferenceResult>;
+  /** The models file's entries, read before the app is built: their runners' capacities size the queue. */
+  modelEntries?: ModelEntry[];
 }
 
 /** The whole HTTP service without a listening socket: routes, errors, metrics, docs, the web page. */
@@ -73,9 +79,14 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   const budgetSource = resolveMemoryBudget(config.memoryBudget);
   // Until the models are loaded the baseline is unknown: the current RSS stands in for it.
   const budget = new MemoryBudget(requestCapacity(budgetSource.bytes, process.memoryUsage().rss));
-  const concurrency = Math.max(1, config.workers) * jobsPerEngine(config);
-  const inference = new InferenceService((deps.runner ?? inProcessRunner)(models), {
+  const concurrency = deps.modelEntries
+    ? deps.modelEntries.reduce((total, entry) => total + runnerCapacity(entry), 0)
+    : Math.max(1, config.workers) * jobsPerEngine(config);
+  // Each model's jobs go to its own runner (lanes); models handed over in code run on this thread.
+  const runners = new RunnerSet(inProcessRunner(models));
+  const inference = new InferenceService(deps.runner ? deps.runner(models) : runners, {
     concurrency,
+    lanes: runners,
     limit: config.queueLimit,
     timeoutMs: config.requestTimeoutMs,
     budget,
@@ -85,7 +96,9 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
     () => ({ total: budgetSource.bytes, capacity: budget.capacity, reserved: budget.reserved, peak: budget.peak }),
   );
   const readiness = new Readiness();
-  app.decorate('cityseg', { config, models, inference, metrics, readiness, budget, budgetSource });
+  // The repository reads app.cityseg only once it loads models, after this decoration.
+  const repository = new ModelRepository(app, runners, deps.modelEntries);
+  app.decorate('cityseg', { config, models, inference, metrics, readiness, budget, budgetSource, repository });
   app.decorateRequest('logFacts', null as never);
   app.addSchema(problemSchema);
 
@@ -135,6 +148,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   await app.register(healthRoutes);
   await app.register(modelsRoutes);
   await app.register(oipMetadataRoutes, { version: API_VERSION });
+  if (config.adminToken !== undefined) await app.register(adminRoutes, { token: config.adminToken });
   await app.register(async (imageScope) => {
     await imageScope.register(admission, {
       queueLimit: config.queueLimit,

@@ -83,6 +83,10 @@ export interface ServerConfig {
   rateLimitWindowMs: number;
   /** Origins allowed to call the API from a browser (CORS); absent → no CORS headers at all. */
   corsOrigins?: string[];
+  /** The model repository file (YAML or JSON, server/models-file.ts); absent → the single-model settings above. */
+  models?: string;
+  /** Bearer token of POST /v1/admin/reload; absent → the admin route does not exist (404). */
+  adminToken?: string;
 }
 
 export type SettingName = keyof ServerConfig;
@@ -264,7 +268,22 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   rateLimitMax: { env: 'CITYSEG_RATE_LIMIT_MAX', flag: 'rate-limit-max', parse: integer(0, 1e9), fallback: 0, help: 'API requests per client per window, then 429 (0 = no limit)' },
   rateLimitWindowMs: { env: 'CITYSEG_RATE_LIMIT_WINDOW_MS', flag: 'rate-limit-window-ms', parse: integer(1, 24 * 60 * MINUTE_MS), fallback: MINUTE_MS, help: 'rate-limit window' },
   corsOrigins: { env: 'CITYSEG_CORS_ORIGINS', flag: 'cors-origins', parse: originList, help: 'comma-separated origins allowed by CORS; absent → CORS off' },
+  models: { env: 'CITYSEG_MODELS', flag: 'models', parse: nonEmpty, help: 'model repository file (YAML or JSON: models: [{name, arch, weights, ...}]); absent → one segmentation model and one classifier from the flags above' },
+  adminToken: { env: 'CITYSEG_ADMIN_TOKEN', flag: 'admin-token', parse: nonEmpty, help: 'Bearer token of POST /v1/admin/reload (re-reads the models file); absent → the admin route is off' },
 };
+
+/**
+ * One value of setting `name` read by its parser, for files that restate settings (the models file); throws
+ * ConfigError naming `source`.
+ */
+export function parseSetting<K extends SettingName>(name: K, raw: string, source: string): ServerConfig[K] {
+  try {
+    return SETTINGS[name].parse(raw) as ServerConfig[K];
+  } catch (error) {
+    if (error instanceof InvalidValue) throw new ConfigError(name, source, error.message);
+    throw error;
+  }
+}
 
 /**
  * Resolves every setting: a CLI flag wins over the env var, which wins over the default.

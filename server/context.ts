@@ -4,6 +4,7 @@ import type { RequestLogFacts } from './logging.js';
 import type { ServiceMetrics } from './metrics.js';
 import type { BudgetSource, MemoryBudget } from './memory-budget.js';
 import type { ModelRegistry } from './model-registry.js';
+import type { ModelRepository } from './model-repository.js';
 import type { Readiness } from './readiness.js';
 
 /** The service's state, shared by every route plugin through `app.cityseg`. */
@@ -17,6 +18,8 @@ export interface AppContext {
   budget: MemoryBudget;
   /** The whole-process budget it was derived from. */
   budgetSource: BudgetSource;
+  /** Loads the models onto their runners and reloads the models file. */
+  repository: ModelRepository;
 }
 
 declare module 'fastify' {

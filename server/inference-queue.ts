@@ -2,7 +2,8 @@ import { formatBytes, type MemoryBudget } from './memory-budget.js';
 
 /** Executes one job. The in-process runner and a worker-pool runner both fit behind this. */
 export interface JobRunner<Job, Result> {
-  run(job: Job): Promise<Result>;
+  /** `lane`: the runner the job was submitted for (SubmitOptions.lane), when it has several. */
+  run(job: Job, lane?: string): Promise<Result>;
   /** Releases what the runner holds (engines, worker threads). */
   close(): Promise<void>;
 }
@@ -16,6 +17,11 @@ export interface QueueOptions {
   timeoutMs: number;
   /** Memory the jobs share: a job starts only once its `cost` fits (FIFO: a large job is never overtaken). */
   budget?: MemoryBudget;
+  /**
+   * Jobs a lane (one model's runner) may run at once; a job whose lane is full is passed over by the jobs behind it
+   * for other lanes, so one busy model does not hold up the others. Jobs without a lane are bounded by concurrency alone.
+   */
+  lanes?: { capacity(lane: string): number };
 }
 
 /** Per job: what it costs, when it must be done, and how to tell a running job to stop. */
@@ -38,6 +44,8 @@ export interface SubmitOptions {
    * the budget for good (times `copies`, one arena per worker thread holding the model).
    */
   arena?: { key: string; bytes: number; copies: number };
+  /** The runner this job goes to (see QueueOptions.lanes). */
+  lane?: string;
 }
 
 /** Base of the queue's refusals; `retryAfterSeconds` is the queue's estimate of when to try again. */
@@ -90,6 +98,7 @@ interface Pending<Job, Result> {
   cost: number;
   onStart?: () => void;
   arena?: SubmitOptions['arena'];
+  lane?: string;
   /** Milliseconds the job had from submit to its deadline, for the timeout's message. */
   budgetMs: number;
   running: boolean;
@@ -118,6 +127,9 @@ export class InferenceQueue<Job, Result> {
   private averageJobMs = INITIAL_JOB_MS;
   private idleWaiters: (() => void)[] = [];
   private pumpScheduled = false;
+  private readonly laneRunning = new Map<string, number>();
+  private laneWaiters: { lane: string; resolve: () => void }[] = [];
+  private concurrencyLimit: number;
 
   private readonly runner: JobRunner<Job, Result>;
   private readonly options: QueueOptions;
@@ -127,6 +139,7 @@ export class InferenceQueue<Job, Result> {
   ) {
     this.runner = runner;
     this.options = options;
+    this.concurrencyLimit = options.concurrency;
     if (!(options.concurrency >= 1) || !(options.limit >= 1) || !(options.timeoutMs > 0)) {
       throw new RangeError(
         `InferenceQueue options: concurrency and limit must be ≥ 1 and timeoutMs > 0, got ${JSON.stringify(options)}`,
@@ -146,13 +159,34 @@ export class InferenceQueue<Job, Result> {
 
   /** Jobs allowed to run at once. */
   get concurrency(): number {
-    return this.options.concurrency;
+    return this.concurrencyLimit;
+  }
+
+  /** A new total when the runners change (a model repository reload); at least 1. */
+  setConcurrency(jobs: number): void {
+    this.concurrencyLimit = Math.max(1, jobs);
+    this.schedulePump();
+  }
+
+  /** Resolves once no job of `lane` waits or runs (a retired model's runner may then be closed). */
+  laneIdle(lane: string): Promise<void> {
+    if (!this.laneBusy(lane)) return Promise.resolve();
+    return new Promise((resolve) => this.laneWaiters.push({ lane, resolve }));
+  }
+
+  /** Drops the arena accounting of an engine that was released. */
+  forgetArena(key: string): void {
+    this.arenaHeld.delete(key);
+  }
+
+  private laneBusy(lane: string): boolean {
+    return this.waiting.some((p) => p.lane === lane) || [...this.active].some((p) => p.lane === lane);
   }
 
   /** Seconds until a new job would likely start, rounded up, at least 1. */
   retryAfterSeconds(): number {
     const ahead = this.waiting.length + this.runningCount;
-    return Math.max(1, Math.ceil((ahead * this.averageJobMs) / this.options.concurrency / 1000));
+    return Math.max(1, Math.ceil((ahead * this.averageJobMs) / this.concurrencyLimit / 1000));
   }
 
   submit(job: Job, options: SubmitOptions = {}): Promise<Result> {
@@ -166,7 +200,7 @@ export class InferenceQueue<Job, Result> {
     }
     if (signal?.aborted) return Promise.reject(new JobAbortedError());
     // Slots held back by the memory budget count as waiting room: the same total the headers were admitted against.
-    if (this.waiting.length + this.runningCount >= this.options.limit + this.options.concurrency) {
+    if (this.waiting.length + this.runningCount >= this.options.limit + this.concurrencyLimit) {
       return Promise.reject(
         new QueueFullError(`inference queue is full (${this.options.limit} waiting)`, this.retryAfterSeconds()),
       );
@@ -185,12 +219,15 @@ export class InferenceQueue<Job, Result> {
         onCancel: options.onCancel,
         onStart: options.onStart,
         arena: options.arena,
+        lane: options.lane,
         timer: setTimeout(() => this.expire(pending), budgetMs),
       };
       if (signal) {
         pending.onAbort = () => {
-          if (this.removeWaiting(pending)) this.settle(pending, new JobAbortedError());
-          else this.cancelRunning(pending, new JobAbortedError());
+          if (this.removeWaiting(pending)) {
+            this.settle(pending, new JobAbortedError());
+            this.notifyIfIdle();
+          } else this.cancelRunning(pending, new JobAbortedError());
         };
         signal.addEventListener('abort', pending.onAbort, { once: true });
       }
@@ -277,10 +314,21 @@ export class InferenceQueue<Job, Result> {
     });
   }
 
+  private laneHasRoom(lane: string | undefined): boolean {
+    const lanes = this.options.lanes;
+    return lane === undefined || lanes === undefined || (this.laneRunning.get(lane) ?? 0) < lanes.capacity(lane);
+  }
+
   private pump(): void {
     const budget = this.options.budget;
-    while (this.runningCount < this.options.concurrency && this.waiting.length > 0) {
-      const head = this.waiting[0];
+    let index = 0;
+    while (this.runningCount < this.concurrencyLimit && index < this.waiting.length) {
+      const head = this.waiting[index];
+      // Its model's runner is busy: the jobs behind it for other models go first (a job keeps its place in its lane).
+      if (!this.laneHasRoom(head.lane)) {
+        index += 1;
+        continue;
+      }
       const { arena } = head;
       // The pass itself runs in the arena, which left the budget when it grew: only the rest is transient.
       const reserve = head.cost - (arena?.bytes ?? 0);
@@ -294,19 +342,20 @@ export class InferenceQueue<Job, Result> {
         this.arenaHeld.set(arena.key, arena.bytes);
       }
       head.cost = reserve;
-      this.waiting.shift();
+      this.waiting.splice(index, 1);
       void this.execute(head);
     }
   }
 
   private async execute(pending: Pending<Job, Result>): Promise<void> {
     this.runningCount += 1;
+    if (pending.lane !== undefined) this.laneRunning.set(pending.lane, (this.laneRunning.get(pending.lane) ?? 0) + 1);
     pending.running = true;
     pending.onStart?.();
     this.active.add(pending);
     const started = performance.now();
     try {
-      const result = await this.runner.run(pending.job);
+      const result = await this.runner.run(pending.job, pending.lane);
       this.settle(pending, { result });
     } catch (error) {
       this.settle(pending, error instanceof Error ? error : new Error(String(error)));
@@ -314,6 +363,7 @@ export class InferenceQueue<Job, Result> {
       const elapsed = performance.now() - started;
       this.averageJobMs += EWMA_WEIGHT * (elapsed - this.averageJobMs);
       this.runningCount -= 1;
+      if (pending.lane !== undefined) this.laneRunning.set(pending.lane, (this.laneRunning.get(pending.lane) ?? 1) - 1);
       this.active.delete(pending);
       this.options.budget?.release(pending.cost);
       if (this.waiting.length > 0) this.schedulePump();
@@ -322,6 +372,11 @@ export class InferenceQueue<Job, Result> {
   }
 
   private notifyIfIdle(): void {
+    if (this.laneWaiters.length > 0) {
+      const waiters = this.laneWaiters;
+      this.laneWaiters = waiters.filter(({ lane }) => this.laneBusy(lane));
+      for (const waiter of waiters) if (!this.laneWaiters.includes(waiter)) waiter.resolve();
+    }
     if (this.waiting.length > 0 || this.runningCount > 0) return;
     const waiters = this.idleWaiters;
     this.idleWaiters = [];

@@ -1,22 +1,24 @@
 /**
- * Entry of an inference worker thread (piscina): loads and warms its own copy of the configured
- * models, tells the main thread what it loaded, then runs jobs exactly as the in-process runner does.
+ * Entry of an inference worker thread (piscina): loads and warms its own copy of its pool's models (one
+ * repository entry, or the settings' two), tells the main thread what it loaded, then runs jobs exactly as the
+ * in-process runner does.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { inProcessRunner, type InferenceJob } from './inference.js';
-import { loadConfiguredModels } from './load-models.js';
+import { loadEntries } from './load-models.js';
 import { ModelRegistry } from './model-registry.js';
-import { registerModels, warmUp } from './serve-models.js';
+import { registerEntries, warmUp } from './serve-models.js';
 import { toWire } from './worker-errors.js';
 import { WORKER_READY, type ModelSummary, type WorkerAnswer, type WorkerData } from './worker-protocol.js';
 
-const { config } = workerData as WorkerData;
+const { config, entries } = workerData as WorkerData;
 const registry = new ModelRegistry();
-const served = await registerModels(registry, await loadConfiguredModels(config), config.labels);
-for (const model of served) await warmUp(model, config.inferenceSize);
+const loaded = await loadEntries(entries, config);
+const served = await registerEntries(registry, loaded, entries);
+for (const model of served) await warmUp(model, model.entry?.inferenceSize ?? config.inferenceSize);
 
-const summaries: ModelSummary[] = served.map(({ model: { engine, ...facts } }) => ({ ...facts, backend: engine.backend }));
+const summaries: ModelSummary[] = loaded.map(({ model: { engine, ...facts }, labels }) => ({ ...facts, backend: engine.backend, labels }));
 parentPort?.postMessage({ [WORKER_READY]: summaries });
 
 const runner = inProcessRunner(registry);

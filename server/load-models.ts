@@ -1,68 +1,91 @@
 import { loadModel, UNTRAINED_DEFAULTS } from '../model/load-model.js';
-import type { LoadedModel, LoadModelOptions, ModelTask, WeightsOrigin } from '../model/loaded-model.js';
-import { chooseAvailableWeights, type WeightsChoice } from '../model/weights/weights-choice.js';
+import type { LoadedModel, LoadModelOptions, WeightsOrigin } from '../model/loaded-model.js';
+import { chooseAvailableWeights } from '../model/weights/weights-choice.js';
+import { labelSetNameForClassCount } from '../segmentation/labels/for-class-count.js';
 import { labelSetFor } from '../segmentation/labels/index.js';
 import { fetchOptionsOf, threadsPerEngine, type ServerConfig } from './config.js';
+import { entriesFromSettings, type ModelEntry } from './models-file.js';
 
 /** One model to load, with how its weights were chosen (reported by /v1/models and the start-up log). */
 export interface ModelPlan {
   options: LoadModelOptions;
   origin: WeightsOrigin;
   detail?: string;
+  /** The label set chosen for a segmentation model (the entry's, else its preset's); absent → by class count. */
+  labels?: string;
 }
 
-function planOf(choice: WeightsChoice, task: ModelTask, numClasses: number | undefined, shared: Omit<LoadModelOptions, 'arch' | 'numClasses'>): ModelPlan {
-  return { options: { ...shared, task, arch: choice.arch, numClasses, weights: choice.weights }, origin: choice.origin, detail: choice.detail };
+/** A loaded model and the name of its label set (segmentation). */
+export interface LoadedEntry {
+  model: LoadedModel;
+  labels?: string;
 }
 
 /**
- * The models a configuration asks for: the segmentation model, then the classifier unless it is `none`. With no
- * weights configured, each uses its architecture's default preset, fetched into the cache now; where it cannot be
- * had, the seeded init (origin `fallback`). A preset or checkpoint supplies the arch and class count left unset (and
- * checks those set); untrained, the class count is the label set's, else 19.
+ * How to load one repository entry. With no weights given (the settings' models), the arch's default preset,
+ * fetched into the cache now; where it cannot be had, the seeded init (origin `fallback`). A preset or checkpoint
+ * supplies the arch and class count left unset (and checks those set); untrained, the class count is the label
+ * set's, else the task's default.
  */
-export async function planConfiguredModels(config: ServerConfig): Promise<ModelPlan[]> {
+export async function planModel(entry: ModelEntry, config: ServerConfig): Promise<ModelPlan> {
   const fetch = fetchOptionsOf(config);
-  const shared = {
-    engine: config.engine,
-    cacheDir: config.cacheDir,
-    threads: threadsPerEngine(config),
-    batching: { maxBatch: config.maxBatch, maxWaitMs: config.batchWaitMs },
-    fetch,
-  };
-  const resolveOptions = { ...fetch, cacheDir: config.cacheDir };
-  const segmentation = await chooseAvailableWeights(
-    { task: 'segmentation', arch: config.arch, defaultArch: UNTRAINED_DEFAULTS.segmentation.arch, numClasses: config.numClasses, labels: config.labels, weights: config.weights },
-    resolveOptions,
+  const task = entry.task ?? 'segmentation';
+  const choice = await chooseAvailableWeights(
+    { task, arch: entry.arch, defaultArch: UNTRAINED_DEFAULTS[task].arch, numClasses: entry.numClasses, labels: entry.labels, weights: entry.weights },
+    { ...fetch, cacheDir: config.cacheDir },
   );
   // Untrained without a class count: the label set's (a checkpoint or preset says its own).
-  const labelCount = segmentation.weights === undefined && segmentation.labels !== undefined ? (await labelSetFor(segmentation.labels)).classes.length : undefined;
-  const plans = [planOf(segmentation, 'segmentation', segmentation.numClasses ?? labelCount, { ...shared, weightsKey: config.weightsKey })];
-  if (config.classifierArch !== 'none') {
-    const classifier = await chooseAvailableWeights(
-      { task: 'classification', arch: config.classifierArch, defaultArch: UNTRAINED_DEFAULTS.classification.arch, weights: config.classifierWeights },
-      resolveOptions,
-    );
-    plans.push(planOf(classifier, 'classification', classifier.numClasses, { ...shared, weightsKey: config.classifierWeightsKey }));
-  }
+  const labelCount = task === 'segmentation' && choice.weights === undefined && choice.labels !== undefined ? (await labelSetFor(choice.labels)).classes.length : undefined;
+  const options: LoadModelOptions = {
+    // A checkpoint of unknown arch may be either task: the checkpoint says which.
+    task: entry.task,
+    arch: choice.arch,
+    numClasses: choice.numClasses ?? labelCount,
+    weights: choice.weights,
+    weightsKey: entry.weightsKey,
+    engine: entry.engine,
+    cacheDir: config.cacheDir,
+    threads: threadsPerEngine({ threads: entry.threads, workers: entry.workers }),
+    batching: { maxBatch: entry.maxBatch, maxWaitMs: config.batchWaitMs },
+    fetch,
+    id: entry.name,
+  };
+  return { options, origin: choice.origin, detail: choice.detail, labels: task === 'segmentation' ? choice.labels : undefined };
+}
+
+/** The models the single-model settings ask for: the segmentation model, then the classifier unless it is `none`. */
+export async function planConfiguredModels(config: ServerConfig): Promise<ModelPlan[]> {
+  const plans: ModelPlan[] = [];
+  for (const entry of entriesFromSettings(config)) plans.push(await planModel(entry, config));
   return plans;
 }
 
-/** Loads the configured models one after the other (each load is memory-heavy while it folds weights). */
+/** Loads entries one after the other (each load is memory-heavy while it folds weights); on failure none stay loaded. */
+export async function loadEntries(
+  entries: readonly ModelEntry[],
+  config: ServerConfig,
+  load: (opts: LoadModelOptions) => Promise<LoadedModel> = loadModel,
+): Promise<LoadedEntry[]> {
+  const loaded: LoadedEntry[] = [];
+  try {
+    for (const entry of entries) {
+      const plan = await planModel(entry, config);
+      const model = await load(plan.options);
+      const detail = plan.detail === undefined ? {} : { detail: plan.detail };
+      const labels = model.task === 'segmentation' ? (plan.labels ?? labelSetNameForClassCount(model.numClasses)) : undefined;
+      loaded.push({ model: { ...model, weights: { ...model.weights, origin: plan.origin, ...detail } }, labels });
+    }
+  } catch (error) {
+    for (const { model } of loaded) model.engine.dispose();
+    throw error;
+  }
+  return loaded;
+}
+
+/** Loads the models the single-model settings ask for. */
 export async function loadConfiguredModels(
   config: ServerConfig,
   load: (opts: LoadModelOptions) => Promise<LoadedModel> = loadModel,
 ): Promise<LoadedModel[]> {
-  const loaded: LoadedModel[] = [];
-  try {
-    for (const plan of await planConfiguredModels(config)) {
-      const model = await load(plan.options);
-      const detail = plan.detail === undefined ? {} : { detail: plan.detail };
-      loaded.push({ ...model, weights: { ...model.weights, origin: plan.origin, ...detail } });
-    }
-  } catch (error) {
-    for (const model of loaded) model.engine.dispose();
-    throw error;
-  }
-  return loaded;
+  return (await loadEntries(entriesFromSettings(config), config, load)).map(({ model }) => model);
 }

@@ -2,6 +2,7 @@ import { Command } from 'commander';
 import { ConfigError, loadConfig, SETTINGS, type ConfigFlags, type ServerConfig } from './config.js';
 import { WeightsError } from '../model/weights/errors.js';
 import { ClassCountMismatchError, LabelSetError } from '../segmentation/errors.js';
+import { ModelsFileError } from './models-file.js';
 import { startServer } from './start-server.js';
 
 /** Exit status for an invalid setting (distinct from 1, a failure while running). */
@@ -42,6 +43,11 @@ function isKnownStartFailure(error: unknown): boolean {
 }
 
 main().catch((error: unknown) => {
+  // A models file that cannot be served is bad configuration: its one line names the file and the entry.
+  if (error instanceof ModelsFileError) {
+    process.stderr.write(`cityseg-server: ${error.message}\n`);
+    process.exit(EXIT_BAD_CONFIG);
+  }
   const detail = error instanceof Error ? (isKnownStartFailure(error) && !process.env.CITYSEG_DEBUG ? error.message : error.stack) : String(error);
   process.stderr.write(`cityseg-server: failed to start: ${detail}\n`);
   process.exit(1);

@@ -3,7 +3,7 @@ import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom
 /** Prometheus collectors of one app; each app owns its Registry so several apps (tests) never collide. */
 export interface ServiceMetrics {
   registry: Registry;
-  requests: Counter<'method' | 'route' | 'status'>;
+  requests: Counter<'method' | 'route' | 'status' | 'model'>;
   requestSeconds: Histogram<'method' | 'route'>;
   inferenceSeconds: Histogram<'model' | 'task'>;
   queueWaitSeconds: Histogram<'model' | 'task'>;
@@ -12,7 +12,8 @@ export interface ServiceMetrics {
   queueDepth: Gauge;
   inferenceRunning: Gauge;
   memoryBudget: Gauge<'kind'>;
-  modelInfo: Gauge<'id' | 'task' | 'arch' | 'engine' | 'backend' | 'trained'>;
+  modelInfo: Gauge<'id' | 'model' | 'task' | 'arch' | 'engine' | 'backend' | 'trained'>;
+  modelReloads: Counter<'result'>;
 }
 
 export interface QueueGauges {
@@ -38,8 +39,8 @@ export function createMetrics(queue: () => QueueGauges, budget: () => BudgetGaug
     registry,
     requests: new Counter({
       name: 'cityseg_http_requests_total',
-      help: 'HTTP requests answered, by route template and status code',
-      labelNames: ['method', 'route', 'status'],
+      help: 'HTTP requests answered, by route template, status code and model (empty where the route has none)',
+      labelNames: ['method', 'route', 'status', 'model'],
       registers: [registry],
     }),
     requestSeconds: new Histogram({
@@ -104,7 +105,13 @@ export function createMetrics(queue: () => QueueGauges, budget: () => BudgetGaug
     modelInfo: new Gauge({
       name: 'cityseg_model_info',
       help: 'Loaded models (value always 1); trained="false" marks a seeded untrained initialisation',
-      labelNames: ['id', 'task', 'arch', 'engine', 'backend', 'trained'],
+      labelNames: ['id', 'model', 'task', 'arch', 'engine', 'backend', 'trained'],
+      registers: [registry],
+    }),
+    modelReloads: new Counter({
+      name: 'cityseg_model_reloads_total',
+      help: 'Reloads of the models file (SIGHUP, POST /v1/admin/reload); on failure the previous models keep serving',
+      labelNames: ['result'],
       registers: [registry],
     }),
   };

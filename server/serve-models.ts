@@ -5,7 +5,9 @@ import { labelSetNameForClassCount } from '../segmentation/labels/for-class-coun
 import { labelSetFor } from '../segmentation/labels/index.js';
 import { CLASSIFICATION_CROP, inferenceDims, type InferenceSize } from '../segmentation/preprocess.js';
 import { formatBytes, requestCapacity } from './memory-budget.js';
+import type { LoadedEntry } from './load-models.js';
 import type { ModelRegistry, ServedModel } from './model-registry.js';
+import type { ModelEntry } from './models-file.js';
 
 /** Warm-up frames are shaped like a Cityscapes frame (2048x1024) at the configured inference size. */
 const REFERENCE_FRAME = { width: 2048, height: 1024 };
@@ -38,6 +40,19 @@ export async function registerModels(registry: ModelRegistry, models: LoadedMode
   return served;
 }
 
+/**
+ * Adds loaded repository entries to a registry (entries[i] describes loaded[i]), each with its label set by name;
+ * `lane`: the runner that runs them.
+ */
+export async function registerEntries(registry: ModelRegistry, loaded: readonly LoadedEntry[], entries: readonly ModelEntry[], lane?: string): Promise<ServedModel[]> {
+  const served: ServedModel[] = [];
+  for (const [i, { model, labels }] of loaded.entries()) {
+    const labelSet = labels === undefined ? undefined : await labelSetFor(labels);
+    served.push(registry.add(model, labelSet, { entry: entries[i], lane }));
+  }
+  return served;
+}
+
 /** The start-up line for a model: where trained weights came from, or why it is untrained. */
 function weightsMessage(model: LoadedModel): string {
   const { trained, origin, detail } = model.weights;
@@ -52,34 +67,55 @@ function weightsMessage(model: LoadedModel): string {
  * copies, as worker threads do), publishes it in the model-info metric, and then marks the app ready.
  */
 export async function serveModels(app: FastifyInstance, models: LoadedModel[], opts: { warm?: boolean } = {}): Promise<void> {
-  const { config, models: registry, metrics, readiness } = app.cityseg;
+  const { config, models: registry, readiness } = app.cityseg;
   for (const served of await registerModels(registry, models, config.labels)) {
-    const { model } = served;
     const warmMs = opts.warm === false ? undefined : await warmUp(served, config.inferenceSize);
-    const trained = model.weights.trained;
-    metrics.modelInfo.set(
-      { id: model.id, task: model.task, arch: model.arch, engine: model.engineName, backend: model.engine.backend, trained: String(trained) },
-      1,
-    );
-    const message = weightsMessage(model);
-    app.log[trained ? 'info' : 'warn'](
-      {
-        model: model.id,
-        task: model.task,
-        arch: model.arch,
-        engine: model.engineName,
-        backend: model.engine.backend,
-        trained,
-        weightsSource: redactUrl(model.weights.source),
-        weightsOrigin: model.weights.origin,
-        sha256: model.weights.sha256,
-        workers: config.workers,
-        ...(warmMs === undefined ? {} : { warmUpMs: Math.round(warmMs) }),
-      },
-      message,
-    );
+    publishModel(app, served, warmMs);
   }
-  // The baseline is known now: what is left of the budget is what requests may share.
+  resetBudget(app);
+  readiness.markReady();
+}
+
+/** The labels of cityseg_model_info for a model (one series per served model). */
+function infoLabels({ model }: ServedModel) {
+  return { id: model.id, model: model.id, task: model.task, arch: model.arch, engine: model.engineName, backend: model.engine.backend, trained: String(model.weights.trained) };
+}
+
+/** Takes a released model out of the model-info metric. */
+export function unpublishModel(app: FastifyInstance, served: ServedModel): void {
+  app.cityseg.metrics.modelInfo.remove(infoLabels(served));
+}
+
+/** A model now serving: in the model-info metric, and its start-up line in the log (trained or why not). */
+export function publishModel(app: FastifyInstance, served: ServedModel, warmMs?: number): void {
+  const { config, metrics } = app.cityseg;
+  const { model } = served;
+  const trained = model.weights.trained;
+  metrics.modelInfo.set(infoLabels(served), 1);
+  const message = weightsMessage(model);
+  app.log[trained ? 'info' : 'warn'](
+    {
+      model: model.id,
+      task: model.task,
+      arch: model.arch,
+      engine: model.engineName,
+      backend: model.engine.backend,
+      trained,
+      weightsSource: redactUrl(model.weights.source),
+      weightsOrigin: model.weights.origin,
+      sha256: model.weights.sha256,
+      workers: served.entry?.workers ?? config.workers,
+      ...(warmMs === undefined ? {} : { warmUpMs: Math.round(warmMs) }),
+    },
+    message,
+  );
+}
+
+/**
+ * Sets the requests' share of the memory budget from the process's memory now: called once the models are loaded
+ * and warmed, and again after every reload (models added or released change the baseline).
+ */
+export function resetBudget(app: FastifyInstance): void {
   const { budget, budgetSource } = app.cityseg;
   const baseline = process.memoryUsage().rss;
   budget.setCapacity(requestCapacity(budgetSource.bytes, baseline));
@@ -93,5 +129,4 @@ export async function serveModels(app: FastifyInstance, models: LoadedModel[], o
     `memory budget ${formatBytes(budgetSource.bytes)} (${budgetSource.source}): ${formatBytes(budget.capacity)} for requests ` +
       `after a baseline of ${formatBytes(baseline)}`,
   );
-  readiness.markReady();
 }

@@ -3,9 +3,7 @@ import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { QueueClosedError } from './inference-queue.js';
 import type { ServerConfig } from './config.js';
-import { loadConfiguredModels } from './load-models.js';
-import { serveModels } from './serve-models.js';
-import { startWorkerPool } from './worker-pool.js';
+import { readModelsFile } from './models-file.js';
 
 /** When a shutdown stops waiting for in-flight work: the budget less time to send the 503s (≥ 80% of it). */
 export function drainDeadlineMs(shutdownTimeoutMs: number): number {
@@ -14,23 +12,31 @@ export function drainDeadlineMs(shutdownTimeoutMs: number): number {
 
 /**
  * The running service for a validated config (server/main.ts and `cityseg serve` both start it).
- * Start order: listen first (so /healthz answers and /readyz says 503 while models load), then load
- * and warm the models — on this thread, or in `config.workers` worker threads that load their own —
- * then /readyz turns 200. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0; exit 1
- * if that takes longer than the shutdown timeout. If the models cannot be loaded, the server is
- * closed again and the error thrown, so the caller decides the exit status.
+ * Start order: the models file read and checked (a bad one throws ModelsFileError before anything listens);
+ * listen (so /healthz answers and /readyz says 503 while models load); load and warm the models, each on its
+ * runner (worker threads that load their own copies, or this thread); then /readyz turns 200. SIGHUP reloads the
+ * models file. SIGTERM/SIGINT: stop accepting, finish in-flight requests, exit 0; exit 1 if that takes longer than
+ * the shutdown timeout. If the models cannot be loaded, the server is closed again and the error thrown, so the
+ * caller decides the exit status.
  */
 export async function startServer(config: ServerConfig): Promise<FastifyInstance> {
-  // The pool starts before the app exists; its late worker failures go to the app's log.
-  const logs: { to?: FastifyInstance['log'] } = {};
-  const onWorkerError = (err: Error) => logs.to?.error({ err }, 'an inference worker failed; piscina replaces it');
-  const pool = config.workers > 0 ? startWorkerPool(config, onWorkerError) : undefined;
-  const app = await buildApp(config, pool ? { runner: () => pool.runner } : {});
-  logs.to = app.log;
+  const modelEntries = config.models === undefined ? undefined : await readModelsFile(config.models, config);
+  const app = await buildApp(config, { modelEntries });
+  // A reload's outcome is logged and counted by the repository; nothing more to do with it here.
+  const onHangUp = () => {
+    if (config.models === undefined) app.log.warn('SIGHUP: no models file is configured, nothing to reload');
+    else app.cityseg.repository.reload().catch(() => undefined);
+  };
+  process.on('SIGHUP', onHangUp);
+  app.addHook('onClose', async () => {
+    process.off('SIGHUP', onHangUp);
+  });
 
   const grace = closeWithGrace(
     {
       delay: config.shutdownTimeoutMs,
+      // SIGHUP reloads the models file (below), as daemons conventionally do; it must not shut the server down.
+      skip: ['SIGHUP'],
       logger: { error: (message: unknown) => app.log.error(message as object) },
     },
     async ({ signal, err }) => {
@@ -53,10 +59,8 @@ export async function startServer(config: ServerConfig): Promise<FastifyInstance
 
   try {
     await app.listen({ port: config.port, host: config.host });
-    const models = pool ? await pool.models : await loadConfiguredModels(config);
-    // Workers warm their own copies; the main thread only describes them.
-    await serveModels(app, models, { warm: !pool });
-    app.log.info({ models: models.map((model) => model.id), workers: config.workers }, 'ready');
+    await app.cityseg.repository.start();
+    app.log.info({ models: app.cityseg.models.list().map(({ model }) => model.id), workers: config.workers }, 'ready');
   } catch (error) {
     // Without this the handler would run again on beforeExit and turn the failure into exit 0.
     grace.uninstall();

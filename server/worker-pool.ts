@@ -5,6 +5,8 @@ import type { LoadedModel } from '../model/loaded-model.js';
 import { jobsPerEngine, type ServerConfig } from './config.js';
 import type { InferenceJob, InferenceResult } from './inference.js';
 import type { JobRunner } from './inference-queue.js';
+import type { LoadedEntry } from './load-models.js';
+import { entriesFromSettings, type ModelEntry } from './models-file.js';
 import { fromWire } from './worker-errors.js';
 import { isWorkerReady, type ModelSummary, type WorkerAnswer, type WorkerData } from './worker-protocol.js';
 
@@ -17,10 +19,12 @@ export interface WorkerPool {
   runner: JobRunner<InferenceJob, InferenceResult>;
   /** Resolves once every worker has loaded and warmed its models: what they loaded, for the API to describe. */
   models: Promise<LoadedModel[]>;
+  /** The same with each segmentation model's label set name. */
+  entries: Promise<LoadedEntry[]>;
 }
 
-/** The main thread's stand-in for a model that runs in the workers: it describes the model but never runs it. */
-function remoteModel({ backend, ...facts }: ModelSummary): LoadedModel {
+/** The main thread's stand-in for a model that runs elsewhere (a worker, a runner): it describes the model but never runs it. */
+export function remoteModel({ backend, ...facts }: Omit<ModelSummary, 'labels'>): LoadedModel {
   return {
     ...facts,
     engine: {
@@ -32,17 +36,24 @@ function remoteModel({ backend, ...facts }: ModelSummary): LoadedModel {
   };
 }
 
-/** `config.workers` threads, each with its own models, behind the same JobRunner interface as the in-process runner. */
-export function startWorkerPool(config: ServerConfig, onWorkerError: (error: Error) => void = () => undefined): WorkerPool {
-  const threads = config.workers;
-  const workerData: WorkerData = { config };
+/**
+ * A pool of threads (the entries' `workers`, the same for all of them), each with its own copy of the entries'
+ * models (default: the settings' two), behind the same JobRunner interface as the in-process runner.
+ */
+export function startWorkerPool(
+  config: ServerConfig,
+  onWorkerError: (error: Error) => void = () => undefined,
+  entries: ModelEntry[] = entriesFromSettings(config),
+): WorkerPool {
+  const threads = Math.max(1, entries[0]?.workers ?? config.workers);
+  const workerData: WorkerData = { config, entries };
   const pool = new Piscina<InferenceJob, WorkerAnswer>({
     filename: WORKER_FILE,
     workerData,
     minThreads: threads,
     maxThreads: threads,
     // The queue admits exactly this many per worker (app.ts), so no job waits unseen inside piscina.
-    concurrentTasksPerWorker: jobsPerEngine(config),
+    concurrentTasksPerWorker: jobsPerEngine({ maxBatch: entries[0]?.maxBatch ?? config.maxBatch }),
     // The workers run async native work (ONNX Runtime, sharp) that an Atomics.wait loop would stall.
     atomics: 'disabled',
   });
@@ -55,16 +66,16 @@ export function startWorkerPool(config: ServerConfig, onWorkerError: (error: Err
     if (started) onWorkerError(error);
   });
 
-  const models = new Promise<LoadedModel[]>((resolve, reject) => {
-    const loaded: ModelSummary[][] = [];
+  const loaded = new Promise<LoadedEntry[]>((resolve, reject) => {
+    const reports: ModelSummary[][] = [];
     const onMessage = (message: unknown) => {
       if (!isWorkerReady(message)) return;
-      loaded.push(message.citysegWorkerReady);
-      if (loaded.length < threads) return;
+      reports.push(message.citysegWorkerReady);
+      if (reports.length < threads) return;
       pool.off('error', onError);
       pool.off('message', onMessage);
       started = true;
-      resolve(loaded[0].map(remoteModel));
+      resolve(reports[0].map(({ labels, ...summary }) => ({ model: remoteModel(summary), labels })));
     };
     const onError = (error: Error) => {
       pool.off('message', onMessage);
@@ -73,11 +84,14 @@ export function startWorkerPool(config: ServerConfig, onWorkerError: (error: Err
     pool.on('message', onMessage);
     pool.once('error', onError);
   });
+  const models = loaded.then((list) => list.map(({ model }) => model));
   // Whoever awaits `models` sees the failure; until then it must not count as an unhandled rejection.
+  loaded.catch(() => undefined);
   models.catch(() => undefined);
 
   return {
     models,
+    entries: loaded,
     runner: {
       async run(job) {
         const answer = await pool.run(job);

@@ -58,6 +58,8 @@ const SAMPLES: Record<string, unknown[]> = {
   JobCancelledError: [],
   MemoryLimitError: [3 * 1024 ** 3, 1024 ** 3],
   HttpProblem: ['bad-parameter', 'querystring/size must be ≥ 32'],
+  ModelsFileError: ['/etc/cityseg/models.yaml', 'model "voc": unknown key "wieghts"'],
+  NoModelsFileError: [],
 };
 
 async function compiledModules(dir: string): Promise<string[]> {

@@ -95,7 +95,8 @@ describe('POST /v1/classify', () => {
     ['?topk=1001', 400, /querystring\/topk must be <= 1000/],
     ['?topk=five', 400, /querystring\/topk must be integer/],
     ['?topk=2.5', 400, /querystring\/topk must be integer/],
-    ['?model=lraspp_mobilenet_v3_large', 400, /no classification model with id "lraspp_mobilenet_v3_large" \(loaded: mobilenet_v3_large\)/],
+    ['?model=lraspp_mobilenet_v3_large', 400, /querystring\/model "lraspp_mobilenet_v3_large" is a segmentation model, not a classification one \(classification models: mobilenet_v3_large\)/],
+    ['?model=nope', 404, /no model "nope" \(models: lraspp_mobilenet_v3_large, mobilenet_v3_large\)/],
     ['?format=json', 400, /must NOT have additional properties/],
   ];
   for (const [query, status, detail] of badQueries) {

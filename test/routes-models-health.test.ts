@@ -25,7 +25,11 @@ describe('GET /v1/models', () => {
     const backend = segmentation.backend;
     assert.ok(['onnxruntime-cpu', 'wasm', 'cpu', 'tensorflow'].includes(backend), backend);
     assert.deepEqual({ ...segmentation, backend: undefined }, {
+      name: 'lraspp_mobilenet_v3_large',
       id: 'lraspp_mobilenet_v3_large',
+      ready: true,
+      trained: false,
+      default: true,
       task: 'segmentation',
       arch: 'lraspp_mobilenet_v3_large',
       numClasses: 19,
@@ -55,13 +59,21 @@ describe('GET /v1/models', () => {
     const segmentation = await request(app.server).get('/v1/models/lraspp_mobilenet_v3_large');
     assert.equal(segmentation.status, 200);
     const trainLabels = CITYSCAPES_LABELS.filter((l) => l.trainId >= 0 && l.trainId < 255).sort((a, b) => a.trainId - b.trainId);
-    assert.deepEqual(segmentation.body, {
+    const { preprocessing, workers, threads, maxBatch, memory, inference, ...card } = segmentation.body;
+    assert.deepEqual(card, {
       ...list[0],
       classes: trainLabels.map((l) => ({ index: l.trainId, id: l.id, name: l.name, color: [...l.color] })),
     });
+    assert.deepEqual(preprocessing, { resize: 'long side (never enlarged)', longSide: 64, kernel: 'linear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+    assert.deepEqual({ workers, threads, maxBatch }, { workers: 1, threads: 0, maxBatch: 1 });
+    assert.equal(memory.weightsBytes, 3_221_198 * 4);
+    assert.ok(memory.forwardBytes > 0);
+    assert.deepEqual(inference, { mode: 'whole', crop: { height: 512, width: 1024 }, stride: { height: 341, width: 683 }, scales: [1], flip: false });
     const classifier = await request(app.server).get('/v1/models/mobilenet_v3_large');
     assert.equal(classifier.status, 200);
-    assert.deepEqual(classifier.body, { ...list[1], classes: IMAGENET_CLASSES.map((name, index) => ({ index, name })) });
+    const { preprocessing: classifierPre, workers: _w, threads: _t, maxBatch: _b, memory: _m, inference: _i, ...classifierCard } = classifier.body;
+    assert.deepEqual(classifierCard, { ...list[1], classes: IMAGENET_CLASSES.map((name, index) => ({ index, name })) });
+    assert.deepEqual(classifierPre, { resize: 'short side, then centre crop', shortSide: 256, crop: 224, kernel: 'linear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
   });
 
   it('/v1/models/{name} of an unknown model: 404 problem+json naming the loaded ones', async () => {

@@ -93,7 +93,7 @@ describe('operations endpoints', () => {
       '/v2', '/v2/health/live', '/v2/health/ready', '/v2/models/{name}', '/v2/models/{name}/infer', '/v2/models/{name}/ready',
     ]);
     const segment = doc.paths['/v1/segment'].post;
-    assert.deepEqual(Object.keys(segment.responses).sort(), ['200', '400', '413', '415', '422', '503']);
+    assert.deepEqual(Object.keys(segment.responses).sort(), ['200', '400', '404', '413', '415', '422', '503']);
     // Concrete types first: Swagger UI's "Try it out" sends the first one (a literal image/* is not a type).
     assert.deepEqual(Object.keys(segment.requestBody.content), [
       'image/jpeg', 'image/png', 'image/webp', 'image/bmp', 'image/tiff', 'image/gif', 'image/avif',

@@ -198,7 +198,6 @@ describe('POST /v1/segment', () => {
       ['?rle=maybe', /querystring\/rle must be boolean/],
       ['?format=color&rle=true', /rle applies to format=json only/],
       ['?fromat=json', /must NOT have additional properties/],
-      ['?model=nope', /no segmentation model with id "nope" \(loaded: lraspp_mobilenet_v3_large\)/],
     ];
     for (const [query, detail] of badQueries) {
       it(`400 for ${query}`, async () => {
@@ -207,6 +206,13 @@ describe('POST /v1/segment', () => {
         assert.match(problemOf(res).detail, detail);
       });
     }
+
+    it('404 for ?model=nope, listing the models', async () => {
+      const res = await segment('?model=nope');
+      assert.equal(res.status, 404);
+      assert.equal(problemOf(res).type, 'urn:cityseg:problem:not-found');
+      assert.match(problemOf(res).detail, /^no model "nope" \(models: lraspp_mobilenet_v3_large\)$/);
+    });
 
     it('413 for a body over the body limit (raw and multipart)', async () => {
       const big = Buffer.alloc(BODY_LIMIT + 1, 7);

@@ -168,4 +168,41 @@ describe('InferenceQueue', () => {
     await queue.submit(1, { cost: 700, arena: { key: 'm', bytes: 350, copies: 2 } });
     assert.equal(budget.capacity, 600);
   });
+  it('lanes: a job whose model runner is full is passed over by jobs for other models, never by its own', async () => {
+    const started: string[] = [];
+    const gates = new Map<string, () => void>();
+    const runner: JobRunner<string, string> = {
+      run(job, lane) {
+        started.push(`${lane}:${job}`);
+        return new Promise((resolve) => gates.set(job, () => resolve(job)));
+      },
+      close: async () => undefined,
+    };
+    const capacities: Record<string, number> = { a: 1, b: 1 };
+    const queue = new InferenceQueue(runner, { concurrency: 2, limit: 10, timeoutMs: 5000, lanes: { capacity: (lane) => capacities[lane] } });
+    const a1 = queue.submit('a1', { lane: 'a' });
+    const a2 = queue.submit('a2', { lane: 'a' });
+    const a3 = queue.submit('a3', { lane: 'a' });
+    const b1 = queue.submit('b1', { lane: 'b' });
+    await sleep(5);
+    // a1 fills a's runner: b1 starts ahead of a2 and a3, which keep their order.
+    assert.deepEqual(started, ['a:a1', 'b:b1']);
+    assert.equal(queue.depth, 2);
+    let idle = false;
+    const laneB = queue.laneIdle('b').then(() => (idle = true));
+    gates.get('b1')!();
+    await b1;
+    await laneB;
+    assert.ok(idle);
+    gates.get('a1')!();
+    await a1;
+    await sleep(5);
+    assert.deepEqual(started, ['a:a1', 'b:b1', 'a:a2']);
+    gates.get('a2')!();
+    await a2;
+    await sleep(5);
+    gates.get('a3')!();
+    assert.equal(await a3, 'a3');
+    assert.deepEqual(started, ['a:a1', 'b:b1', 'a:a2', 'a:a3']);
+  });
 });

@@ -2,7 +2,7 @@ import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { probeImage, type ImageProbe } from '../../segmentation/decode.js';
 import { isPlainWhole } from '../../segmentation/inference-modes/index.js';
 import type { SegmentOutput } from '../../server/inference.js';
-import type { ServedModel } from '../../server/model-registry.js';
+import { inferenceSizeOf, type ServedModel } from '../../server/model-registry.js';
 import { defaultOutputs, findModel, MODEL_VERSION, modelNotReadyReason, modelOutputs } from '../../server/oip/models.js';
 import { checkParameters } from '../../server/oip/parameters.js';
 import { segmentOutputBytes } from '../../server/oip/plan.js';
@@ -73,12 +73,12 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
 
   async function segment(request: FastifyRequest, reply: FastifyReply, served: ServedModel, parsed: InferRequest, head: ResponseHead) {
     const query = checkParameters<SegmentQuery>(parsed.parameters, 'segmentation', TASK_PARAMETERS);
-    const modeOptions = inferenceModeOf(query, config.maxForwardPasses, 'parameters');
+    const modeOptions = inferenceModeOf(query, config.maxForwardPasses, served.entry?.modeDefaults, 'parameters');
     const outputs = answeredOutputs(served, parsed);
     if (outputs.some((output) => output.name === SEGMENTATION_OUTPUTS.logits) && !isPlainWhole(modeOptions)) {
       throw badRequest('the logits output comes from one whole forward pass: leave out mode=slide, scales and flip when asking for it');
     }
-    const inferenceSize = query.size ?? config.inferenceSize;
+    const inferenceSize = query.size ?? inferenceSizeOf(served, config.inferenceSize);
     const probe = await probeInput(parsed.input, config.maxPixels);
     const plan = planSegment(probe, inferenceSize, PLAN_OUTPUT, served, config, modeOptions);
     const labelSet = served.labelSet;
@@ -122,7 +122,8 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
   }
 
   const handler = async (request: FastifyRequest<{ Params: Params }>, reply: FastifyReply) => {
-    const served = findModel(app, request.params.name, request.params.version);
+    const served = findModel(app, request.params.name, request.params.version, reply);
+    request.logFacts.model = served.model.id;
     const notReady = modelNotReadyReason(app, served);
     if (notReady !== null) throw new HttpProblem('not-ready', `model "${served.model.id}" is not ready: ${notReady}`, 1);
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);

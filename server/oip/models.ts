@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServedModel } from '../model-registry.js';
 import { HttpProblem } from '../problems.js';
 import { IMAGE_INPUT, PIXELS_INPUT } from './request.js';
@@ -7,30 +7,35 @@ import type { TensorMetadata } from './tensors.js';
 
 /**
  * The models of the Open Inference Protocol routes: every served model under its id, in one version "1".
- * `findModel` and `modelNotReadyReason` are the only places that ask the model registry; a registry with
- * per-model readiness plugs in here.
+ * `findModel` and `modelNotReadyReason` are the only places that ask the model registry.
  */
 
 /** The one version each model has (cityseg serves one set of weights per model name). */
 export const MODEL_VERSION = '1';
 
-/** The served model `name` (and `version`, when the path has one); 404 otherwise, naming what is served. */
-export function findModel(app: FastifyInstance, name: string, version?: string): ServedModel {
-  const models = app.cityseg.models.list();
-  const served = models.find((candidate) => candidate.model.id === name);
+/**
+ * The served model `name` (and `version`, when the path has one); 404 otherwise, naming what is served. With `reply`,
+ * the model is leased until the response ends, so a reload releases it only after this request.
+ */
+export function findModel(app: FastifyInstance, name: string, version?: string, reply?: FastifyReply): ServedModel {
+  const { models } = app.cityseg;
+  const served = models.get(name);
   if (!served) {
-    const names = models.map((candidate) => candidate.model.id).join(', ') || 'none yet';
+    const names = models.list().map((candidate) => candidate.model.id).join(', ') || 'none yet';
     throw new HttpProblem('not-found', `unknown model "${name}" (served: ${names})`);
   }
   if (version !== undefined && version !== MODEL_VERSION) {
     throw new HttpProblem('not-found', `model "${name}" has no version "${version}" (versions: ${MODEL_VERSION})`);
   }
+  if (reply) reply.raw.once('close', models.lease(served));
   return served;
 }
 
-/** Why `served` cannot answer now, or null when it can (today the service's readiness covers every model). */
-export function modelNotReadyReason(app: FastifyInstance, _served: ServedModel): string | null {
-  return app.cityseg.readiness.notReadyReason;
+/** Why `served` cannot answer now, or null when it can: the service is shutting down, or a reload removed it. */
+export function modelNotReadyReason(app: FastifyInstance, served: ServedModel): string | null {
+  const { models, readiness } = app.cityseg;
+  if (!models.isReady(served.model.id)) return 'it is no longer served';
+  return readiness.notReadyReason;
 }
 
 /** The model's input tensors: one of them per request. */

@@ -1,0 +1,213 @@
+/**
+ * The model repository at run time: loads the models file's entries (or the settings' two models) onto their
+ * runners, publishes them in the registry, and reloads the file without a restart. A reload loads and warms new and
+ * changed entries before they take traffic, keeps unchanged ones as they are, and releases removed or replaced ones
+ * once their leased requests and queued jobs are done; if anything fails, the old set keeps serving.
+ */
+import type { FastifyInstance } from 'fastify';
+import { labelSetFor } from '../segmentation/labels/index.js';
+import { servedModel, type ServedModel } from './model-registry.js';
+import { startModelRunner, type ModelRunner, type RunnerSet } from './model-runner.js';
+import { checkDefaults, entriesFromSettings, fingerprintOf, ModelsFileError, readModelsFile, type ModelEntry } from './models-file.js';
+import { publishModel, resetBudget, unpublishModel } from './serve-models.js';
+
+/** What a reload did, by model name. */
+export interface ReloadSummary {
+  added: string[];
+  changed: string[];
+  removed: string[];
+  kept: string[];
+}
+
+/** A reload that could not happen (no models file configured); the old set keeps serving. */
+export class NoModelsFileError extends Error {
+  constructor() {
+    super('no models file is configured (--models, CITYSEG_MODELS): there is nothing to reload');
+    this.name = 'NoModelsFileError';
+  }
+}
+
+/** One runner's worth of served models, with what decides whether a reload keeps it. */
+interface Loaded {
+  fingerprint: string;
+  runner: ModelRunner;
+  served: ServedModel[];
+}
+
+/** The arena accounting key of a model (its engine copies live in its runner). */
+export function arenaKey(served: ServedModel): string {
+  return `${served.lane ?? 'in-process'}/${served.model.id}`;
+}
+
+/** The first line of an error's message (a worker's error may carry more). */
+function oneLine(error: unknown): string {
+  const cause = error instanceof Error && error.cause instanceof Error ? error.cause : error;
+  return (cause instanceof Error ? cause.message : String(cause)).split('\n')[0];
+}
+
+export class ModelRepository {
+  private readonly app: FastifyInstance;
+  private readonly runners: RunnerSet;
+  /** The file's entries read before the server listened (start() serves them). */
+  private readonly initial?: ModelEntry[];
+  private readonly current = new Map<string, Loaded>();
+  private generation = 0;
+  /** Start and reloads run one after the other. */
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(app: FastifyInstance, runners: RunnerSet, initial?: ModelEntry[]) {
+    this.app = app;
+    this.runners = runners;
+    this.initial = initial;
+  }
+
+  /**
+   * Loads and warms the models, publishes them, sets the memory budget and marks the service ready. Throws
+   * ModelsFileError naming the entry whose weights or labels could not be loaded (models file), or the load's error.
+   */
+  start(): Promise<void> {
+    return this.serialised(async () => {
+      const { config, readiness } = this.app.cityseg;
+      if (config.models === undefined) await this.startSettingsModels();
+      else await this.apply(this.initial ?? (await readModelsFile(config.models, config)));
+      readiness.markReady();
+    });
+  }
+
+  /**
+   * Reads the models file again and applies it (see the file's comment). Resolves with what changed; rejects with
+   * ModelsFileError (the old set keeps serving) or NoModelsFileError. Counted in cityseg_model_reloads_total.
+   */
+  reload(): Promise<ReloadSummary> {
+    return this.serialised(async () => {
+      const { config, metrics } = this.app.cityseg;
+      if (config.models === undefined) throw new NoModelsFileError();
+      try {
+        const summary = await this.apply(await readModelsFile(config.models, config));
+        metrics.modelReloads.inc({ result: 'success' });
+        this.app.log.info({ ...summary, file: config.models }, 'models file reloaded');
+        return summary;
+      } catch (error) {
+        metrics.modelReloads.inc({ result: 'failure' });
+        this.app.log.error({ file: config.models, err: error }, `models file reload failed, the previous models keep serving: ${oneLine(error)}`);
+        throw error;
+      }
+    });
+  }
+
+  private serialised<T>(work: () => Promise<T>): Promise<T> {
+    const run = this.chain.then(work);
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private onWorkerError = (error: Error) => this.app.log.error({ err: error }, 'an inference worker failed; piscina replaces it');
+
+  /** Served models of a started runner, with their label sets. */
+  private async servedOf(runner: ModelRunner): Promise<ServedModel[]> {
+    const served: ServedModel[] = [];
+    for (const [i, { model, labels }] of runner.loaded.entries()) {
+      const labelSet = labels === undefined ? undefined : await labelSetFor(labels);
+      served.push(servedModel(model, labelSet, { entry: runner.entries[i], lane: runner.lane }));
+    }
+    return served;
+  }
+
+  /** The settings' two models on one runner, exactly as before the repository existed. */
+  private async startSettingsModels(): Promise<void> {
+    const { config } = this.app.cityseg;
+    const runner = await startModelRunner(entriesFromSettings(config), config, `settings#${++this.generation}`, this.onWorkerError);
+    let served: ServedModel[];
+    try {
+      served = await this.servedOf(runner);
+    } catch (error) {
+      await runner.close();
+      throw error;
+    }
+    this.publish([{ name: 'settings', loaded: { fingerprint: '', runner, served } }], []);
+  }
+
+  /** Loads what is new or changed in `entries`, then swaps the set at once and retires what left it. */
+  private async apply(entries: ModelEntry[]): Promise<ReloadSummary> {
+    const { config } = this.app.cityseg;
+    const file = config.models ?? '';
+    const summary: ReloadSummary = { added: [], changed: [], removed: [], kept: [] };
+    const fingerprints = new Map<string, string>();
+    for (const entry of entries) fingerprints.set(entry.name!, await fingerprintOf(entry));
+    const started: { name: string; loaded: Loaded }[] = [];
+    try {
+      for (const entry of entries) {
+        const name = entry.name!;
+        const old = this.current.get(name);
+        if (old?.fingerprint === fingerprints.get(name)) {
+          summary.kept.push(name);
+          continue;
+        }
+        (old ? summary.changed : summary.added).push(name);
+        let runner: ModelRunner;
+        try {
+          runner = await startModelRunner([entry], config, `${name}#${++this.generation}`, this.onWorkerError);
+        } catch (error) {
+          throw new ModelsFileError(file, `model "${name}": ${oneLine(error)}`, { cause: error });
+        }
+        started.push({ name, loaded: { fingerprint: fingerprints.get(name)!, runner, served: [] } });
+        try {
+          started[started.length - 1].loaded.served = await this.servedOf(runner);
+        } catch (error) {
+          throw new ModelsFileError(file, `model "${name}": ${oneLine(error)}`, { cause: error });
+        }
+      }
+      // A checkpoint tells its task only once loaded: the defaults are checked again with every task known.
+      const served = (name: string) => started.find((s) => s.name === name)?.loaded.served ?? this.current.get(name)!.served;
+      try {
+        checkDefaults(entries.map((entry) => ({ ...entry, task: served(entry.name!)[0].model.task })));
+      } catch (error) {
+        throw new ModelsFileError(file, oneLine(error));
+      }
+    } catch (error) {
+      await Promise.all(started.map(({ loaded }) => loaded.runner.close()));
+      throw error;
+    }
+    const names = new Set(entries.map((entry) => entry.name!));
+    const retiring: Loaded[] = [];
+    for (const [name, loaded] of this.current) {
+      if (!names.has(name)) summary.removed.push(name);
+      if (!names.has(name) || started.some((s) => s.name === name)) retiring.push(loaded);
+    }
+    const order = entries.map((entry) => entry.name!);
+    this.publish(started, retiring, order);
+    return summary;
+  }
+
+  /**
+   * Makes `started` serve (runners first, so a request that finds a model finds its runner), in `order` when
+   * given, takes `retiring` out of the registry and releases them once they are idle.
+   */
+  private publish(started: { name: string; loaded: Loaded }[], retiring: Loaded[], order?: string[]): void {
+    const { models, inference } = this.app.cityseg;
+    for (const { loaded } of started) this.runners.add(loaded.runner);
+    for (const old of retiring) {
+      for (const [name, loaded] of this.current) if (loaded === old) this.current.delete(name);
+    }
+    for (const { name, loaded } of started) this.current.set(name, loaded);
+    const names = order ?? [...this.current.keys()];
+    models.replace(names.flatMap((name) => this.current.get(name)?.served ?? []));
+    inference.queue.setConcurrency(this.runners.totalCapacity());
+    // A replaced model's series may have the same labels as its successor's: out first, then in.
+    for (const old of retiring) for (const served of old.served) unpublishModel(this.app, served);
+    for (const { loaded } of started) for (const served of loaded.served) publishModel(this.app, served);
+    resetBudget(this.app);
+    for (const old of retiring) void this.retire(old);
+  }
+
+  /** Releases a runner once no request holds its models and no job of its lane waits or runs. */
+  private async retire(old: Loaded): Promise<void> {
+    const { models, inference } = this.app.cityseg;
+    for (const served of old.served) await models.unleased(served);
+    await inference.queue.laneIdle(old.runner.lane);
+    for (const served of old.served) inference.queue.forgetArena(arenaKey(served));
+    await this.runners.release(old.runner.lane);
+    inference.queue.setConcurrency(this.runners.totalCapacity());
+    this.app.log.info({ models: old.served.map((served) => served.model.id), lane: old.runner.lane }, 'released a model no longer served');
+  }
+}
