@@ -186,6 +186,38 @@ describe("the issue's four example models in one service", () => {
     assert.equal(((await classified.json()) as unknown[]).length, 3);
   });
 
+  it('answers the Open Inference Protocol for each of them: metadata, and infer equal to /v1 for the same model', async () => {
+    const image = await encodeImage(64, 48, 4);
+    for (const name of ['cityscapes', 'voc', 'small', 'imagenet']) {
+      const metadata = (await (await fetch(`${base}/v2/models/${name}`)).json()) as { name: string; outputs: { name: string }[] };
+      assert.equal(metadata.name, name);
+      const ready = await fetch(`${base}/v2/models/${name}/ready`);
+      assert.equal(ready.status, 200, name);
+      const res = await fetch(`${base}/v2/models/${name}/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ id: name, inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [image.toString('base64')] }] }),
+      });
+      assert.equal(res.status, 200, name);
+      const answer = (await res.json()) as { id: string; model_name: string; outputs: { name: string; datatype: string; shape: number[]; data: number[] }[] };
+      assert.equal(answer.model_name, name);
+      assert.equal(answer.id, name);
+      const [output] = answer.outputs;
+      if (name === 'imagenet') {
+        assert.deepEqual([output.name, output.datatype, output.shape], ['probabilities', 'FP32', [1000]]);
+        assert.ok(Math.abs(output.data.reduce((a, b) => a + b, 0) - 1) < 1e-3, 'probabilities sum to 1');
+        continue;
+      }
+      assert.deepEqual([output.name, output.datatype, output.shape], ['class_ids', 'UINT8', [48, 64]]);
+      // The same model's defaults (small: slide) on both APIs: the same label ids, pixel for pixel.
+      const rest = await post(`/v1/segment?format=labelIds&model=${name}`, image);
+      assert.deepEqual(output.data, [...(await decodeRaw(Buffer.from(await rest.arrayBuffer()))).data], name);
+    }
+    const unknown = await fetch(`${base}/v2/models/nope/infer`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
+    assert.equal(unknown.status, 404);
+    assert.match(((await unknown.json()) as { error: string }).error, /unknown model "nope" \(served: cityscapes, voc, small, imagenet\)/);
+  });
+
   it("applies a model's mode defaults where the request sets none, and the request's where it does", async () => {
     const image = await encodeImage(64, 48, 3);
     const slid = (await (await post('/v1/segment?format=json&model=small', image)).json()) as Card;
