@@ -57,7 +57,8 @@ describe('reloading the models file', () => {
     file = path.join(dir, 'models.yaml');
     await writeFile(file, FIRST);
     image = await encodeImage(64, 48, 4);
-    ({ server, base } = await readyServer({ CITYSEG_MODELS: file, CITYSEG_ADMIN_TOKEN: TOKEN, CITYSEG_WORKERS: '1' }));
+    // Slow machines must not turn the point of the test (no request lost across a reload) into request timeouts.
+    ({ server, base } = await readyServer({ CITYSEG_MODELS: file, CITYSEG_ADMIN_TOKEN: TOKEN, CITYSEG_WORKERS: '1', CITYSEG_REQUEST_TIMEOUT_MS: '180000' }));
   });
   after(async () => {
     server.child.kill('SIGTERM');
