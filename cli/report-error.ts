@@ -1,5 +1,6 @@
 /** Turns an error into one line for the user and an exit status: never a stack dump for a known failure. */
 import { ClassCountMismatchError, ImageDecodeError, ImageTooLargeError, InvalidArgumentError, LabelSetError } from '../segmentation/errors.js';
+import { QuantizationError } from '../model/quantize/errors.js';
 import { WeightsError } from '../model/weights/errors.js';
 import { ConfigError } from '../server/config.js';
 import { EXIT } from './exit-codes.js';
@@ -16,6 +17,8 @@ const EXIT_CODE_OF: ReadonlyArray<[abstract new (...args: never[]) => Error, num
   [ClassCountMismatchError, EXIT.usage],
   // `cityseg serve` validates its flags and variables with the server's own config table.
   [ConfigError, EXIT.usage],
+  // int8 without a fitting quantisation file (or on tfjs) is a wrong argument.
+  [QuantizationError, EXIT.usage],
 ];
 
 export function exitCodeFor(err: unknown): { code: number; message: string } {

@@ -37,7 +37,7 @@ export async function planConfiguredModels(config: ServerConfig): Promise<ModelP
   );
   // Untrained without a class count: the label set's (a checkpoint or preset says its own).
   const labelCount = segmentation.weights === undefined && segmentation.labels !== undefined ? (await labelSetFor(segmentation.labels)).classes.length : undefined;
-  const plans = [planOf(segmentation, 'segmentation', segmentation.numClasses ?? labelCount, { ...shared, weightsKey: config.weightsKey })];
+  const plans = [planOf(segmentation, 'segmentation', segmentation.numClasses ?? labelCount, { ...shared, weightsKey: config.weightsKey, precision: config.precision, quantization: config.quantization })];
   if (config.classifierArch !== 'none') {
     const classifier = await chooseAvailableWeights(
       { task: 'classification', arch: config.classifierArch, defaultArch: UNTRAINED_DEFAULTS.classification.arch, weights: config.classifierWeights },

@@ -7,13 +7,15 @@ import * as ort from 'onnxruntime-node';
 import type { FoldedNetwork } from '../fold.js';
 import type { Float32Tensor, InferenceEngine } from './engine.js';
 import { OnnxEngineError } from './onnx-errors.js';
-import { buildOnnxModel, INPUT_NAME, OUTPUT_NAMES } from './onnx-graph.js';
+import { buildOnnxModel, INPUT_NAME, OUTPUT_NAMES, type OnnxModelOptions } from './onnx-graph.js';
 
 export interface OnnxEngineOptions {
   /** Threads one convolution may use; default: every core. */
   intraOpThreads?: number;
   /** Threads running independent graph branches; ORT uses them only in parallel execution mode, so default 1. */
   interOpThreads?: number;
+  /** The ops the graph is emitted with (model/quantize's int8 QDQ ops); default fp32. */
+  opsFor?: OnnxModelOptions['opsFor'];
 }
 
 const OUTPUT_NAME = OUTPUT_NAMES.engine;
@@ -30,7 +32,7 @@ export class OnnxEngine implements InferenceEngine {
   }
 
   static async create(net: FoldedNetwork, options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
-    const model = buildOnnxModel(net, { layout: 'engine' });
+    const model = buildOnnxModel(net, { layout: 'engine', opsFor: options.opsFor });
     const session = await ort.InferenceSession.create(model, {
       executionProviders: ['cpu'],
       graphOptimizationLevel: 'all',
