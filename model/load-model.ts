@@ -78,7 +78,11 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
 export async function createEngine(network: FoldedNetwork, engine: LoadModelOptions['engine'] = 'auto', threads?: number, precision: PrecisionOptions = {}): Promise<InferenceEngine> {
   const problem = precisionProblem(precision, engine);
   if (problem) throw new QuantizationError(problem);
-  const onnxOptions = async () => ({ intraOpThreads: threads, opsFor: await onnxOpsFor(network, precision) });
+  const onnxOptions = async () => ({
+    intraOpThreads: threads,
+    opsFor: await onnxOpsFor(network, precision),
+    backend: precision.precision === 'int8' ? 'onnxruntime-cpu-int8' : undefined,
+  });
   switch (engine) {
     case 'auto': {
       // ONNX Runtime where its native binding loads, else TensorFlow.js.

@@ -61,6 +61,9 @@ describe('quantisation artefact', () => {
       await writeFile(file, JSON.stringify(artefact));
       const read = await readArtefactFor(file, net);
       assert.deepEqual(read, artefact);
+      const engine = await createEngine(net, 'auto', 1, { precision: 'int8', quantization: file });
+      assert.equal(engine.backend, 'onnxruntime-cpu-int8');
+      engine.dispose();
       assert.equal(read.calibration.images, 1);
       assert.equal(read.calibration.method, 'percentile:99.99');
       // Every activation: uint8 with the range's zero exactly representable.
