@@ -3,8 +3,7 @@
  * are quantised (for calibration). A quantised convolution is DequantizeLinear(QuantizeLinear(x)) → Conv with
  * per-output-channel symmetric int8 weights and int32 bias (each behind a DequantizeLinear) → [Relu] →
  * QuantizeLinear → DequantizeLinear; ONNX Runtime's optimiser fuses each such group into one QLinearConv (and a
- * residual Add between quantised tensors into QLinearAdd, a global pool into QLinearGlobalAveragePool), as its
- * quantisation tool's QDQ models are fused.
+ * residual Add between quantised tensors into QLinearAdd), as its quantisation tool's QDQ models are fused.
  * Layers whose outputs are 1x1 or are the logits stay fp32 (see `staysFloat`).
  */
 import type { FoldedConv, FoldedLinear } from '../fold.js';
@@ -159,9 +158,8 @@ export class QdqOps implements NetworkOps<string, FoldedConv, FoldedLinear> {
     return this.fp32.multiply(this.read(a), this.read(b), scope);
   }
 
-  /** Quantised in and out, so ORT runs QLinearGlobalAveragePool in its NHWC layout instead of transposing the map back. */
   globalAveragePool(x: string, scope: string): string {
-    return this.point(this.fp32.globalAveragePool(this.point(x), scope));
+    return this.fp32.globalAveragePool(this.read(x), scope);
   }
 
   flatten(x: string, scope: string): string {
