@@ -5,7 +5,7 @@ import { makeArtefact, type QuantizationArtefact } from './artefact.js';
 import { Calibrator } from './calibrate.js';
 import { QuantizationError } from './errors.js';
 
-/** Default and ceiling of the images a calibration reads: ORT's tool suggests about 100; more only costs time. */
+/** Default and ceiling of the images a calibration reads: each costs a forward pass and a sort of every observed tensor. */
 export const CALIBRATION_IMAGES = { fallback: 100, max: 1000 } as const;
 /** Default range estimate: measured better than min/max on street images (README, "INT8 (opt-in)"). */
 export const DEFAULT_PERCENTILE = 99.99;
