@@ -5,6 +5,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ARCH_NAMES, ARCHITECTURES, isArchName } from '../model/architectures.js';
 import type { ArchName, LoadModelOptions, ModelTask } from '../model/loaded-model.js';
+import type { Precision } from '../model/quantize/precision.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import { SETTINGS, type SettingName } from '../server/config.js';
 
@@ -82,6 +83,8 @@ export interface ModelFlags {
   weightsKey?: string;
   engine?: 'auto' | 'tfjs' | 'onnx';
   cacheDir?: string;
+  precision?: Precision;
+  quantization?: string;
 }
 
 function archNames(task?: ModelTask): ArchName[] {
@@ -145,6 +148,11 @@ export function addModelOptions(cmd: Command, task?: ModelTask): Command {
   return cmd;
 }
 
+/** --precision and --quantization (the server's settings) for commands that run the segmentation model. */
+export function addPrecisionOptions(cmd: Command): Command {
+  return cmd.addOption(settingOption('precision', { valueName: 'fp32|int8' })).addOption(settingOption('quantization', { valueName: 'file' }));
+}
+
 /**
  * The options loadModel takes. Without --weights, `fallbackNumClasses` (the label set's size) is the untrained model's
  * class count when no flag or variable gives one; with weights the checkpoint's count applies. `task` keeps a
@@ -159,6 +167,8 @@ export function modelOptions(flags: ModelFlags, fallbackNumClasses?: number, tas
     weightsKey: flags.weightsKey,
     engine: flags.engine,
     cacheDir: flags.cacheDir,
+    precision: flags.precision,
+    quantization: flags.quantization,
   };
 }
 

@@ -37,6 +37,10 @@ const COMMANDS: Record<string, CommandEntry> = {
       "measure model-only latency per engine, end-to-end HTTP latency and throughput, and (with --peers) PyTorch and ONNX Runtime on torchvision's export",
     load: async () => (await import('./commands/bench.js')).benchCommand(),
   },
+  quantize: {
+    description: 'calibrate int8 inference on your images: writes the file --precision int8 --quantization FILE reads',
+    load: async () => (await import('./commands/quantize.js')).quantizeCommand(),
+  },
   'export-onnx': {
     description:
       'write the model as an ONNX file: input "input" [N,3,H,W] float32 (ImageNet-normalised), output "out" [N,C,H,W] (or [N,C])',

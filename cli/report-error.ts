@@ -1,5 +1,6 @@
 /** Turns an error into one line for the user and an exit status: never a stack dump for a known failure. */
 import { ClassCountMismatchError, ImageDecodeError, ImageTooLargeError, InvalidArgumentError, LabelSetError } from '../segmentation/errors.js';
+import { QuantizationError } from '../model/quantize/errors.js';
 import { WeightsError } from '../model/weights/errors.js';
 import { ConfigError } from '../server/config.js';
 import { ModelsFileError } from '../server/models-file-error.js';
@@ -19,6 +20,8 @@ const EXIT_CODE_OF: ReadonlyArray<[abstract new (...args: never[]) => Error, num
   [ConfigError, EXIT.usage],
   // ...and its models file, whose one line names the entry.
   [ModelsFileError, EXIT.usage],
+  // int8 without a fitting quantisation file (or on tfjs) is a wrong argument.
+  [QuantizationError, EXIT.usage],
 ];
 
 export function exitCodeFor(err: unknown): { code: number; message: string } {

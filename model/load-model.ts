@@ -9,6 +9,8 @@ import { BatchingEngine } from './engines/batching-engine.js';
 import { SerialEngine } from './engines/serial-engine.js';
 import { TfjsEngine } from './engines/tfjs-engine.js';
 import { foldNetwork, type FoldedNetwork } from './fold.js';
+import { QuantizationError } from './quantize/errors.js';
+import { onnxOpsFor, precisionProblem, type PrecisionOptions } from './quantize/precision.js';
 import type { ArchName, LoadedModel, LoadModelOptions, ModelTask, WeightsInfo } from './loaded-model.js';
 import { expectedShapes, networkSpec, parameterCount } from './network-spec.js';
 import { DEFAULT_SEED, seededStateDict } from './seeded-init.js';
@@ -72,16 +74,24 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
   return { network: foldNetwork(spec, dict), weights, parameterCount: parameterCount(spec), arch, numClasses };
 }
 
-export async function createEngine(network: FoldedNetwork, engine: LoadModelOptions['engine'] = 'auto', threads?: number): Promise<InferenceEngine> {
-  const onnxOptions = { intraOpThreads: threads };
+/** The engine for a network; `precision` int8 (ONNX Runtime only) reads its quantisation file (model/quantize). */
+export async function createEngine(network: FoldedNetwork, engine: LoadModelOptions['engine'] = 'auto', threads?: number, precision: PrecisionOptions = {}): Promise<InferenceEngine> {
+  const problem = precisionProblem(precision, engine);
+  if (problem) throw new QuantizationError(problem);
+  const onnxOptions = async () => ({
+    intraOpThreads: threads,
+    opsFor: await onnxOpsFor(network, precision),
+    backend: precision.precision === 'int8' ? 'onnxruntime-cpu-int8' : undefined,
+  });
   switch (engine) {
     case 'auto': {
       // ONNX Runtime where its native binding loads, else TensorFlow.js.
       const OnnxEngine = await tryLoadOnnxEngine();
-      return OnnxEngine ? OnnxEngine.create(network, onnxOptions) : TfjsEngine.create(network);
+      if (!OnnxEngine && precision.precision === 'int8') throw new QuantizationError('precision int8 needs ONNX Runtime, which does not load here');
+      return OnnxEngine ? OnnxEngine.create(network, await onnxOptions()) : TfjsEngine.create(network);
     }
     case 'onnx':
-      return (await import('./engines/onnx-engine.js')).OnnxEngine.create(network, onnxOptions);
+      return (await import('./engines/onnx-engine.js')).OnnxEngine.create(network, await onnxOptions());
     case 'tfjs':
       return TfjsEngine.create(network);
     default:
@@ -92,7 +102,7 @@ export async function createEngine(network: FoldedNetwork, engine: LoadModelOpti
 /** prepareNetwork, then the engine: the LoadedModel says which architecture and class count were built. */
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
   const prepared = await prepareNetwork(opts);
-  const single = await createEngine(prepared.network, opts.engine, opts.threads);
+  const single = await createEngine(prepared.network, opts.engine, opts.threads, opts);
   const serial = new SerialEngine(single);
   const engine = opts.batching && opts.batching.maxBatch > 1 ? new BatchingEngine(serial, opts.batching) : serial;
   return {

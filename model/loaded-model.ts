@@ -1,4 +1,5 @@
 import type { EngineName, InferenceEngine } from './engines/engine.js';
+import type { Precision } from './quantize/precision.js';
 import type { FetchOptions } from './weights/source.js';
 
 export type ArchName =
@@ -68,4 +69,7 @@ export interface LoadModelOptions {
   batching?: { maxBatch: number; maxWaitMs: number };
   cacheDir?: string;
   id?: string;
+  /** fp32 (default) or int8 (ONNX engine, with `quantization`: a `cityseg quantize` file); model/quantize/precision.ts. */
+  precision?: Precision;
+  quantization?: string;
 }

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { ApiKeyFileError, parseApiKeyFile, type ApiKeys } from './api-keys.js';
 import type { EngineName } from '../model/engines/engine.js';
 import type { ArchName } from '../model/loaded-model.js';
+import { PRECISIONS, precisionProblem, type Precision } from '../model/quantize/precision.js';
 import { DOWNLOAD_LIMITS } from '../model/weights/download-limits.js';
 import type { FetchOptions } from '../model/weights/source.js';
 import { DEFAULT_MAX_FORWARD_PASSES } from '../segmentation/inference-modes/options.js';
@@ -70,6 +71,10 @@ export interface ServerConfig {
   /** How long an idle keep-alive connection stays open. */
   keepAliveTimeoutMs: number;
   engine: EngineName | 'auto';
+  /** Segmentation model's arithmetic: fp32, or int8 (ONNX engine, with `quantization`). */
+  precision: Precision;
+  /** The `cityseg quantize` file int8 reads (activation ranges of these very weights). */
+  quantization?: string;
   cacheDir?: string;
   port: number;
   host: string;
@@ -258,6 +263,8 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   maxConnections: { env: 'CITYSEG_MAX_CONNECTIONS', flag: 'max-connections', parse: integer(1, 1_000_000), fallback: 1024, help: 'open connections at once' },
   keepAliveTimeoutMs: { env: 'CITYSEG_KEEP_ALIVE_TIMEOUT_MS', flag: 'keep-alive-timeout-ms', parse: integer(1, 10 * MINUTE_MS), fallback: 5_000, help: 'idle keep-alive connections close after this' },
   engine: { env: 'CITYSEG_ENGINE', flag: 'engine', parse: oneOf('auto', 'tfjs', 'onnx'), fallback: 'auto', help: 'inference runtime' },
+  precision: { env: 'CITYSEG_PRECISION', flag: 'precision', parse: oneOf(...PRECISIONS), fallback: 'fp32', help: 'segmentation arithmetic: fp32, or int8 (onnx engine; needs --quantization, see README "INT8 (opt-in)")' },
+  quantization: { env: 'CITYSEG_QUANTIZATION', flag: 'quantization', parse: nonEmpty, help: 'int8: the activation ranges file written by cityseg quantize for these weights' },
   cacheDir: { env: 'CITYSEG_CACHE_DIR', flag: 'cache-dir', parse: nonEmpty, help: 'where downloaded checkpoints are cached' },
   port: { env: 'PORT', flag: 'port', parse: integer(0, 65535), fallback: 8080, help: 'listening port' },
   // Loopback unless told otherwise: the Dockerfile, compose and deploy/k8s set HOST=0.0.0.0 themselves.
@@ -290,7 +297,13 @@ export function parseSetting<K extends SettingName>(name: K, raw: string, source
  * Throws ConfigError naming the flag or env var whose value is invalid.
  */
 export function loadConfig(env: Record<string, string | undefined>, flags: ConfigFlags = {}): ServerConfig {
-  return loadSettings(env, Object.keys(SETTINGS) as SettingName[], flags) as ServerConfig;
+  const config = loadSettings(env, Object.keys(SETTINGS) as SettingName[], flags) as ServerConfig;
+  const problem = precisionProblem(config, config.engine);
+  if (problem) {
+    const source = flags.precision !== undefined ? `--${SETTINGS.precision.flag}` : SETTINGS.precision.env;
+    throw new ConfigError('precision', source, problem);
+  }
+  return config;
 }
 
 /** loadConfig for some settings only (the CLI reads the download settings this way). */

@@ -43,6 +43,8 @@ export async function planModel(entry: ModelEntry, config: ServerConfig): Promis
     numClasses: choice.numClasses ?? labelCount,
     weights: choice.weights,
     weightsKey: entry.weightsKey,
+    precision: entry.precision,
+    quantization: entry.quantization,
     engine: entry.engine,
     cacheDir: config.cacheDir,
     threads: threadsPerEngine({ threads: entry.threads, workers: entry.workers }),

@@ -20,6 +20,7 @@ import {
   type InferenceModeOptions,
 } from '../segmentation/inference-modes/index.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
+import { precisionProblem, type Precision } from '../model/quantize/precision.js';
 import { ConfigError, parseSetting, type ServerConfig } from './config.js';
 import { ModelsFileError } from './models-file-error.js';
 
@@ -48,6 +49,9 @@ export interface ModelEntry {
   /** Worker threads of this model's own pool; 0 = the main thread. */
   workers: number;
   maxBatch: number;
+  /** fp32, or int8 with its `cityseg quantize` file (ONNX engine): README "INT8 (opt-in)". */
+  precision: Precision;
+  quantization?: string;
   /** The task's default model (else the task's first). */
   default: boolean;
   modeDefaults: ModeDefaults;
@@ -59,13 +63,16 @@ export { ModelsFileError };
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,63}$/;
 
 const ENTRY_KEYS = [
-  'name', 'arch', 'weights', 'weightsKey', 'labels', 'numClasses', 'inferenceSize', 'engine', 'threads', 'workers', 'maxBatch', 'default',
+  'name', 'arch', 'weights', 'weightsKey', 'labels', 'numClasses', 'inferenceSize', 'engine', 'threads', 'workers', 'maxBatch',
+  'precision', 'quantization', 'default',
   'mode', 'crop', 'stride', 'scales', 'flip',
 ] as const;
 type EntryKey = (typeof ENTRY_KEYS)[number];
 
 /** Keys that restate a setting: read by that setting's parser (server/config.ts SETTINGS). */
-const SETTING_KEYS = ['weights', 'weightsKey', 'labels', 'numClasses', 'inferenceSize', 'engine', 'threads', 'workers', 'maxBatch'] as const;
+const SETTING_KEYS = [
+  'weights', 'weightsKey', 'labels', 'numClasses', 'inferenceSize', 'engine', 'threads', 'workers', 'maxBatch', 'precision', 'quantization',
+] as const;
 
 /** Scalars as the settings' parsers take them (the file may give numbers; lists are comma-joined like the flags). */
 function text(value: unknown): string {
@@ -116,6 +123,11 @@ function readEntry(raw: Record<string, unknown>, config: ServerConfig): ModelEnt
   checkInferenceModeOptions({ ...modeDefaults, maxForwardPasses: config.maxForwardPasses });
   // A file's entry without weights is the seeded init, as the issue's example `small` is: nothing is fetched unasked.
   const weights = settings.weights ?? NO_WEIGHTS;
+  const engine = settings.engine ?? config.engine;
+  // Each entry says its own precision: a service-wide int8 would need one quantisation file to fit every model.
+  const precision = settings.precision ?? 'fp32';
+  const problem = precisionProblem({ precision, quantization: settings.quantization }, engine);
+  if (problem) throw new InvalidArgumentError(`precision: ${problem}`);
   return {
     task: taskOf(arch, weights),
     arch,
@@ -124,10 +136,12 @@ function readEntry(raw: Record<string, unknown>, config: ServerConfig): ModelEnt
     labels: settings.labels,
     numClasses: settings.numClasses,
     inferenceSize: settings.inferenceSize ?? config.inferenceSize,
-    engine: settings.engine ?? config.engine,
+    engine,
     threads: settings.threads ?? config.threads,
     workers: settings.workers ?? config.workers,
     maxBatch: settings.maxBatch ?? config.maxBatch,
+    precision,
+    quantization: settings.quantization,
     default: given('default') ? flag(raw.default, 'default') : false,
     modeDefaults,
   };
@@ -216,11 +230,23 @@ export function entriesFromSettings(config: ServerConfig): ModelEntry[] {
     threads: config.threads,
     workers: config.workers,
     maxBatch: config.maxBatch,
+    precision: 'fp32' as Precision,
     default: true,
     modeDefaults: DEFAULT_MODE_DEFAULTS,
   };
   const entries: ModelEntry[] = [
-    { ...shared, task: 'segmentation', arch: config.arch, weights: config.weights, weightsKey: config.weightsKey, numClasses: config.numClasses, labels: config.labels },
+    {
+      ...shared,
+      task: 'segmentation',
+      arch: config.arch,
+      weights: config.weights,
+      weightsKey: config.weightsKey,
+      numClasses: config.numClasses,
+      labels: config.labels,
+      // The precision settings are the segmentation model's (the classifier stays fp32).
+      precision: config.precision,
+      quantization: config.quantization,
+    },
   ];
   if (config.classifierArch !== 'none') {
     entries.push({ ...shared, task: 'classification', arch: config.classifierArch, weights: config.classifierWeights, weightsKey: config.classifierWeightsKey });

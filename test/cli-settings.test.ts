@@ -12,7 +12,7 @@ import { buildProgram } from '../cli/program.js';
 import { SETTINGS, type SettingName } from '../server/config.js';
 import { rampImage, runCli, tempDir } from './cli-helpers.js';
 
-const COMMANDS = ['segment', 'classify', 'eval', 'serve', 'logits', 'bench', 'export-onnx'];
+const COMMANDS = ['segment', 'classify', 'eval', 'serve', 'logits', 'bench', 'export-onnx', 'quantize'];
 
 /** Values each setting's parser is tried on: valid ones, the range's edges and beyond, junk. */
 const SAMPLES: Partial<Record<SettingName, string[]>> = {
@@ -28,6 +28,8 @@ const SAMPLES: Partial<Record<SettingName, string[]>> = {
   workers: ['0', '2', '64', '65', '-1'],
   threads: ['0', '1', '256', '257'],
   maxBatch: ['0', '1', '64', '65'],
+  precision: ['fp32', 'int8', 'int4'],
+  quantization: ['q.json'],
 };
 
 /**
@@ -105,9 +107,10 @@ describe('one settings table for the server and every command', () => {
         checked++;
       }
     }
-    // segment 9, eval 8, classify 5, logits 8, export-onnx 6, bench 4 (--weights-key on every model command,
-    // --max-forward-passes where an inference mode runs): a refactor that loses them fails here.
-    assert.equal(checked, 40);
+    // segment 11, eval 10, classify 5, logits 10, export-onnx 6, bench 4, quantize 7 (--weights-key on every model
+    // command, --max-forward-passes where an inference mode runs, --precision and --quantization where the
+    // segmentation model runs): a refactor that loses them fails here.
+    assert.equal(checked, 53);
   });
 
   it('cityseg serve has a flag for every setting and no other', async () => {

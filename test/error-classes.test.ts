@@ -25,6 +25,7 @@ const SAMPLES: Record<string, unknown[]> = {
   NpyError: ['bad npy'],
   OnnxGraphError: ['bad graph'],
   OnnxEngineError: ['bad engine'],
+  QuantizationError: ['q.json was calibrated on other weights'],
   WeightsError: ['w.pth', 'truncated'],
   StateDictMismatchError: [[], [], [shapeProblem], [], [], 'w.pth'],
   EvalError: ['eval failed'],

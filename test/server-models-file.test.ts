@@ -38,7 +38,7 @@ async function modelsFile(name: string, text: string): Promise<string> {
 
 describe('a bad models file stops start-up with one line naming the entry, exit status 2', () => {
   const cases: [string, string, string][] = [
-    ['unknown key', 'models:\n  - name: voc\n    wieghts: torchvision:lraspp_mobilenet_v3_large\n', 'model "voc": unknown key "wieghts" (known: name, arch, weights, weightsKey, labels, numClasses, inferenceSize, engine, threads, workers, maxBatch, default, mode, crop, stride, scales, flip)'],
+    ['unknown key', 'models:\n  - name: voc\n    wieghts: torchvision:lraspp_mobilenet_v3_large\n', 'model "voc": unknown key "wieghts" (known: name, arch, weights, weightsKey, labels, numClasses, inferenceSize, engine, threads, workers, maxBatch, precision, quantization, default, mode, crop, stride, scales, flip)'],
     ['duplicate name', 'models:\n  - name: a\n  - name: a\n    arch: lraspp_mobilenet_v3_small\n', 'model "a": the name is used twice'],
     ['name not URL-safe', 'models:\n  - name: "a/b"\n', 'model "a/b": name must be 1-64 letters, digits and -._~ starting with a letter or digit, got "a/b"'],
     ['no name', 'models:\n  - arch: mobilenet_v3_small\n', 'model #1: name must be 1-64 letters, digits and -._~ starting with a letter or digit, got null'],
@@ -46,6 +46,7 @@ describe('a bad models file stops start-up with one line naming the entry, exit 
     ['a setting out of range', 'models:\n  - name: a\n    workers: 99\n', "model \"a\": workers: expected an integer in 0..64, got '99'"],
     ['an unknown arch', 'models:\n  - name: a\n    arch: resnet50\n', "model \"a\": arch: expected one of mobilenet_v3_large, mobilenet_v3_small, lraspp_mobilenet_v3_large, lraspp_mobilenet_v3_small, got 'resnet50'"],
     ['a mode default that cannot work', 'models:\n  - name: a\n    mode: slide\n    crop: 64x64\n    stride: 128x128\n', 'model "a": stride 128x128 is larger than the crop 64x64: pixels between windows would get no prediction'],
+    ['int8 without its quantisation file', 'models:\n  - name: a\n    precision: int8\n', 'model "a": precision: precision int8 needs a quantisation file: make one with cityseg quantize --calibrate DIR --out FILE and pass --quantization FILE'],
     ['not a models list', 'model:\n  - name: a\n', 'expected a mapping with a "models" list'],
     ['not YAML', 'models: [\n', 'not YAML or JSON: '],
   ];

@@ -4,13 +4,14 @@ import { Command, Option } from 'commander';
 import type { EngineName } from '../../model/engines/engine.js';
 import type { ArchName } from '../../model/loaded-model.js';
 import { benchHttp, benchSoak, type HttpRow, type SoakRow } from '../bench/http.js';
+import { benchInt8, formatInt8Row, type Int8Row } from '../bench/int8.js';
 import { benchModelOnly, type ModelOnlyRow } from '../bench/model-only.js';
 import { benchPeers, peersAvailable, type PeerRow } from '../bench/peers.js';
 import { parseSize } from '../bench/stats.js';
 import { SETTINGS } from '../../server/config.js';
 import { parseArch, parseNonNegativeInt, parsePositiveInt, settingOption } from '../options.js';
 
-type Row = ModelOnlyRow | HttpRow | PeerRow | SoakRow;
+type Row = ModelOnlyRow | HttpRow | PeerRow | SoakRow | Int8Row;
 
 interface BenchFlags {
   json?: boolean;
@@ -31,6 +32,7 @@ interface BenchFlags {
   soak: number;
   soakSize: string;
   httpSize: string;
+  int8?: string;
 }
 
 const DEFAULT_ARCHS: ArchName[] = ['lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'];
@@ -78,6 +80,7 @@ export function targetRatios(rows: Row[]): Record<string, number | null> {
 
 function printTable(rows: Row[], ratios: Record<string, number | null>): void {
   const lines = rows.map((r) => {
+    if (r.kind === 'int8') return formatInt8Row(r);
     if (r.kind === 'soak') return `soak        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} ${r.requests} requests at c=4, errors ${r.errors}: RSS ${r.rss_after_warmup_mb} -> ${r.rss_end_mb} MB (${r.rss_growth_pct}%), peak ${r.peak_rss_mb} MB`;
     if (r.kind === 'http') return `http        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} c=${String(r.concurrency).padEnd(3)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} req/s  rss ${r.rss_mb} MB  errors ${r.errors}`;
     if (r.kind === 'peer') return `peer        ${r.engine.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  (${r.threads} threads)`;
@@ -109,6 +112,10 @@ async function run(flags: BenchFlags): Promise<void> {
         }
       }
     }
+  }
+  if (flags.int8 && !flags.httpOnly) {
+    const segArchs = archs.filter((a) => a.startsWith('lraspp_'));
+    rows.push(...(await benchInt8({ archs: segArchs, numClasses: flags.numClasses, sizes, imagesDir: flags.int8, runs: flags.runs, warmup: flags.warmup, log })));
   }
   if (flags.peers && !flags.httpOnly) {
     const available = peersAvailable();
@@ -154,6 +161,7 @@ export function benchCommand(): Command {
     .option('--runs <n>', 'timed runs per case (default 10, 5 at 1024x2048)', parsePositiveInt)
     .option('--warmup <n>', 'untimed runs first', parsePositiveInt, 2)
     .option('--peers', 'also time PyTorch eager and ONNX Runtime on torchvision\'s own export (needs /usr/bin/python3 with torch)')
+    .option('--int8 <dir>', 'also int8 beside fp32 (onnx): p50, and agreement with fp32 on the street images in dir (README "INT8 (opt-in)")')
     .option('--concurrency <list>', 'HTTP concurrency levels', '1,2,4,8')
     .option('--requests <n>', 'HTTP requests per concurrency level', parsePositiveInt, 16)
     .option('--http-size <HxW>', 'size of the JPEG the HTTP rows post', '1024x2048')
@@ -166,6 +174,7 @@ export function benchCommand(): Command {
 Examples:
   cityseg bench                                   # default engine, both archs and sizes, HTTP at c=1,2,4,8
   cityseg bench --engine all --peers              # every engine, plus PyTorch and ONNX Runtime peers
+  cityseg bench --model-only --int8 street/       # int8 beside fp32: speed and agreement on street/'s images
   cityseg bench --json --model-only --arch lraspp_mobilenet_v3_large --num-classes 19 --size 512x1024`)
     .action(run);
 }

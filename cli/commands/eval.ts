@@ -9,7 +9,7 @@ import type { InferenceSize } from '../../segmentation/preprocess.js';
 import { evaluateModelOnSamples, findCityscapesSamples } from '../cityscapes-eval.js';
 import { loadCommandModel, withModel } from '../command-model.js';
 import { addInferenceModeOptions, INFERENCE_MODE_HELP, inferenceModeFrom, type InferenceModeFlags } from '../inference-mode-options.js';
-import { addModelOptions, addSizeOption, CLI_MAX_PIXELS, type ModelFlags } from '../options.js';
+import { addModelOptions, addPrecisionOptions, addSizeOption, CLI_MAX_PIXELS, type ModelFlags } from '../options.js';
 import { startProgress, type Progress } from '../progress.js';
 
 interface EvalFlags extends ModelFlags, InferenceModeFlags {
@@ -87,6 +87,7 @@ export function evalCommand(): Command {
   addSizeOption(cmd);
   addInferenceModeOptions(cmd);
   addModelOptions(cmd, 'segmentation');
+  addPrecisionOptions(cmd);
   cmd.addHelpText(
     'after',
     `

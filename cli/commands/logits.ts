@@ -11,7 +11,7 @@ import { upsampleLogits } from '../../segmentation/postprocess.js';
 import { normalizeImageNet, resizeForInference, type InferenceSize } from '../../segmentation/preprocess.js';
 import { loadCommandModel, withModel } from '../command-model.js';
 import { addInferenceModeOptions, INFERENCE_MODE_HELP, inferenceModeFrom, type InferenceModeFlags } from '../inference-mode-options.js';
-import { addModelOptions, CLI_MAX_PIXELS, settingOption, type ModelFlags } from '../options.js';
+import { addModelOptions, addPrecisionOptions, CLI_MAX_PIXELS, settingOption, type ModelFlags } from '../options.js';
 
 
 /**
@@ -44,6 +44,7 @@ export function logitsCommand(): Command {
     .addOption(settingOption('inferenceSize', { alias: 'size', valueName: 'n|native', help: 'resize the long side to n (32..4096) before inference; native = no resize', env: false, fallback: 'native' }));
   addInferenceModeOptions(cmd);
   addModelOptions(cmd);
+  addPrecisionOptions(cmd);
   cmd.addHelpText('after', `${INFERENCE_MODE_HELP}
 With --mode slide the output is the window-averaged logits; with --scales or --flip it is the averaged softmax
 probabilities; both [1,C,H,W] at the (--size) image's size.

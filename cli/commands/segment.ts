@@ -13,6 +13,7 @@ import { addInferenceModeOptions, INFERENCE_MODE_HELP, inferenceModeFrom, type I
 import { collectImageInputs, withUniqueStems, type ImageInput } from '../inputs.js';
 import {
   addModelOptions,
+  addPrecisionOptions,
   addSegmentationOptions,
   CLI_MAX_PIXELS,
   parseFraction,
@@ -104,6 +105,7 @@ export function segmentCommand(): Command {
   addSegmentationOptions(cmd);
   addInferenceModeOptions(cmd);
   addModelOptions(cmd, 'segmentation');
+  addPrecisionOptions(cmd);
   cmd.addHelpText(
     'after',
     `

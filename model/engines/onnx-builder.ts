@@ -59,6 +59,13 @@ export class OnnxGraphBuilder {
     return unique;
   }
 
+  /** A weight of another element type (int8/uint8/int32 for quantised graphs), `rawData` little-endian; returns its name. */
+  typedInitializer(name: string, dims: number[], dataType: number, rawData: Uint8Array): string {
+    const unique = this.uniqueName(name);
+    this.initializers.push({ name: unique, dims, dataType, rawData });
+    return unique;
+  }
+
   /** Adds one single-output node named `<scope>/<op>`; its output carries the same name, which is returned. */
   node(op: string, inputs: string[], scope: string, options: NodeOptions = {}): string {
     const name = this.uniqueName(`${scope}/${op}`);

@@ -4,8 +4,8 @@
  * NHWC interface of InferenceEngine, 'torchvision' layout is torchvision's own interface for other runtimes.
  */
 import type { onnx as OnnxSchema } from 'onnx-proto';
-import type { FoldedNetwork } from '../fold.js';
-import { forward } from '../forward.js';
+import type { FoldedConv, FoldedLinear, FoldedNetwork } from '../fold.js';
+import { forward, type NetworkOps } from '../forward.js';
 import { attr, floatValueInfo, onnx, OnnxGraphBuilder, type Dim } from './onnx-builder.js';
 import { OnnxGraphError } from './onnx-errors.js';
 import { OnnxOps } from './onnx-ops.js';
@@ -18,6 +18,11 @@ export interface OnnxModelOptions {
   /** Where the weights came from (file, URL or `seeded-init:<seed>`), recorded in metadata_props. */
   weightsSource?: string;
   weightsSha256?: string | null;
+  /**
+   * The ops the forward pass is emitted with (default: fp32 OnnxOps); model/quantize passes its QDQ ops for int8,
+   * or its recorder for calibration, whose `extraOutputs` become float graph outputs of unknown shape.
+   */
+  opsFor?: (b: OnnxGraphBuilder) => NetworkOps<string, FoldedConv, FoldedLinear> & { extraOutputs?(): string[] };
 }
 
 export const DEFAULT_OPSET = 17;
@@ -77,7 +82,8 @@ export function buildOnnxModel(net: FoldedNetwork, opts: OnnxModelOptions): Uint
   const outputName = OUTPUT_NAMES[layout];
   const x = layout === 'engine' ? b.node('Transpose', [INPUT_NAME], 'input', { attributes: [attr.ints('perm', NHWC_TO_NCHW)] }) : INPUT_NAME;
   // The engine layout stops at the 1/8 logits (post-processing upsamples them); torchvision's ends at the input size.
-  const logits = forward(new OnnxOps(b), net, x, { upsample: layout === 'torchvision' });
+  const ops: ReturnType<NonNullable<OnnxModelOptions['opsFor']>> = opts.opsFor ? opts.opsFor(b) : new OnnxOps(b);
+  const logits = forward(ops, net, x, { upsample: layout === 'torchvision' });
   const result = layout === 'engine' && net.task === 'segmentation'
     ? b.node('Transpose', [logits], 'output', { attributes: [attr.ints('perm', NCHW_TO_NHWC)] })
     : logits;
@@ -90,7 +96,10 @@ export function buildOnnxModel(net: FoldedNetwork, opts: OnnxModelOptions): Uint
     producerName: 'cityseg',
     docString: describe(net, layout),
     metadataProps: metadata(net, opts),
-    graph: b.graph(net.arch, [floatValueInfo(INPUT_NAME, shapes.input)], [floatValueInfo(outputName, shapes.output)]),
+    graph: b.graph(net.arch, [floatValueInfo(INPUT_NAME, shapes.input)], [
+      floatValueInfo(outputName, shapes.output),
+      ...(ops.extraOutputs?.() ?? []).map((name) => ({ name, type: { tensorType: { elemType: onnx.TensorProto.DataType.FLOAT } } })),
+    ]),
   };
   return onnx.ModelProto.encode(model).finish();
 }

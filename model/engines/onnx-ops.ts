@@ -14,7 +14,7 @@ import { attr, type OnnxGraphBuilder } from './onnx-builder.js';
  * x * HardSigmoid(x), unfused and outside its NCHWc layout, so each costs a reorder out and back (~25% of the
  * run at 512x1024). Computing the gate with a twin Conv + fused HardSigmoid measured no faster.
  */
-const ACTIVATION_OPS: Readonly<Record<Activation, { op: string; attributes?: OnnxSchema.IAttributeProto[] } | undefined>> = {
+export const ACTIVATION_OPS: Readonly<Record<Activation, { op: string; attributes?: OnnxSchema.IAttributeProto[] } | undefined>> = {
   linear: undefined,
   relu: { op: 'Relu' },
   sigmoid: { op: 'Sigmoid' },
