@@ -7,6 +7,7 @@ import { benchHttp, benchSoak, type HttpRow, type SoakRow } from '../bench/http.
 import { benchModelOnly, type ModelOnlyRow } from '../bench/model-only.js';
 import { benchPeers, peersAvailable, type PeerRow } from '../bench/peers.js';
 import { parseSize } from '../bench/stats.js';
+import { REQUEST_STAGES } from '../../segmentation/stages.js';
 import { SETTINGS } from '../../server/config.js';
 import { parseArch, parseNonNegativeInt, parsePositiveInt, settingOption } from '../options.js';
 
@@ -46,11 +47,13 @@ export function machineDescription() {
   return { cpu: cpus[0]?.model ?? 'unknown', cores: os.availableParallelism(), memory_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.arch()}` };
 }
 
+const pct = (share: number) => `${Math.round(share * 1000) / 10}%`;
+
 function ratio(a: number | undefined, b: number | undefined): number | null {
   return a && b ? Math.round((a / b) * 1000) / 1000 : null;
 }
 
-/** The ratios issue #5 sets targets for, computed from rows measured in this run. */
+/** The ratios issue #15 sets targets for, computed from rows measured in this run. */
 export function targetRatios(rows: Row[]): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   const modelRows = rows.filter((r): r is ModelOnlyRow => r.kind === 'model-only');
@@ -76,16 +79,42 @@ export function targetRatios(rows: Row[]): Record<string, number | null> {
   return out;
 }
 
+/** Issue #15's bound on a ratio (by its key, as targetRatios names it), as text, or '' when it has none. */
+export function targetOf(key: string): string {
+  if (key.includes('http p50 c=1')) return key.includes('x2048)') ? '≤ 1.15' : '';
+  if (key.includes('http throughput c=4')) return '≥ 0.9';
+  if (!key.startsWith('onnx:lraspp_mobilenet_v3_large:')) return '';
+  if (key.endsWith('/ onnxruntime-torchvision-export')) return '≤ 0.8';
+  if (key.endsWith('/ pytorch-eager')) return '≤ 0.35';
+  return '';
+}
+
+function stageLine(stages: Partial<Record<string, number>>): string {
+  return REQUEST_STAGES.filter((s) => stages[s.name] !== undefined).map((s) => `${s.name} ${stages[s.name]}`).join(', ');
+}
+
 function printTable(rows: Row[], ratios: Record<string, number | null>): void {
-  const lines = rows.map((r) => {
+  const lines = rows.flatMap((r) => {
     if (r.kind === 'soak') return `soak        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} ${r.requests} requests at c=4, errors ${r.errors}: RSS ${r.rss_after_warmup_mb} -> ${r.rss_end_mb} MB (${r.rss_growth_pct}%), peak ${r.peak_rss_mb} MB`;
-    if (r.kind === 'http') return `http        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} c=${String(r.concurrency).padEnd(3)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} req/s  rss ${r.rss_mb} MB  errors ${r.errors}`;
+    if (r.kind === 'http') {
+      return [
+        `http        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} c=${String(r.concurrency).padEnd(3)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} req/s  rss ${r.rss_mb} MB  errors ${r.errors}  weights ${r.weights}`,
+        `              stages p50 (ms): ${stageLine(r.stages_p50_ms)}`,
+      ];
+    }
     if (r.kind === 'peer') return `peer        ${r.engine.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  (${r.threads} threads)`;
-    return `model-only  ${`${r.engine}/${r.backend}`.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} img/s`;
+    const main = `model-only  ${`${r.engine}/${r.backend}`.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} img/s  weights ${r.weights}`;
+    if (r.smooth_p50_ms === undefined || !r.mixed_cells) return main;
+    return [
+      main,
+      `              forward ${r.forward_p50_ms} ms + upsample-argmax ${r.upsample_argmax_p50_ms} ms (noisy logits, ${pct(r.mixed_cells.noisy)} mixed cells); ` +
+        `smooth trained-like logits: p50 ${r.smooth_p50_ms} ms, upsample-argmax ${r.smooth_upsample_argmax_p50_ms} ms (${pct(r.mixed_cells.smooth)} mixed cells)`,
+    ];
   });
   process.stdout.write(`${lines.join('\n')}\n`);
   const entries = Object.entries(ratios);
-  if (entries.length) process.stdout.write(`\nratios:\n${entries.map(([k, v]) => `  ${k}: ${v ?? 'n/a'}`).join('\n')}\n`);
+  const bound = (k: string) => (targetOf(k) ? `  (target ${targetOf(k)})` : '');
+  if (entries.length) process.stdout.write(`\nratios:\n${entries.map(([k, v]) => `  ${k}: ${v ?? 'n/a'}${bound(k)}`).join('\n')}\n`);
 }
 
 async function run(flags: BenchFlags): Promise<void> {
@@ -154,7 +183,7 @@ export function benchCommand(): Command {
     .option('--runs <n>', 'timed runs per case (default 10, 5 at 1024x2048)', parsePositiveInt)
     .option('--warmup <n>', 'untimed runs first', parsePositiveInt, 2)
     .option('--peers', 'also time PyTorch eager and ONNX Runtime on torchvision\'s own export (needs /usr/bin/python3 with torch)')
-    .option('--concurrency <list>', 'HTTP concurrency levels', '1,2,4,8')
+    .option('--concurrency <list>', 'HTTP concurrency levels', '1,4')
     .option('--requests <n>', 'HTTP requests per concurrency level', parsePositiveInt, 16)
     .option('--http-size <HxW>', 'size of the JPEG the HTTP rows post', '1024x2048')
     .option('--soak <n>', 'after the HTTP rows, send n more requests at c=4 and report RSS growth (0 = skip)', parseNonNegativeInt, 0)
@@ -164,7 +193,7 @@ export function benchCommand(): Command {
     .addOption(settingOption('maxBatch', { valueName: 'n', env: false, fallback: null, help: `HTTP rows: ${SETTINGS.maxBatch.help} (default: the server's)` }))
     .addHelpText('after', `
 Examples:
-  cityseg bench                                   # default engine, both archs and sizes, HTTP at c=1,2,4,8
+  cityseg bench                                   # default engine, both archs and sizes, HTTP at c=1,4
   cityseg bench --engine all --peers              # every engine, plus PyTorch and ONNX Runtime peers
   cityseg bench --json --model-only --arch lraspp_mobilenet_v3_large --num-classes 19 --size 512x1024`)
     .action(run);
