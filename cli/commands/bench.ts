@@ -3,6 +3,7 @@ import os from 'node:os';
 import { Command, Option } from 'commander';
 import type { EngineName } from '../../model/engines/engine.js';
 import type { ArchName } from '../../model/loaded-model.js';
+import { UNTRAINED_DEFAULTS } from '../../model/load-model.js';
 import { benchHttp, benchSoak, type HttpRow, type SoakRow } from '../bench/http.js';
 import { benchModelOnly, type ModelOnlyRow } from '../bench/model-only.js';
 import { benchPeers, peersAvailable, type PeerRow } from '../bench/peers.js';
@@ -18,7 +19,7 @@ interface BenchFlags {
   modelOnly?: boolean;
   httpOnly?: boolean;
   arch?: ArchName[];
-  numClasses: number;
+  numClasses?: number;
   size?: string[];
   engine: string;
   runs?: number;
@@ -119,6 +120,8 @@ function printTable(rows: Row[], ratios: Record<string, number | null>): void {
 
 async function run(flags: BenchFlags): Promise<void> {
   const log = (msg: string) => !flags.json && process.stderr.write(`${msg}\n`);
+  // Without the flag, the untrained model's class count (the peers' script needs a number).
+  const numClasses = flags.numClasses ?? UNTRAINED_DEFAULTS.segmentation.numClasses;
   const archs = flags.arch ?? DEFAULT_ARCHS;
   const sizes = (flags.size ?? DEFAULT_SIZES).map(parseSize);
   const engines: (EngineName | 'auto')[] = flags.engine === 'all' ? ENGINES : [flags.engine as EngineName | 'auto'];
@@ -130,7 +133,7 @@ async function run(flags: BenchFlags): Promise<void> {
           const runs = flags.runs ?? (height * width > 1e6 ? 5 : 10);
           log(`model-only ${engine} ${arch} ${height}x${width} (${runs} runs)...`);
           try {
-            rows.push(await benchModelOnly({ engine, arch, numClasses: flags.numClasses, height, width, runs, warmup: flags.warmup }));
+            rows.push(await benchModelOnly({ engine, arch, numClasses, height, width, runs, warmup: flags.warmup }));
           } catch (err) {
             if (engines.length === 1) throw err;
             log(`  skipped: ${(err as Error).message}`);
@@ -145,7 +148,7 @@ async function run(flags: BenchFlags): Promise<void> {
     else {
       log('peers: PyTorch eager and ONNX Runtime on torchvision\'s export...');
       const segArchs = archs.filter((a) => a.startsWith('lraspp_'));
-      const peers = await benchPeers({ archs: segArchs, numClasses: flags.numClasses, sizes, threads: os.availableParallelism(), runs: flags.runs ?? 5 });
+      const peers = await benchPeers({ archs: segArchs, numClasses, sizes, threads: os.availableParallelism(), runs: flags.runs ?? 5 });
       rows.push(...peers.rows);
     }
   }
