@@ -30,6 +30,7 @@ describe('cityseg bench', () => {
     }
     assert.ok((row.p95_ms as number) >= (row.p50_ms as number));
     assert.match(row.weights as string, /^seeded-init:\d+$/);
+    assert.ok(typeof row.load_1m === 'number' && row.load_1m >= 0);
     const mixed = row.mixed_cells as { noisy: number; smooth: number };
     assert.ok(mixed.noisy >= 0 && mixed.noisy <= 1 && mixed.smooth >= 0 && mixed.smooth <= 1);
     assert.equal(report.machine.node, process.version);
@@ -42,6 +43,7 @@ describe('cityseg bench', () => {
     assert.deepEqual(rows.map((r) => [r.kind, r.concurrency, r.size, r.errors, r.weights]), [['http', 1, '48x96', 0, 'none'], ['http', 2, '48x96', 0, 'none']]);
     for (const r of rows) {
       assert.ok((r.requests as number) >= 4 && (r.rss_mb as number) > 0 && (r.throughput_per_s as number) > 0);
+      assert.ok(typeof r.load_1m === 'number' && r.load_1m >= 0);
       // Every stage of a whole pass, as the server reported it, in the stages' order.
       assert.deepEqual(Object.keys(r.stages_p50_ms as object), REQUEST_STAGES.map((s) => s.name));
       for (const ms of Object.values(r.stages_p50_ms as Record<string, number>)) assert.ok(ms >= 0);
@@ -53,7 +55,7 @@ describe('cityseg bench', () => {
       { kind: 'model-only', engine: 'onnx', backend: 'onnxruntime-cpu', arch: 'lraspp_mobilenet_v3_large', num_classes: 19, size: '512x1024', batch: 1, weights: 'seeded-init:0', runs: 5, p50_ms: 80, p95_ms: 90, mean_ms: 82, throughput_per_s: 12.5 },
       { kind: 'peer', engine: 'onnxruntime-torchvision-export', arch: 'lraspp_mobilenet_v3_large', num_classes: 19, size: '512x1024', threads: 2, runs: 5, p50_ms: 100, p95_ms: 110, mean_ms: 101 },
       { kind: 'peer', engine: 'pytorch-eager', arch: 'lraspp_mobilenet_v3_large', num_classes: 19, size: '512x1024', threads: 2, runs: 5, p50_ms: 250, p95_ms: 260, mean_ms: 251 },
-      { kind: 'http', engine: 'onnx', arch: 'lraspp_mobilenet_v3_large', size: '512x1024', concurrency: 4, requests: 16, errors: 0, p50_ms: 300, p95_ms: 400, throughput_per_s: 10, rss_mb: 500, weights: 'none', stages_p50_ms: {} },
+      { kind: 'http', engine: 'onnx', arch: 'lraspp_mobilenet_v3_large', size: '512x1024', concurrency: 4, requests: 16, errors: 0, p50_ms: 300, p95_ms: 400, throughput_per_s: 10, rss_mb: 500, weights: 'none', stages_p50_ms: {}, load_1m: 1 },
     ]);
     assert.equal(ratios['onnx:lraspp_mobilenet_v3_large:512x1024 / onnxruntime-torchvision-export'], 0.8);
     assert.equal(ratios['onnx:lraspp_mobilenet_v3_large:512x1024 / pytorch-eager'], 0.32);

@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
 import { parseServerTiming, REQUEST_STAGES, type StageName } from '../../segmentation/stages.js';
-import { percentile, summarize } from './stats.js';
+import { loadAverage, percentile, summarize } from './stats.js';
 
 export interface HttpRow {
   kind: 'http';
@@ -29,6 +29,8 @@ export interface HttpRow {
   weights: string;
   /** p50 of each stage as the server reported it (Server-Timing), over this level's requests. */
   stages_p50_ms: Partial<Record<StageName, number>>;
+  /** The machine's 1-minute load average when this level finished. */
+  load_1m: number;
 }
 
 export interface HttpBenchOptions {
@@ -200,6 +202,7 @@ export async function benchHttp(opts: HttpBenchOptions): Promise<HttpRow[]> {
         rss_mb: await rssMb(child.pid!),
         weights: weightsOf(opts),
         stages_p50_ms: stageMedians(stages),
+        load_1m: loadAverage(),
       });
     }
     return rows;

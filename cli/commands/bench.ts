@@ -7,12 +7,15 @@ import { UNTRAINED_DEFAULTS } from '../../model/load-model.js';
 import { benchHttp, benchSoak, type HttpRow, type SoakRow } from '../bench/http.js';
 import { benchModelOnly, type ModelOnlyRow } from '../bench/model-only.js';
 import { benchPeers, peersAvailable, type PeerRow } from '../bench/peers.js';
-import { parseSize } from '../bench/stats.js';
+import { loadAverage, parseSize } from '../bench/stats.js';
 import { REQUEST_STAGES } from '../../segmentation/stages.js';
 import { SETTINGS } from '../../server/config.js';
 import { parseArch, parseNonNegativeInt, parsePositiveInt, settingOption } from '../options.js';
 
-type Row = ModelOnlyRow | HttpRow | PeerRow | SoakRow;
+/** A row, with the 1-minute load average when it finished (the machine may be shared with other work). */
+type Row = (ModelOnlyRow | HttpRow | PeerRow | SoakRow) & { load_1m?: number };
+
+const withLoad = <T extends object>(row: T): T & { load_1m: number } => ({ ...row, load_1m: loadAverage() });
 
 interface BenchFlags {
   json?: boolean;
@@ -96,15 +99,16 @@ function stageLine(stages: Partial<Record<string, number>>): string {
 
 function printTable(rows: Row[], ratios: Record<string, number | null>): void {
   const lines = rows.flatMap((r) => {
-    if (r.kind === 'soak') return `soak        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} ${r.requests} requests at c=4, errors ${r.errors}: RSS ${r.rss_after_warmup_mb} -> ${r.rss_end_mb} MB (${r.rss_growth_pct}%), peak ${r.peak_rss_mb} MB`;
+    const load = r.load_1m === undefined ? '' : `  load ${r.load_1m}`;
+    if (r.kind === 'soak') return `soak        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} ${r.requests} requests at c=4, errors ${r.errors}: RSS ${r.rss_after_warmup_mb} -> ${r.rss_end_mb} MB (${r.rss_growth_pct}%), peak ${r.peak_rss_mb} MB${load}`;
     if (r.kind === 'http') {
       return [
-        `http        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} c=${String(r.concurrency).padEnd(3)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} req/s  rss ${r.rss_mb} MB  errors ${r.errors}  weights ${r.weights}`,
+        `http        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} c=${String(r.concurrency).padEnd(3)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} req/s  rss ${r.rss_mb} MB  errors ${r.errors}  weights ${r.weights}${load}`,
         `              stages p50 (ms): ${stageLine(r.stages_p50_ms)}`,
       ];
     }
-    if (r.kind === 'peer') return `peer        ${r.engine.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  (${r.threads} threads)`;
-    const main = `model-only  ${`${r.engine}/${r.backend}`.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} img/s  weights ${r.weights}`;
+    if (r.kind === 'peer') return `peer        ${r.engine.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  (${r.threads} threads)${load}`;
+    const main = `model-only  ${`${r.engine}/${r.backend}`.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} img/s  weights ${r.weights}${load}`;
     if (r.smooth_p50_ms === undefined || !r.mixed_cells) return main;
     return [
       main,
@@ -133,7 +137,7 @@ async function run(flags: BenchFlags): Promise<void> {
           const runs = flags.runs ?? (height * width > 1e6 ? 5 : 10);
           log(`model-only ${engine} ${arch} ${height}x${width} (${runs} runs)...`);
           try {
-            rows.push(await benchModelOnly({ engine, arch, numClasses, height, width, runs, warmup: flags.warmup }));
+            rows.push(withLoad(await benchModelOnly({ engine, arch, numClasses, height, width, runs, warmup: flags.warmup })));
           } catch (err) {
             if (engines.length === 1) throw err;
             log(`  skipped: ${(err as Error).message}`);
@@ -149,7 +153,7 @@ async function run(flags: BenchFlags): Promise<void> {
       log('peers: PyTorch eager and ONNX Runtime on torchvision\'s export...');
       const segArchs = archs.filter((a) => a.startsWith('lraspp_'));
       const peers = await benchPeers({ archs: segArchs, numClasses, sizes, threads: os.availableParallelism(), runs: flags.runs ?? 5 });
-      rows.push(...peers.rows);
+      rows.push(...peers.rows.map(withLoad));
     }
   }
   if (!flags.modelOnly) {
@@ -164,7 +168,7 @@ async function run(flags: BenchFlags): Promise<void> {
       if (flags.soak > 0) {
         const [height, width] = parseSize(flags.soakSize);
         log(`soak ${engine}: ${flags.soak} requests of a ${flags.soakSize} JPEG at c=4...`);
-        rows.push(await benchSoak({ arch: archs[0], engine, workers: flags.workers, requests: flags.soak, height, width, env }));
+        rows.push(withLoad(await benchSoak({ arch: archs[0], engine, workers: flags.workers, requests: flags.soak, height, width, env })));
       }
     }
   }
