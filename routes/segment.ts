@@ -11,6 +11,7 @@ import {
   type InferenceModeOptions,
 } from '../segmentation/inference-modes/index.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
+import { serverTimingHeader } from '../segmentation/stages.js';
 import type { SegmentOutput } from '../server/inference.js';
 import { planSegment } from '../server/request-plan.js';
 import { inferenceSizeOf } from '../server/model-registry.js';
@@ -102,7 +103,9 @@ export const segmentationSchema = {
       required: ['decodeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs', 'encodeMs', 'totalMs'],
       properties: {
         decodeMs: { type: 'number' },
-        preprocessMs: { type: 'number' },
+        preprocessMs: { type: 'number', description: 'Resize and normalise together' },
+        resizeMs: { type: 'number', description: 'To the inference size (whole passes)' },
+        normalizeMs: { type: 'number', description: 'RGB bytes to the engine input (whole passes)' },
         inferenceMs: { type: 'number', description: 'The forward pass alone (not waiting for the engine)' },
         postprocessMs: { type: 'number', description: 'Upsample to the image size and argmax' },
         encodeMs: { type: 'number', description: 'Per-class statistics (and RLE)' },
@@ -171,6 +174,7 @@ export const segmentQuerystring = {
 const imageResponseHeaders = {
   'X-Model': { type: 'string' },
   'X-Inference-Ms': { type: 'number' },
+  'Server-Timing': { type: 'string', description: 'Milliseconds per stage: queue, decode, resize, normalize, forward, upsample-argmax, encode' },
   'X-Mask-Width': { type: 'integer' },
   'X-Mask-Height': { type: 'integer' },
   'X-Request-Id': { type: 'string' },
@@ -251,6 +255,7 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
         .headers({
           'x-model': served.model.id,
           'x-inference-ms': timings.inferenceMs.toFixed(2),
+          'server-timing': serverTimingHeader(timings),
           'x-mask-width': String(answer.width),
           'x-mask-height': String(answer.height),
         })

@@ -7,12 +7,17 @@ import { softmax, topK, upsampleArgmax, type TopKEntry } from './postprocess.js'
 import { classificationInput, normalizeImageNet, resizeForInference, type InferenceSize } from './preprocess.js';
 import type { ClassMap, RgbImage } from './types.js';
 
-/** Milliseconds spent in each stage of one request. */
+/**
+ * Milliseconds spent in each stage of one request (names: segmentation/stages.ts). `preprocessMs` is resize and
+ * normalise together; a whole pass also reports the two apart (`resizeMs`, `normalizeMs`).
+ */
 export interface SegmentTimings {
   decodeMs: number;
   preprocessMs: number;
   inferenceMs: number;
   postprocessMs: number;
+  resizeMs?: number;
+  normalizeMs?: number;
 }
 
 export interface SegmentOptions {
@@ -70,10 +75,8 @@ export async function segmentImage(
     const run = await segmentWithMode(engine, image, opts.size, mode);
     return { image, classMap: run.classMap, inferenceSize: run.inferenceSize, timings: { decodeMs, ...run.timings }, mode: run.report };
   }
-  const [[resized, input], preprocessMs] = await timed(async () => {
-    const small = await resizeForInference(image, opts.size);
-    return [small, normalizeImageNet(small)] as const;
-  });
+  const [resized, resizeMs] = await timed(() => resizeForInference(image, opts.size));
+  const [input, normalizeMs] = await timed(() => normalizeImageNet(resized));
   checkpoint();
   const [logits, waitedMs] = await timed(() => engine.run(input));
   // The forward pass alone when the engine measured it (not the wait behind another request's pass).
@@ -87,7 +90,7 @@ export async function segmentImage(
     image,
     classMap,
     inferenceSize: { width: resized.width, height: resized.height },
-    timings: { decodeMs, preprocessMs, inferenceMs, postprocessMs },
+    timings: { decodeMs, preprocessMs: resizeMs + normalizeMs, inferenceMs, postprocessMs, resizeMs, normalizeMs },
     batchSize: logits.batchSize,
     ...(mode ? { mode: modeReport(mode, 1) } : {}),
     ...(opts.keepLogits ? { logits } : {}),

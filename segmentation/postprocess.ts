@@ -275,6 +275,12 @@ export class UpsampleArgmaxRows {
   private received = 0;
   /** Next output row to finish. */
   private nextRow = 0;
+  private readonly runs: ColumnRuns;
+  /** The source rows the last output row read, and which of its column runs were mixed (the rest copy a label). */
+  private pairTop = -1;
+  private pairBottom = -1;
+  private readonly mixed: Int32Array;
+  private mixedCount = 0;
 
   constructor(h: number, w: number, c: number, outH: number, outW: number) {
     if (!(Number.isInteger(h) && Number.isInteger(w) && Number.isInteger(c) && h >= 1 && w >= 1 && c >= 1)) {
@@ -290,6 +296,8 @@ export class UpsampleArgmaxRows {
     this.ys = linearAxis(h, outH);
     this.xs = linearAxis(w, outW);
     this.cells = new CellCandidates(w, c);
+    this.runs = columnRuns(this.xs);
+    this.mixed = new Int32Array(this.runs.count);
     this.carry = new Float32Array(w * c);
     this.carryArgmax = new Uint8Array(w);
     this.classMap = { data: new Uint8Array(outH * outW), width: outW, height: outH };
@@ -327,38 +335,68 @@ export class UpsampleArgmaxRows {
     this.received += rows;
   }
 
+  /**
+   * Output row oy from its two source rows, a run of output columns (those between the same two source columns)
+   * at a time: a run whose four corners share an argmax is that label throughout (every output row of the same
+   * source-row pair repeats it, so such rows start as a copy of the previous one); only mixed runs interpolate.
+   */
   private outputRow(oy: number, top: SourceRow, bottom: SourceRow): void {
-    const { xs, c, cells } = this;
+    const { runs } = this;
     const outW = this.classMap.width;
     const out = this.classMap.data;
+    const outRow = oy * outW;
+    const y0 = this.ys.i0[oy];
+    const y1 = this.ys.i1[oy];
+    if (y0 === this.pairTop && y1 === this.pairBottom) {
+      out.copyWithin(outRow, outRow - outW, outRow);
+    } else {
+      this.pairTop = y0;
+      this.pairBottom = y1;
+      this.mixedCount = 0;
+      const ta = top.argmax;
+      const ba = bottom.argmax;
+      for (let r = 0; r < runs.count; r++) {
+        const x0 = runs.x0[r];
+        const x1 = runs.x1[r];
+        const k0 = ta[top.argmaxBase + x0];
+        if (k0 === ta[top.argmaxBase + x1] && k0 === ba[bottom.argmaxBase + x0] && k0 === ba[bottom.argmaxBase + x1]) {
+          for (let ox = runs.start[r], end = runs.start[r + 1]; ox < end; ox++) out[outRow + ox] = k0;
+        } else {
+          this.mixed[this.mixedCount++] = r;
+        }
+      }
+    }
+    this.cells.useRow(y0);
+    for (let m = 0; m < this.mixedCount; m++) this.mixedRun(this.mixed[m], oy, top, bottom);
+  }
+
+  /** The output columns of run r in row oy, where the corners disagree: the candidates of the cell, interpolated. */
+  private mixedRun(r: number, oy: number, top: SourceRow, bottom: SourceRow): void {
+    const { xs, c, cells, runs } = this;
+    const out = this.classMap.data;
+    const outRow = oy * this.classMap.width;
     const wy0 = this.ys.w0[oy];
     const wy1 = this.ys.w1[oy];
     const src0 = top.values;
     const src1 = bottom.values;
-    const outRow = oy * outW;
-    cells.useRow(this.ys.i0[oy]);
-    for (let ox = 0; ox < outW; ox++) {
-      const x0 = xs.i0[ox];
-      const x1 = xs.i1[ox];
-      const k0 = top.argmax[top.argmaxBase + x0];
-      if (k0 === top.argmax[top.argmaxBase + x1] && k0 === bottom.argmax[bottom.argmaxBase + x0] && k0 === bottom.argmax[bottom.argmaxBase + x1]) {
-        out[outRow + ox] = k0;
-        continue;
-      }
+    const x0 = runs.x0[r];
+    const x1 = runs.x1[r];
+    const a = top.base + x0 * c;
+    const b = top.base + x1 * c;
+    const d = bottom.base + x0 * c;
+    const e = bottom.base + x1 * c;
+    const offset = cells.of(src0, top.base, src1, bottom.base, x0, x1);
+    const n = cells.countOf(x0);
+    const { list, ceiling } = cells;
+    for (let ox = runs.start[r], end = runs.start[r + 1]; ox < end; ox++) {
       const wx0 = xs.w0[ox];
       const wx1 = xs.w1[ox];
-      const a = top.base + x0 * c;
-      const b = top.base + x1 * c;
-      const d = bottom.base + x0 * c;
-      const e = bottom.base + x1 * c;
-      const offset = cells.of(src0, top.base, src1, bottom.base, x0, x1);
-      const n = cells.countOf(x0);
       let best = -1;
       let bestValue = -Infinity;
       for (let i = 0; i < n; i++) {
         // Candidates come by descending ceiling: once one is below the best value, so are all the rest.
-        if (cells.ceiling[offset + i] < bestValue) break;
-        const k = cells.list[offset + i];
+        if (ceiling[offset + i] < bestValue) break;
+        const k = list[offset + i];
         const v = lerp(wy0, lerp(wx0, src0[a + k], wx1, src0[b + k]), wy1, lerp(wx0, src1[d + k], wx1, src1[e + k]));
         // Exact ties go to the lowest class index, like torch.argmax.
         if (v > bestValue || (v === bestValue && k < best)) {
@@ -369,6 +407,34 @@ export class UpsampleArgmaxRows {
       out[outRow + ox] = best;
     }
   }
+}
+
+/**
+ * Maximal runs of output columns that read the same two source columns (i0, i1): `start[r]..start[r + 1]` are
+ * run r's columns. Upsampling x8, each run is 8 columns wide.
+ */
+interface ColumnRuns {
+  count: number;
+  start: Int32Array;
+  x0: Int32Array;
+  x1: Int32Array;
+}
+
+function columnRuns(xs: LinearAxis): ColumnRuns {
+  const outW = xs.i0.length;
+  const start = new Int32Array(outW + 1);
+  const x0 = new Int32Array(outW);
+  const x1 = new Int32Array(outW);
+  let count = 0;
+  for (let ox = 0; ox < outW; ox++) {
+    if (count > 0 && xs.i0[ox] === x0[count - 1] && xs.i1[ox] === x1[count - 1]) continue;
+    start[count] = ox;
+    x0[count] = xs.i0[ox];
+    x1[count] = xs.i1[ox];
+    count++;
+  }
+  start[count] = outW;
+  return { count, start, x0, x1 };
 }
 
 /**

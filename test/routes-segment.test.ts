@@ -7,6 +7,7 @@ import request from 'supertest';
 import sharp from 'sharp';
 import { CITYSCAPES_LABELS } from '../segmentation/labels/index.js';
 import { decodeRle } from '../segmentation/rle.js';
+import { parseServerTiming, REQUEST_STAGES } from '../segmentation/stages.js';
 import { appWithDefaultModels, decodeRaw, encodeImage, patternPixels, testConfig } from './server-helpers.js';
 
 const TRAIN_LABELS = CITYSCAPES_LABELS.filter((l) => l.trainId >= 0 && l.trainId < 255).sort((a, b) => a.trainId - b.trainId);
@@ -50,6 +51,8 @@ describe('POST /v1/segment', () => {
     assert.equal(res.headers['x-mask-height'], '72');
     assert.equal(res.headers['x-request-id'], 'seg-42');
     assert.ok(Number(res.headers['x-inference-ms']) > 0);
+    // Server-Timing names every stage of a whole pass, in order (the bench reads it).
+    assert.deepEqual(Object.keys(parseServerTiming(res.headers['server-timing'])), REQUEST_STAGES.map((s) => s.name));
     const color = await decodeRaw(res.body);
     assert.deepEqual([color.width, color.height, color.channels], [96, 72, 3]);
     // Every pixel is the palette colour of its trainId.

@@ -127,7 +127,8 @@ describe('segmentImage end to end with a colour-key engine', () => {
     assert.deepEqual(result.inferenceSize, { width: 100, height: 50 });
     assert.deepEqual(result.classMap, upsampleArgmax(logits, 200, 400));
     for (const ms of Object.values(result.timings)) assert.ok(ms >= 0 && Number.isFinite(ms));
-    assert.deepEqual(Object.keys(result.timings), ['decodeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs']);
+    assert.deepEqual(Object.keys(result.timings), ['decodeMs', 'preprocessMs', 'inferenceMs', 'postprocessMs', 'resizeMs', 'normalizeMs']);
+    assert.equal(result.timings.preprocessMs, result.timings.resizeMs! + result.timings.normalizeMs!);
   });
 
   it('passes decode errors through and refuses engines returning the wrong rank', async () => {

@@ -3,13 +3,15 @@
  * /v1/segment?format=labelIds by autocannon at several concurrencies, and the server's RSS along the way.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
+import type { IncomingHttpHeaders } from 'node:http';
 import { readFile } from 'node:fs/promises';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import autocannon from 'autocannon';
 import sharp from 'sharp';
-import { summarize } from './stats.js';
+import { parseServerTiming, REQUEST_STAGES, type StageName } from '../../segmentation/stages.js';
+import { loadAverage, percentile, summarize } from './stats.js';
 
 export interface HttpRow {
   kind: 'http';
@@ -23,6 +25,12 @@ export interface HttpRow {
   p95_ms: number;
   throughput_per_s: number;
   rss_mb: number;
+  /** The server's weights (CITYSEG_WEIGHTS; `none` = the untrained seeded network, noisy logits). */
+  weights: string;
+  /** p50 of each stage as the server reported it (Server-Timing), over this level's requests. */
+  stages_p50_ms: Partial<Record<StageName, number>>;
+  /** The machine's 1-minute load average when this level finished. */
+  load_1m: number;
 }
 
 export interface HttpBenchOptions {
@@ -36,6 +44,8 @@ export interface HttpBenchOptions {
   width: number;
   /** Extra environment for the server (CITYSEG_*). */
   env?: Record<string, string>;
+  /** CITYSEG_WEIGHTS for the server; default `none` (seeded, untrained: the benchmark never downloads). */
+  weights?: string;
 }
 
 /** A street-like synthetic photo: sky, buildings, road, with texture so JPEG size is realistic. */
@@ -87,18 +97,44 @@ async function waitReady(base: string, child: ChildProcess, timeoutMs = 120_000)
   throw new Error('server did not become ready in time');
 }
 
-/** Runs `amount` requests over `connections` connections; every response's latency is kept for exact percentiles. */
-async function fire(url: string, body: Buffer, connections: number, amount: number): Promise<{ result: autocannon.Result; latencies: number[]; seconds: number }> {
+interface Fired {
+  result: autocannon.Result;
+  latencies: number[];
+  seconds: number;
+  /** Per stage, the milliseconds each response's Server-Timing header reported. */
+  stages: Map<StageName, number[]>;
+}
+
+/** Runs `amount` requests over `connections` connections; every response's latency and stage timings are kept. */
+async function fire(url: string, body: Buffer, connections: number, amount: number): Promise<Fired> {
   const latencies: number[] = [];
+  const stages = new Map<StageName, number[]>();
+  const onResponse = (_status: number, _body: string, _context: object, headers: IncomingHttpHeaders | undefined) => {
+    const header = headers?.['server-timing'];
+    for (const [name, ms] of Object.entries(parseServerTiming(Array.isArray(header) ? header.join(',') : header))) {
+      stages.set(name as StageName, [...(stages.get(name as StageName) ?? []), ms]);
+    }
+  };
   const started = performance.now();
   const result = await new Promise<autocannon.Result>((resolve, reject) => {
-    const instance = autocannon({ url, method: 'POST', headers: { 'content-type': 'image/jpeg' }, body, connections, amount, timeout: 120 }, (err, res) =>
-      err ? reject(err) : resolve(res),
+    const instance = autocannon(
+      { url, connections, amount, timeout: 120, requests: [{ method: 'POST', headers: { 'content-type': 'image/jpeg' }, body, onResponse }] },
+      (err, res) => (err ? reject(err) : resolve(res)),
     );
     instance.on('response', (_client, _status, _bytes, responseTime) => latencies.push(responseTime));
   });
   // autocannon's own duration is in whole seconds: too coarse for a few slow requests.
-  return { result, latencies, seconds: (performance.now() - started) / 1000 };
+  return { result, latencies, seconds: (performance.now() - started) / 1000, stages };
+}
+
+/** p50 per stage, in the stages' order. */
+function stageMedians(stages: Map<StageName, number[]>): Partial<Record<StageName, number>> {
+  const out: Partial<Record<StageName, number>> = {};
+  for (const { name } of REQUEST_STAGES) {
+    const values = stages.get(name);
+    if (values?.length) out[name] = Math.round(percentile([...values].sort((a, b) => a - b), 0.5) * 10) / 10;
+  }
+  return out;
 }
 
 export interface SoakRow {
@@ -150,7 +186,7 @@ export async function benchHttp(opts: HttpBenchOptions): Promise<HttpRow[]> {
     await fire(url, body, 1, 2);
     const rows: HttpRow[] = [];
     for (const connections of opts.concurrencies) {
-      const { result, latencies, seconds } = await fire(url, body, connections, Math.max(opts.requests, connections * 2));
+      const { result, latencies, seconds, stages } = await fire(url, body, connections, Math.max(opts.requests, connections * 2));
       const latency = summarize(latencies);
       rows.push({
         kind: 'http',
@@ -164,11 +200,16 @@ export async function benchHttp(opts: HttpBenchOptions): Promise<HttpRow[]> {
         p95_ms: latency.p95_ms,
         throughput_per_s: Math.round((result.requests.total / seconds) * 100) / 100,
         rss_mb: await rssMb(child.pid!),
+        weights: weightsOf(opts),
+        stages_p50_ms: stageMedians(stages),
+        load_1m: loadAverage(),
       });
     }
     return rows;
   });
 }
+
+const weightsOf = (opts: Pick<HttpBenchOptions, 'weights'>) => opts.weights ?? 'none';
 
 /** Starts the real server in its own process on 127.0.0.1, runs `work` once it is ready, then stops it. */
 async function withServer<T>(opts: Omit<HttpBenchOptions, 'concurrencies' | 'requests'>, work: (base: string, child: ChildProcess) => Promise<T>): Promise<T> {
@@ -182,6 +223,7 @@ async function withServer<T>(opts: Omit<HttpBenchOptions, 'concurrencies' | 'req
       LOG_LEVEL: 'warn',
       CITYSEG_ARCH: opts.arch,
       CITYSEG_ENGINE: opts.engine,
+      CITYSEG_WEIGHTS: weightsOf(opts),
       CITYSEG_INFERENCE_SIZE: 'native',
       CITYSEG_CLASSIFIER_ARCH: 'none',
       CITYSEG_QUEUE_LIMIT: '256',

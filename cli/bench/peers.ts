@@ -10,6 +10,11 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import * as ort from 'onnxruntime-node';
+import type { ArchName } from '../../model/loaded-model.js';
+import { prepareNetwork } from '../../model/load-model.js';
+import { OnnxEngine, sessionOptions } from '../../model/engines/onnx-engine.js';
+import { upsampleArgmax } from '../../segmentation/postprocess.js';
+import { syntheticInput } from './model-only.js';
 import { summarize, type LatencySummary } from './stats.js';
 
 const PYTHON = process.env.CITYSEG_PYTHON ?? '/usr/bin/python3';
@@ -22,6 +27,23 @@ export interface PeerRow extends LatencySummary {
   num_classes: number;
   size: string;
   threads: number;
+}
+
+/**
+ * Our engine and ONNX Runtime on torchvision's export, run by run in turn with the same session settings (ours), each
+ * to a class map (ours: forward + upsample-argmax; the export ends in the argmax): on a machine shared with other work
+ * both see the same load, which separate phases do not.
+ */
+export interface PairedRow {
+  kind: 'paired';
+  arch: string;
+  num_classes: number;
+  size: string;
+  runs: number;
+  ours_p50_ms: number;
+  export_p50_ms: number;
+  /** Median of the per-pair ratios ours / export. */
+  ratio_p50: number;
 }
 
 interface PythonReport {
@@ -62,7 +84,59 @@ async function timeOrt(file: string, height: number, width: number, threads: num
   }
 }
 
-export async function benchPeers(opts: { archs: string[]; numClasses: number; sizes: [number, number][]; threads: number; runs: number }): Promise<{ rows: PeerRow[]; versions: { torch: string; torchvision: string } }> {
+/** NHWC → NCHW of one image. */
+function toNchw(data: Float32Array, height: number, width: number): Float32Array {
+  const out = new Float32Array(data.length);
+  const plane = height * width;
+  for (let p = 0; p < plane; p++) for (let c = 0; c < 3; c++) out[c * plane + p] = data[p * 3 + c];
+  return out;
+}
+
+async function pairedWithExport(file: string, arch: string, numClasses: number, height: number, width: number, threads: number, runs: number): Promise<PairedRow> {
+  const prepared = await prepareNetwork({ arch: arch as ArchName, numClasses });
+  const engine = await OnnxEngine.create(prepared.network, { intraOpThreads: threads });
+  const session = await ort.InferenceSession.create(file, sessionOptions({ intraOpThreads: threads }));
+  try {
+    const nhwc = syntheticInput(height, width);
+    const ours = async () => upsampleArgmax(await engine.run({ data: nhwc, shape: [1, height, width, 3] }), height, width);
+    const input = new ort.Tensor('float32', toNchw(nhwc, height, width), [1, 3, height, width]);
+    // The export ends in the argmax (scripts/bench_peers.py).
+    const theirs = async () => {
+      const results = await session.run({ input });
+      for (const tensor of Object.values(results)) tensor.dispose();
+    };
+    const time = async (fn: () => Promise<unknown>) => {
+      const start = performance.now();
+      await fn();
+      return performance.now() - start;
+    };
+    await ours();
+    await theirs();
+    const a: number[] = [];
+    const b: number[] = [];
+    const ratios: number[] = [];
+    for (let i = 0; i < runs; i++) {
+      a.push(await time(ours));
+      b.push(await time(theirs));
+      ratios.push(a[i] / b[i]);
+    }
+    return {
+      kind: 'paired',
+      arch,
+      num_classes: numClasses,
+      size: `${height}x${width}`,
+      runs,
+      ours_p50_ms: summarize(a).p50_ms,
+      export_p50_ms: summarize(b).p50_ms,
+      ratio_p50: Math.round(summarize(ratios.map((r) => r * 1000)).p50_ms) / 1000,
+    };
+  } finally {
+    engine.dispose();
+    await session.release();
+  }
+}
+
+export async function benchPeers(opts: { archs: string[]; numClasses: number; sizes: [number, number][]; threads: number; runs: number }): Promise<{ rows: (PeerRow | PairedRow)[]; versions: { torch: string; torchvision: string } }> {
   const dir = await mkdtemp(path.join(os.tmpdir(), 'cityseg-peers-'));
   try {
     const sizes = opts.sizes.map(([h, w]) => `${h}x${w}`);
@@ -76,7 +150,7 @@ export async function benchPeers(opts: { archs: string[]; numClasses: number; si
       '--export-dir', dir,
     ], { maxBuffer: 16 << 20 });
     const report = JSON.parse(stdout) as PythonReport;
-    const rows: PeerRow[] = report.rows.map((r) => ({
+    const rows: (PeerRow | PairedRow)[] = report.rows.map((r) => ({
       kind: 'peer',
       engine: r.engine,
       arch: r.arch,
@@ -92,6 +166,7 @@ export async function benchPeers(opts: { archs: string[]; numClasses: number; si
       for (const [h, w] of opts.sizes) {
         const summary = await timeOrt(report.onnx[arch], h, w, opts.threads, opts.runs);
         rows.push({ kind: 'peer', engine: 'onnxruntime-torchvision-export', arch, num_classes: opts.numClasses, size: `${h}x${w}`, threads: opts.threads, ...summary });
+        rows.push(await pairedWithExport(report.onnx[arch], arch, opts.numClasses, h, w, opts.threads, opts.runs));
       }
     }
     return { rows, versions: { torch: report.torch, torchvision: report.torchvision } };

@@ -1,3 +1,5 @@
+import os from 'node:os';
+
 /** Summary statistics of a list of timings, in the shape of one benchmark row. */
 export interface LatencySummary {
   runs: number;
@@ -27,4 +29,9 @@ export function parseSize(text: string): [height: number, width: number] {
   const match = /^(\d+)x(\d+)$/.exec(text);
   if (!match) throw new RangeError(`size must be HEIGHTxWIDTH, e.g. 512x1024, got '${text}'`);
   return [Number(match[1]), Number(match[2])];
+}
+
+/** The 1-minute load average now (the machine may be shared: every figure is reported with it). */
+export function loadAverage(): number {
+  return Math.round(os.loadavg()[0] * 100) / 100;
 }

@@ -3,22 +3,27 @@ import os from 'node:os';
 import { Command, Option } from 'commander';
 import type { EngineName } from '../../model/engines/engine.js';
 import type { ArchName } from '../../model/loaded-model.js';
+import { UNTRAINED_DEFAULTS } from '../../model/load-model.js';
 import { benchHttp, benchSoak, type HttpRow, type SoakRow } from '../bench/http.js';
 import { benchInt8, formatInt8Row, type Int8Row } from '../bench/int8.js';
 import { benchModelOnly, type ModelOnlyRow } from '../bench/model-only.js';
-import { benchPeers, peersAvailable, type PeerRow } from '../bench/peers.js';
-import { parseSize } from '../bench/stats.js';
+import { benchPeers, peersAvailable, type PairedRow, type PeerRow } from '../bench/peers.js';
+import { loadAverage, parseSize } from '../bench/stats.js';
+import { REQUEST_STAGES } from '../../segmentation/stages.js';
 import { SETTINGS } from '../../server/config.js';
 import { parseArch, parseNonNegativeInt, parsePositiveInt, settingOption } from '../options.js';
 
-type Row = ModelOnlyRow | HttpRow | PeerRow | SoakRow | Int8Row;
+/** A row, with the 1-minute load average when it finished (the machine may be shared with other work). */
+type Row = (ModelOnlyRow | HttpRow | PeerRow | PairedRow | SoakRow | Int8Row) & { load_1m?: number };
+
+const withLoad = <T extends object>(row: T): T & { load_1m: number } => ({ ...row, load_1m: loadAverage() });
 
 interface BenchFlags {
   json?: boolean;
   modelOnly?: boolean;
   httpOnly?: boolean;
   arch?: ArchName[];
-  numClasses: number;
+  numClasses?: number;
   size?: string[];
   engine: string;
   runs?: number;
@@ -48,11 +53,13 @@ export function machineDescription() {
   return { cpu: cpus[0]?.model ?? 'unknown', cores: os.availableParallelism(), memory_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.arch()}` };
 }
 
+const pct = (share: number) => `${Math.round(share * 1000) / 10}%`;
+
 function ratio(a: number | undefined, b: number | undefined): number | null {
   return a && b ? Math.round((a / b) * 1000) / 1000 : null;
 }
 
-/** The ratios issue #5 sets targets for, computed from rows measured in this run. */
+/** The ratios issue #15 sets targets for, computed from rows measured in this run. */
 export function targetRatios(rows: Row[]): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   const modelRows = rows.filter((r): r is ModelOnlyRow => r.kind === 'model-only');
@@ -66,6 +73,9 @@ export function targetRatios(rows: Row[]): Record<string, number | null> {
     if (ort) out[`${key} / onnxruntime-torchvision-export`] = ratio(m.p50_ms, ort.p50_ms);
     if (torch) out[`${key} / pytorch-eager`] = ratio(m.p50_ms, torch.p50_ms);
   }
+  for (const p of rows.filter((r): r is PairedRow => r.kind === 'paired')) {
+    out[`onnx:${p.arch}:${p.size} / onnxruntime-torchvision-export (interleaved, same session settings)`] = p.ratio_p50;
+  }
   for (const soak of rows.filter((r): r is SoakRow => r.kind === 'soak')) {
     out[`rss growth over ${soak.requests} requests (${soak.engine})`] = Math.round(soak.rss_growth_pct * 10) / 1000;
   }
@@ -78,21 +88,51 @@ export function targetRatios(rows: Row[]): Record<string, number | null> {
   return out;
 }
 
+/** Issue #15's bound on a ratio (by its key, as targetRatios names it), as text, or '' when it has none. */
+export function targetOf(key: string): string {
+  if (key.includes('http p50 c=1')) return key.includes('x2048)') ? '≤ 1.15' : '';
+  if (key.includes('http throughput c=4')) return '≥ 0.9';
+  if (!key.startsWith('onnx:lraspp_mobilenet_v3_large:')) return '';
+  if (key.includes('/ onnxruntime-torchvision-export')) return '≤ 0.8';
+  if (key.endsWith('/ pytorch-eager')) return '≤ 0.35';
+  return '';
+}
+
+function stageLine(stages: Partial<Record<string, number>>): string {
+  return REQUEST_STAGES.filter((s) => stages[s.name] !== undefined).map((s) => `${s.name} ${stages[s.name]}`).join(', ');
+}
+
 function printTable(rows: Row[], ratios: Record<string, number | null>): void {
-  const lines = rows.map((r) => {
-    if (r.kind === 'int8') return formatInt8Row(r);
-    if (r.kind === 'soak') return `soak        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} ${r.requests} requests at c=4, errors ${r.errors}: RSS ${r.rss_after_warmup_mb} -> ${r.rss_end_mb} MB (${r.rss_growth_pct}%), peak ${r.peak_rss_mb} MB`;
-    if (r.kind === 'http') return `http        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} c=${String(r.concurrency).padEnd(3)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} req/s  rss ${r.rss_mb} MB  errors ${r.errors}`;
-    if (r.kind === 'peer') return `peer        ${r.engine.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  (${r.threads} threads)`;
-    return `model-only  ${`${r.engine}/${r.backend}`.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} img/s`;
+  const lines = rows.flatMap((r) => {
+    const load = r.load_1m === undefined ? '' : `  load ${r.load_1m}`;
+    if (r.kind === 'int8') return `${formatInt8Row(r)}${load}`;
+    if (r.kind === 'soak') return `soak        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} ${r.requests} requests at c=4, errors ${r.errors}: RSS ${r.rss_after_warmup_mb} -> ${r.rss_end_mb} MB (${r.rss_growth_pct}%), peak ${r.peak_rss_mb} MB${load}`;
+    if (r.kind === 'http') {
+      return [
+        `http        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} c=${String(r.concurrency).padEnd(3)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} req/s  rss ${r.rss_mb} MB  errors ${r.errors}  weights ${r.weights}${load}`,
+        `              stages p50 (ms): ${stageLine(r.stages_p50_ms)}`,
+      ];
+    }
+    if (r.kind === 'paired') return `paired      ${'onnx vs torchvision export'.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} interleaved, same session settings: ours p50 ${r.ours_p50_ms} ms, export p50 ${r.export_p50_ms} ms, ratio p50 ${r.ratio_p50}${load}`;
+    if (r.kind === 'peer') return `peer        ${r.engine.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  (${r.threads} threads)${load}`;
+    const main = `model-only  ${`${r.engine}/${r.backend}`.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} img/s  weights ${r.weights}${load}`;
+    if (r.smooth_p50_ms === undefined || !r.mixed_cells) return main;
+    return [
+      main,
+      `              forward ${r.forward_p50_ms} ms + upsample-argmax ${r.upsample_argmax_p50_ms} ms (noisy logits, ${pct(r.mixed_cells.noisy)} mixed cells); ` +
+        `smooth trained-like logits: p50 ${r.smooth_p50_ms} ms, upsample-argmax ${r.smooth_upsample_argmax_p50_ms} ms (${pct(r.mixed_cells.smooth)} mixed cells)`,
+    ];
   });
   process.stdout.write(`${lines.join('\n')}\n`);
   const entries = Object.entries(ratios);
-  if (entries.length) process.stdout.write(`\nratios:\n${entries.map(([k, v]) => `  ${k}: ${v ?? 'n/a'}`).join('\n')}\n`);
+  const bound = (k: string) => (targetOf(k) ? `  (target ${targetOf(k)})` : '');
+  if (entries.length) process.stdout.write(`\nratios:\n${entries.map(([k, v]) => `  ${k}: ${v ?? 'n/a'}${bound(k)}`).join('\n')}\n`);
 }
 
 async function run(flags: BenchFlags): Promise<void> {
   const log = (msg: string) => !flags.json && process.stderr.write(`${msg}\n`);
+  // Without the flag, the untrained model's class count (the peers' script needs a number).
+  const numClasses = flags.numClasses ?? UNTRAINED_DEFAULTS.segmentation.numClasses;
   const archs = flags.arch ?? DEFAULT_ARCHS;
   const sizes = (flags.size ?? DEFAULT_SIZES).map(parseSize);
   const engines: (EngineName | 'auto')[] = flags.engine === 'all' ? ENGINES : [flags.engine as EngineName | 'auto'];
@@ -104,7 +144,7 @@ async function run(flags: BenchFlags): Promise<void> {
           const runs = flags.runs ?? (height * width > 1e6 ? 5 : 10);
           log(`model-only ${engine} ${arch} ${height}x${width} (${runs} runs)...`);
           try {
-            rows.push(await benchModelOnly({ engine, arch, numClasses: flags.numClasses, height, width, runs, warmup: flags.warmup }));
+            rows.push(withLoad(await benchModelOnly({ engine, arch, numClasses, height, width, runs, warmup: flags.warmup })));
           } catch (err) {
             if (engines.length === 1) throw err;
             log(`  skipped: ${(err as Error).message}`);
@@ -115,7 +155,7 @@ async function run(flags: BenchFlags): Promise<void> {
   }
   if (flags.int8 && !flags.httpOnly) {
     const segArchs = archs.filter((a) => a.startsWith('lraspp_'));
-    rows.push(...(await benchInt8({ archs: segArchs, numClasses: flags.numClasses, sizes, imagesDir: flags.int8, runs: flags.runs, warmup: flags.warmup, log })));
+    rows.push(...(await benchInt8({ archs: segArchs, numClasses, sizes, imagesDir: flags.int8, runs: flags.runs, warmup: flags.warmup, log })).map(withLoad));
   }
   if (flags.peers && !flags.httpOnly) {
     const available = peersAvailable();
@@ -123,8 +163,8 @@ async function run(flags: BenchFlags): Promise<void> {
     else {
       log('peers: PyTorch eager and ONNX Runtime on torchvision\'s export...');
       const segArchs = archs.filter((a) => a.startsWith('lraspp_'));
-      const peers = await benchPeers({ archs: segArchs, numClasses: flags.numClasses, sizes, threads: os.availableParallelism(), runs: flags.runs ?? 5 });
-      rows.push(...peers.rows);
+      const peers = await benchPeers({ archs: segArchs, numClasses, sizes, threads: os.availableParallelism(), runs: flags.runs ?? 5 });
+      rows.push(...peers.rows.map(withLoad));
     }
   }
   if (!flags.modelOnly) {
@@ -139,7 +179,7 @@ async function run(flags: BenchFlags): Promise<void> {
       if (flags.soak > 0) {
         const [height, width] = parseSize(flags.soakSize);
         log(`soak ${engine}: ${flags.soak} requests of a ${flags.soakSize} JPEG at c=4...`);
-        rows.push(await benchSoak({ arch: archs[0], engine, workers: flags.workers, requests: flags.soak, height, width, env }));
+        rows.push(withLoad(await benchSoak({ arch: archs[0], engine, workers: flags.workers, requests: flags.soak, height, width, env })));
       }
     }
   }
@@ -162,7 +202,7 @@ export function benchCommand(): Command {
     .option('--warmup <n>', 'untimed runs first', parsePositiveInt, 2)
     .option('--peers', 'also time PyTorch eager and ONNX Runtime on torchvision\'s own export (needs /usr/bin/python3 with torch)')
     .option('--int8 <dir>', 'also int8 beside fp32 (onnx): p50, and agreement with fp32 on the street images in dir (README "INT8 (opt-in)")')
-    .option('--concurrency <list>', 'HTTP concurrency levels', '1,2,4,8')
+    .option('--concurrency <list>', 'HTTP concurrency levels', '1,4')
     .option('--requests <n>', 'HTTP requests per concurrency level', parsePositiveInt, 16)
     .option('--http-size <HxW>', 'size of the JPEG the HTTP rows post', '1024x2048')
     .option('--soak <n>', 'after the HTTP rows, send n more requests at c=4 and report RSS growth (0 = skip)', parseNonNegativeInt, 0)
@@ -172,7 +212,7 @@ export function benchCommand(): Command {
     .addOption(settingOption('maxBatch', { valueName: 'n', env: false, fallback: null, help: `HTTP rows: ${SETTINGS.maxBatch.help} (default: the server's)` }))
     .addHelpText('after', `
 Examples:
-  cityseg bench                                   # default engine, both archs and sizes, HTTP at c=1,2,4,8
+  cityseg bench                                   # default engine, both archs and sizes, HTTP at c=1,4
   cityseg bench --engine all --peers              # every engine, plus PyTorch and ONNX Runtime peers
   cityseg bench --model-only --int8 street/       # int8 beside fp32: speed and agreement on street/'s images
   cityseg bench --json --model-only --arch lraspp_mobilenet_v3_large --num-classes 19 --size 512x1024`)

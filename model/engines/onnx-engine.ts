@@ -22,6 +22,26 @@ export interface OnnxEngineOptions {
 
 const OUTPUT_NAME = OUTPUT_NAMES.engine;
 
+/** The engine's ONNX Runtime session settings (the benchmark runs the peers' export with the same ones). */
+export function sessionOptions(options: OnnxEngineOptions = {}): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ['cpu'],
+    graphOptimizationLevel: 'all',
+    // The arena stays on: without it a 2048x2048 pass took 20 s instead of 1.5-2.5 s (fresh pages for every
+    // activation). It keeps the largest pass's memory, which the memory budget therefore holds for good
+    // (server/inference-queue.ts). Per-shape memory plans are off: they would keep one plan per input size.
+    enableCpuMemArena: true,
+    enableMemPattern: false,
+    executionMode: 'sequential',
+    intraOpNumThreads: options.intraOpThreads ?? availableParallelism(),
+    interOpNumThreads: options.interOpThreads ?? 1,
+    // Idle intra-op threads sleep instead of spinning, leaving the cores to decoding and post-processing
+    // (measured: model-only time unchanged, HTTP throughput at concurrency 4 up ~10%; spinning doubled a pass
+    // when the machine was shared, README Speed).
+    extra: { session: { intra_op: { allow_spinning: '0' } } },
+  };
+}
+
 export class OnnxEngine implements InferenceEngine {
   readonly engine = 'onnx' as const;
   readonly backend: string;
@@ -36,21 +56,7 @@ export class OnnxEngine implements InferenceEngine {
 
   static async create(net: FoldedNetwork, options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
     const model = buildOnnxModel(net, { layout: 'engine', opsFor: options.opsFor });
-    const session = await ort.InferenceSession.create(model, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      // The arena stays on: without it a 2048x2048 pass took 20 s instead of 1.5-2.5 s (fresh pages for every
-      // activation). It keeps the largest pass's memory, which the memory budget therefore holds for good
-      // (server/inference-queue.ts). Per-shape memory plans are off: they would keep one plan per input size.
-      enableCpuMemArena: true,
-      enableMemPattern: false,
-      executionMode: 'sequential',
-      intraOpNumThreads: options.intraOpThreads ?? availableParallelism(),
-      interOpNumThreads: options.interOpThreads ?? 1,
-      // Idle intra-op threads sleep instead of spinning, leaving the cores to decoding and post-processing
-      // (measured: model-only time unchanged, HTTP throughput at concurrency 4 up ~10%).
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    });
+    const session = await ort.InferenceSession.create(model, sessionOptions(options));
     return new OnnxEngine(session, options.backend ?? 'onnxruntime-cpu');
   }
 
