@@ -3,7 +3,7 @@ import { availableParallelism } from 'node:os';
 import { ApiKeyFileError, parseApiKeyFile, type ApiKeys } from './api-keys.js';
 import type { EngineName } from '../model/engines/engine.js';
 import type { ArchName } from '../model/loaded-model.js';
-import { PRECISIONS, precisionProblem, type Precision } from '../model/quantize/precision.js';
+import { PRECISIONS, precisionProblem, type Precision } from '../model/quantize/precision-options.js';
 import { DOWNLOAD_LIMITS } from '../model/weights/download-limits.js';
 import type { FetchOptions } from '../model/weights/source.js';
 import { DEFAULT_MAX_FORWARD_PASSES } from '../segmentation/inference-modes/options.js';

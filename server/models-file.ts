@@ -20,7 +20,7 @@ import {
   type InferenceModeOptions,
 } from '../segmentation/inference-modes/index.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
-import { precisionProblem, type Precision } from '../model/quantize/precision.js';
+import { precisionProblem, type Precision } from '../model/quantize/precision-options.js';
 import { ConfigError, parseSetting, type ServerConfig } from './config.js';
 import { ModelsFileError } from './models-file-error.js';
 
