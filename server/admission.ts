@@ -1,6 +1,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { lingerAfterAnswer } from './lingering-close.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
 
 /**
@@ -183,9 +184,12 @@ const admissionPlugin: FastifyPluginAsync<AdmissionOptions> = async (app, option
     return payload.pipe(guard);
   });
 
-  // An answer sent before the body was read to the end closes the connection, instead of reading the rest.
+  // An answer sent before the body was read to the end closes the connection instead of reading the rest, after
+  // a bounded linger so the client reads its answer rather than a reset.
   app.addHook('onSend', async (request, reply) => {
-    if (!request.raw.complete) reply.header('connection', 'close');
+    if (request.raw.complete) return;
+    reply.header('connection', 'close');
+    lingerAfterAnswer(request.raw, options.bodyLimit);
   });
 };
 
