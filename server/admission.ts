@@ -118,7 +118,9 @@ class BodyGuard extends Transform {
     }
     // Re-armed in place: a 20 MiB body is some 300 chunks, each otherwise a new timer on the main thread.
     this.idleTimer.refresh();
-    callback(null, chunk);
+    // One chunk per request per turn of the event loop: the stream's backpressure stops the socket reads meanwhile,
+    // so a hundred uploads arriving at loopback speed cannot hold the loop (and /healthz) for a whole burst.
+    setImmediate(callback, null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
