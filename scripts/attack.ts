@@ -18,6 +18,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 
 const BUDGET = process.env.ATTACK_BUDGET ?? '2GiB';
+/** The server's port (ATTACK_PORT, for when another run holds the default). */
+const PORT = Number(process.env.ATTACK_PORT ?? 18931);
 const ROOT = new URL('..', import.meta.url).pathname;
 
 interface Row {
@@ -35,10 +37,10 @@ interface Row {
 
 const child = spawn(process.execPath, ['dist/server/main.js'], {
   cwd: ROOT,
-  env: { ...process.env, HOST: '127.0.0.1', PORT: '18931', CITYSEG_MEMORY_BUDGET: BUDGET, CITYSEG_SHUTDOWN_TIMEOUT_MS: '5000', LOG_LEVEL: 'warn' },
+  env: { ...process.env, HOST: '127.0.0.1', PORT: String(PORT), CITYSEG_MEMORY_BUDGET: BUDGET, CITYSEG_SHUTDOWN_TIMEOUT_MS: '5000', LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
-const BASE = 'http://127.0.0.1:18931';
+const BASE = `http://127.0.0.1:${PORT}`;
 
 const status = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8');
 /** Peak RSS since the last reset (the last one seen, once the server has exited). */
@@ -137,7 +139,7 @@ async function post(path: string, body: Uint8Array, type = 'image/jpeg'): Promis
 /** A raw connection that writes `head` and then `chunks` every `everyMs`; resolves with how it ended. */
 function rawClient(head: string, chunk: Buffer, chunks: number, everyMs: number, limitMs: number): Promise<string> {
   return new Promise((resolve) => {
-    const socket = net.connect(18931, '127.0.0.1');
+    const socket = net.connect(PORT, '127.0.0.1');
     let text = '';
     const started = performance.now();
     const guard = setTimeout(() => {
