@@ -132,7 +132,8 @@ async function post(path: string, body: Uint8Array, type = 'image/jpeg'): Promis
     await response.arrayBuffer();
     return response.status;
   } catch (error) {
-    return `error ${(error as Error).message}`;
+    const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+    return `error ${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
   }
 }
 
