@@ -7,7 +7,7 @@ import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
 /**
  * Bounds every image request before and while its body arrives (issue 9):
  * - at the headers: too many image requests in flight, or no memory left for the body → 503 with Retry-After
- *   at once, the body never read (the connection is closed after the answer);
+ *   at once, the body not kept (the connection closes after the answer, lingering: server/lingering-close.ts);
  * - while the body arrives: a pause longer than `bodyIdleTimeoutMs`, an average rate under `bodyMinRate` after
  *   a grace period, or the request's deadline → 408;
  * - the whole request, from arrival to the last byte of the answer, within `requestTimeoutMs`: unanswered at
