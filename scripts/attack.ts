@@ -1,9 +1,11 @@
 /**
  * Issue 9's attacks at full size against the compiled server (dist/server/main.js, default settings but
  * CITYSEG_MEMORY_BUDGET, 2GiB unless ATTACK_BUDGET says otherwise), one after the other. For each: the statuses
- * (or how connections ended), the server's peak RSS during it (VmHWM, reset between attacks), and /healthz
- * latency (p50, p99, max) polled every 50 ms meanwhile (during the last attack the server shuts down: the
- * failed probes then count as 10 s). Prints a Markdown table; asserts nothing.
+ * (or how connections ended), the server's peak RSS during it (VmHWM, reset between attacks), /healthz latency
+ * (p50, p99, max) polled every 50 ms from a separate process meanwhile (during the last attack the server shuts
+ * down: the failed probes then count as 10 s), the server's own largest event-loop delay, and the machine's load.
+ * ATTACKS=2,8 runs only those rows (1-based); ATTACK_REPEAT=n runs each attack n times. Prints a Markdown table;
+ * asserts nothing.
  *
  * Run: npm run build && node --import tsx scripts/attack.ts
  * Only 127.0.0.1 is ever contacted; every loop is bounded.
@@ -16,6 +18,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 
 const BUDGET = process.env.ATTACK_BUDGET ?? '2GiB';
+/** The server's port (ATTACK_PORT, for when another run holds the default). */
+const PORT = Number(process.env.ATTACK_PORT ?? 18931);
 const ROOT = new URL('..', import.meta.url).pathname;
 
 interface Row {
@@ -25,14 +29,18 @@ interface Row {
   healthP50: number;
   healthP99: number;
   healthMax: number;
+  /** The server's largest event-loop delay during the attack (NaN once it has exited). */
+  lagMax: number;
+  /** Load average (1 min) when the attack ended: the two cores are shared. */
+  load: number;
 }
 
 const child = spawn(process.execPath, ['dist/server/main.js'], {
   cwd: ROOT,
-  env: { ...process.env, HOST: '127.0.0.1', PORT: '18931', CITYSEG_MEMORY_BUDGET: BUDGET, CITYSEG_SHUTDOWN_TIMEOUT_MS: '5000', LOG_LEVEL: 'warn' },
+  env: { ...process.env, HOST: '127.0.0.1', PORT: String(PORT), CITYSEG_MEMORY_BUDGET: BUDGET, CITYSEG_SHUTDOWN_TIMEOUT_MS: '5000', LOG_LEVEL: 'warn' },
   stdio: ['ignore', 'ignore', 'inherit'],
 });
-const BASE = 'http://127.0.0.1:18931';
+const BASE = `http://127.0.0.1:${PORT}`;
 
 const status = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8');
 /** Peak RSS since the last reset (the last one seen, once the server has exited). */
@@ -60,29 +68,51 @@ async function waitReady(): Promise<void> {
   throw new Error('server not ready after 120 s');
 }
 
-/** Polls /healthz every 50 ms until stopped; returns the latencies in ms (a failed probe counts as 10 s). */
+/**
+ * Polls /healthz every 50 ms until stopped, from a process of its own (as a kubelet probes: the attack's own
+ * event loop, busy writing gigabytes, must not delay the probe); returns the latencies in ms (a failed probe counts
+ * as 10 s).
+ */
+const PROBE = `
+const latencies = [];
+let running = true;
+process.stdin.on('data', () => { running = false; }).resume();
+while (running) {
+  const started = performance.now();
+  try {
+    const response = await fetch(process.argv[1] + '/healthz', { signal: AbortSignal.timeout(10000) });
+    await response.arrayBuffer();
+    latencies.push(performance.now() - started);
+  } catch {
+    latencies.push(10000);
+  }
+  await new Promise((resolve) => setTimeout(resolve, 50));
+}
+process.stdout.write(JSON.stringify(latencies), () => process.exit(0));
+`;
+
 function healthProbe(): { stop: () => Promise<number[]> } {
-  const latencies: number[] = [];
-  let running = true;
-  const loop = (async () => {
-    while (running) {
-      const started = performance.now();
-      try {
-        await fetch(`${BASE}/healthz`, { signal: AbortSignal.timeout(10_000) });
-        latencies.push(performance.now() - started);
-      } catch {
-        latencies.push(10_000);
-      }
-      await sleep(50);
-    }
-  })();
+  const probe = spawn(process.execPath, ['--input-type=module', '-e', PROBE, BASE], { stdio: ['pipe', 'pipe', 'inherit'] });
+  let out = '';
+  probe.stdout.on('data', (chunk: Buffer) => (out += chunk));
+  const exited = new Promise((resolve) => probe.once('exit', resolve));
   return {
     stop: async () => {
-      running = false;
-      await loop;
-      return latencies;
+      probe.stdin.end('stop');
+      await exited;
+      return JSON.parse(out) as number[];
     },
   };
+}
+
+/** The server's own largest event-loop delay since the last call (prom-client resets it at each scrape), in ms. */
+async function eventLoopLagMax(): Promise<number> {
+  try {
+    const text = await (await fetch(`${BASE}/metrics`, { signal: AbortSignal.timeout(10_000) })).text();
+    return Number(/^cityseg_nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1]) * 1000;
+  } catch {
+    return NaN;
+  }
 }
 
 const quantile = (values: number[], q: number) => {
@@ -102,14 +132,15 @@ async function post(path: string, body: Uint8Array, type = 'image/jpeg'): Promis
     await response.arrayBuffer();
     return response.status;
   } catch (error) {
-    return `error ${(error as Error).message}`;
+    const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
+    return `error ${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
   }
 }
 
 /** A raw connection that writes `head` and then `chunks` every `everyMs`; resolves with how it ended. */
 function rawClient(head: string, chunk: Buffer, chunks: number, everyMs: number, limitMs: number): Promise<string> {
   return new Promise((resolve) => {
-    const socket = net.connect(18931, '127.0.0.1');
+    const socket = net.connect(PORT, '127.0.0.1');
     let text = '';
     const started = performance.now();
     const guard = setTimeout(() => {
@@ -134,12 +165,29 @@ function rawClient(head: string, chunk: Buffer, chunks: number, everyMs: number,
   });
 }
 
-async function measure(attack: string, run: () => Promise<string>): Promise<Row> {
+const ONLY = process.env.ATTACKS ? new Set(process.env.ATTACKS.split(',').map(Number)) : undefined;
+const REPEAT = Number(process.env.ATTACK_REPEAT ?? 1);
+let attackNumber = 0;
+
+/** Runs an attack (ATTACK_REPEAT times, but a shutdown once) unless ATTACKS leaves it out; one row per run. */
+async function measure(attack: string, run: () => Promise<string>): Promise<Row[]> {
+  attackNumber += 1;
+  if (ONLY && !ONLY.has(attackNumber)) return [];
+  const rows: Row[] = [];
+  for (let i = 0; i < (attack.startsWith('SIGTERM') ? 1 : REPEAT); i++) rows.push(await measureOnce(attack, run));
+  return rows;
+}
+
+async function measureOnce(attack: string, run: () => Promise<string>): Promise<Row> {
   await sleep(500);
   resetPeak();
+  await eventLoopLagMax();
   const probe = healthProbe();
+  await sleep(200);
   const outcome = await run();
+  await sleep(200);
   const latencies = await probe.stop();
+  const lagMax = await eventLoopLagMax();
   const row = {
     attack,
     outcome,
@@ -147,6 +195,8 @@ async function measure(attack: string, run: () => Promise<string>): Promise<Row>
     healthP50: Math.round(quantile(latencies, 0.5)),
     healthP99: Math.round(quantile(latencies, 0.99)),
     healthMax: Math.round(Math.max(...latencies)),
+    lagMax: Math.round(lagMax),
+    load: os.loadavg()[0],
   };
   process.stderr.write(`${JSON.stringify(row)}\n`);
   return row;
@@ -165,21 +215,21 @@ async function main(): Promise<void> {
   const wide = await sharp({ create: { width: 65_501, height: 2, channels: 3, background: '#405060' } }).png().toBuffer();
   const thread = await sharp({ create: { width: 200_001, height: 1, channels: 3, background: '#405060' } }).png().toBuffer();
 
-  rows.push(await measure('2x 9,000,000x1 PNG (110 KB), size=native', async () => count(await Promise.all([1, 2].map(() => post('/v1/segment?size=native', strip, 'image/png'))))));
-  rows.push(await measure('6320x6320 JPEG, size=native', async () => count([await post('/v1/segment?size=native', huge)])));
-  rows.push(await measure('6320x6320 JPEG, size=4096', async () => count([await post('/v1/segment?size=4096', huge)])));
-  rows.push(await measure('3000x3000 JPEG, size=native', async () => count([await post('/v1/segment?size=native', square)])));
-  rows.push(await measure('3000x3000 JPEG, size=2048, 4 at once', async () => count(await Promise.all([1, 2, 3, 4].map(() => post('/v1/segment?size=2048', square))))));
-  rows.push(await measure('16x 2048x1024 JPEG, size=native, overlay', async () => count(await Promise.all(Array.from({ length: 16 }, () => post('/v1/segment?size=native&format=overlay', frame))))));
-  rows.push(await measure('overlay of a 65,501x2 image; classify 200,001x1; alpha=Infinity', async () =>
+  rows.push(...await measure('2x 9,000,000x1 PNG (110 KB), size=native', async () => count(await Promise.all([1, 2].map(() => post('/v1/segment?size=native', strip, 'image/png'))))));
+  rows.push(...await measure('6320x6320 JPEG, size=native', async () => count([await post('/v1/segment?size=native', huge)])));
+  rows.push(...await measure('6320x6320 JPEG, size=4096', async () => count([await post('/v1/segment?size=4096', huge)])));
+  rows.push(...await measure('3000x3000 JPEG, size=native', async () => count([await post('/v1/segment?size=native', square)])));
+  rows.push(...await measure('3000x3000 JPEG, size=2048, 4 at once', async () => count(await Promise.all([1, 2, 3, 4].map(() => post('/v1/segment?size=2048', square))))));
+  rows.push(...await measure('16x 2048x1024 JPEG, size=native, overlay', async () => count(await Promise.all(Array.from({ length: 16 }, () => post('/v1/segment?size=native&format=overlay', frame))))));
+  rows.push(...await measure('overlay of a 65,501x2 image; classify 200,001x1; alpha=Infinity', async () =>
     count([await post('/v1/segment?format=overlay', wide, 'image/png'), await post('/v1/classify', thread, 'image/png'), await post('/v1/segment?alpha=Infinity&format=overlay', frame)]),
   ));
   const head20 = 'POST /v1/segment HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 20971520\r\n\r\n';
-  rows.push(await measure('100 uploads stopping at 19 of 20 MiB', async () =>
+  rows.push(...await measure('100 uploads stopping at 19 of 20 MiB', async () =>
     count(await Promise.all(Array.from({ length: 100 }, () => rawClient(head20, Buffer.alloc(1024 * 1024, 0xff), 19, 0, 120_000)))),
   ));
   const head1k = 'POST /v1/segment HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 1024\r\n\r\n';
-  rows.push(await measure('500 bodies at one byte per 5 s', async () =>
+  rows.push(...await measure('500 bodies at one byte per 5 s', async () =>
     count(await Promise.all(Array.from({ length: 500 }, () => rawClient(head1k, Buffer.from([0xff]), 1024, 5000, 120_000)))),
   ));
   const boundary = 'b0undary';
@@ -187,7 +237,7 @@ async function main(): Promise<void> {
   const part = (headers: string, bytes: Buffer) => Buffer.concat([Buffer.from(`--${boundary}\r\n${headers}\r\n\r\n`), bytes, Buffer.from('\r\n')]);
   const closing = Buffer.from(`--${boundary}--\r\n`);
   const image = Buffer.from(await jpegOf(64, 64));
-  rows.push(await measure('multipart: 90 KiB part header; 17 KiB part without disposition; no closing boundary; junk; no boundary; two images', async () =>
+  rows.push(...await measure('multipart: 90 KiB part header; 17 KiB part without disposition; no closing boundary; junk; no boundary; two images', async () =>
     count([
       await mp(Buffer.concat([part(`Content-Disposition: form-data; name="image"; filename="a.jpg"\r\nX-Pad: ${'a'.repeat(90 * 1024)}`, image), closing])),
       await mp(Buffer.concat([part('Content-Type: image/jpeg', Buffer.alloc(17_000, 1)), part('Content-Disposition: form-data; name="image"; filename="a.jpg"', image), closing])),
@@ -197,9 +247,9 @@ async function main(): Promise<void> {
       await mp(Buffer.concat([part('Content-Disposition: form-data; name="image"; filename="a.jpg"', image), part('Content-Disposition: form-data; name="image"; filename="b.jpg"', image), closing])),
     ]),
   ));
-  rows.push(await measure('60 concurrent 2048x1024 JPEG, size=native (overload)', async () => count(await Promise.all(Array.from({ length: 60 }, () => post('/v1/segment?size=native&format=labelIds', frame))))));
+  rows.push(...await measure('60 concurrent 2048x1024 JPEG, size=native (overload)', async () => count(await Promise.all(Array.from({ length: 60 }, () => post('/v1/segment?size=native&format=labelIds', frame))))));
 
-  rows.push(await measure('SIGTERM with 60 requests in flight, shutdown budget 5 s', async () => {
+  rows.push(...await measure('SIGTERM with 60 requests in flight, shutdown budget 5 s', async () => {
     const inFlight = Array.from({ length: 60 }, () => post('/v1/segment?size=native&format=labelIds', frame));
     await sleep(1500);
     child.kill('SIGTERM');
@@ -208,9 +258,11 @@ async function main(): Promise<void> {
   }));
 
   console.log(`Attacks on ${os.cpus()[0].model.trim()}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; CITYSEG_MEMORY_BUDGET=${BUDGET}, other settings default.\n`);
-  console.log('| attack | answers | peak RSS (MB) | /healthz p50 / p99 / max (ms) |');
-  console.log('|---|---|---|---|');
-  for (const r of rows) console.log(`| ${r.attack} | ${r.outcome} | ${r.peakRssMB} | ${r.healthP50} / ${r.healthP99} / ${r.healthMax} |`);
+  console.log('| attack | answers | peak RSS (MB) | /healthz p50 / p99 / max (ms) | server event-loop delay max (ms) | load |');
+  console.log('|---|---|---|---|---|---|');
+  for (const r of rows) {
+    console.log(`| ${r.attack} | ${r.outcome} | ${r.peakRssMB} | ${r.healthP50} / ${r.healthP99} / ${r.healthMax} | ${Number.isNaN(r.lagMax) ? '–' : r.lagMax} | ${r.load.toFixed(1)} |`);
+  }
 }
 
 try {

@@ -1,12 +1,13 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { lingerAfterAnswer } from './lingering-close.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
 
 /**
  * Bounds every image request before and while its body arrives (issue 9):
  * - at the headers: too many image requests in flight, or no memory left for the body → 503 with Retry-After
- *   at once, the body never read (the connection is closed after the answer);
+ *   at once, the body not kept (the connection closes after the answer, lingering: server/lingering-close.ts);
  * - while the body arrives: a pause longer than `bodyIdleTimeoutMs`, an average rate under `bodyMinRate` after
  *   a grace period, or the request's deadline → 408;
  * - the whole request, from arrival to the last byte of the answer, within `requestTimeoutMs`: unanswered at
@@ -63,7 +64,7 @@ function refuseNow(reply: FastifyReply, problem: HttpProblem): FastifyReply {
 class BodyGuard extends Transform {
   private received = 0;
   private readonly started = performance.now();
-  private idleTimer: NodeJS.Timeout;
+  private readonly idleTimer: NodeJS.Timeout;
   private readonly deadlineTimer: NodeJS.Timeout;
   private readonly options: AdmissionOptions;
 
@@ -106,7 +107,6 @@ class BodyGuard extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, callback: TransformCallback): void {
-    clearTimeout(this.idleTimer);
     this.received += chunk.length;
     const elapsed = performance.now() - this.started;
     const { bodyMinRate } = this.options;
@@ -116,8 +116,11 @@ class BodyGuard extends Transform {
       callback(new HttpProblem('request-timeout', `the request body arrived slower than ${bodyMinRate} bytes/s`));
       return;
     }
-    this.idleTimer = this.armIdle();
-    callback(null, chunk);
+    // Re-armed in place: a 20 MiB body is some 300 chunks, each otherwise a new timer on the main thread.
+    this.idleTimer.refresh();
+    // One chunk per request per turn of the event loop: the stream's backpressure stops the socket reads meanwhile,
+    // so a hundred uploads arriving at loopback speed cannot hold the loop (and /healthz) for a whole burst.
+    setImmediate(callback, null, chunk);
   }
 
   override _flush(callback: TransformCallback): void {
@@ -183,9 +186,12 @@ const admissionPlugin: FastifyPluginAsync<AdmissionOptions> = async (app, option
     return payload.pipe(guard);
   });
 
-  // An answer sent before the body was read to the end closes the connection, instead of reading the rest.
+  // An answer sent before the body was read to the end closes the connection instead of reading the rest, after
+  // a bounded linger so the client reads its answer rather than a reset.
   app.addHook('onSend', async (request, reply) => {
-    if (!request.raw.complete) reply.header('connection', 'close');
+    if (request.raw.complete) return;
+    reply.header('connection', 'close');
+    lingerAfterAnswer(request.raw, options.bodyLimit);
   });
 };
 

@@ -58,6 +58,31 @@ function rawExchange(base: string, script: (socket: net.Socket) => Promise<void>
   });
 }
 
+/**
+ * A client that announces `announced` body bytes and writes `sent` of them at once without waiting for an answer
+ * (as a browser or curl does with a large upload), reading whatever comes back. `error` is the socket error the
+ * client saw (ECONNRESET, EPIPE: the server reset the connection), '' when none.
+ */
+function eagerUpload(base: string, announced: number, sent: number): Promise<RawAnswer & { error: string }> {
+  let error = '';
+  return rawExchange(base, (socket) => {
+    socket.on('error', (e: NodeJS.ErrnoException) => (error ||= e.code ?? e.message));
+    socket.write(`POST /v1/segment HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/jpeg\r\nContent-Length: ${announced}\r\n\r\n`);
+    const chunk = Buffer.alloc(1024 ** 2, 0xff);
+    for (let written = 0; written < sent; written += chunk.length) socket.write(chunk);
+  }).then((answer) => ({ ...answer, error }));
+}
+
+/** The statuses of raw answers, counted ('none' for a connection closed without an answer, plus its error). */
+function tally(answers: (RawAnswer & { error: string })[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const answer of answers) {
+    const key = `${Number.isNaN(statusOf(answer)) ? 'none' : statusOf(answer)}${answer.error ? ` ${answer.error}` : ''}`;
+    counts[key] = (counts[key] ?? 0) + 1;
+  }
+  return counts;
+}
+
 function statusOf(answer: RawAnswer): number {
   return Number(/^HTTP\/1\.1 (\d{3})/.exec(answer.text)?.[1]);
 }
@@ -212,11 +237,52 @@ describe('reliability under hostile requests (compiled server)', () => {
     assert.equal(statusOf(refused), 503);
     assert.match(refused.text, /retry-after: \d+/i);
     assert.match(problemOf(refused).detail, /inference queue is full \(1 waiting, 2 running\)/);
-
     const statuses = await Promise.all(busy.map(async (response) => (await response).status));
     assert.deepEqual(statuses, [200, 200, 200]);
     const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1]) * 1024;
     assert.ok(peak < BUDGET, `peak RSS ${peak} is over the 1 GiB budget`);
+  });
+});
+
+describe('refused uploads read their answer, not a reset (compiled server)', () => {
+  it('clients still sending when refused (413 from Content-Length, 503 queue full) all read a problem answer', async () => {
+    // Headers and bodies get the default time limits here: the uploads below arrive together on two shared cores.
+    const { server, base } = await readyServer({
+      ...SETTINGS,
+      CITYSEG_CLASSIFIER_ARCH: 'none',
+      CITYSEG_HEADERS_TIMEOUT_MS: '10000',
+      CITYSEG_BODY_IDLE_TIMEOUT_MS: '20000',
+      CITYSEG_BODY_MIN_RATE: '0',
+    });
+    try {
+      // Each announces 64 MiB (over the 8 MiB limit) and sends 4 MiB at once: closing at the answer resets them.
+      const tooLarge = await Promise.all(Array.from({ length: 60 }, () => eagerUpload(base, 64 * 1024 ** 2, 4 * 1024 ** 2)));
+      assert.deepEqual(tally(tooLarge), { 413: 60 });
+      for (const answer of tooLarge) assert.match(answer.text, /content-type: application\/problem\+json/i);
+
+      // Three uploads that stall after their first bytes hold every place in the queue (1 waiting, 2 running).
+      const holders = [1, 2, 3].map(() =>
+        rawExchange(base, (socket) => {
+          socket.write('POST /v1/segment HTTP/1.1\r\nHost: localhost\r\nContent-Type: image/jpeg\r\nContent-Length: 1000\r\n\r\nxx');
+        }, 60_000),
+      );
+      for (let waited = 0; (await metricValue(base, /^cityseg_http_requests_in_flight (\d+)$/m)) < 3; waited++) {
+        assert.ok(waited < 2000, 'the three holders never got in flight');
+        await sleep(10);
+      }
+      // Forty send their whole 4 MiB bodies at once: each is refused from its headers and reads its 503.
+      const queueFull = await Promise.all(Array.from({ length: 40 }, () => eagerUpload(base, 4 * 1024 ** 2, 4 * 1024 ** 2)));
+      assert.deepEqual(tally(queueFull), { 503: 40 });
+      for (const answer of queueFull) assert.match(problemOf(answer).detail, /inference queue is full \(1 waiting, 2 running\)/);
+
+      assert.equal((await fetch(`${base}/healthz`)).status, 200);
+      const peak = Number(/VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${server.child.pid}/status`, 'utf8'))?.[1]) * 1024;
+      assert.ok(peak < BUDGET, `peak RSS ${peak} is over the 1 GiB budget`);
+      server.child.kill('SIGKILL');
+      await Promise.all(holders);
+    } finally {
+      server.child.kill('SIGKILL');
+    }
   });
 });
 
