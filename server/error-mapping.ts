@@ -36,6 +36,23 @@ function kindForStatus(status: number): ProblemKind {
 }
 
 /**
+ * A schema validation failure in words that name the parameter and what it may be: Ajv's own messages say neither
+ * for an unknown parameter ("must NOT have additional properties") or a value outside a list.
+ */
+function validationDetail(error: FastifyError): string {
+  const first = error.validation?.[0];
+  const context = error.validationContext ?? 'request';
+  const params = (first?.params ?? {}) as { additionalProperty?: string; allowedValues?: unknown[] };
+  if (first?.keyword === 'additionalProperties' && params.additionalProperty !== undefined) {
+    return `${context}/${params.additionalProperty} is not a parameter of this route (a misspelling?)`;
+  }
+  if (first?.keyword === 'enum' && Array.isArray(params.allowedValues)) {
+    return `${context}${first.instancePath} must be one of: ${params.allowedValues.join(', ')}`;
+  }
+  return error.message ?? 'invalid request';
+}
+
+/**
  * Any error thrown while answering a request → the problem to answer with. Client mistakes map to
  * 4xx; only what is left (a bug, a broken model) becomes a 500 whose detail hides internals.
  */
@@ -49,7 +66,7 @@ export function problemFor(error: unknown): HttpProblem {
     if (error instanceof type) return new HttpProblem(kind, error.message, error.retryAfterSeconds);
   }
   const fastifyError = error as Partial<FastifyError> | undefined;
-  if (fastifyError?.validation) return new HttpProblem('bad-parameter', fastifyError.message ?? 'invalid request');
+  if (fastifyError?.validation) return new HttpProblem('bad-parameter', validationDetail(fastifyError as FastifyError));
   const tableKind = fastifyError?.code ? FASTIFY_ERROR_KINDS[fastifyError.code] : undefined;
   if (tableKind) return new HttpProblem(tableKind, fastifyError?.message ?? tableKind);
   const status = fastifyError?.statusCode;

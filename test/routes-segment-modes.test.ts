@@ -62,7 +62,7 @@ describe('POST /v1/segment inference modes', () => {
     ['?mode=slide&crop=abc', /querystring\/crop must match pattern/],
     ['?mode=slide&stride=-3x4', /querystring\/stride must match pattern/],
     ['?scales=0,1', /^querystring\/scales must be ratios in \(0, 8\], got 0$/],
-    ['?mode=tile', /querystring\/mode must be equal to one of the allowed values/],
+    ['?mode=tile', /querystring\/mode must be one of: whole, slide/],
     ['?mode=slide&crop=8x8&stride=8x8&size=native', /needs 108 forward passes, more than the cap of 64/],
   ];
   for (const [query, detail] of refused) {

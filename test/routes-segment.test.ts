@@ -192,7 +192,7 @@ describe('POST /v1/segment', () => {
     };
 
     const badQueries: [string, RegExp][] = [
-      ['?format=bogus', /querystring\/format must be equal to one of the allowed values/],
+      ['?format=bogus', /querystring\/format must be one of: labelIds, trainIds, color, colorPalette, overlay, json/],
       ['?size=16', /querystring\/size/],
       ['?size=4097', /querystring\/size/],
       ['?size=big', /querystring\/size/],
@@ -200,7 +200,7 @@ describe('POST /v1/segment', () => {
       ['?overlayFormat=gif', /querystring\/overlayFormat/],
       ['?rle=maybe', /querystring\/rle must be boolean/],
       ['?format=color&rle=true', /rle applies to format=json only/],
-      ['?fromat=json', /must NOT have additional properties/],
+      ['?fromat=json', /querystring\/fromat is not a parameter of this route/],
     ];
     for (const [query, detail] of badQueries) {
       it(`400 for ${query}`, async () => {
