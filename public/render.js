@@ -47,7 +47,7 @@ export function renderModelInfo(list, models) {
 
 /** Why a model is untrained, from /v1/models' `weights.origin` and `weights.detail`. */
 function untrainedReason(weights) {
-  if (weights.origin === 'none') return 'weights none was asked for';
+  if (weights.origin === 'none') return 'no trained weights were given';
   return weights.detail ?? null;
 }
 
@@ -63,8 +63,9 @@ export function untrainedWarning(models) {
     .join(' and ');
   const envs = untrained.map((model) => (model.task === 'segmentation' ? 'CITYSEG_WEIGHTS' : 'CITYSEG_CLASSIFIER_WEIGHTS'));
   return `${names} ${untrained.length > 1 ? 'run' : 'runs'} random weights, so ${untrained.length > 1 ? 'their' : 'its'} ` +
-    `predictions mean nothing. Start the server with ${[...new Set(envs)].join(' / ')} set to a trained checkpoint or ` +
-    'a torchvision: preset, or let it fetch the default presets (cityseg weights fetch).';
+    `predictions mean nothing. Give the server trained weights, a checkpoint or a torchvision: preset: ` +
+    `${[...new Set(envs)].join(' / ')}, or the model's weights: entry in its models file (CITYSEG_MODELS); ` +
+    'or let it fetch the default presets (cityseg weights fetch).';
 }
 
 /** One row per class present in the image, largest share first. */

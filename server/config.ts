@@ -292,12 +292,25 @@ export function parseSetting<K extends SettingName>(name: K, raw: string, source
   }
 }
 
+/** Settings that describe the single segmentation model and classifier; a models file names each model's own. */
+const SINGLE_MODEL_SETTINGS = [
+  'arch', 'weights', 'weightsKey', 'numClasses', 'labels', 'classifierArch', 'classifierWeights', 'classifierWeightsKey', 'precision', 'quantization',
+] as const satisfies readonly SettingName[];
+
 /**
  * Resolves every setting: a CLI flag wins over the env var, which wins over the default.
  * Throws ConfigError naming the flag or env var whose value is invalid.
  */
 export function loadConfig(env: Record<string, string | undefined>, flags: ConfigFlags = {}): ServerConfig {
   const config = loadSettings(env, Object.keys(SETTINGS) as SettingName[], flags) as ServerConfig;
+  if (config.models !== undefined) {
+    // With a models file these describe nothing: taking them silently would serve other weights than asked for.
+    const ignored = SINGLE_MODEL_SETTINGS.find((name) => flags[name] !== undefined || (env[SETTINGS[name].env] ?? '') !== '');
+    if (ignored !== undefined) {
+      const source = flags[ignored] !== undefined ? `--${SETTINGS[ignored].flag}` : SETTINGS[ignored].env;
+      throw new ConfigError(ignored, source, `has no effect with a models file (${SETTINGS.models.env}): set it on the model's entry in that file`);
+    }
+  }
   const problem = precisionProblem(config, config.engine);
   if (problem) {
     const source = flags.precision !== undefined ? `--${SETTINGS.precision.flag}` : SETTINGS.precision.env;

@@ -58,7 +58,7 @@ function weightsMessage(model: LoadedModel): string {
   const { trained, origin, detail } = model.weights;
   const source = redactUrl(model.weights.source);
   if (trained) return `model ${model.id} ready: trained weights from ${source}${origin === 'default-preset' ? ' (the default)' : ''}`;
-  const why = origin === 'none' ? 'weights none was asked for' : detail;
+  const why = origin === 'none' ? 'no trained weights were given (weights none, or none in its models-file entry)' : detail;
   return `model ${model.id} ready: UNTRAINED (${source})${why ? `: ${why}` : ''}; its predictions are meaningless`;
 }
 

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from './cli-helpers.js';
@@ -31,6 +32,16 @@ describe('cityseg --help', () => {
     assert.match(classify, /--weights-key <key> [^(]*\(default: model \/ state_dict\) \(env: CITYSEG_CLASSIFIER_WEIGHTS_KEY\)/);
     assert.match(serve, /--port <value> listening port \(env PORT\)/);
     assert.match(serve, /--host <value> listening address \(env HOST\)/);
+  });
+});
+
+describe('cityseg --version', () => {
+  it("prints the package's version, as installed", async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) {
+      const run = await runCli([flag]);
+      assert.deepEqual([run.code, run.stdout], [0, `${version}\n`]);
+    }
   });
 });
 

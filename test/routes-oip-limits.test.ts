@@ -131,7 +131,10 @@ describe('/v2 under the service bounds', () => {
       const ready = await app.inject({ url: '/v2/health/ready' });
       assertError(ready, ready.json(), 503, /models are not loaded yet/);
       const keyed = await app.inject({ url: `/v2/models/${SEG}`, headers: { authorization: 'Bearer oip-key-5e1d9a7c' } });
-      assertError(keyed, keyed.json(), 404, /unknown model "lraspp_mobilenet_v3_large" \(served: none yet\)/);
+      // Still loading: any name may be one of the models to come, so not ready (503) rather than unknown (404).
+      assertError(keyed, keyed.json(), 503, /model "lraspp_mobilenet_v3_large" is not ready: models are not loaded yet/);
+      const modelReady = await app.inject({ url: `/v2/models/${SEG}/ready`, headers: { authorization: 'Bearer oip-key-5e1d9a7c' } });
+      assertError(modelReady, modelReady.json(), 503, /is not ready/);
     } finally {
       await app.close();
       await dir.cleanup();

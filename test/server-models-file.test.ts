@@ -64,9 +64,20 @@ describe('a bad models file stops start-up with one line naming the entry, exit 
 
   it('cityseg serve says the same, exit status 2', async () => {
     const file = await modelsFile('bad-serve.yaml', 'models:\n  - name: voc\n    wieghts: none\n');
-    const run = await runCli(['serve', '--models', file, '--port', '0']);
+    // Empty is unset: the CLI helper's untrained weights settings would be refused beside a models file.
+    const run = await runCli(['serve', '--models', file, '--port', '0'], { CITYSEG_WEIGHTS: '', CITYSEG_CLASSIFIER_WEIGHTS: '' });
     assert.equal(run.code, 2);
     assert.match(run.stderr, new RegExp(`^cityseg: models file ${file}: model "voc": unknown key "wieghts" \\(known: [^\n]*\\)\n$`));
+  });
+
+  it('a single-model setting beside a models file is refused, naming it', async () => {
+    const file = await modelsFile('with-weights.yaml', 'models:\n  - name: a\n    arch: lraspp_mobilenet_v3_small\n');
+    const server = startServer({ CITYSEG_MODELS: file, CITYSEG_WEIGHTS: '/weights/other.pth' });
+    assert.equal(await server.exit, 2);
+    assert.equal(
+      server.stderr(),
+      'cityseg-server: invalid setting CITYSEG_WEIGHTS: has no effect with a models file (CITYSEG_MODELS): set it on the model\'s entry in that file\n',
+    );
   });
 
   it('unloadable weights', async () => {
@@ -214,6 +225,18 @@ describe("the issue's four example models in one service", () => {
       const rest = await post(`/v1/segment?format=labelIds&model=${name}`, image);
       assert.deepEqual(output.data, [...(await decodeRaw(Buffer.from(await rest.arrayBuffer()))).data], name);
     }
+    // small slides by default: logits need one whole pass, and the refusal says it is the model's default.
+    const logits = (parameters: object) =>
+      fetch(`${base}/v2/models/small/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [image.toString('base64')] }], outputs: [{ name: 'logits' }], parameters }),
+      });
+    const refused = await logits({});
+    assert.equal(refused.status, 400);
+    assert.match(((await refused.json()) as { error: string }).error, /model "small" runs mode=slide by default: ask for it with parameters \{"mode": "whole"/);
+    const whole = await logits({ mode: 'whole' });
+    assert.equal(whole.status, 200);
     const unknown = await fetch(`${base}/v2/models/nope/infer`, { method: 'POST', body: '{}', headers: { 'content-type': 'application/json' } });
     assert.equal(unknown.status, 404);
     assert.match(((await unknown.json()) as { error: string }).error, /unknown model "nope" \(served: cityscapes, voc, small, imagenet\)/);

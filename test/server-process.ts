@@ -14,11 +14,15 @@ export interface Server {
   exit: Promise<number | null>;
 }
 
+/** One untrained segmentation model and no classifier: what most process tests need. */
+const SINGLE_MODEL_ENV = { CITYSEG_CLASSIFIER_ARCH: 'none', ...UNTRAINED_ENV };
+
 /** Starts the compiled server (dist/server/main.js) with the given settings; collects its JSON log lines. */
 export function startServer(env: Record<string, string>): Server {
   const child = spawn(process.execPath, [SERVER_MAIN], {
     cwd: ROOT,
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', CITYSEG_CLASSIFIER_ARCH: 'none', CITYSEG_INFERENCE_SIZE: '64', ...UNTRAINED_ENV, ...env },
+    // A models file names its own models: the single-model defaults would be refused beside it.
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', CITYSEG_INFERENCE_SIZE: '64', ...(env.CITYSEG_MODELS ? {} : SINGLE_MODEL_ENV), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

@@ -76,7 +76,14 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
     const modeOptions = inferenceModeOf(query, config.maxForwardPasses, served.entry?.modeDefaults, 'parameters');
     const outputs = answeredOutputs(served, parsed);
     if (outputs.some((output) => output.name === SEGMENTATION_OUTPUTS.logits) && !isPlainWhole(modeOptions)) {
-      throw badRequest('the logits output comes from one whole forward pass: leave out mode=slide, scales and flip when asking for it');
+      const fromModel = query.mode === undefined && query.scales === undefined && query.flip === undefined;
+      throw badRequest(
+        fromModel
+          ? `the logits output comes from one whole forward pass, and model "${served.model.id}" runs mode=${modeOptions.mode}` +
+              `${modeOptions.scales.length > 1 ? ', several scales' : ''}${modeOptions.flip ? ', flip' : ''} by default: ` +
+              'ask for it with parameters {"mode": "whole", "scales": "1", "flip": false}'
+          : 'the logits output comes from one whole forward pass: leave out mode=slide, scales and flip when asking for it',
+      );
     }
     const inferenceSize = query.size ?? inferenceSizeOf(served, config.inferenceSize);
     const probe = await probeInput(parsed.input, config.maxPixels);

@@ -20,6 +20,11 @@ export const MODEL_VERSION = '1';
 export function findModel(app: FastifyInstance, name: string, version?: string, reply?: FastifyReply): ServedModel {
   const { models } = app.cityseg;
   const served = models.get(name);
+  const loading = app.cityseg.readiness.notReadyReason;
+  // Before the first models are in, any name may be one of them: not ready (503) rather than unknown (404).
+  if (!served && models.list().length === 0 && loading !== null) {
+    throw new HttpProblem('not-ready', `model "${name}" is not ready: ${loading}`, 5);
+  }
   if (!served) {
     const names = models.list().map((candidate) => candidate.model.id).join(', ') || 'none yet';
     throw new HttpProblem('not-found', `unknown model "${name}" (served: ${names})`);
