@@ -329,9 +329,14 @@ describe('Open Inference Protocol (/v2)', () => {
         app.inject({ method: 'POST', url: `/v2/models/${SEG}/infer`, payload, headers });
       assertError(await raw('{"inputs": ['), 400, /the inference request is not valid JSON/);
       assertError(await raw('[1]'), 400, /must be a JSON object with "inputs"/);
-      // Nested far deeper than any shape: refused as data, not a stack overflow.
+      // Nested far deeper than any shape: refused before JSON.parse, whose time grows with the depth.
       const deep = `{"inputs":[{"name":"pixels","datatype":"UINT8","shape":[1,1,3],"data":[${'['.repeat(500_000)}${']'.repeat(500_000)}]}]}`;
-      assertError(await raw(deep), 400, /input "pixels": shape \[1, 1, 3\] has 3 elements but data holds 1/);
+      assertError(await raw(deep), 400, /nests arrays and objects at most 16 deep, and this one deeper/);
+      const deepId = `{"id":${'['.repeat(2_000_000)},"inputs":[]}`;
+      assertError(await raw(deepId), 400, /at most 16 deep/);
+      // Brackets inside strings are text, not nesting.
+      const bracketsInId = { id: '['.repeat(100), inputs: [pixelsInput([1, 1, 3], [0, 0, 0])] };
+      assert.equal((await infer(SEG, bracketsInId)).statusCode, 200);
       assertError(await raw(''), 400, /has no JSON inference request object/);
       assertError(await infer(SEG, { inputs: [{ ...imageInput(png), data: [Buffer.from('not an image').toString('base64')] }] }), 415, /not an image in any recognised format/);
       assertError(await infer(SEG, { inputs: [{ ...imageInput(png), data: [png.subarray(0, 2000).toString('base64')] }] }), 422, /truncated or corrupt/);
