@@ -59,6 +59,15 @@ export interface ModelEntry {
 
 export { ModelsFileError };
 
+/**
+ * Most models one file may list: each loads its own engine and worker threads (about 50 MB and 2 threads apiece,
+ * measured), and loading is not admitted against the memory budget, so a runaway file must be refused up front.
+ */
+export const MAX_MODELS = 32;
+
+/** Largest models file read (a file of 32 entries is a few kilobytes). */
+export const MAX_MODELS_FILE_BYTES = 1024 * 1024;
+
 /** Letters, digits and `-._~` (RFC 3986 unreserved), starting with a letter or digit: safe in a URL path unescaped. */
 const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._~-]{0,63}$/;
 
@@ -183,6 +192,9 @@ export function parseModelsFile(file: string, source: string, config: ServerConf
   const extra = Object.keys(document).find((key) => key !== 'models');
   if (extra !== undefined) throw new ModelsFileError(file, `unknown key "${extra}" (known: models)`);
   if (list.length === 0) throw new ModelsFileError(file, 'the "models" list is empty');
+  if (list.length > MAX_MODELS) {
+    throw new ModelsFileError(file, `the "models" list has ${list.length} entries, more than the ${MAX_MODELS} one service runs (each holds its own engine and threads)`);
+  }
   const entries: ModelEntry[] = [];
   list.forEach((raw: unknown, index) => {
     const where = typeof (raw as { name?: unknown })?.name === 'string' ? `model "${(raw as { name: string }).name}"` : `model #${index + 1}`;
@@ -212,6 +224,10 @@ export function parseModelsFile(file: string, source: string, config: ServerConf
 export async function readModelsFile(file: string, config: ServerConfig): Promise<ModelEntry[]> {
   let source: string;
   try {
+    // A regular file of bounded size: a symlink to /dev/urandom must not be read for half a minute into memory.
+    const stats = await stat(file);
+    if (!stats.isFile()) throw new Error('it is not a regular file');
+    if (stats.size > MAX_MODELS_FILE_BYTES) throw new Error(`it has ${stats.size} bytes, more than the ${MAX_MODELS_FILE_BYTES} a models file may have`);
     source = await readFile(file, 'utf8');
   } catch (error) {
     throw new ModelsFileError(file, `cannot be read: ${(error as Error).message}`);

@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fixture, runCli, tempDir } from './cli-helpers.js';
 import { readyServer, startServer, type Server } from './server-process.js';
@@ -47,6 +47,7 @@ describe('a bad models file stops start-up with one line naming the entry, exit 
     ['an unknown arch', 'models:\n  - name: a\n    arch: resnet50\n', "model \"a\": arch: expected one of mobilenet_v3_large, mobilenet_v3_small, lraspp_mobilenet_v3_large, lraspp_mobilenet_v3_small, got 'resnet50'"],
     ['a mode default that cannot work', 'models:\n  - name: a\n    mode: slide\n    crop: 64x64\n    stride: 128x128\n', 'model "a": stride 128x128 is larger than the crop 64x64: pixels between windows would get no prediction'],
     ['int8 without its quantisation file', 'models:\n  - name: a\n    precision: int8\n', 'model "a": precision: precision int8 needs a quantisation file: make one with cityseg quantize --calibrate DIR --out FILE and pass --quantization FILE'],
+    ['more models than one service runs', `models:\n${Array.from({ length: 33 }, (_, i) => `  - name: m${i}\n`).join('')}`, 'the "models" list has 33 entries, more than the 32 one service runs (each holds its own engine and threads)'],
     ['not a models list', 'model:\n  - name: a\n', 'expected a mapping with a "models" list'],
     ['not YAML', 'models: [\n', 'not YAML or JSON: '],
   ];
@@ -78,6 +79,14 @@ describe('a bad models file stops start-up with one line naming the entry, exit 
       server.stderr(),
       'cityseg-server: invalid setting CITYSEG_WEIGHTS: has no effect with a models file (CITYSEG_MODELS): set it on the model\'s entry in that file\n',
     );
+  });
+
+  it('a models file that is not a regular file (a symlink to /dev/zero) is refused without reading it', async () => {
+    const file = path.join(dir, 'zero.yaml');
+    await symlink('/dev/zero', file);
+    const server = startServer({ CITYSEG_MODELS: file });
+    assert.equal(await server.exit, 2);
+    assert.equal(server.stderr(), `cityseg-server: models file ${file}: cannot be read: it is not a regular file\n`);
   });
 
   it('unloadable weights', async () => {
