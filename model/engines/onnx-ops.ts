@@ -22,6 +22,19 @@ export const ACTIVATION_OPS: Readonly<Record<Activation, { op: string; attribute
   hardsigmoid: { op: 'HardSigmoid', attributes: [attr.float('alpha', 1 / 6), attr.float('beta', 0.5)] },
 };
 
+/** The ONNX Conv attributes of a torch Conv2d (square kernel, stride, dilation and padding). */
+export function convAttributes(c: FoldedConv) {
+  const { groups, kernel: k, stride: s, dilation: d, padding: p } = c;
+  return [
+    attr.ints('kernel_shape', [k, k]),
+    attr.ints('strides', [s, s]),
+    attr.ints('dilations', [d, d]),
+    // torch pads symmetrically: [top, left, bottom, right].
+    attr.ints('pads', [p, p, p, p]),
+    attr.int('group', groups),
+  ];
+}
+
 export class OnnxOps implements NetworkOps<string, FoldedConv, FoldedLinear> {
   private readonly b: OnnxGraphBuilder;
   constructor(b: OnnxGraphBuilder) {
@@ -35,19 +48,12 @@ export class OnnxOps implements NetworkOps<string, FoldedConv, FoldedLinear> {
 
   conv(x: string, c: FoldedConv): string {
     const scope = moduleOf(c.weight);
-    const { outChannels: out, inChannels, groups, kernel: k, stride: s, dilation: d, padding: p } = c;
+    const { outChannels: out, inChannels, groups, kernel: k } = c;
     const weight = this.b.initializer(c.weight, [out, inChannels / groups, k, k], c.filter);
     // With BatchNorm folded in, every conv has a bias even where torch's has none.
     const bias = this.b.initializer(`${scope}.bias`, [out], c.biasValues);
     const y = this.b.node('Conv', [x, weight, bias], scope, {
-      attributes: [
-        attr.ints('kernel_shape', [k, k]),
-        attr.ints('strides', [s, s]),
-        attr.ints('dilations', [d, d]),
-        // torch pads symmetrically: [top, left, bottom, right].
-        attr.ints('pads', [p, p, p, p]),
-        attr.int('group', groups),
-      ],
+      attributes: convAttributes(c),
     });
     return this.activate(y, c.activation, scope);
   }

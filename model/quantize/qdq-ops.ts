@@ -9,7 +9,7 @@
 import type { FoldedConv, FoldedLinear } from '../fold.js';
 import { moduleOf, type NetworkOps } from '../forward.js';
 import { attr, onnx, type OnnxGraphBuilder } from '../engines/onnx-builder.js';
-import { ACTIVATION_OPS, OnnxOps } from '../engines/onnx-ops.js';
+import { ACTIVATION_OPS, convAttributes, OnnxOps } from '../engines/onnx-ops.js';
 import { QuantizationError } from './errors.js';
 
 const { DataType } = onnx.TensorProto;
@@ -106,7 +106,7 @@ export class QdqOps implements NetworkOps<string, FoldedConv, FoldedLinear> {
     if (staysFloat(c)) return this.fp32.conv(this.read(x), c);
     const scope = moduleOf(c.weight);
     const input = this.point(x);
-    const { outChannels: out, inChannels, groups, kernel: k, stride: s, dilation: d, padding: p } = c;
+    const { outChannels: out, inChannels, groups, kernel: k } = c;
     let weight: string;
     let bias: string;
     if (this.points.mode === 'record') {
@@ -131,13 +131,7 @@ export class QdqOps implements NetworkOps<string, FoldedConv, FoldedLinear> {
       bias = this.b.node('DequantizeLinear', [bName, bScaleName], `${scope}.bias`, axis0);
     }
     let y = this.b.node('Conv', [input, weight, bias], scope, {
-      attributes: [
-        attr.ints('kernel_shape', [k, k]),
-        attr.ints('strides', [s, s]),
-        attr.ints('dilations', [d, d]),
-        attr.ints('pads', [p, p, p, p]),
-        attr.int('group', groups),
-      ],
+      attributes: convAttributes(c),
     });
     // ReLU goes before the point (the range then starts at 0 and ORT drops it); other activations run in fp32 after.
     if (c.activation === 'relu') y = this.b.node('Relu', [y], scope);
