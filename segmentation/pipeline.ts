@@ -72,7 +72,7 @@ export async function segmentImage(
   const [image, decodeMs] = await timed(() => imageOf(bytes, opts.maxPixels));
   checkpoint();
   if (mode && !isPlainWhole(mode)) {
-    const run = await segmentWithMode(engine, image, opts.size, mode);
+    const run = await segmentWithMode(engine, image, opts.size, mode, checkpoint);
     return { image, classMap: run.classMap, inferenceSize: run.inferenceSize, timings: { decodeMs, ...run.timings }, mode: run.report };
   }
   const [resized, resizeMs] = await timed(() => resizeForInference(image, opts.size));

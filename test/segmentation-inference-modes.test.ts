@@ -164,6 +164,16 @@ describe('slide in bands equals the dense slide_inference', () => {
     assert.deepEqual(result.report, { mode: 'slide', crop: o.crop, stride: o.stride, scales: [1], flip: false, forwardPasses: windows });
   });
 
+  it('stops between windows once its checkpoint throws (a cancelled job does not run its remaining passes)', async () => {
+    const engine = new BlockEngine();
+    const cancelled = new Error('cancelled');
+    const checkpoint = () => {
+      if (engine.runs >= 3) throw cancelled;
+    };
+    await assert.rejects(segmentWithMode(engine, sceneImage(101, 67), 'native', o, checkpoint), cancelled);
+    assert.equal(engine.runs, 3, 'three of twenty windows ran');
+  });
+
   it('after the size policy: averaged logits upsampled to the original size, bit for bit with the full map', async () => {
     const img = sceneImage(203, 133);
     const result = await segmentWithMode(new BlockEngine(), img, 101, o);

@@ -96,18 +96,20 @@ async function augmentedProbabilities(
  * A decoded image → class map at its size, in the given mode: the inference-size policy's resize, then `slide`
  * and/or test-time augmentation (or one whole pass). Plain `slide` never holds a full-resolution C x H x W map: rows
  * are averaged, upsampled and argmaxed as soon as the windows are past them (UpsampleArgmaxRows). Throws
- * InvalidArgumentError for options that cannot work or that need more forward passes than `maxForwardPasses`.
+ * InvalidArgumentError for options that cannot work or that need more forward passes than `maxForwardPasses`;
+ * `checkpoint` runs before every stage of every pass and may throw to stop (a cancelled job).
  */
 export async function segmentWithMode(
   engine: InferenceEngine,
   image: RgbImage,
   size: InferenceSize,
   opts: InferenceModeOptions,
+  checkpoint?: () => void,
 ): Promise<ModeSegmentation> {
   checkInferenceModeOptions(opts);
   const inferenceSize = inferenceDims(image.width, image.height, size);
   checkForwardPasses(opts, inferenceSize.width, inferenceSize.height);
-  const clock = new StageClock();
+  const clock = new StageClock(checkpoint);
   let classMap: ClassMap;
   if (isAugmented(opts)) {
     const probs = await augmentedProbabilities(engine, image, inferenceSize, opts, image, clock);
