@@ -20,7 +20,8 @@ at once and /readyz once the models are loaded and warmed; SIGTERM/SIGINT finish
 Examples:
   cityseg serve
   cityseg serve --port 3000 --host 127.0.0.1 --weights lraspp_cityscapes.pth
-  PORT=9000 CITYSEG_WORKERS=2 cityseg serve --classifier-arch none --inference-size 768`,
+  PORT=9000 CITYSEG_WORKERS=2 cityseg serve --classifier-arch none --inference-size 768
+  CITYSEG_ADMIN_TOKEN=secret cityseg serve --models models.yaml   # several models; reload: kill -HUP or POST /v1/admin/reload`,
   );
   // commander camel-cases `--num-classes` to `numClasses`: exactly the setting names loadConfig takes.
   return cmd.action(async (flags: ConfigFlags) => {
