@@ -17,12 +17,12 @@ import { planSegment } from '../server/request-plan.js';
 import { inferenceSizeOf } from '../server/model-registry.js';
 import type { ModeDefaults } from '../server/models-file.js';
 import { readImageBody } from '../server/image-body.js';
-import { MASK_FORMATS, OVERLAY_FORMATS, type MaskFormat, type OverlayFormat } from '../server/mask-output.js';
+import { OUTPUT_FORMAT_NAMES, OVERLAY_FORMATS, type OutputFormatName, type OverlayFormat } from '../segmentation/output-formats.js';
 import { prefersJson } from '../server/negotiate.js';
 import { HttpProblem } from '../server/problems.js';
 import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, requireModel } from './image-route.js';
 
-type SegmentFormat = MaskFormat;
+type SegmentFormat = OutputFormatName;
 
 export interface SegmentQuery {
   format?: SegmentFormat;
@@ -145,7 +145,7 @@ export const segmentQuerystring = {
   properties: {
     format: {
       type: 'string',
-      enum: MASK_FORMATS,
+      enum: OUTPUT_FORMAT_NAMES,
       description: 'Default color, or json when the Accept header prefers application/json',
     },
     size: {

@@ -1,5 +1,5 @@
 /**
- * The one table of segmentation outputs, read by both surfaces: `POST /v1/segment?format=…` (server/mask-output.ts,
+ * The one table of segmentation outputs, read by both surfaces: `POST /v1/segment?format=…` (server/inference.ts,
  * routes/segment.ts) and `cityseg segment --format …` (cli/segment-outputs.ts). Each format has a name, a content
  * type, a file suffix and an encoder, so a format added here exists on both, with identical bytes.
  */

@@ -5,13 +5,13 @@ import type { TopKEntry } from '../segmentation/postprocess.js';
 import type { InferenceModeOptions } from '../segmentation/inference-modes/index.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import { InferenceQueue, type JobRunner, type QueueOptions, type SubmitOptions } from './inference-queue.js';
-import { encodeMask, type MaskFormat, type OverlayFormat } from './mask-output.js';
+import { encodeOutput, type OutputFormatName, type OverlayFormat } from '../segmentation/output-formats.js';
 import type { ModelRegistry } from './model-registry.js';
 import { encodeSegmentResponse, SEGMENTATION_OUTPUTS, type OipSegmentRequest } from './oip/response.js';
 
 /** What a segmentation request wants back: a format of the output table and its options. */
 export interface SegmentOutput {
-  format: MaskFormat;
+  format: OutputFormatName;
   alpha: number;
   overlayFormat: OverlayFormat;
   rle: boolean;
@@ -133,7 +133,7 @@ async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<Se
     const json = segmentationBody(outcome, options);
     return { ...common, json, contentType: 'application/json', timings: { ...outcome.timings, encodeMs: performance.now() - started } };
   }
-  const encoded = await encodeMask(job.output.format, outcome, options);
+  const encoded = await encodeOutput(job.output.format, outcome, options);
   const body = new Uint8Array(encoded.body.buffer, encoded.body.byteOffset, encoded.body.length);
   return { ...common, body, contentType: encoded.contentType, timings: { ...outcome.timings, encodeMs: performance.now() - started } };
 }
