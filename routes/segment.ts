@@ -2,11 +2,9 @@ import type { FastifyPluginAsync } from 'fastify';
 import { probeImage } from '../segmentation/decode.js';
 import { InvalidArgumentError } from '../segmentation/errors.js';
 import {
-  checkInferenceModeOptions,
   DEFAULT_INFERENCE_MODE,
   INFERENCE_MODES,
-  parseScales,
-  parseWindowSize,
+  inferenceModeFromText,
   type InferenceMode,
   type InferenceModeOptions,
 } from '../segmentation/inference-modes/index.js';
@@ -51,18 +49,8 @@ export function inferenceModeOf(
   defaults: ModeDefaults = DEFAULT_INFERENCE_MODE,
   where = 'querystring',
 ): InferenceModeOptions {
-  const d = defaults;
   try {
-    const mode: InferenceModeOptions = {
-      mode: query.mode ?? d.mode,
-      crop: query.crop === undefined ? d.crop : parseWindowSize(query.crop, 'crop'),
-      stride: query.stride === undefined ? d.stride : parseWindowSize(query.stride, 'stride'),
-      scales: query.scales === undefined ? d.scales : parseScales(query.scales),
-      flip: query.flip ?? d.flip,
-      maxForwardPasses,
-    };
-    checkInferenceModeOptions(mode);
-    return mode;
+    return inferenceModeFromText(query, defaults, maxForwardPasses);
   } catch (err) {
     if (err instanceof InvalidArgumentError) throw new HttpProblem('bad-parameter', `${where}/${err.message}`);
     throw err;

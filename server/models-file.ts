@@ -11,14 +11,7 @@ import type { ArchName, ModelTask } from '../model/loaded-model.js';
 import { findPreset, isPresetName, activePresets } from '../model/weights/presets.js';
 import { NO_WEIGHTS } from '../model/weights/weights-choice.js';
 import { InvalidArgumentError } from '../segmentation/errors.js';
-import {
-  checkInferenceModeOptions,
-  DEFAULT_INFERENCE_MODE,
-  INFERENCE_MODES,
-  parseScales,
-  parseWindowSize,
-  type InferenceModeOptions,
-} from '../segmentation/inference-modes/index.js';
+import { DEFAULT_INFERENCE_MODE, inferenceModeFromText, type InferenceModeOptions } from '../segmentation/inference-modes/index.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import { precisionProblem, type Precision } from '../model/quantize/precision-options.js';
 import { ConfigError, parseSetting, type ServerConfig } from './config.js';
@@ -117,19 +110,12 @@ function readEntry(raw: Record<string, unknown>, config: ServerConfig): ModelEnt
     if (!isArchName(text(raw.arch))) throw new InvalidArgumentError(`arch: expected one of ${ARCH_NAMES.join(', ')}, got '${text(raw.arch)}'`);
     arch = text(raw.arch) as ArchName;
   }
-  const d = DEFAULT_INFERENCE_MODE;
-  const modeName = given('mode') ? text(raw.mode) : d.mode;
-  if (!(INFERENCE_MODES as readonly string[]).includes(modeName)) {
-    throw new InvalidArgumentError(`mode: expected one of ${INFERENCE_MODES.join(', ')}, got '${modeName}'`);
-  }
-  const modeDefaults: ModeDefaults = {
-    mode: modeName as ModeDefaults['mode'],
-    crop: given('crop') ? parseWindowSize(text(raw.crop), 'crop') : d.crop,
-    stride: given('stride') ? parseWindowSize(text(raw.stride), 'stride') : d.stride,
-    scales: given('scales') ? parseScales(text(raw.scales)) : d.scales,
-    flip: given('flip') ? flag(raw.flip, 'flip') : d.flip,
-  };
-  checkInferenceModeOptions({ ...modeDefaults, maxForwardPasses: config.maxForwardPasses });
+  const textOf = (key: EntryKey) => (given(key) ? text(raw[key]) : undefined);
+  const { maxForwardPasses: _cap, ...modeDefaults } = inferenceModeFromText(
+    { mode: textOf('mode'), crop: textOf('crop'), stride: textOf('stride'), scales: textOf('scales'), flip: given('flip') ? flag(raw.flip, 'flip') : undefined },
+    DEFAULT_MODE_DEFAULTS,
+    config.maxForwardPasses,
+  );
   // A file's entry without weights is the seeded init, as the issue's example `small` is: nothing is fetched unasked.
   const weights = settings.weights ?? NO_WEIGHTS;
   const engine = settings.engine ?? config.engine;

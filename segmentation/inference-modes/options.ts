@@ -84,6 +84,36 @@ function formatSize(size: WindowSize): string {
   return `${size.height}x${size.width}`;
 }
 
+/** The mode parameters as text, as a request's query or a models-file entry gives them; absent = the default's. */
+export interface InferenceModeText {
+  mode?: string;
+  crop?: string;
+  stride?: string;
+  scales?: string;
+  flip?: boolean;
+}
+
+/**
+ * Given parameters over `defaults`, each parsed by its parser and the whole checked: one reading of the mode
+ * parameters for HTTP and the models file. Throws InvalidArgumentError naming the parameter.
+ */
+export function inferenceModeFromText(
+  given: InferenceModeText,
+  defaults: Omit<InferenceModeOptions, 'maxForwardPasses'>,
+  maxForwardPasses: number,
+): InferenceModeOptions {
+  const options: InferenceModeOptions = {
+    mode: (given.mode ?? defaults.mode) as InferenceMode,
+    crop: given.crop === undefined ? defaults.crop : parseWindowSize(given.crop, 'crop'),
+    stride: given.stride === undefined ? defaults.stride : parseWindowSize(given.stride, 'stride'),
+    scales: given.scales === undefined ? defaults.scales : parseScales(given.scales),
+    flip: given.flip ?? defaults.flip,
+    maxForwardPasses,
+  };
+  checkInferenceModeOptions(options);
+  return options;
+}
+
 /**
  * Throws InvalidArgumentError naming the parameter that cannot work: a crop or stride that is not positive, a
  * stride larger than the crop (rows or columns no window covers), a scale outside (0, MAX_SCALE], no scales, a cap
