@@ -23,8 +23,11 @@ const BODY_COPIES = 2;
 export interface AdmissionOptions {
   /** Image requests allowed to wait for inference (CITYSEG_QUEUE_LIMIT). */
   queueLimit: number;
-  /** Image requests running at once; with queueLimit, the most in flight (receiving, waiting or running). */
-  concurrency: number;
+  /**
+   * Image requests running at once, read at each request: the queue's own figure, which a models-file reload
+   * changes. With queueLimit, the most in flight (receiving, waiting or running).
+   */
+  concurrency: () => number;
   requestTimeoutMs: number;
   bodyIdleTimeoutMs: number;
   bodyMinRate: number;
@@ -140,8 +143,9 @@ const admissionPlugin: FastifyPluginAsync<AdmissionOptions> = async (app, option
   app.addHook('onRequest', async (request, reply) => {
     request.deadline = performance.now() + options.requestTimeoutMs;
     request.inferenceDeadline = request.deadline - sendMarginMs(options.requestTimeoutMs);
-    if (inFlight >= options.queueLimit + options.concurrency) {
-      const detail = `inference queue is full (${options.queueLimit} waiting, ${options.concurrency} running)`;
+    const running = options.concurrency();
+    if (inFlight >= options.queueLimit + running) {
+      const detail = `inference queue is full (${options.queueLimit} waiting, ${running} running)`;
       return refuseNow(reply, new HttpProblem('queue-full', detail, options.retryAfterSeconds()));
     }
     const declared = Number(request.headers['content-length']);

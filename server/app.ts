@@ -152,7 +152,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   await app.register(async (imageScope) => {
     await imageScope.register(admission, {
       queueLimit: config.queueLimit,
-      concurrency,
+      concurrency: () => inference.queue.concurrency,
       requestTimeoutMs: config.requestTimeoutMs,
       bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
       bodyMinRate: config.bodyMinRate,
