@@ -11,9 +11,12 @@ import type { ClassMap, RgbImage } from './types.js';
  * leave those pixels as they were.
  */
 
-/** index → label id for all 256 possible class-map values. */
-function labelIdTable(labelSet: LabelSet): Uint8Array {
-  const table = new Uint8Array(MAX_CLASSES);
+/**
+ * index → label id for all 256 possible class-map values (0 for values that are no class). Uint8Array for 8-bit
+ * ids (labelIds PNGs); an Int32Array where ids pass 255 (the Open Inference Protocol's INT32 class_ids).
+ */
+export function labelIdTable(labelSet: LabelSet, wide = false): Uint8Array | Int32Array {
+  const table = wide ? new Int32Array(MAX_CLASSES) : new Uint8Array(MAX_CLASSES);
   for (const c of labelSet.classes) table[c.index] = c.id;
   return table;
 }

@@ -55,13 +55,6 @@ export async function planModel(entry: ModelEntry, config: ServerConfig): Promis
   return { options, origin: choice.origin, detail: choice.detail, labels: task === 'segmentation' ? choice.labels : undefined };
 }
 
-/** The models the single-model settings ask for: the segmentation model, then the classifier unless it is `none`. */
-export async function planConfiguredModels(config: ServerConfig): Promise<ModelPlan[]> {
-  const plans: ModelPlan[] = [];
-  for (const entry of entriesFromSettings(config)) plans.push(await planModel(entry, config));
-  return plans;
-}
-
 /** Loads entries one after the other (each load is memory-heavy while it folds weights); on failure none stay loaded. */
 export async function loadEntries(
   entries: readonly ModelEntry[],

@@ -1,4 +1,5 @@
 import { SEGMENTATION_OUTPUTS } from './response.js';
+import { DATATYPE_BYTES } from './tensors.js';
 
 /**
  * Working memory of a segmentation response's tensors, added to the request plan's estimate before admission:
@@ -6,12 +7,11 @@ import { SEGMENTATION_OUTPUTS } from './response.js';
  * per character), up to `JSON_CHARS` per element with its comma.
  */
 const JSON_CHARS = { UINT8: 4, INT32: 12, FP32: 24 } as const;
-const ELEMENT_BYTES = { UINT8: 1, INT32: 4, FP32: 4 } as const;
 /** LR-ASPP's logits are at 1/8 of the network's input (model/forward.ts: engines return the 1/8 logits). */
 const LOGITS_STRIDE = 8;
 
-function tensorBytes(elements: number, datatype: keyof typeof ELEMENT_BYTES, binary: boolean): number {
-  const bytes = elements * ELEMENT_BYTES[datatype];
+function responseTensorBytes(elements: number, datatype: keyof typeof JSON_CHARS, binary: boolean): number {
+  const bytes = elements * DATATYPE_BYTES[datatype];
   // JSON: the typed array, its text, and the text encoded into the body; binary: the array and its copy.
   return binary ? bytes * 2 : bytes + elements * JSON_CHARS[datatype] * 2;
 }
@@ -23,10 +23,10 @@ export function segmentOutputBytes(
 ): number {
   let total = 0;
   for (const { name, binary } of outputs) {
-    if (name === SEGMENTATION_OUTPUTS.classIds) total += tensorBytes(facts.imagePixels, facts.classIds, binary);
+    if (name === SEGMENTATION_OUTPUTS.classIds) total += responseTensorBytes(facts.imagePixels, facts.classIds, binary);
     else if (name === SEGMENTATION_OUTPUTS.logits) {
       const pixels = Math.ceil(facts.inferenceWidth / LOGITS_STRIDE) * Math.ceil(facts.inferenceHeight / LOGITS_STRIDE);
-      total += tensorBytes(pixels * facts.numClasses, 'FP32', binary);
+      total += responseTensorBytes(pixels * facts.numClasses, 'FP32', binary);
     }
   }
   return total;

@@ -1,3 +1,4 @@
+import { labelIdTable } from '../../segmentation/encode.js';
 import type { LabelSet } from '../../segmentation/labels/index.js';
 import type { ClassMap } from '../../segmentation/types.js';
 import type { Float32Tensor } from '../../model/engines/engine.js';
@@ -44,8 +45,7 @@ export function classIdsDatatype(labelSet: LabelSet): 'UINT8' | 'INT32' {
 /** The class map as dataset label ids `[H, W]`; values that are no class (an ignore index) become 0, as in labelIds PNGs. */
 export function classIdsTensor(map: ClassMap, labelSet: LabelSet, binary: boolean): OutputTensor {
   const datatype = classIdsDatatype(labelSet);
-  const table = datatype === 'UINT8' ? new Uint8Array(256) : new Int32Array(256);
-  for (const c of labelSet.classes) table[c.index] = c.id;
+  const table = labelIdTable(labelSet, datatype === 'INT32');
   const data = datatype === 'UINT8' ? new Uint8Array(map.data.length) : new Int32Array(map.data.length);
   for (let p = 0; p < map.data.length; p++) data[p] = table[map.data[p]];
   return { name: SEGMENTATION_OUTPUTS.classIds, datatype, shape: [map.height, map.width], data, binary };
