@@ -10,7 +10,7 @@ import {
   type InferenceModeOptions,
   type WindowSize,
 } from '../segmentation/inference-modes/index.js';
-import { parsePositiveInt } from './options.js';
+import { settingOption } from './options.js';
 
 export interface InferenceModeFlags {
   mode: InferenceMode;
@@ -48,12 +48,7 @@ export function addInferenceModeOptions(cmd: Command): Command {
         .default([...d.scales], d.scales.join(',')),
     )
     .option('--flip', 'test-time augmentation: also run the horizontally flipped image (probabilities averaged)')
-    .addOption(
-      new Option('--max-forward-passes <n>', 'most network runs per image (scales x flips x windows)')
-        .argParser(parsePositiveInt)
-        .env('CITYSEG_MAX_FORWARD_PASSES')
-        .default(d.maxForwardPasses),
-    );
+    .addOption(settingOption('maxForwardPasses', { valueName: 'n' }));
 }
 
 /** The flags as InferenceModeOptions, checked (InvalidArgumentError naming the parameter: a usage error). */

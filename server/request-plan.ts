@@ -5,7 +5,6 @@ import { CLASSIFICATION_CROP, CLASSIFICATION_RESIZE, inferenceDims, shortSideRes
 import { estimateClassifyBytes, estimateSegmentBytes, forwardBytes, type EncodeKind } from './working-memory.js';
 import type { SegmentOutput } from './inference.js';
 import { HttpProblem } from './problems.js';
-import { InvalidArgumentError } from '../segmentation/errors.js';
 import { checkForwardPasses, estimateWorkingBytes, isPlainWhole, scaledDims, type InferenceModeOptions } from '../segmentation/inference-modes/index.js';
 
 /**
@@ -77,14 +76,8 @@ export function planSegment(
         (mode?.mode === 'slide' ? ' or crop' : ' or mode=slide'),
     );
   }
-  if (mode) {
-    try {
-      checkForwardPasses(mode, policy.width, policy.height);
-    } catch (error) {
-      if (error instanceof InvalidArgumentError) throw new HttpProblem('bad-parameter', error.message);
-      throw error;
-    }
-  }
+  // Its InvalidArgumentError is a 400 naming the parameter (server/error-mapping.ts).
+  if (mode) checkForwardPasses(mode, policy.width, policy.height);
   if (output.format === 'overlay' && output.overlayFormat === 'jpeg' && Math.max(probe.width, probe.height) > JPEG_MAX_SIDE) {
     throw new HttpProblem(
       'bad-parameter',
