@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { readImageBody } from '../server/image-body.js';
 import { probeImage } from '../segmentation/decode.js';
 import { planClassify } from '../server/request-plan.js';
-import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, requireModel } from './image-route.js';
+import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, recordInference, requireModel } from './image-route.js';
 
 interface ClassifyQuery {
   topk: number;
@@ -11,7 +11,7 @@ interface ClassifyQuery {
 
 /** POST /v1/classify: an image in, the top-k ImageNet classes out (descending probability). */
 export const classifyRoutes: FastifyPluginAsync = async (app) => {
-  const { config, inference, metrics } = app.cityseg;
+  const { config, inference } = app.cityseg;
 
   app.post<{ Querystring: ClassifyQuery }>(
     '/v1/classify',
@@ -60,19 +60,12 @@ export const classifyRoutes: FastifyPluginAsync = async (app) => {
       const bytes = await readImageBody(request);
       const probe = await probeImage(bytes, { maxPixels: config.maxPixels });
       const plan = planClassify(probe, served, config);
-      const { width, height, top, timings, batchSize } = await inference.classify(
+      const answer = await inference.classify(
         { modelId: served.model.id, bytes, topk: request.query.topk, maxPixels: config.maxPixels },
         admissionOf(request, reply, served, plan),
       );
-      request.logFacts = {
-        model: served.model.id,
-        imageWidth: width,
-        imageHeight: height,
-        inferenceMs: Math.round(timings.inferenceMs * 100) / 100,
-      };
-      metrics.inferenceSeconds.observe({ model: served.model.id, task: 'classification' }, timings.inferenceMs / 1000);
-      metrics.queueWaitSeconds.observe({ model: served.model.id, task: 'classification' }, (timings.queueMs ?? 0) / 1000);
-      metrics.batchSize.observe({ model: served.model.id }, batchSize ?? 1);
+      recordInference(request, served, answer);
+      const { top, timings } = answer;
       if (reply.sent) return reply;
       return reply
         .type('application/json')

@@ -90,3 +90,21 @@ export function requireModel(request: FastifyRequest, reply: FastifyReply, task:
   request.logFacts.model = served.model.id;
   return served;
 }
+
+/** What an inference answer tells about itself: the image's size, stage times, the batch it ran in. */
+export interface InferenceFacts {
+  width: number;
+  height: number;
+  timings: { inferenceMs: number; queueMs?: number };
+  batchSize?: number;
+}
+
+/** The request line's facts and the inference metrics of one answered job (every image route, /v1 and /v2). */
+export function recordInference(request: FastifyRequest, served: ServedModel, answer: InferenceFacts): void {
+  const { id, task } = served.model;
+  const { metrics } = request.server.cityseg;
+  request.logFacts = { model: id, imageWidth: answer.width, imageHeight: answer.height, inferenceMs: Math.round(answer.timings.inferenceMs * 100) / 100 };
+  metrics.inferenceSeconds.observe({ model: id, task }, answer.timings.inferenceMs / 1000);
+  metrics.queueWaitSeconds.observe({ model: id, task }, (answer.timings.queueMs ?? 0) / 1000);
+  metrics.batchSize.observe({ model: id }, answer.batchSize ?? 1);
+}

@@ -18,7 +18,7 @@ import { readImageBody } from '../server/image-body.js';
 import { OUTPUT_FORMAT_NAMES, OVERLAY_FORMATS, type OutputFormatName, type OverlayFormat } from '../segmentation/output-formats.js';
 import { prefersJson } from '../server/negotiate.js';
 import { HttpProblem } from '../server/problems.js';
-import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, requireModel } from './image-route.js';
+import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, recordInference, requireModel } from './image-route.js';
 
 type SegmentFormat = OutputFormatName;
 
@@ -171,7 +171,7 @@ const imageResponseHeaders = {
 /** POST /v1/segment: an image in, a mask (PNG/JPEG) or per-class statistics (JSON) out. */
 export const segmentRoutes: FastifyPluginAsync = async (app) => {
   app.addSchema(segmentationSchema);
-  const { config, inference, metrics } = app.cityseg;
+  const { config, inference } = app.cityseg;
 
   app.post<{ Querystring: SegmentQuery }>(
     '/v1/segment',
@@ -221,16 +221,8 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
         { modelId: served.model.id, bytes, size, maxPixels: config.maxPixels, output, mode },
         admissionOf(request, reply, served, plan),
       );
+      recordInference(request, served, answer);
       const { timings } = answer;
-      request.logFacts = {
-        model: served.model.id,
-        imageWidth: answer.width,
-        imageHeight: answer.height,
-        inferenceMs: Math.round(timings.inferenceMs * 100) / 100,
-      };
-      metrics.inferenceSeconds.observe({ model: served.model.id, task: 'segmentation' }, timings.inferenceMs / 1000);
-      metrics.queueWaitSeconds.observe({ model: served.model.id, task: 'segmentation' }, (timings.queueMs ?? 0) / 1000);
-      metrics.batchSize.observe({ model: served.model.id }, answer.batchSize ?? 1);
       // The request's deadline answered it already (503) while the job ran.
       if (reply.sent) return reply;
 

@@ -11,7 +11,7 @@ import { CLASSIFICATION_OUTPUTS, classIdsDatatype, encodeResponse, SEGMENTATION_
 import { badRequest } from '../../server/oip/tensors.js';
 import { HttpProblem } from '../../server/problems.js';
 import { planClassify, planSegment } from '../../server/request-plan.js';
-import { admissionOf } from '../image-route.js';
+import { admissionOf, recordInference } from '../image-route.js';
 import { inferenceModeOf, segmentQuerystring, type SegmentQuery } from '../segment.js';
 import { oipErrorForm } from './error-form.js';
 
@@ -57,19 +57,11 @@ function send(reply: FastifyReply, encoded: { body: Uint8Array; contentType: str
  * response tensors (JSON text included) run in the inference worker.
  */
 export const oipInferRoutes: FastifyPluginAsync = async (app) => {
-  const { config, inference, metrics } = app.cityseg;
+  const { config, inference } = app.cityseg;
   await app.register(oipErrorForm);
   // The body is a JSON header, possibly followed by binary tensor data: read as bytes whatever its type says.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.bodyLimit }, (_request, body, done) => done(null, body));
-
-  function observe(request: FastifyRequest, served: ServedModel, answer: { width: number; height: number; timings: { inferenceMs: number; queueMs?: number }; batchSize?: number }): void {
-    const { id, task } = served.model;
-    request.logFacts = { model: id, imageWidth: answer.width, imageHeight: answer.height, inferenceMs: Math.round(answer.timings.inferenceMs * 100) / 100 };
-    metrics.inferenceSeconds.observe({ model: id, task }, answer.timings.inferenceMs / 1000);
-    metrics.queueWaitSeconds.observe({ model: id, task }, (answer.timings.queueMs ?? 0) / 1000);
-    metrics.batchSize.observe({ model: id }, answer.batchSize ?? 1);
-  }
 
   async function segment(request: FastifyRequest, reply: FastifyReply, served: ServedModel, parsed: InferRequest, head: ResponseHead) {
     const query = checkParameters<SegmentQuery>(parsed.parameters, 'segmentation', TASK_PARAMETERS);
@@ -103,7 +95,7 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
       { modelId: served.model.id, ...jobInput(parsed.input), size: inferenceSize, maxPixels: config.maxPixels, output: PLAN_OUTPUT, mode: modeOptions, oip: { head, outputs } },
       { ...admissionOf(request, reply, served, plan), cost },
     );
-    observe(request, served, answer);
+    recordInference(request, served, answer);
     if (reply.sent) return reply;
     if (!answer.body) throw new TypeError('the runner answered an inference request without a body');
     return send(reply, { body: answer.body, contentType: answer.contentType, headerLength: answer.inferenceHeaderLength });
@@ -119,7 +111,7 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
       { modelId: served.model.id, ...jobInput(parsed.input), topk: numClasses, maxPixels: config.maxPixels },
       admissionOf(request, reply, served, plan),
     );
-    observe(request, served, answer);
+    recordInference(request, served, answer);
     if (reply.sent) return reply;
     // Every class came back as the top-k list: back to class order. 1000 floats are cheap on this thread.
     const probabilities = new Float32Array(numClasses);
