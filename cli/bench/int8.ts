@@ -5,6 +5,8 @@
  * with ranges calibrated on the other images (on itself when it is the only one). For scale, the same two figures
  * for fp32 against fp32 on the image with one grey level of noise: how much these weights move on their own.
  */
+import { resizeRgb } from '../../segmentation/inference-modes/image-ops.js';
+import { CLI_MAX_PIXELS } from '../options.js';
 import { readFile } from 'node:fs/promises';
 import type { Float32Tensor, InferenceEngine } from '../../model/engines/engine.js';
 import { OnnxEngine } from '../../model/engines/onnx-engine.js';
@@ -19,7 +21,6 @@ import { decodeImage } from '../../segmentation/decode.js';
 import { upsampleArgmax } from '../../segmentation/postprocess.js';
 import { normalizeImageNet, resizeForInference } from '../../segmentation/preprocess.js';
 import type { RgbImage } from '../../segmentation/types.js';
-import sharp from 'sharp';
 import { collectImageInputs } from '../inputs.js';
 import { summarize } from './stats.js';
 import { makeTrainedLike } from './trained-like.js';
@@ -66,23 +67,13 @@ async function readImages(dir: string, log: (line: string) => void): Promise<{ n
   const out: { name: string; rgb: RgbImage }[] = [];
   for (const image of images.slice(0, MAX_IMAGES)) {
     try {
-      out.push({ name: image.stem, rgb: await decodeImage(await readFile(image.file), { maxPixels: 2 ** 31 }) });
+      out.push({ name: image.stem, rgb: await decodeImage(await readFile(image.file), { maxPixels: CLI_MAX_PIXELS }) });
     } catch (error) {
       log(`  ${image.file}: ${(error as Error).message}`);
     }
   }
   if (out.length === 0) throw new RangeError(`--int8: no readable image in ${dir}`);
   return out;
-}
-
-/** The image stretched to exactly height x width (the bench sizes are fixed, the images' shapes are not). */
-async function resized(rgb: RgbImage, height: number, width: number): Promise<RgbImage> {
-  if (rgb.width === width && rgb.height === height) return rgb;
-  const { data } = await sharp(rgb.data, { raw: { width: rgb.width, height: rgb.height, channels: 3 } })
-    .resize(width, height, { fit: 'fill', kernel: 'linear' })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width, height };
 }
 
 /** One grey level of noise: each 8-bit value moved by -1, 0 or +1 at random. */
@@ -124,7 +115,7 @@ export async function benchInt8(c: Int8Case): Promise<Int8Row[]> {
     const prepared = await prepareNetwork({ arch, numClasses: c.numClasses });
     const net = prepared.network;
     c.log(`int8 ${arch}: trained-like weights from ${images.length} images...`);
-    await makeTrainedLike(net, await Promise.all(images.map(async (i) => normalizeImageNet(await resized(i.rgb, ...TRAINED_LIKE_SIZE)))));
+    await makeTrainedLike(net, await Promise.all(images.map(async (i) => normalizeImageNet(await resizeRgb(i.rgb, TRAINED_LIKE_SIZE[1], TRAINED_LIKE_SIZE[0])))));
     const calibrationInputs = await Promise.all(images.map(async (i) => normalizeImageNet(await resizeForInference(i.rgb, CALIBRATION_SIZE))));
     const artefacts: QuantizationArtefact[] = [];
     for (const [k] of images.entries()) {
@@ -143,7 +134,7 @@ export async function benchInt8(c: Int8Case): Promise<Int8Row[]> {
         const noiseSqnr: number[] = [];
         let timed: { fp32: number; int8: number } | undefined;
         for (const [k, image] of images.entries()) {
-          const rgb = await resized(image.rgb, height, width);
+          const rgb = await resizeRgb(image.rgb, width, height);
           const input = normalizeImageNet(rgb);
           const int8 = await OnnxEngine.create(net, { opsFor: int8Ops(activationTable(artefacts[k])) });
           try {

@@ -2,7 +2,7 @@
  * Calibration: the fp32 network with every tensor the int8 graph quantises exposed as an extra output, run over
  * images, keeping each tensor's observed range.
  */
-import { availableParallelism } from 'node:os';
+import { sessionOptions } from '../engines/onnx-engine.js';
 import * as ort from 'onnxruntime-node';
 import type { Float32Tensor } from '../engines/engine.js';
 import { buildOnnxModel, INPUT_NAME } from '../engines/onnx-graph.js';
@@ -37,12 +37,7 @@ export class Calibrator {
 
   static async create(net: FoldedNetwork, options: { percentile?: number; threads?: number } = {}): Promise<Calibrator> {
     const { model, tensors } = calibrationModel(net);
-    const session = await ort.InferenceSession.create(model, {
-      executionProviders: ['cpu'],
-      graphOptimizationLevel: 'all',
-      intraOpNumThreads: options.threads ?? availableParallelism(),
-      extra: { session: { intra_op: { allow_spinning: '0' } } },
-    });
+    const session = await ort.InferenceSession.create(model, sessionOptions({ intraOpThreads: options.threads }));
     return new Calibrator(session, tensors, options.percentile);
   }
 
