@@ -112,7 +112,9 @@ async function fire(url: string, body: Buffer, connections: number, amount: numb
   const onResponse = (_status: number, _body: string, _context: object, headers: IncomingHttpHeaders | undefined) => {
     const header = headers?.['server-timing'];
     for (const [name, ms] of Object.entries(parseServerTiming(Array.isArray(header) ? header.join(',') : header))) {
-      stages.set(name as StageName, [...(stages.get(name as StageName) ?? []), ms]);
+      const times = stages.get(name as StageName) ?? [];
+      times.push(ms);
+      stages.set(name as StageName, times);
     }
   };
   const started = performance.now();

@@ -29,9 +29,9 @@ Examples:
     });
 }
 
-/** The `weights` command with the given subcommands (default: inspect); each exits through main's error handling. */
+/** The `weights` command with the given subcommands; each exits through main's error handling. */
 export function weightsCommand(...subcommands: Command[]): Command {
-  const cmd = new Command('weights').description("work with checkpoint files and torchvision's published weights");
-  for (const sub of subcommands.length > 0 ? subcommands : [weightsInspectCommand()]) cmd.addCommand(sub.exitOverride());
+  const cmd = new Command('weights');
+  for (const sub of subcommands) cmd.addCommand(sub.exitOverride());
   return cmd;
 }
