@@ -61,7 +61,7 @@ export const classifyRoutes: FastifyPluginAsync = async (app) => {
       const probe = await probeImage(bytes, { maxPixels: config.maxPixels });
       const plan = planClassify(probe, served, config);
       const answer = await inference.classify(
-        { modelId: served.model.id, bytes, topk: request.query.topk, maxPixels: config.maxPixels },
+        { modelId: served.model.id, bytes, probe, topk: request.query.topk, maxPixels: config.maxPixels },
         admissionOf(request, reply, served, plan),
       );
       recordInference(request, served, answer);

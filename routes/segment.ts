@@ -218,7 +218,7 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
       const probe = await probeImage(bytes, { maxPixels: config.maxPixels });
       const plan = planSegment(probe, size, output, served, config, mode);
       const answer = await inference.segment(
-        { modelId: served.model.id, bytes, size, maxPixels: config.maxPixels, output, mode },
+        { modelId: served.model.id, bytes, probe, size, maxPixels: config.maxPixels, output, mode },
         admissionOf(request, reply, served, plan),
       );
       recordInference(request, served, answer);

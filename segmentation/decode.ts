@@ -6,6 +6,8 @@ import type { RgbImage } from './types.js';
 export interface DecodeOptions {
   /** Largest accepted width x height (after reading the header, before any pixel is decoded). */
   maxPixels: number;
+  /** The header as the caller already read it (probeImage with the same maxPixels): not read a second time. */
+  probe?: ImageProbe;
 }
 
 /**
@@ -92,7 +94,7 @@ export async function probeImage(bytes: Uint8Array, opts: DecodeOptions): Promis
  * before decoding and again by sharp's own `limitInputPixels`.
  */
 export async function decodeImage(bytes: Uint8Array, opts: DecodeOptions): Promise<RgbImage> {
-  const meta = await probeImage(bytes, opts);
+  const meta = opts.probe ?? (await probeImage(bytes, opts));
   if (meta.format === 'bmp') return decodeBmp(bytes, opts.maxPixels);
 
   try {

@@ -1,6 +1,6 @@
 import { performance } from 'node:perf_hooks';
 import type { Float32Tensor, InferenceEngine } from '../model/engines/engine.js';
-import { decodeImage } from './decode.js';
+import { decodeImage, type DecodeOptions, type ImageProbe } from './decode.js';
 import { ShapeError } from './errors.js';
 import { isPlainWhole, modeReport, segmentWithMode, type InferenceModeOptions, type InferenceModeReport } from './inference-modes/index.js';
 import { softmax, topK, upsampleArgmax, type TopKEntry } from './postprocess.js';
@@ -23,6 +23,8 @@ export interface SegmentTimings {
 export interface SegmentOptions {
   size: InferenceSize;
   maxPixels: number;
+  /** The image header the caller already read (decode does not read it again). */
+  probe?: ImageProbe;
   /** Called between stages; throws to stop a job nobody waits for (a forward pass itself cannot be interrupted). */
   checkpoint?: () => void;
   /** Keep the network's logits in the result (one whole pass only; the Open Inference Protocol's `logits` output). */
@@ -46,8 +48,8 @@ export interface SegmentResult {
 }
 
 /** Encoded image bytes are decoded; RGB pixels (already decoded by the client) are used as they are. */
-function imageOf(input: Uint8Array | RgbImage, maxPixels: number): Promise<RgbImage> | RgbImage {
-  return input instanceof Uint8Array ? decodeImage(input, { maxPixels }) : input;
+function imageOf(input: Uint8Array | RgbImage, opts: DecodeOptions): Promise<RgbImage> | RgbImage {
+  return input instanceof Uint8Array ? decodeImage(input, opts) : input;
 }
 
 /** Runs `fn`, returning its result and how long it took. */
@@ -69,7 +71,7 @@ export async function segmentImage(
   mode?: InferenceModeOptions,
 ): Promise<SegmentResult> {
   const checkpoint = opts.checkpoint ?? (() => undefined);
-  const [image, decodeMs] = await timed(() => imageOf(bytes, opts.maxPixels));
+  const [image, decodeMs] = await timed(() => imageOf(bytes, opts));
   checkpoint();
   if (mode && !isPlainWhole(mode)) {
     const run = await segmentWithMode(engine, image, opts.size, mode, checkpoint);
@@ -99,6 +101,8 @@ export async function segmentImage(
 
 export interface ClassifyOptions {
   maxPixels: number;
+  /** As SegmentOptions.probe. */
+  probe?: ImageProbe;
   /** How many of the most probable classes to return. */
   topk: number;
   /** One name per classifier output. */
@@ -128,7 +132,7 @@ function checkClassifierLogits(logits: Float32Tensor, labels: readonly string[])
 /** Image bytes → the top-k classes: decode, torchvision's eval transform, run, softmax. */
 export async function classifyImage(engine: InferenceEngine, bytes: Uint8Array | RgbImage, opts: ClassifyOptions): Promise<ClassifyResult> {
   const checkpoint = opts.checkpoint ?? (() => undefined);
-  const [image, decodeMs] = await timed(() => imageOf(bytes, opts.maxPixels));
+  const [image, decodeMs] = await timed(() => imageOf(bytes, opts));
   checkpoint();
   const [input, preprocessMs] = await timed(() => classificationInput(image));
   checkpoint();

@@ -1,3 +1,4 @@
+import type { ImageProbe } from '../segmentation/decode.js';
 import { performance } from 'node:perf_hooks';
 import { segmentationBody } from '../segmentation/output-formats.js';
 import { classifyImage, segmentImage, type SegmentResult, type SegmentTimings } from '../segmentation/pipeline.js';
@@ -34,6 +35,8 @@ export interface SegmentJob {
   mode?: InferenceModeOptions;
   /** `bytes` are RGB pixels of this size, not an encoded image (the Open Inference Protocol's UINT8 input). */
   pixels?: { width: number; height: number };
+  /** The encoded image's header as the route read it for admission: the worker does not read it again. */
+  probe?: ImageProbe;
   /** Answer an Open Inference Protocol response (server/oip) instead of `output`'s format. */
   oip?: OipSegmentRequest;
 }
@@ -47,6 +50,8 @@ export interface ClassifyJob {
   cancel: Int32Array;
   /** As SegmentJob.pixels. */
   pixels?: { width: number; height: number };
+  /** As SegmentJob.probe. */
+  probe?: ImageProbe;
 }
 
 export type InferenceJob = SegmentJob | ClassifyJob;
@@ -117,6 +122,7 @@ async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<Se
   const outcome = await segmentImage(model.engine, inputOf(job), {
     size: job.size,
     maxPixels: job.maxPixels,
+    probe: job.probe,
     checkpoint: () => checkpoint(job),
     keepLogits: job.oip?.outputs.some((output) => output.name === SEGMENTATION_OUTPUTS.logits),
   }, job.mode);
@@ -142,6 +148,7 @@ async function runClassifyJob(models: ModelRegistry, job: ClassifyJob): Promise<
   const { model, labels } = models.byId(job.modelId);
   const { image, top, timings, batchSize } = await classifyImage(model.engine, inputOf(job), {
     maxPixels: job.maxPixels,
+    probe: job.probe,
     topk: job.topk,
     labels,
     checkpoint: () => checkpoint(job),

@@ -33,9 +33,9 @@ async function probeInput(input: InferInput, maxPixels: number): Promise<ImagePr
   return probeImage(input.bytes, { maxPixels });
 }
 
-/** Job fields of the input: encoded bytes, or RGB pixels with their size. */
-function jobInput(input: InferInput) {
-  return input.kind === 'pixels' ? { bytes: input.bytes, pixels: { width: input.width, height: input.height } } : { bytes: input.bytes };
+/** Job fields of the input: RGB pixels with their size, or encoded bytes with the header already read. */
+function jobInput(input: InferInput, probe: ImageProbe) {
+  return input.kind === 'pixels' ? { bytes: input.bytes, pixels: { width: input.width, height: input.height } } : { bytes: input.bytes, probe };
 }
 
 /** The outputs to answer, in order, each with its form (per-output binary_data over the request's binary_data_output). */
@@ -92,7 +92,7 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
         classIds: classIdsDatatype(labelSet),
       });
     const answer = await inference.segment(
-      { modelId: served.model.id, ...jobInput(parsed.input), size: inferenceSize, maxPixels: config.maxPixels, output: PLAN_OUTPUT, mode: modeOptions, oip: { head, outputs } },
+      { modelId: served.model.id, ...jobInput(parsed.input, probe), size: inferenceSize, maxPixels: config.maxPixels, output: PLAN_OUTPUT, mode: modeOptions, oip: { head, outputs } },
       { ...admissionOf(request, reply, served, plan), cost },
     );
     recordInference(request, served, answer);
@@ -108,7 +108,7 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
     const plan = planClassify(probe, served, config);
     const { numClasses } = served.model;
     const answer = await inference.classify(
-      { modelId: served.model.id, ...jobInput(parsed.input), topk: numClasses, maxPixels: config.maxPixels },
+      { modelId: served.model.id, ...jobInput(parsed.input, probe), topk: numClasses, maxPixels: config.maxPixels },
       admissionOf(request, reply, served, plan),
     );
     recordInference(request, served, answer);
