@@ -5,6 +5,7 @@
 import { access } from 'node:fs/promises';
 import path from 'node:path';
 import { glob } from 'tinyglobby';
+import { OUTPUT_FORMATS } from '../output-formats.js';
 import { CityscapesNameError, DuplicatePredictionError, MissingPredictionError, NoGroundTruthError } from './errors.js';
 
 export { readInstanceIdPng, readLabelIdPng } from './id-png.js';
@@ -49,7 +50,7 @@ export async function listPredictionFiles(predDir: string): Promise<string[]> {
 }
 
 /** What `cityseg segment` names its label-id output; eval reads it when a frame has several outputs. */
-export const PREDICTION_LABEL_SUFFIX = '_labelIds.png';
+export const PREDICTION_LABEL_SUFFIX = OUTPUT_FORMATS.labelIds.suffix();
 
 /**
  * The one prediction whose base name matches `<city>_<seq>_<frame>*.png` (fnmatch on POSIX: case-sensitive).
