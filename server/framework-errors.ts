@@ -25,9 +25,11 @@ export function clientErrorProblem(error: NodeJS.ErrnoException): HttpProblem {
  */
 export function problemClientErrorHandler(this: FastifyInstance, error: NodeJS.ErrnoException, socket: Socket): void {
   if (error.code === 'ECONNRESET' || socket.destroyed) return;
-  const problem = clientErrorProblem(error);
-  this.log.debug({ code: error.code, status: problem.status }, 'client error');
+  // A socket already answered and half-closed (a lingering close whose client then ended mid-body) has nothing to
+  // be told: hundreds of those at once must not each build a problem.
   if (socket.writable) {
+    const problem = clientErrorProblem(error);
+    this.log.debug({ code: error.code, status: problem.status }, 'client error');
     const body = JSON.stringify(problem.toProblem());
     const headers = {
       'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
