@@ -1,5 +1,6 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
+import { PROBE_PATHS } from '../server/request-gate.js';
 
 const statusBody = (value: string) =>
   ({ type: 'object', required: ['status'], properties: { status: { type: 'string', const: value } } }) as const;
@@ -7,13 +8,13 @@ const statusBody = (value: string) =>
 /** Liveness (the process answers) and readiness (models loaded and warmed, not draining). */
 export const healthRoutes: FastifyPluginAsync = async (app) => {
   app.get(
-    '/healthz',
+    PROBE_PATHS.liveness,
     { schema: { tags: ['health'], summary: 'Liveness: the process is up', response: { 200: statusBody('ok') } } },
     async () => ({ status: 'ok' }),
   );
 
   app.get(
-    '/readyz',
+    PROBE_PATHS.readiness,
     {
       schema: {
         tags: ['health'],

@@ -2,6 +2,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { lingerAfterAnswer } from './lingering-close.js';
+import { arrivalOf } from './request-gate.js';
+import { TurnPacer } from './turn-pacer.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
 
 /**
@@ -17,6 +19,13 @@ import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
 
 /** Longest time a body may take before its average rate is checked (shorter when the idle timeout is). */
 const RATE_GRACE_MS = 5_000;
+/**
+ * Body chunks (64 KiB reads) taken in per turn of the event loop, across every upload being received or discarded:
+ * a turn's reads stay near 1 MiB however many clients send at once (a hundred uploads arriving at loopback speed
+ * filled turns of 30-40 ms one chunk per socket at a time). Ingest is then bounded by the turn rate, some hundreds of
+ * MB/s, far above what inference consumes.
+ */
+export const BODY_CHUNKS_PER_TURN = 16;
 /** Body bytes are charged twice: the received chunks and the joined copy exist together for a moment. */
 const BODY_COPIES = 2;
 
@@ -55,12 +64,9 @@ export function sendMarginMs(requestTimeoutMs: number): number {
 
 function refuseNow(reply: FastifyReply, problem: HttpProblem): FastifyReply {
   // The body is not read: closing the connection after the answer stops the client from sending it.
-  return reply
-    .code(problem.status)
-    .header('connection', 'close')
-    .header('retry-after', String(problem.retryAfterSeconds ?? 1))
-    .type(PROBLEM_CONTENT_TYPE)
-    .send(problem.toProblem());
+  void reply.code(problem.status).header('connection', 'close');
+  if (problem.retryAfterSeconds !== undefined) void reply.header('retry-after', String(problem.retryAfterSeconds));
+  return reply.type(PROBLEM_CONTENT_TYPE).send(problem.toProblem());
 }
 
 /** Passes the body through while enforcing its idle timeout, minimum rate and the request's deadline. */
@@ -73,9 +79,12 @@ class BodyGuard extends Transform {
 
   private readonly source: NodeJS.ReadableStream & { receivedEncodedLength?: number };
 
-  constructor(options: AdmissionOptions, deadline: number, source: NodeJS.ReadableStream) {
+  private readonly pacer: TurnPacer;
+
+  constructor(options: AdmissionOptions, deadline: number, source: NodeJS.ReadableStream, pacer: TurnPacer) {
     super();
     this.options = options;
+    this.pacer = pacer;
     this.source = source;
     this.idleTimer = this.armIdle();
     this.deadlineTimer = setTimeout(
@@ -121,9 +130,9 @@ class BodyGuard extends Transform {
     }
     // Re-armed in place: a 20 MiB body is some 300 chunks, each otherwise a new timer on the main thread.
     this.idleTimer.refresh();
-    // One chunk per request per turn of the event loop: the stream's backpressure stops the socket reads meanwhile,
-    // so a hundred uploads arriving at loopback speed cannot hold the loop (and /healthz) for a whole burst.
-    setImmediate(callback, null, chunk);
+    // Passed on when the pacer gives this chunk its turn: the stream's backpressure stops the socket's reads
+    // meanwhile, so a hundred uploads arriving at loopback speed cannot hold the loop (and /healthz) for a burst.
+    this.pacer.defer(() => callback(null, chunk));
   }
 
   override _flush(callback: TransformCallback): void {
@@ -139,17 +148,23 @@ class BodyGuard extends Transform {
 
 const admissionPlugin: FastifyPluginAsync<AdmissionOptions> = async (app, options) => {
   let inFlight = 0;
+  const chunks = new TurnPacer(BODY_CHUNKS_PER_TURN);
 
   app.addHook('onRequest', async (request, reply) => {
-    request.deadline = performance.now() + options.requestTimeoutMs;
+    request.deadline = arrivalOf(request.raw) + options.requestTimeoutMs;
     request.inferenceDeadline = request.deadline - sendMarginMs(options.requestTimeoutMs);
+    const declared = Number(request.headers['content-length']);
+    // A body that can never be taken is the client's mistake whatever the load: 413 before any queue-full 503.
+    if (declared > options.bodyLimit) {
+      const detail = `the request body (Content-Length ${declared} bytes) is larger than the server accepts (${options.bodyLimit} bytes)`;
+      return refuseNow(reply, new HttpProblem('payload-too-large', detail));
+    }
     const running = options.concurrency();
     if (inFlight >= options.queueLimit + running) {
       const detail = `inference queue is full (${options.queueLimit} waiting, ${running} running)`;
       return refuseNow(reply, new HttpProblem('queue-full', detail, options.retryAfterSeconds()));
     }
-    const declared = Number(request.headers['content-length']);
-    // Over the limit is Fastify's 413 a moment later; chunked bodies are charged the limit.
+    // Chunked bodies are charged the limit.
     const bodyBytes = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, options.bodyLimit) : options.bodyLimit;
     const charge = bodyBytes * BODY_COPIES;
     if (!options.reserve(charge)) {
@@ -176,12 +191,12 @@ const admissionPlugin: FastifyPluginAsync<AdmissionOptions> = async (app, option
       } else if (reply.sent && !reply.raw.writableFinished) {
         reply.raw.destroy();
       }
-    }, options.requestTimeoutMs);
+    }, Math.max(0, request.deadline - performance.now()));
     reply.raw.once('close', done);
   });
 
   app.addHook('preParsing', async (request: FastifyRequest, reply, payload) => {
-    const guard = new BodyGuard(options, request.deadline, payload);
+    const guard = new BodyGuard(options, request.deadline, payload, chunks);
     // Fastify stops listening once it has answered (e.g. 413 mid-body): a late timeout must not become an
     // uncaught 'error', and the guard's timers end with the request.
     guard.on('error', () => undefined);
@@ -195,7 +210,7 @@ const admissionPlugin: FastifyPluginAsync<AdmissionOptions> = async (app, option
   app.addHook('onSend', async (request, reply) => {
     if (request.raw.complete) return;
     reply.header('connection', 'close');
-    lingerAfterAnswer(request.raw, options.bodyLimit);
+    lingerAfterAnswer(request.raw, options.bodyLimit, chunks);
   });
 };
 

@@ -1,3 +1,4 @@
+import { createServer } from 'node:http';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { LoadedModel } from '../model/loaded-model.js';
 import { classifyRoutes } from '../routes/classify.js';
@@ -16,6 +17,7 @@ import './context.js';
 import { corsAllowList } from './cors.js';
 import { problemFor } from './error-mapping.js';
 import { admission } from './admission.js';
+import { gateRequests } from './request-gate.js';
 import { closingProblems, problemClientErrorHandler, problemFrameworkErrors } from './framework-errors.js';
 import { imageBody } from './image-body.js';
 import { MemoryBudget, requestCapacity, resolveMemoryBudget } from './memory-budget.js';
@@ -57,11 +59,16 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
     requestIdHeader: false,
     genReqId: requestIdFor,
     bodyLimit: config.bodyLimit,
-    // Time limits of the socket layer (issue 9): headers, the whole request as Node's backstop (our own
-    // deadline answers first, with a problem body), idle keep-alive connections; checked every second.
-    http: { headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 },
-    requestTimeout: config.requestTimeoutMs + 5000,
-    keepAliveTimeout: config.keepAliveTimeoutMs,
+    // Node's server, with requests handed to Fastify at most REQUESTS_PER_TURN per turn of the event loop
+    // (probes at once) and the time limits of the socket layer (issue 9): headers, the whole request as Node's
+    // backstop (our own deadline answers first, with a problem body), idle keep-alive connections; checked every
+    // second.
+    serverFactory: (handler) => {
+      const server = createServer({ headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 }, gateRequests(handler));
+      server.requestTimeout = config.requestTimeoutMs + 5000;
+      server.keepAliveTimeout = config.keepAliveTimeoutMs;
+      return server;
+    },
     // On close: closingProblems refuses new requests with a 503 problem, in-flight ones finish, idle keep-alive
     // sockets are dropped.
     return503OnClosing: false,

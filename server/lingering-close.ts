@@ -1,5 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
+import { Writable } from 'node:stream';
+import type { TurnPacer } from './turn-pacer.js';
 
 /**
  * Lingering close (nginx's `lingering_close`, Apache's `ap_lingering_close`, capnproto's canceled-upload grace): an
@@ -8,8 +10,8 @@ import type { Socket } from 'node:net';
  * sees ECONNRESET or EPIPE instead of its 413 or 503. So after the answer the write side is half-closed (FIN), the
  * rest of the body is read and discarded, and the socket is destroyed when the body or the client's side ends, when
  * no byte arrived for `LINGER_IDLE_MS`, after `LINGER_MS` in all, or past `maxBytes` discarded, whichever comes
- * first. Nothing read is kept (Node's parser drops each read's bytes), and the socket counts against the connection cap until
- * it is destroyed.
+ * first. Nothing read is kept, chunks are read as the body pacer gives them turns (see discardSlowly), and
+ * the socket counts against the connection cap until it is destroyed.
  */
 
 /** Longest pause in a refused client's sending before it is cut (Apache's SECONDS_TO_LINGER). */
@@ -27,10 +29,31 @@ type LingeringSocket = Socket & { destroySoon?: () => void };
  * read more than an accepted one). Node's HTTP server ends such a connection with `socket.destroySoon()` once the
  * response finishes; that call is replaced, for this socket only, by the lingering close. Idempotent.
  */
-export function lingerAfterAnswer(request: IncomingMessage, maxBytes: number): void {
+export function lingerAfterAnswer(request: IncomingMessage, maxBytes: number, pacer: TurnPacer): void {
   const socket = request.socket as LingeringSocket;
   if (socket.destroyed || Object.hasOwn(socket, 'destroySoon')) return;
+  discardSlowly(request, pacer);
   socket.destroySoon = () => lingeringClose(socket, request, maxBytes);
+}
+
+/**
+ * Reads the rest of `request`'s body and drops it, a chunk at a time as `pacer` gives it turns (shared with the
+ * bodies being received, server/admission.ts). It must start before the
+ * answer has been written: a body nobody consumes is "dumped" by Node's HTTP server when the response finishes, and
+ * then its native parser reads the socket with no backpressure, up to 32 reads of 64 KiB per socket per poll; a
+ * hundred refused uploads held the loop (and /healthz) for 80-110 ms that way. A consumer that acknowledges each
+ * chunk on the next turn keeps the request's backpressure, which stops the socket's reads in between.
+ */
+function discardSlowly(request: IncomingMessage, pacer: TurnPacer): void {
+  // The body guard, if any, is done with (the answer is out): the discarding sink alone sets the pace.
+  request.unpipe();
+  request.removeAllListeners('data');
+  request.pipe(
+    new Writable({
+      highWaterMark: 0,
+      write: (_chunk, _encoding, callback) => pacer.defer(callback),
+    }),
+  );
 }
 
 function lingeringClose(socket: Socket, request: IncomingMessage, maxBytes: number): void {
@@ -41,12 +64,9 @@ function lingeringClose(socket: Socket, request: IncomingMessage, maxBytes: numb
   const startBytes = socket.bytesRead;
   let lastBytes = startBytes;
   let lastArrival = started;
-  // Node's HTTP parser keeps reading the socket and drops the body of an answered request; its byte count is the
-  // socket's (the request stream sees none of it once dumped).
+  // The socket's byte count covers what the parser has read, headers of the body's chunks included.
   const check = setInterval(() => {
     const now = performance.now();
-    // A body pipe torn down after the answer pauses the request (and with it the socket): keep it flowing.
-    if (request.isPaused()) request.resume();
     if (socket.bytesRead !== lastBytes) {
       lastBytes = socket.bytesRead;
       lastArrival = now;
@@ -61,6 +81,4 @@ function lingeringClose(socket: Socket, request: IncomingMessage, maxBytes: numb
   // The client ended its side, or its whole body has arrived: nothing unread is left to provoke a reset.
   socket.once('end', close);
   request.once('end', close);
-  request.resume();
-  setImmediate(() => request.resume());
 }

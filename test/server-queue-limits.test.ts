@@ -85,6 +85,25 @@ describe('inference queue limits over HTTP', () => {
 
       // Decided from the headers: the request body was never read, and the connection closes after the answer.
       assert.equal(refused.headers.get('connection'), 'close');
+      // A body that can never be taken is the client's mistake, and says so even while the queue is full: 413, no
+      // Retry-After.
+      const oversized = await new Promise<{ status: number; retryAfter: unknown; body: string }>((resolve, reject) => {
+        const request = http.request(`${base}/v1/segment`, {
+          method: 'POST',
+          headers: { 'content-type': 'image/png', 'content-length': String(app.cityseg.config.bodyLimit + 1) },
+        });
+        request.on('response', (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk));
+          response.on('end', () => resolve({ status: response.statusCode ?? 0, retryAfter: response.headers['retry-after'], body }));
+        });
+        request.on('error', reject);
+        request.flushHeaders();
+      });
+      assert.equal(oversized.status, 413);
+      assert.equal(oversized.retryAfter, undefined);
+      assert.equal(JSON.parse(oversized.body).type, 'urn:cityseg:problem:payload-too-large');
+      assert.match(JSON.parse(oversized.body).detail, new RegExp(`larger than the server accepts \\(${app.cityseg.config.bodyLimit} bytes\\)`));
       const health = await fetch(`${base}/healthz`);
       assert.equal(health.status, 200);
 

@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { HttpProblem } from '../../server/problems.js';
 import { findModel, modelMetadata, modelNotReadyReason } from '../../server/oip/models.js';
+import { PROBE_PATHS } from '../../server/request-gate.js';
 import { oipErrorForm } from './error-form.js';
 
 /** Extensions of the protocol cityseg implements (GET /v2 lists them; Triton names the binary one so). */
@@ -52,12 +53,12 @@ export const oipMetadataRoutes: FastifyPluginAsync<{ version: string }> = async 
   // Kubernetes probes these every few seconds: no API key and no rate limit, like /healthz and /readyz.
   const probe = { apiKey: false, rateLimit: false } as const;
   app.get(
-    '/v2/health/live',
+    PROBE_PATHS.oipLive,
     { config: probe, schema: { tags: ['health'], summary: 'Open Inference Protocol: liveness', response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } },
     async () => ({ live: true }),
   );
   app.get(
-    '/v2/health/ready',
+    PROBE_PATHS.oipReady,
     { config: probe, schema: { tags: ['health'], summary: 'Open Inference Protocol: readiness (every model)', response: { 200: { type: 'object', properties: { ready: { type: 'boolean' } } } } } },
     async () => {
       const reason = app.cityseg.readiness.notReadyReason;
