@@ -35,10 +35,12 @@ interface Row {
   load: number;
 }
 
-const child = spawn(process.execPath, ['dist/server/main.js'], {
+/** Node options for the server only (ATTACK_NODE_ARGS, e.g. "--trace-gc --cpu-prof"), for finding what holds its loop. */
+const NODE_ARGS = process.env.ATTACK_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+const child = spawn(process.execPath, [...NODE_ARGS, 'dist/server/main.js'], {
   cwd: ROOT,
   env: { ...process.env, HOST: '127.0.0.1', PORT: String(PORT), CITYSEG_MEMORY_BUDGET: BUDGET, CITYSEG_SHUTDOWN_TIMEOUT_MS: '5000', LOG_LEVEL: 'warn' },
-  stdio: ['ignore', 'ignore', 'inherit'],
+  stdio: ['ignore', NODE_ARGS.length ? 'inherit' : 'ignore', 'inherit'],
 });
 const BASE = `http://127.0.0.1:${PORT}`;
 
@@ -69,19 +71,28 @@ async function waitReady(): Promise<void> {
 }
 
 /**
- * Polls /healthz every 50 ms until stopped, from a process of its own (as a kubelet probes: the attack's own
- * event loop, busy writing gigabytes, must not delay the probe); returns the latencies in ms (a failed probe counts
+ * Polls /healthz every 50 ms until stopped, from a process of its own and on a new connection each time, as a
+ * kubelet probes (the attack's own event loop, busy writing gigabytes, must not delay the probe; a kept-alive
+ * connection would skip the accept that a real probe waits for); returns the latencies in ms (a failed probe counts
  * as 10 s).
  */
 const PROBE = `
+const http = await import('node:http');
+const probeOnce = () => new Promise((resolve, reject) => {
+  const request = http.get(process.argv[1] + '/healthz', { agent: false, timeout: 10000 }, (response) => {
+    response.resume();
+    response.on('end', () => (response.statusCode === 200 ? resolve() : reject(new Error(String(response.statusCode)))));
+  });
+  request.on('timeout', () => request.destroy(new Error('timeout')));
+  request.on('error', reject);
+});
 const latencies = [];
 let running = true;
 process.stdin.on('data', () => { running = false; }).resume();
 while (running) {
   const started = performance.now();
   try {
-    const response = await fetch(process.argv[1] + '/healthz', { signal: AbortSignal.timeout(10000) });
-    await response.arrayBuffer();
+    await probeOnce();
     latencies.push(performance.now() - started);
   } catch {
     latencies.push(10000);
@@ -192,6 +203,7 @@ async function measureOnce(attack: string, run: () => Promise<string>): Promise<
     attack,
     outcome,
     peakRssMB: Math.round(peakRss() / 1e6),
+    ...(process.env.ATTACK_DEBUG ? { slowest: [...latencies].sort((a, b) => b - a).slice(0, 6).map(Math.round), probes: latencies.length } : {}),
     healthP50: Math.round(quantile(latencies, 0.5)),
     healthP99: Math.round(quantile(latencies, 0.99)),
     healthMax: Math.round(Math.max(...latencies)),
