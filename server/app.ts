@@ -17,6 +17,7 @@ import './context.js';
 import { corsAllowList } from './cors.js';
 import { problemFor } from './error-mapping.js';
 import { admission } from './admission.js';
+import { bodyLimits } from './body-limits.js';
 import { gateRequests } from './request-gate.js';
 import { closingProblems, problemClientErrorHandler, problemFrameworkErrors } from './framework-errors.js';
 import { imageBody } from './image-body.js';
@@ -146,6 +147,13 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   await app.register(securityHeaders);
   await app.register(closingProblems);
   await app.register(corsAllowList);
+  // Before the body decoder: body time limits meter the bytes on the wire.
+  await app.register(bodyLimits, {
+    requestTimeoutMs: config.requestTimeoutMs,
+    bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
+    bodyMinRate: config.bodyMinRate,
+    bodyLimit: config.bodyLimit,
+  });
   await app.register(contentEncoding);
   await app.register(apiRateLimit);
   await app.register(apiKeyAuth);
@@ -161,8 +169,6 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
       queueLimit: config.queueLimit,
       concurrency: () => inference.queue.concurrency,
       requestTimeoutMs: config.requestTimeoutMs,
-      bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,
-      bodyMinRate: config.bodyMinRate,
       bodyLimit: config.bodyLimit,
       reserve: (bytes) => budget.tryReserve(bytes),
       release: (bytes) => budget.release(bytes),
