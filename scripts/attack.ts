@@ -49,7 +49,9 @@ const status = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8');
 let lastPeak = NaN;
 const peakRss = () => {
   try {
-    lastPeak = Number(/VmHWM:\s+(\d+) kB/.exec(status(child.pid as number))?.[1]) * 1024;
+    // A process that has exited but is not yet reaped still has a status file, without its memory lines.
+    const kB = /VmHWM:\s+(\d+) kB/.exec(status(child.pid as number))?.[1];
+    if (kB !== undefined) lastPeak = Number(kB) * 1024;
   } catch {
     // exited: keep the last reading
   }
