@@ -47,6 +47,14 @@ async function openAccepted(server: http.Server, port: number, count: number): P
   return sockets;
 }
 
+/** Everything the server sends on `socket` until the connection closes. */
+async function readUntilClose(socket: net.Socket): Promise<string> {
+  let text = '';
+  socket.on('data', (chunk: Buffer) => (text += chunk));
+  await once(socket, 'close');
+  return text;
+}
+
 async function listen(server: http.Server): Promise<number> {
   server.listen(0, '127.0.0.1');
   await once(server, 'listening');
@@ -86,12 +94,7 @@ describe('gateRequests', () => {
     try {
       // Accepted first, then every request line written in one go: they become readable in the same poll phase.
       const sockets = await openAccepted(server, port, 100);
-      const answers = sockets.map(async (socket) => {
-        let text = '';
-        socket.on('data', (chunk: Buffer) => (text += chunk));
-        await once(socket, 'close');
-        return text;
-      });
+      const answers = sockets.map(readUntilClose);
       for (const socket of sockets) socket.write('GET /v1/models HTTP/1.1\r\nHost: x\r\n\r\n');
       const texts = await Promise.all(answers);
       assert.ok(texts.every((text) => text.startsWith('HTTP/1.1 503')), 'every request is answered');
@@ -205,12 +208,7 @@ describe('the application server', () => {
       await app.listen({ port: 0, host: '127.0.0.1' });
       const port = (app.server.address() as AddressInfo).port;
       const sockets = await openAccepted(app.server, port, 20);
-      const answers = sockets.map(async (socket) => {
-        let text = '';
-        socket.on('data', (chunk: Buffer) => (text += chunk));
-        await once(socket, 'close');
-        return text;
-      });
+      const answers = sockets.map(readUntilClose);
       for (const socket of sockets) socket.write('GET /v1/models HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n');
       assert.ok((await Promise.all(answers)).every((text) => text.startsWith('HTTP/1.1 200')));
       const turns = counter.stop();
