@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
-import { ApiKeyVerifier } from './api-keys.js';
+import { apiKeyVerifier } from './api-keys.js';
 import { isApiRoute } from './api-routes.js';
 import { HttpProblem } from './problems.js';
 
@@ -24,11 +24,11 @@ const METRICS_ROUTE = '/metrics';
 const apiKeyAuthPlugin: FastifyPluginAsync = async (app) => {
   const { apiKeys, metricsAuth } = app.cityseg.config;
   if (apiKeys === undefined) return;
-  const verifier = new ApiKeyVerifier(apiKeys);
+  const verifier = apiKeyVerifier(apiKeys);
 
   const requireApiKey = async (request: FastifyRequest, reply: FastifyReply) => {
     const authorization = request.headers.authorization;
-    if (verifier.verify(authorization) !== null) return;
+    if (verifier.verifyRequest(request) !== null) return;
     const presented = authorization !== undefined;
     reply.header('www-authenticate', presented ? 'Bearer realm="cityseg", error="invalid_token"' : 'Bearer realm="cityseg"');
     throw new HttpProblem(

@@ -54,9 +54,21 @@ const BEARER = /^Bearer +(\S+) *$/i;
  */
 export class ApiKeyVerifier {
   readonly #digests: Buffer[];
+  /** Each request's verdict: the rate limit's bucket and the key check ask about the same request. */
+  readonly #verdicts = new WeakMap<object, string | null>();
 
   constructor(keys: ApiKeys) {
     this.#digests = keys.sha256.map((hex) => Buffer.from(hex, 'hex'));
+  }
+
+  /** verify() of a request's Authorization header, hashed once per request however often it is asked. */
+  verifyRequest(request: { headers: { authorization?: string } }): string | null {
+    let verdict = this.#verdicts.get(request);
+    if (verdict === undefined) {
+      verdict = this.verify(request.headers.authorization);
+      this.#verdicts.set(request, verdict);
+    }
+    return verdict;
   }
 
   /** The matching key's id (`key:` + 12 hex digits of its digest, safe to use as a bucket name), or null. */
@@ -70,4 +82,16 @@ export class ApiKeyVerifier {
     }
     return match && `key:${match.toString('hex', 0, 6)}`;
   }
+}
+
+const verifiers = new WeakMap<ApiKeys, ApiKeyVerifier>();
+
+/** The one verifier of a set of keys, shared by every plugin that checks them (so a request is hashed once). */
+export function apiKeyVerifier(keys: ApiKeys): ApiKeyVerifier {
+  let verifier = verifiers.get(keys);
+  if (verifier === undefined) {
+    verifier = new ApiKeyVerifier(keys);
+    verifiers.set(keys, verifier);
+  }
+  return verifier;
 }

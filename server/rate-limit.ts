@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { ApiKeyVerifier } from './api-keys.js';
+import { apiKeyVerifier } from './api-keys.js';
 import { isApiRoute } from './api-routes.js';
 import { HttpProblem } from './problems.js';
 
@@ -14,7 +14,7 @@ import { HttpProblem } from './problems.js';
 const rateLimitPlugin: FastifyPluginAsync = async (app) => {
   const { rateLimitMax, rateLimitWindowMs, apiKeys } = app.cityseg.config;
   if (rateLimitMax === 0) return;
-  const verifier = apiKeys === undefined ? undefined : new ApiKeyVerifier(apiKeys);
+  const verifier = apiKeys === undefined ? undefined : apiKeyVerifier(apiKeys);
 
   await app.register(rateLimit, {
     global: true,
@@ -22,7 +22,7 @@ const rateLimitPlugin: FastifyPluginAsync = async (app) => {
     max: rateLimitMax,
     timeWindow: rateLimitWindowMs,
     allowList: (request: FastifyRequest) => !isApiRoute(request.routeOptions.url),
-    keyGenerator: (request: FastifyRequest) => verifier?.verify(request.headers.authorization) ?? `address:${request.ip}`,
+    keyGenerator: (request: FastifyRequest) => verifier?.verifyRequest(request) ?? `address:${request.ip}`,
     errorResponseBuilder: (_request, context) => {
       const retryAfterSeconds = Math.max(1, Math.ceil(context.ttl / 1000));
       return new HttpProblem(

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../server/app.js';
-import { ApiKeyFileError, ApiKeyVerifier, parseApiKeyFile } from '../server/api-keys.js';
+import { ApiKeyFileError, ApiKeyVerifier, apiKeyVerifier, parseApiKeyFile } from '../server/api-keys.js';
 import { ConfigError } from '../server/config.js';
 import { cliEnv, runCli, SERVER_MAIN, tempDir } from './cli-helpers.js';
 import { testConfig } from './server-helpers.js';
@@ -46,6 +46,24 @@ describe('API keys file', () => {
     for (const header of [undefined, '', PLAIN_KEY, `Basic ${PLAIN_KEY}`, `Bearer ${PLAIN_KEY}x`, `Bearer sha256:${sha256(HASHED_KEY)}`, `Bearer ${PLAIN_KEY} extra`]) {
       assert.equal(verifier.verify(header), null, `accepted ${header}`);
     }
+  });
+
+  it('hashes the key of a request once however many plugins ask (rate-limit bucket and key check share one verifier)', () => {
+    const keys = parseApiKeyFile('k', PLAIN_KEY);
+    const verifier = apiKeyVerifier(keys);
+    assert.equal(apiKeyVerifier(keys), verifier);
+    let hashed = 0;
+    const verify = verifier.verify.bind(verifier);
+    verifier.verify = (header) => {
+      hashed += 1;
+      return verify(header);
+    };
+    const request = { headers: { authorization: `Bearer ${PLAIN_KEY}` } };
+    assert.equal(verifier.verifyRequest(request), `key:${sha256(PLAIN_KEY).slice(0, 12)}`);
+    assert.equal(verifier.verifyRequest(request), `key:${sha256(PLAIN_KEY).slice(0, 12)}`);
+    assert.equal(hashed, 1);
+    assert.equal(verifier.verifyRequest({ headers: {} }), null);
+    assert.equal(hashed, 2);
   });
 });
 
