@@ -127,16 +127,6 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   });
   app.addHook('onResponse', async (request, reply) => logRequestCompleted(request, reply, request.logFacts));
 
-  // While closing, answers end their keep-alive connection: the server only finishes closing once
-  // every connection is gone, and an idle keep-alive socket would otherwise hold it open.
-  let closing = false;
-  app.addHook('preClose', async () => {
-    closing = true;
-    readiness.markNotReady('the server is shutting down');
-  });
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
-  });
   app.addHook('onClose', async () => {
     await inference.close();
     models.disposeAll();

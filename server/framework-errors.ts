@@ -58,19 +58,24 @@ export function problemFrameworkErrors(error: FastifyError, request: FastifyRequ
 }
 
 /**
- * While the server closes, a request arriving on a still-open keep-alive connection is answered 503
- * `shutting-down` problem+json with Retry-After (in place of Fastify's plain-JSON `return503OnClosing`, which
- * app.ts turns off); requests already in flight finish normally.
+ * While the server closes: readiness fails; a request arriving on a still-open keep-alive connection is answered
+ * 503 `shutting-down` problem+json with Retry-After (in place of Fastify's plain-JSON `return503OnClosing`, which
+ * app.ts turns off); requests already in flight finish normally, and their answers end their keep-alive connection
+ * (the server only finishes closing once every connection is gone, and an idle keep-alive socket would hold it open).
  */
 const closingPlugin: FastifyPluginAsync = async (app) => {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+    app.cityseg.readiness.markNotReady('the server is shutting down');
   });
   app.addHook('onRequest', async (_request, reply) => {
     if (!closing) return;
     reply.header('connection', 'close');
     throw new HttpProblem('shutting-down', 'the server is shutting down: retry, another replica will answer', CLOSING_RETRY_AFTER_SECONDS);
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
 };
 
