@@ -44,7 +44,7 @@ const RATE_GRACE_MS = 5_000;
 export const BODY_CHUNKS_PER_TURN = 16;
 
 /** Whether the request announces a body (a length over zero, or chunks). */
-function hasBody(request: FastifyRequest): boolean {
+export function hasBody(request: FastifyRequest): boolean {
   return Number(request.headers['content-length']) > 0 || request.headers['transfer-encoding'] !== undefined;
 }
 

@@ -1,7 +1,8 @@
 import fp from 'fastify-plugin';
 import { Transform, type Readable, type TransformCallback } from 'node:stream';
 import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import { hasBody } from './body-limits.js';
 import { HttpProblem } from './problems.js';
 
 /** Content codings a request body may carry (RFC 9110 §8.4.1), each with its decoder; `x-gzip` is gzip's alias. */
@@ -87,16 +88,11 @@ function decodeBody(payload: Readable, reply: FastifyReply, codings: string[], l
   return output;
 }
 
-function hasBody(request: FastifyRequest): boolean {
-  return request.headers['transfer-encoding'] !== undefined || Number(request.headers['content-length']) > 0;
-}
-
 /**
  * Request bodies with `Content-Encoding`: gzip, deflate and br are decoded in a preParsing hook, so every body
  * parser and Fastify's body limit see the decoded bytes; the decoded size is bounded by the route's body limit
  * whether or not Content-Length is sent (a decompression bomb is a 413 after at most limit bytes of output). Any
- * other coding is a 415 naming it; so is an encoded multipart body (@fastify/multipart reads the socket itself:
- * compress the raw image body instead).
+ * other coding is a 415 naming it. Multipart forms are decoded the same way (busboy parses the decoded body).
  */
 const contentEncodingPlugin: FastifyPluginAsync = async (app) => {
   app.addHook('preParsing', async (request, reply, payload) => {
@@ -113,12 +109,6 @@ const contentEncodingPlugin: FastifyPluginAsync = async (app) => {
     }
     if (codings.length > MAX_CODINGS) {
       throw new HttpProblem('unsupported-media-type', `Content-Encoding lists ${codings.length} codings; at most ${MAX_CODINGS} are decoded`);
-    }
-    if (/^multipart\//i.test(request.headers['content-type'] ?? '')) {
-      throw new HttpProblem(
-        'unsupported-media-type',
-        `Content-Encoding '${codings.join(', ')}' is not supported on multipart/form-data bodies: send the image as the raw body to compress it`,
-      );
     }
     return decodeBody(payload, reply, codings, request.routeOptions.bodyLimit ?? app.initialConfig.bodyLimit ?? Infinity);
   });
