@@ -6,10 +6,9 @@ import { DEFAULT_MODE_DEFAULTS } from '../server/models-file.js';
 import { forwardBytes } from '../server/working-memory.js';
 import type { ServerConfig } from '../server/config.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
+import { inferenceModeProperties, rgbSchema } from './schemas.js';
 
-const rgbSchema = { type: 'array', items: { type: 'integer', minimum: 0, maximum: 255 }, minItems: 3, maxItems: 3 } as const;
 
-const dimsSchema = { type: 'object', required: ['height', 'width'], properties: { height: { type: 'integer' }, width: { type: 'integer' } } } as const;
 
 const summaryProperties = {
   name: { type: 'string', description: 'Value for the `model` query parameter and the {name} of /v1/models/{name}' },
@@ -90,13 +89,7 @@ export const modelSchema = {
     inference: {
       type: 'object',
       description: 'Defaults of /v1/segment\'s mode, crop, stride, scales and flip for this model',
-      properties: {
-        mode: { type: 'string' },
-        crop: dimsSchema,
-        stride: dimsSchema,
-        scales: { type: 'array', items: { type: 'number' } },
-        flip: { type: 'boolean' },
-      },
+      properties: inferenceModeProperties,
     },
     classes: {
       type: 'array',

@@ -18,6 +18,7 @@ import { readImageBody } from '../server/image-body.js';
 import { OUTPUT_FORMAT_NAMES, OVERLAY_FORMATS, type OutputFormatName, type OverlayFormat } from '../segmentation/output-formats.js';
 import { prefersJson } from '../server/negotiate.js';
 import { HttpProblem } from '../server/problems.js';
+import { dimsSchema, inferenceModeProperties, rgbSchema } from './schemas.js';
 import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, recordInference, requireModel } from './image-route.js';
 
 type SegmentFormat = OutputFormatName;
@@ -57,13 +58,6 @@ export function inferenceModeOf(
   }
 }
 
-const rgb = { type: 'array', items: { type: 'integer' }, minItems: 3, maxItems: 3 } as const;
-const dims = {
-  type: 'object',
-  required: ['width', 'height'],
-  properties: { width: { type: 'integer' }, height: { type: 'integer' } },
-} as const;
-
 export const segmentationSchema = {
   $id: 'Segmentation',
   type: 'object',
@@ -72,17 +66,13 @@ export const segmentationSchema = {
     model: { type: 'string' },
     width: { type: 'integer', description: 'Mask width = image width' },
     height: { type: 'integer', description: 'Mask height = image height' },
-    inferenceSize: { ...dims, description: 'Size the network ran at' },
+    inferenceSize: { ...dimsSchema, description: 'Size the network ran at' },
     inference: {
       type: 'object',
       description: 'How the segmentation ran, when a mode, crop, stride, scales or flip was asked for',
       required: ['mode', 'scales', 'flip', 'forwardPasses'],
       properties: {
-        mode: { type: 'string', enum: [...INFERENCE_MODES] },
-        crop: dims,
-        stride: dims,
-        scales: { type: 'array', items: { type: 'number' } },
-        flip: { type: 'boolean' },
+        ...inferenceModeProperties,
         forwardPasses: { type: 'integer', description: 'Network runs: windows x scales x flips' },
       },
     },
@@ -111,7 +101,7 @@ export const segmentationSchema = {
           index: { type: 'integer', description: 'Output channel (Cityscapes trainId)' },
           id: { type: 'integer', description: 'Dataset label id (Cityscapes id)' },
           name: { type: 'string' },
-          color: rgb,
+          color: rgbSchema,
           pixels: { type: 'integer' },
           fraction: { type: 'number' },
           rle: {
