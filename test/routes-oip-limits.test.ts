@@ -1,17 +1,13 @@
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { AddressInfo } from 'node:net';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { LightMyRequestResponse } from 'fastify';
 import sharp from 'sharp';
 import { buildApp } from '../server/app.js';
-import { inProcessRunner, type InferenceJob, type InferenceResult } from '../server/inference.js';
-import type { JobRunner } from '../server/inference-queue.js';
-import type { ModelRegistry } from '../server/model-registry.js';
 import { tempDir } from './cli-helpers.js';
-import { appWithDefaultModels, encodeImage, testConfig } from './server-helpers.js';
+import { appWithDefaultModels, encodeImage, eventually, GatedRunner, testConfig } from './server-helpers.js';
 
 /**
  * The /v2 routes under the service's bounds: the infer route shares /v1/segment's admission (in-flight cap, memory
@@ -32,35 +28,7 @@ function assertError(res: { status: number; headers: Headers } | LightMyRequestR
 
 const inferBody = (png: Buffer) => JSON.stringify({ inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [png.toString('base64')] }] });
 
-/** The real in-process runner behind a gate: jobs start but finish only once `open()` is called. */
-class GatedRunner implements JobRunner<InferenceJob, InferenceResult> {
-  started = 0;
-  private readonly inner: JobRunner<InferenceJob, InferenceResult>;
-  private release!: () => void;
-  private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
-  constructor(models: ModelRegistry) {
-    this.inner = inProcessRunner(models);
-  }
-  open(): void {
-    this.release();
-  }
-  async run(job: InferenceJob): Promise<InferenceResult> {
-    this.started += 1;
-    await this.gate;
-    return this.inner.run(job);
-  }
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
-async function eventually(condition: () => boolean, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await sleep(5);
-  }
-}
 
 describe('/v2 under the service bounds', () => {
   it('shares /v1/segment\'s in-flight cap: with the queue full, infer is refused at the headers with 503 {"error"} and Retry-After', async () => {
@@ -94,7 +62,7 @@ describe('/v2 under the service bounds', () => {
       gated.open();
       const results = await Promise.all(accepted);
       assert.deepEqual(results.map((r) => r.status), [200, 200, 200]);
-      assert.equal(gated.started, 3);
+      assert.equal(gated.started.length, 3);
     } finally {
       gated.open();
       await app.close();

@@ -4,7 +4,10 @@ import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../server/app.js';
 import { loadConfig, type ServerConfig } from '../server/config.js';
+import { inProcessRunner, type InferenceJob, type InferenceResult } from '../server/inference.js';
+import type { JobRunner } from '../server/inference-queue.js';
 import { loadConfiguredModels } from '../server/load-models.js';
+import type { ModelRegistry } from '../server/model-registry.js';
 import type { LoadedModel } from '../model/loaded-model.js';
 import { UNTRAINED_ENV } from './cli-helpers.js';
 
@@ -69,4 +72,39 @@ export function fixedLogitsClassifier(logits: Float32Array, id = 'fixed-logits')
       dispose() {},
     },
   };
+}
+
+/** The real in-process runner behind a gate: jobs start (and are recorded) but finish only once `open()` is called. */
+export class GatedRunner implements JobRunner<InferenceJob, InferenceResult> {
+  readonly started: InferenceJob[] = [];
+  private readonly inner: JobRunner<InferenceJob, InferenceResult>;
+  private release!: () => void;
+  private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
+
+  constructor(models: ModelRegistry) {
+    this.inner = inProcessRunner(models);
+  }
+
+  open(): void {
+    this.release();
+  }
+
+  async run(job: InferenceJob): Promise<InferenceResult> {
+    this.started.push(job);
+    await this.gate;
+    return this.inner.run(job);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+/** Resolves once `condition()` holds, polling every 5 ms; throws after `ms`. */
+export async function eventually(condition: () => boolean, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
 }

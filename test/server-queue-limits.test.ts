@@ -4,36 +4,8 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
-import { inProcessRunner, type InferenceJob, type InferenceResult } from '../server/inference.js';
-import type { JobRunner } from '../server/inference-queue.js';
-import type { ModelRegistry } from '../server/model-registry.js';
-import { appWithDefaultModels, encodeImage, testConfig } from './server-helpers.js';
+import { appWithDefaultModels, encodeImage, eventually, GatedRunner, testConfig } from './server-helpers.js';
 
-/** The real in-process runner behind a gate: jobs start (and are recorded) but finish only once `open()` is called. */
-class GatedRunner implements JobRunner<InferenceJob, InferenceResult> {
-  readonly started: InferenceJob[] = [];
-  private readonly inner: JobRunner<InferenceJob, InferenceResult>;
-  private release!: () => void;
-  private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
-
-  constructor(models: ModelRegistry) {
-    this.inner = inProcessRunner(models);
-  }
-
-  open(): void {
-    this.release();
-  }
-
-  async run(job: InferenceJob): Promise<InferenceResult> {
-    this.started.push(job);
-    await this.gate;
-    return this.inner.run(job);
-  }
-
-  close(): Promise<void> {
-    return this.inner.close();
-  }
-}
 
 async function gatedApp(env: Record<string, string>): Promise<{ app: FastifyInstance; runner: GatedRunner; base: string }> {
   let runner: GatedRunner | undefined;
@@ -45,13 +17,6 @@ async function gatedApp(env: Record<string, string>): Promise<{ app: FastifyInst
   return { app, runner, base: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}` };
 }
 
-async function eventually(condition: () => boolean, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`condition not met within ${ms} ms`);
-    await sleep(5);
-  }
-}
 
 const post = (base: string, body: Buffer, signal?: AbortSignal) =>
   fetch(`${base}/v1/segment?format=json`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': 'image/png' }, signal });
