@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { decodeImage } from '../segmentation/decode.js';
-import { resizeRgb } from '../segmentation/inference-modes/image-ops.js';
+import { resizeRgb } from '../segmentation/preprocess.js';
 import { scaledDims } from '../segmentation/inference-modes/options.js';
 
 const [file, outDir, ...scales] = process.argv.slice(2);

@@ -63,11 +63,31 @@ async function toRgbImage(pipeline: Sharp): Promise<RgbImage> {
   return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
 }
 
+/**
+ * `img` resized to exactly width x height with the inference-size policy's kernel (up or down: test-time scales
+ * above 1 enlarge); the same object when the size already matches.
+ */
+export async function resizeRgb(img: RgbImage, width: number, height: number): Promise<RgbImage> {
+  if (width === img.width && height === img.height) return img;
+  return toRgbImage(rawInput(img).resize(width, height, { fit: 'fill', kernel: RESIZE_KERNEL }));
+}
+
 /** Resize to the policy's size (returns the same image object when no resize is needed). */
 export async function resizeForInference(img: RgbImage, size: InferenceSize): Promise<RgbImage> {
   const dims = inferenceDims(img.width, img.height, size);
-  if (dims.width === img.width && dims.height === img.height) return img;
-  return toRgbImage(rawInput(img).resize(dims.width, dims.height, { fit: 'fill', kernel: RESIZE_KERNEL }));
+  return resizeRgb(img, dims.width, dims.height);
+}
+
+/** Rows [y1, y2) and columns [x1, x2) of `img`, copied. */
+export function cropRgb(img: RgbImage, y1: number, y2: number, x1: number, x2: number): RgbImage {
+  const width = x2 - x1;
+  const height = y2 - y1;
+  const data = new Uint8Array(width * height * 3);
+  for (let y = 0; y < height; y++) {
+    const from = ((y1 + y) * img.width + x1) * 3;
+    data.set(img.data.subarray(from, from + width * 3), y * width * 3);
+  }
+  return { data, width, height };
 }
 
 /**
@@ -116,16 +136,6 @@ export function centreCropOffsets(width: number, height: number, crop: number): 
   return { left: roundHalfEven((width - crop) / 2), top: roundHalfEven((height - crop) / 2) };
 }
 
-/** The `size` x `size` window of `img` at (left, top), copied. */
-function cropRgb(img: RgbImage, left: number, top: number, size: number): RgbImage {
-  const data = new Uint8Array(size * size * 3);
-  for (let y = 0; y < size; y++) {
-    const start = ((top + y) * img.width + left) * 3;
-    data.set(img.data.subarray(start, start + size * 3), y * size * 3);
-  }
-  return { data, width: size, height: size };
-}
-
 /**
  * The resized and centre-cropped 224x224 image the classifier sees: torchvision's `Resize(256)` on a PIL image
  * (PIL's bilinear resampler, pil-resize.ts) then `CenterCrop(224)`.
@@ -133,7 +143,7 @@ function cropRgb(img: RgbImage, left: number, top: number, size: number): RgbIma
 export async function classificationCrop(img: RgbImage): Promise<RgbImage> {
   const resized = shortSideResizeDims(img.width, img.height, CLASSIFICATION_RESIZE);
   const { left, top } = centreCropOffsets(resized.width, resized.height, CLASSIFICATION_CROP);
-  return cropRgb(pilResizeBilinear(img, resized.width, resized.height), left, top, CLASSIFICATION_CROP);
+  return cropRgb(pilResizeBilinear(img, resized.width, resized.height), top, top + CLASSIFICATION_CROP, left, left + CLASSIFICATION_CROP);
 }
 
 /** torchvision's ImageNet eval transform → NHWC `[1, 224, 224, 3]`. */

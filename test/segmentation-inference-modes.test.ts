@@ -16,7 +16,8 @@ import {
   slideWindows,
   type InferenceModeOptions,
 } from '../segmentation/inference-modes/index.js';
-import { cropRgb, flipRgb, nchwToNhwc } from '../segmentation/inference-modes/image-ops.js';
+import { flipRgb, nchwToNhwc } from '../segmentation/inference-modes/image-ops.js';
+import { cropRgb } from '../segmentation/preprocess.js';
 import { argmaxChannels, upsampleLogits } from '../segmentation/postprocess.js';
 import { normalizeImageNet } from '../segmentation/preprocess.js';
 import type { RgbImage } from '../segmentation/types.js';
@@ -178,7 +179,7 @@ describe('slide in bands equals the dense slide_inference', () => {
     const img = sceneImage(203, 133);
     const result = await segmentWithMode(new BlockEngine(), img, 101, o);
     assert.deepEqual(result.inferenceSize, { width: 101, height: 66 });
-    const { resizeRgb } = await import('../segmentation/inference-modes/image-ops.js');
+    const { resizeRgb } = await import('../segmentation/preprocess.js');
     const small = await resizeRgb(img, 101, 66);
     const dense = await denseSlide(new BlockEngine(), small, o);
     assert.deepEqual(result.classMap, argmaxChannels(upsampleLogits(nchwToNhwc(dense), 133, 203)));

@@ -5,7 +5,7 @@
  * with ranges calibrated on the other images (on itself when it is the only one). For scale, the same two figures
  * for fp32 against fp32 on the image with one grey level of noise: how much these weights move on their own.
  */
-import { resizeRgb } from '../../segmentation/inference-modes/image-ops.js';
+import { resizeRgb } from '../../segmentation/preprocess.js';
 import { CLI_MAX_PIXELS } from '../options.js';
 import { readFile } from 'node:fs/promises';
 import type { Float32Tensor, InferenceEngine } from '../../model/engines/engine.js';

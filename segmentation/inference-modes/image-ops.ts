@@ -1,20 +1,6 @@
 /** The pixel operations the inference modes need on decoded 8-bit RGB images and NHWC logits. */
-import sharp from 'sharp';
 import type { Float32Tensor } from '../../model/engines/engine.js';
-import { RESIZE_KERNEL } from '../preprocess.js';
 import type { RgbImage } from '../types.js';
-
-/** Rows [y1, y2) and columns [x1, x2) of `img`, copied. */
-export function cropRgb(img: RgbImage, y1: number, y2: number, x1: number, x2: number): RgbImage {
-  const width = x2 - x1;
-  const height = y2 - y1;
-  const data = new Uint8Array(width * height * 3);
-  for (let y = 0; y < height; y++) {
-    const from = ((y1 + y) * img.width + x1) * 3;
-    data.set(img.data.subarray(from, from + width * 3), y * width * 3);
-  }
-  return { data, width, height };
-}
 
 /** The image mirrored left-right (torch's `flip(dims=(3,))` on NCHW). */
 export function flipRgb(img: RgbImage): RgbImage {
@@ -61,17 +47,4 @@ export function nchwToNhwc(tensor: Float32Tensor): Float32Tensor {
     for (let p = 0; p < plane; p++) out[p * c + ch] = tensor.data[from + p];
   }
   return { data: out, shape: [1, height, width, c] };
-}
-
-/**
- * `img` resized to exactly width x height with the inference-size policy's kernel (up or down: test-time scales
- * above 1 enlarge); the same object when the size already matches.
- */
-export async function resizeRgb(img: RgbImage, width: number, height: number): Promise<RgbImage> {
-  if (width === img.width && height === img.height) return img;
-  const { data, info } = await sharp(img.data, { raw: { width: img.width, height: img.height, channels: 3 } })
-    .resize(width, height, { fit: 'fill', kernel: RESIZE_KERNEL })
-    .raw()
-    .toBuffer({ resolveWithObject: true });
-  return { data: new Uint8Array(data.buffer, data.byteOffset, data.length), width: info.width, height: info.height };
 }

@@ -6,7 +6,8 @@ import type { Float32Tensor, InferenceEngine } from '../../model/engines/engine.
 import { argmaxChannels, upsampleArgmax, upsampleLogits, UpsampleArgmaxRows } from '../postprocess.js';
 import { inferenceDims, normalizeImageNet, type InferenceSize } from '../preprocess.js';
 import type { ClassMap, RgbImage } from '../types.js';
-import { flipNhwcInPlace, flipRgb, nchwToNhwc, resizeRgb } from './image-ops.js';
+import { resizeRgb } from '../preprocess.js';
+import { flipNhwcInPlace, flipRgb, nchwToNhwc } from './image-ops.js';
 import {
   checkForwardPasses,
   checkInferenceModeOptions,

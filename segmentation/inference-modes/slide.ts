@@ -7,7 +7,7 @@ import { ShapeError } from '../errors.js';
 import { upsampleLogits, upsampleLogitsByRow } from '../postprocess.js';
 import { normalizeImageNet } from '../preprocess.js';
 import type { RgbImage } from '../types.js';
-import { cropRgb } from './image-ops.js';
+import { cropRgb } from '../preprocess.js';
 import type { WindowSize } from './options.js';
 import type { StageClock } from './stage-clock.js';
 import { axisCoverage, slideWindowGrid } from './windows.js';
