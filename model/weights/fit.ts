@@ -8,7 +8,7 @@ import { ARCH_NAMES, ARCHITECTURES } from '../architectures.js';
 import type { ArchName, ModelTask } from '../loaded-model.js';
 import { expectedShapes, networkSpec } from '../network-spec.js';
 import { WeightsError } from './errors.js';
-import { isNumBatchesTracked } from './validate.js';
+import { compareShapes } from './validate.js';
 
 export interface ArchitectureFit {
   arch: ArchName;
@@ -54,15 +54,8 @@ function explainNoHead(names: string[], file: string): never {
 
 /** Keys and shapes that differ from what `arch` with `numClasses` expects. */
 function countProblems(shapes: Map<string, number[]>, arch: ArchName, numClasses: number): number {
-  const expected = expectedShapes(networkSpec(arch, { numClasses }));
-  let problems = 0;
-  for (const [name, shape] of expected) {
-    if (isNumBatchesTracked(name)) continue;
-    const actual = shapes.get(name);
-    if (!actual || formatShape(actual) !== formatShape(shape)) problems++;
-  }
-  for (const name of shapes.keys()) if (!isNumBatchesTracked(name) && !expected.has(name)) problems++;
-  return problems;
+  const { missing, wrongShape, unexpected } = compareShapes(shapes, expectedShapes(networkSpec(arch, { numClasses })));
+  return missing.length + wrongShape.length + unexpected.length;
 }
 
 /**

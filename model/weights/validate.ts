@@ -95,26 +95,42 @@ function findNonFinite(name: string, data: Float32Array): NonFiniteProblem | nul
 }
 
 /**
+ * The keys of `actual` (name → shape) against `expected`: the missing, the wrongly shaped and the unexpected ones,
+ * leaving out the names `skip` picks (by default BatchNorm's `num_batches_tracked`).
+ */
+export function compareShapes(
+  actual: ReadonlyMap<string, number[]>,
+  expected: ReadonlyMap<string, number[]>,
+  skip: (name: string) => boolean = isNumBatchesTracked,
+): { missing: ShapeProblem[]; wrongShape: ShapeProblem[]; unexpected: ShapeProblem[] } {
+  const missing: ShapeProblem[] = [];
+  const wrongShape: ShapeProblem[] = [];
+  const unexpected: ShapeProblem[] = [];
+  for (const [name, shape] of expected) {
+    if (skip(name)) continue;
+    const found = actual.get(name);
+    if (!found) missing.push({ name, expected: shape });
+    else if (!sameShape(found, shape)) wrongShape.push({ name, expected: shape, actual: found });
+  }
+  for (const [name, shape] of actual) {
+    if (!skip(name) && !expected.has(name)) unexpected.push({ name, actual: shape });
+  }
+  return { missing, wrongShape, unexpected };
+}
+
+/**
  * Throws StateDictMismatchError (a WeightsError) listing every missing, unexpected, wrongly shaped, corrupt
  * (data length ≠ shape) and non-finite tensor. Returns normally when the state dict fits.
  */
 export function validateStateDict(sd: StateDict, expected: Map<string, number[]>, opts: ValidateOptions = {}): void {
   const skip = (name: string): boolean => isNumBatchesTracked(name) || (opts.ignore?.(name) ?? false);
-  const missing: ShapeProblem[] = [];
-  const unexpected: ShapeProblem[] = [];
-  const wrongShape: ShapeProblem[] = [];
+  const shapes = new Map([...sd].map(([name, tensor]) => [name, tensor.shape]));
+  const { missing, wrongShape, unexpected } = compareShapes(shapes, expected, skip);
   const corrupt: CorruptProblem[] = [];
   const nonFinite: NonFiniteProblem[] = [];
 
-  for (const [name, shape] of expected) {
-    if (skip(name)) continue;
-    const tensor = sd.get(name);
-    if (!tensor) missing.push({ name, expected: shape });
-    else if (!sameShape(tensor.shape, shape)) wrongShape.push({ name, expected: shape, actual: tensor.shape });
-  }
   for (const [name, tensor] of sd) {
     if (skip(name)) continue;
-    if (!expected.has(name)) unexpected.push({ name, actual: tensor.shape });
     if (tensor.data.length !== elementCount(tensor.shape)) {
       corrupt.push({ name, shape: tensor.shape, valueCount: tensor.data.length });
       continue;
