@@ -1,4 +1,7 @@
-import type { IncomingMessage, RequestListener } from 'node:http';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
+import { ERROR_RESPONSE_HEADERS } from './security-headers.js';
 import { TurnPacer } from './turn-pacer.js';
 
 /**
@@ -8,6 +11,13 @@ import { TurnPacer } from './turn-pacer.js';
  * 100-170 ms stall that /healthz waited out. At this figure a turn spends some 16 ms on new requests.
  */
 export const REQUESTS_PER_TURN = 16;
+
+/**
+ * Requests one connection may have sent and not yet seen answered (HTTP/1.1 pipelining). Node parses every
+ * request in what it reads and keeps each one's request and response objects until it is answered in order: 20
+ * connections pipelining 200,000 requests each took 3.4 GB and the event loop for minutes.
+ */
+export const PIPELINE_DEPTH = 32;
 
 /** Paths of the probes a kubelet or load balancer polls: answered in the turn they arrive, never queued. */
 export const PROBE_PATHS = {
@@ -35,19 +45,58 @@ export function isProbe(request: IncomingMessage): boolean {
 }
 
 /**
+ * The answer to a request past PIPELINE_DEPTH on its connection: 429 problem+json, then the connection closes
+ * (after the answers before it, in order). Requests the client pipelined after it get no answer: RFC 9112 §9.3.2
+ * has the client retry those.
+ */
+function refusePipelined(response: ServerResponse): void {
+  const problem = new HttpProblem('too-many-requests', `more than ${PIPELINE_DEPTH} requests were sent on one connection without waiting for their answers`, 1);
+  const body = JSON.stringify(problem.toProblem());
+  response.writeHead(problem.status, {
+    ...ERROR_RESPONSE_HEADERS,
+    'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
+    'content-length': Buffer.byteLength(body),
+    'retry-after': String(problem.retryAfterSeconds),
+    connection: 'close',
+  });
+  response.end(body);
+}
+
+/**
  * Wraps a Node request listener (Fastify's, through its `serverFactory`) so that at most `perTurn` requests reach
  * it per turn of the event loop, first come first served (a waiting request's body stays in its socket: Node stops
  * reading once the request's stream is full). Probes go straight through, so a burst of work never delays them
  * by more than the turn in progress. A request whose client has gone while it waited is dropped. Each request is
- * stamped with its arrival time (arrivalOf): the whole-request deadline counts the wait.
+ * stamped with its arrival time (arrivalOf): the whole-request deadline counts the wait. A connection with
+ * PIPELINE_DEPTH requests unanswered gets a 429 for the next and is closed after it (refusePipelined).
  */
 export function gateRequests(handler: RequestListener, perTurn = REQUESTS_PER_TURN): RequestListener {
   const pacer = new TurnPacer(perTurn);
+  const unanswered = new WeakMap<Socket, number>();
+  /** Requests read on a connection after its 429, which closes it: never handled. */
+  const ignored = new WeakMap<Socket, number>();
   return (request, response) => {
     (request as IncomingMessage & { [ARRIVAL]?: number })[ARRIVAL] = performance.now();
+    const socket = request.socket;
+    const after = ignored.get(socket);
+    if (after !== undefined) {
+      // Node goes on parsing what it has read (and reads on as earlier answers finish): past PIPELINE_DEPTH more,
+      // the connection is cut, so a pipeline cannot make it hold more.
+      ignored.set(socket, after + 1);
+      if (after + 1 >= PIPELINE_DEPTH) socket.destroy();
+      return;
+    }
+    const depth = unanswered.get(socket) ?? 0;
+    if (depth >= PIPELINE_DEPTH) {
+      ignored.set(socket, 0);
+      refusePipelined(response);
+      return;
+    }
+    unanswered.set(socket, depth + 1);
+    response.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
     if (isProbe(request)) return handler(request, response);
     pacer.defer(() => {
-      if (!request.socket.destroyed) handler(request, response);
+      if (!socket.destroyed) handler(request, response);
     });
   };
 }

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { buildApp } from '../server/app.js';
 import { lingerAfterAnswer } from '../server/lingering-close.js';
-import { arrivalOf, gateRequests, isProbe, PROBE_PATHS, REQUESTS_PER_TURN } from '../server/request-gate.js';
+import { arrivalOf, gateRequests, isProbe, PIPELINE_DEPTH, PROBE_PATHS, REQUESTS_PER_TURN } from '../server/request-gate.js';
 import { TurnPacer } from '../server/turn-pacer.js';
 import { testConfig } from './server-helpers.js';
 
@@ -47,11 +47,12 @@ async function openAccepted(server: http.Server, port: number, count: number): P
   return sockets;
 }
 
-/** Everything the server sends on `socket` until the connection closes. */
+/** Everything the server sends on `socket` until the connection closes (normally or by a reset). */
 async function readUntilClose(socket: net.Socket): Promise<string> {
   let text = '';
   socket.on('data', (chunk: Buffer) => (text += chunk));
-  await once(socket, 'close');
+  socket.on('error', () => undefined);
+  await new Promise((resolve) => socket.on('close', resolve));
   return text;
 }
 
@@ -216,6 +217,49 @@ describe('the application server', () => {
       assert.ok(Math.max(...turns) <= REQUESTS_PER_TURN, `per turn: ${turns.join(',')}`);
     } finally {
       await app.close();
+    }
+  });
+});
+
+describe('pipelined requests', () => {
+  it(`answers up to PIPELINE_DEPTH in order, then a 429 that closes the connection; a longer pipeline is cut`, async () => {
+    const server = http.createServer(
+      gateRequests((request, response) => {
+        response.writeHead(200, { 'content-type': 'text/plain' }).end(request.url);
+      }),
+    );
+    const port = await listen(server);
+    try {
+      const pipeline = async (count: number) => {
+        const socket = net.connect(port, '127.0.0.1');
+        await once(socket, 'connect');
+        const answer = readUntilClose(socket);
+        // The last asks the server to close after answering it (a client that half-closes is taken as gone).
+        const requests = Array.from({ length: count }, (_, i) => `GET /r${i} HTTP/1.1\r\nHost: x\r\n${i === count - 1 ? 'Connection: close\r\n' : ''}\r\n`);
+        socket.write(requests.join(''));
+        return answer;
+      };
+      const within = await pipeline(PIPELINE_DEPTH);
+      assert.deepEqual([...within.matchAll(/\r\n\r\n[0-9a-f]+\r\n(\/r\d+)/g)].map((m) => m[1]), Array.from({ length: PIPELINE_DEPTH }, (_, i) => `/r${i}`));
+
+      const over = await pipeline(PIPELINE_DEPTH + 8);
+      const statuses = [...over.matchAll(/^HTTP\/1\.1 (\d{3})/gm)].map((m) => Number(m[1]));
+      assert.deepEqual(statuses, [...Array(PIPELINE_DEPTH).fill(200), 429]);
+      assert.match(over, /more than 32 requests were sent on one connection without waiting for their answers/);
+      assert.match(over, /connection: close/i);
+
+      // Thousands in one write: the connection is cut once PIPELINE_DEPTH more have been read past the 429, so
+      // Node holds no more than that many requests for it.
+      let handled = 0;
+      server.removeAllListeners('request');
+      server.on('request', gateRequests((_request, response) => {
+        handled += 1;
+        response.end();
+      }));
+      await pipeline(5000);
+      assert.ok(handled <= PIPELINE_DEPTH, `${handled} handled`);
+    } finally {
+      server.close();
     }
   });
 });
