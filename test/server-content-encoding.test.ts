@@ -109,6 +109,26 @@ describe('Content-Encoding of request bodies', () => {
     }
   });
 
+  it('charges a coded body the body limit in the memory budget (it may decode to that), a plain one its length', async () => {
+    const budget = app.cityseg.budget;
+    const charges: number[] = [];
+    const tryReserve = budget.tryReserve.bind(budget);
+    budget.tryReserve = (bytes: number) => {
+      charges.push(bytes);
+      return tryReserve(bytes);
+    };
+    try {
+      const gz = gzipSync(png);
+      assert.equal((await segment(gz, 'gzip')).statusCode, 200);
+      assert.equal(charges[0], 2 * BODY_LIMIT, 'the received chunks and the joined copy, each up to the limit');
+      charges.length = 0;
+      assert.equal((await segment(png)).statusCode, 200);
+      assert.equal(charges[0], 2 * png.length);
+    } finally {
+      budget.tryReserve = tryReserve;
+    }
+  });
+
   it('bytes that are not the declared coding are a 400 naming it', async () => {
     const response = await segment(png, 'gzip');
     assert.equal(response.statusCode, 400);
