@@ -18,6 +18,7 @@ import { corsAllowList } from './cors.js';
 import { problemFor } from './error-mapping.js';
 import { admission } from './admission.js';
 import { bodyLimits } from './body-limits.js';
+import { drainIdleConnections } from './connection-pressure.js';
 import { gateRequests } from './request-gate.js';
 import { closingProblems, problemClientErrorHandler, problemFrameworkErrors } from './framework-errors.js';
 import { imageBody } from './image-body.js';
@@ -82,6 +83,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   });
 
   app.server.maxConnections = config.maxConnections;
+  drainIdleConnections(app.server, config.maxConnections);
 
   const models = new ModelRegistry();
   const budgetSource = resolveMemoryBudget(config.memoryBudget);

@@ -5,6 +5,7 @@ import net from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { once } from 'node:events';
 import { buildApp } from '../server/app.js';
+import { drainIdleConnections } from '../server/connection-pressure.js';
 import { lingerAfterAnswer } from '../server/lingering-close.js';
 import { arrivalOf, gateRequests, isProbe, PIPELINE_DEPTH, PROBE_PATHS, REQUESTS_PER_TURN } from '../server/request-gate.js';
 import { TurnPacer } from '../server/turn-pacer.js';
@@ -258,6 +259,47 @@ describe('pipelined requests', () => {
       }));
       await pipeline(5000);
       assert.ok(handled <= PIPELINE_DEPTH, `${handled} handled`);
+    } finally {
+      server.close();
+    }
+  });
+});
+
+describe('drainIdleConnections', () => {
+  it('near the connection cap, closes connections idle past the threshold so a new one is served', async () => {
+    const server = http.createServer((_request, response) => response.end('ok'));
+    server.maxConnections = 20;
+    drainIdleConnections(server, 20, 50);
+    const port = await listen(server);
+    try {
+      // One busy connection: its request is never answered, so it must survive every drain.
+      const busy = net.connect(port, '127.0.0.1');
+      let busyClosed = false;
+      busy.on('close', () => (busyClosed = true));
+      const held = new Promise<void>((resolve) => server.prependOnceListener('request', (_request, response) => {
+        response.end = (() => response) as typeof response.end;
+        resolve();
+      }));
+      busy.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
+      await held;
+      // Seventeen silent ones (17 + 1 = 18 = 90% of 20): closed as they pass 50 ms idle, until under 18 are open.
+      await openAccepted(server, port, 17);
+      const openNow = () => new Promise<number>((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
+      for (let waited = 0; (await openNow()) >= 18; waited += 10) {
+        assert.ok(waited < 5000, 'the silent connections were not closed');
+        await new Promise((resolve) => setTimeout(resolve, 10));
+      }
+      // Room again: a new connection is answered.
+      const text = await new Promise<string>((resolve, reject) => {
+        http.get({ host: '127.0.0.1', port, path: '/', agent: false }, (response) => {
+          let body = '';
+          response.on('data', (chunk: Buffer) => (body += chunk));
+          response.on('end', () => resolve(body));
+        }).on('error', reject);
+      });
+      assert.equal(text, 'ok');
+      assert.equal(busyClosed, false, 'a connection with a request in progress is never drained');
+      busy.destroy();
     } finally {
       server.close();
     }
