@@ -22,6 +22,8 @@ declare module 'fastify' {
   interface FastifyRequest {
     /** performance.now() time by which the whole answer must have been sent. */
     deadline: number;
+    /** Gives each body chunk (received, discarded or decoded) its turn of the event loop. */
+    bodyPacer: TurnPacer;
   }
 }
 
@@ -118,6 +120,7 @@ const bodyLimitsPlugin: FastifyPluginAsync<BodyLimitsOptions> = async (app, opti
 
   app.addHook('onRequest', async (request) => {
     request.deadline = arrivalOf(request.raw) + options.requestTimeoutMs;
+    request.bodyPacer = chunks;
   });
 
   app.addHook('preParsing', async (request, reply, payload) => {
