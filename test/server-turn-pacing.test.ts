@@ -105,6 +105,7 @@ describe('gateRequests', () => {
       assert.ok(Math.max(...turns) <= REQUESTS_PER_TURN, `per turn: ${turns.join(',')}`);
       assert.ok(turns.length >= Math.ceil(100 / REQUESTS_PER_TURN));
     } finally {
+      server.closeAllConnections();
       server.close();
     }
   });
@@ -137,6 +138,7 @@ describe('gateRequests', () => {
       // The last requests waited for the turns before theirs: the stamp is taken at arrival, not at hand-over.
       assert.ok(Math.max(...waits) > 10, `longest wait ${Math.max(...waits)} ms`);
     } finally {
+      server.closeAllConnections();
       server.close();
     }
   });
@@ -190,6 +192,7 @@ describe('lingerAfterAnswer', () => {
       assert.ok(deferred >= size / (64 * 1024), `${deferred} chunks deferred in ${turns.length} turns`);
       assert.equal(Math.max(...turns), 1);
     } finally {
+      server.closeAllConnections();
       server.close();
     }
   });
@@ -260,6 +263,7 @@ describe('pipelined requests', () => {
       await pipeline(5000);
       assert.ok(handled <= PIPELINE_DEPTH, `${handled} handled`);
     } finally {
+      server.closeAllConnections();
       server.close();
     }
   });
@@ -271,6 +275,7 @@ describe('drainIdleConnections', () => {
     server.maxConnections = 20;
     drainIdleConnections(server, 20, 50);
     const port = await listen(server);
+    const silent: net.Socket[] = [];
     try {
       // One busy connection: its request is never answered, so it must survive every drain.
       const busy = net.connect(port, '127.0.0.1');
@@ -283,7 +288,7 @@ describe('drainIdleConnections', () => {
       busy.write('GET /slow HTTP/1.1\r\nHost: x\r\n\r\n');
       await held;
       // Seventeen silent ones (17 + 1 = 18 = 90% of 20): closed as they pass 50 ms idle, until under 18 are open.
-      await openAccepted(server, port, 17);
+      silent.push(...(await openAccepted(server, port, 17)));
       const openNow = () => new Promise<number>((resolve, reject) => server.getConnections((error, count) => (error ? reject(error) : resolve(count))));
       for (let waited = 0; (await openNow()) >= 18; waited += 10) {
         assert.ok(waited < 5000, 'the silent connections were not closed');
@@ -301,6 +306,8 @@ describe('drainIdleConnections', () => {
       assert.equal(busyClosed, false, 'a connection with a request in progress is never drained');
       busy.destroy();
     } finally {
+      for (const socket of silent) socket.destroy();
+      server.closeAllConnections();
       server.close();
     }
   });
