@@ -19,6 +19,22 @@ export function clientErrorProblem(error: NodeJS.ErrnoException): HttpProblem {
 }
 
 /**
+ * Headers and body of a problem answered outside Fastify (its hooks never ran): problem+json, `Retry-After` when the
+ * problem has one, the connection closing, and the headers that keep an error body from being sniffed or framed.
+ */
+export function outsideFastifyAnswer(problem: HttpProblem): { headers: Record<string, string>; body: string } {
+  const body = JSON.stringify(problem.toProblem());
+  const headers: Record<string, string> = {
+    'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
+    'content-length': String(Buffer.byteLength(body)),
+    connection: 'close',
+    ...ERROR_RESPONSE_HEADERS,
+  };
+  if (problem.retryAfterSeconds !== undefined) headers['retry-after'] = String(problem.retryAfterSeconds);
+  return { headers, body };
+}
+
+/**
  * Fastify's `clientErrorHandler`: requests Node's HTTP parser rejects before Fastify sees them (header fields over
  * --max-http-header-size, a malformed request line, a request timeout) get a problem+json answer, written straight
  * to the socket as Node does, then the connection is closed (the parser cannot continue on it).
@@ -30,13 +46,7 @@ export function problemClientErrorHandler(this: FastifyInstance, error: NodeJS.E
   if (socket.writable) {
     const problem = clientErrorProblem(error);
     this.log.debug({ code: error.code, status: problem.status }, 'client error');
-    const body = JSON.stringify(problem.toProblem());
-    const headers = {
-      'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
-      'content-length': String(Buffer.byteLength(body)),
-      connection: 'close',
-      ...ERROR_RESPONSE_HEADERS,
-    };
+    const { headers, body } = outsideFastifyAnswer(problem);
     const head = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`).join('');
     socket.write(`HTTP/1.1 ${problem.status} ${STATUS_CODES[problem.status]}\r\n${head}\r\n${body}`);
   }

@@ -38,11 +38,11 @@ export function lingerAfterAnswer(request: IncomingMessage, maxBytes: number, pa
 
 /**
  * Reads the rest of `request`'s body and drops it, a chunk at a time as `pacer` gives it turns (shared with the
- * bodies being received, server/admission.ts). It must start before the
- * answer has been written: a body nobody consumes is "dumped" by Node's HTTP server when the response finishes, and
- * then its native parser reads the socket with no backpressure, up to 32 reads of 64 KiB per socket per poll; a
- * hundred refused uploads held the loop (and /healthz) for 80-110 ms that way. A consumer that acknowledges each
- * chunk on the next turn keeps the request's backpressure, which stops the socket's reads in between.
+ * bodies being received, server/body-limits.ts). It must start before the answer has been written: a body nobody
+ * consumes is "dumped" by Node's HTTP server when the response finishes, and then its native parser reads the socket
+ * with no backpressure, up to 32 reads of 64 KiB per socket per poll; a hundred refused uploads held the loop (and
+ * /healthz) for 80-110 ms that way. A consumer that acknowledges each chunk on a later turn keeps the request's
+ * backpressure, which stops the socket's reads in between.
  */
 function discardSlowly(request: IncomingMessage, pacer: TurnPacer): void {
   // The body guard, if any, is done with (the answer is out): the discarding sink alone sets the pace.

@@ -1,7 +1,7 @@
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
-import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
-import { ERROR_RESPONSE_HEADERS } from './security-headers.js';
+import { outsideFastifyAnswer } from './framework-errors.js';
+import { HttpProblem } from './problems.js';
 import { TurnPacer } from './turn-pacer.js';
 
 /**
@@ -51,15 +51,8 @@ export function isProbe(request: IncomingMessage): boolean {
  */
 function refusePipelined(response: ServerResponse): void {
   const problem = new HttpProblem('too-many-requests', `more than ${PIPELINE_DEPTH} requests were sent on one connection without waiting for their answers`, 1);
-  const body = JSON.stringify(problem.toProblem());
-  response.writeHead(problem.status, {
-    ...ERROR_RESPONSE_HEADERS,
-    'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
-    'content-length': Buffer.byteLength(body),
-    'retry-after': String(problem.retryAfterSeconds),
-    connection: 'close',
-  });
-  response.end(body);
+  const { headers, body } = outsideFastifyAnswer(problem);
+  response.writeHead(problem.status, headers).end(body);
 }
 
 /**
