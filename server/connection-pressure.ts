@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import type { Socket } from 'node:net';
+import { activityOf } from './request-gate.js';
 
 /** Share of the connection cap at which idle connections start to be closed to make room. */
 export const DRAIN_AT = 0.9;
@@ -12,19 +13,19 @@ export const IDLE_AFTER_MS = 1_000;
  * closed (HTTP lets a server close an idle connection at any time; the client reconnects). Without it, 1,100
  * keep-alive clients, or a thousand silent sockets reopened as the header timeout closed them, held every place,
  * and new connections (a kubelet's probe among them) were reset. Connections whose request is being received,
- * waits or runs are never closed.
+ * waits or runs are never closed; the requests are counted by the request gate (activityOf), which every request
+ * of the server passes.
  */
 export function drainIdleConnections(server: Server, maxConnections: number, idleAfterMs = IDLE_AFTER_MS): void {
   const threshold = Math.max(1, Math.floor(maxConnections * DRAIN_AT));
-  /** Per open connection: requests not yet answered, and since when it has had none. */
-  const open = new Map<Socket, { active: number; idleSince: number }>();
-
+  const open = new Set<Socket>();
   let watch: NodeJS.Timeout | undefined;
 
   const drain = () => {
     const now = performance.now();
-    for (const [socket, state] of open) {
-      if (state.active === 0 && now - state.idleSince >= idleAfterMs) socket.destroy();
+    for (const socket of open) {
+      const { unanswered, idleSince } = activityOf(socket);
+      if (unanswered === 0 && now - idleSince >= idleAfterMs) socket.destroy();
     }
   };
   // Connections opened together become idle together: while above the threshold, look again as they age.
@@ -39,19 +40,12 @@ export function drainIdleConnections(server: Server, maxConnections: number, idl
   };
 
   server.on('connection', (socket: Socket) => {
-    open.set(socket, { active: 0, idleSince: performance.now() });
+    // Its idle time counts from now until a request reaches the gate.
+    activityOf(socket);
+    open.add(socket);
     socket.once('close', () => open.delete(socket));
     if (open.size >= threshold) check();
   });
   // At the cap Node drops a new connection before any 'connection' event: make room for the next one.
   server.on('drop', drain);
-  server.on('request', (request, response) => {
-    const state = open.get(request.socket);
-    if (!state) return;
-    state.active += 1;
-    response.once('close', () => {
-      state.active -= 1;
-      state.idleSince = performance.now();
-    });
-  });
 }

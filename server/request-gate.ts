@@ -31,6 +31,27 @@ const probePaths = new Set<string>(Object.values(PROBE_PATHS));
 
 const ARRIVAL = Symbol('cityseg.arrival');
 
+/** A connection's requests received and not yet answered, and since when it has had none. */
+export interface ConnectionActivity {
+  unanswered: number;
+  idleSince: number;
+}
+
+const activity = new WeakMap<Socket, ConnectionActivity>();
+
+/**
+ * What the gate has seen on `socket` (kept by gateRequests; read by the idle drain, server/connection-pressure.ts).
+ * A connection no request has reached yet is idle since its first look-up.
+ */
+export function activityOf(socket: Socket): ConnectionActivity {
+  let state = activity.get(socket);
+  if (state === undefined) {
+    state = { unanswered: 0, idleSince: performance.now() };
+    activity.set(socket, state);
+  }
+  return state;
+}
+
 /** performance.now() when the request's headers were parsed (the gate's stamp); now if it never passed a gate. */
 export function arrivalOf(request: IncomingMessage): number {
   return (request as IncomingMessage & { [ARRIVAL]?: number })[ARRIVAL] ?? performance.now();
@@ -65,7 +86,6 @@ function refusePipelined(response: ServerResponse): void {
  */
 export function gateRequests(handler: RequestListener, perTurn = REQUESTS_PER_TURN): RequestListener {
   const pacer = new TurnPacer(perTurn);
-  const unanswered = new WeakMap<Socket, number>();
   /** Requests read on a connection after its 429, which closes it: never handled. */
   const ignored = new WeakMap<Socket, number>();
   return (request, response) => {
@@ -79,14 +99,17 @@ export function gateRequests(handler: RequestListener, perTurn = REQUESTS_PER_TU
       if (after + 1 >= PIPELINE_DEPTH) socket.destroy();
       return;
     }
-    const depth = unanswered.get(socket) ?? 0;
-    if (depth >= PIPELINE_DEPTH) {
+    const state = activityOf(socket);
+    if (state.unanswered >= PIPELINE_DEPTH) {
       ignored.set(socket, 0);
       refusePipelined(response);
       return;
     }
-    unanswered.set(socket, depth + 1);
-    response.once('close', () => unanswered.set(socket, (unanswered.get(socket) ?? 1) - 1));
+    state.unanswered += 1;
+    response.once('close', () => {
+      state.unanswered -= 1;
+      state.idleSince = performance.now();
+    });
     if (isProbe(request)) return handler(request, response);
     pacer.defer(() => {
       if (!socket.destroyed) handler(request, response);

@@ -271,7 +271,8 @@ describe('pipelined requests', () => {
 
 describe('drainIdleConnections', () => {
   it('near the connection cap, closes connections idle past the threshold so a new one is served', async () => {
-    const server = http.createServer((_request, response) => response.end('ok'));
+    // Behind the request gate, as the application's server is: the gate counts each connection's requests.
+    const server = http.createServer(gateRequests((_request, response) => response.end('ok')));
     server.maxConnections = 20;
     drainIdleConnections(server, 20, 50);
     const port = await listen(server);
