@@ -73,7 +73,7 @@ describe('GET /v1/models', () => {
     assert.equal(classifier.status, 200);
     const { preprocessing: classifierPre, workers: _w, threads: _t, maxBatch: _b, memory: _m, inference: _i, ...classifierCard } = classifier.body;
     assert.deepEqual(classifierCard, { ...list[1], classes: IMAGENET_CLASSES.map((name, index) => ({ index, name })) });
-    assert.deepEqual(classifierPre, { resize: 'short side, then centre crop', shortSide: 256, crop: 224, kernel: 'linear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+    assert.deepEqual(classifierPre, { resize: 'short side, then centre crop', shortSide: 256, crop: 224, kernel: 'pil-bilinear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
   });
 
   it('/v1/models/{name} of an unknown model: 404 problem+json naming the loaded ones', async () => {
