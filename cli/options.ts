@@ -7,11 +7,12 @@ import { ARCH_NAMES, ARCHITECTURES, isArchName } from '../model/architectures.js
 import { untrainedNumClasses } from '../model/descriptor.js';
 import type { ArchName, LoadModelOptions, ModelTask } from '../model/loaded-model.js';
 import type { Precision } from '../model/quantize/precision.js';
+import { CALLER_CHOSEN_MAX_PIXELS } from '../segmentation/decode.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import { SETTINGS, type SettingName } from '../server/config.js';
 
 /** No pixel limit beyond sharp's own: the CLI reads files the user chose, not uploads. */
-export const CLI_MAX_PIXELS = 2 ** 31;
+export const CLI_MAX_PIXELS = CALLER_CHOSEN_MAX_PIXELS;
 
 export function parseArch(value: string): ArchName {
   if (!isArchName(value)) throw new InvalidArgumentError(`expected one of ${ARCH_NAMES.join(', ')}`);
