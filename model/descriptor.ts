@@ -4,6 +4,7 @@
  * it; /v1/models, the Open Inference Protocol's metadata, the CLI and the web page report it.
  */
 import { ARCHITECTURES, type ArchName, type ModelTask } from './architectures.js';
+import { IMAGENET_CLASSES } from './imagenet-classes.js';
 import type { WeightsPreset } from './weights/presets.js';
 
 /**
@@ -38,8 +39,9 @@ export interface ModelDescriptor {
   task: ModelTask;
   numClasses: number;
   /**
-   * The label set the outputs mean when the weights say (a preset's `voc`, `cityscapes`, `imagenet`); absent for a
-   * checkpoint file or the seeded init, whose classes are named by class count (segmentation/labels/for-class-count.ts).
+   * The label set the outputs mean when the weights say (a preset's `voc`, `cityscapes`, `imagenet`), or `imagenet`
+   * for any 1000-class classifier; absent for a segmentation checkpoint file or the seeded init, whose classes are
+   * named by class count (segmentation/labels/for-class-count.ts) or by the label set the user gives.
    */
   labels?: string;
   /** Classifiers: the transform the weights were evaluated with. Segmentation models follow the inference-size policy. */
@@ -52,7 +54,8 @@ export interface ModelDescriptor {
  */
 export function describeNetwork(arch: ArchName, numClasses: number, preset?: WeightsPreset): ModelDescriptor {
   const task = ARCHITECTURES[arch].task;
-  const labels = preset ? { labels: preset.labels } : {};
+  const name = preset?.labels ?? (task === 'classification' && numClasses === IMAGENET_CLASSES.length ? 'imagenet' : undefined);
+  const labels = name === undefined ? {} : { labels: name };
   if (task !== 'classification') return { arch, task, numClasses, ...labels };
   const crop = preset?.preprocessing.cropSize;
   const preprocessing = preset && crop !== undefined ? { resizeShortSide: preset.preprocessing.resizeShortSide, cropSize: crop } : undefined;

@@ -33,6 +33,7 @@ describe('GET /v1/models', () => {
       task: 'segmentation',
       arch: 'lraspp_mobilenet_v3_large',
       numClasses: 19,
+      labels: 'cityscapes',
       // torchvision: 3,221,538 with 21 classes; 2 x (40 + 1 + 128 + 1) fewer with 19
       parameterCount: 3_221_198,
       weights: { trained: false, source: 'seeded-init:20190506', sha256: null, origin: 'none' },
@@ -45,6 +46,7 @@ describe('GET /v1/models', () => {
     assert.equal(classifier.id, 'mobilenet_v3_large');
     assert.equal(classifier.task, 'classification');
     assert.equal(classifier.numClasses, 1000);
+    assert.equal(classifier.labels, 'imagenet');
     assert.equal(classifier.parameterCount, 5_483_032); // torchvision mobilenet_v3_large
     assert.equal(classifier.inferenceSize, 224);
     assert.equal(classifier.weights.trained, false);

@@ -138,7 +138,7 @@ describe('Open Inference Protocol (/v2)', () => {
       assert.equal(cls.statusCode, 200);
       assert.deepEqual((cls.json() as Json).outputs, [{ name: 'probabilities', datatype: 'FP32', shape: [1000] }]);
       // Untrained (no preset): torchvision's V1 transform.
-      assert.deepEqual((cls.json() as Json).parameters, { arch: 'mobilenet_v3_large', task: 'classification', num_classes: 1000, resize_short_side: 256, crop_size: 224 });
+      assert.deepEqual((cls.json() as Json).parameters, { arch: 'mobilenet_v3_large', task: 'classification', num_classes: 1000, labels: 'imagenet', resize_short_side: 256, crop_size: 224 });
       assert.deepEqual((cls.json() as Json).versions, ['1']);
     });
 
