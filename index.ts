@@ -1,7 +1,9 @@
 /**
- * cityseg's programmatic API, the package entry (`import { loadModel, segmentImage, encodeColor } from 'cityseg'`):
- * the functions the HTTP service and the CLI run, re-exported unchanged.
+ * cityseg's programmatic API, the package entry (`import { pipeline, encodeColor } from 'cityseg'`): a pipeline that
+ * binds a model to everything its weights imply, and the functions the HTTP service and the CLI run, unchanged.
  *
+ *   pipeline('segmentation' | 'classification', { weights })  → seg(image, options) and seg.dispose()
+ *                                              (segmentation/task-pipeline.ts; image: bytes, a path or RGB pixels)
  *   loadModel({ arch, numClasses, weights? })  a torchvision checkpoint (path or URL), or the seeded untrained init
  *   segmentImage(model.engine, bytes, { size, maxPixels })  → { classMap: { data, width, height }, ... } at the
  *                                              image's own size, one class index per pixel (row-major Uint8Array)
@@ -9,7 +11,19 @@
  *
  * Free a model's engine with `model.engine.dispose()`. README.md "Programmatic API" has a complete example.
  */
+export { pipeline } from './segmentation/task-pipeline.js';
+export type {
+  ClassificationOutput,
+  ClassificationPipeline,
+  ClassifyCallOptions,
+  PipelineImage,
+  PipelineOptions,
+  SegmentCallOptions,
+  SegmentationOutput,
+  SegmentationPipeline,
+} from './segmentation/task-pipeline.js';
 export { loadModel } from './model/load-model.js';
+export { IMAGENET1K_V1_TRANSFORM, type ClassifierTransform, type ModelDescriptor } from './model/descriptor.js';
 export type { ArchName, LoadedModel, LoadModelOptions, ModelTask, WeightsInfo } from './model/loaded-model.js';
 export { ARCH_NAMES } from './model/architectures.js';
 export { IMAGENET_CLASSES } from './model/imagenet-classes.js';

@@ -24,6 +24,11 @@ export function chooseCommandWeights(flags: ModelFlags, task: ModelTask, numClas
   );
 }
 
+/** A classifier's transform as the start-up line says it (`, resize 232 → crop 224`); nothing for segmentation. */
+function transformNote({ preprocessing }: LoadedModel): string {
+  return preprocessing ? `, resize ${preprocessing.resizeShortSide} → crop ${preprocessing.cropSize}` : '';
+}
+
 function untrainedWarning(model: LoadedModel, why: string): string {
   return `cityseg: warning: ${why}: ${model.arch} is untrained (${model.weights.source}), its outputs are meaningless\n`;
 }
@@ -37,7 +42,7 @@ export async function loadChosenModel(flags: ModelFlags, choice: WeightsChoice, 
   const loaded = await loadModel({ ...options, fetch: commandFetchOptions() });
   const detail = choice.detail === undefined ? {} : { detail: choice.detail };
   const model = { ...loaded, weights: { ...loaded.weights, origin: choice.origin, ...detail } };
-  if (choice.origin === 'default-preset' && !quiet) process.stderr.write(`cityseg: ${model.arch}: default weights ${model.weights.source}\n`);
+  if (choice.origin === 'default-preset' && !quiet) process.stderr.write(`cityseg: ${model.arch}: default weights ${model.weights.source}${transformNote(model)}\n`);
   if (choice.origin === 'none') process.stderr.write(untrainedWarning(model, '--weights none'));
   if (choice.origin === 'fallback' && choice.detail) process.stderr.write(untrainedWarning(model, redactUrl(choice.detail)));
   if (choice.origin === 'no-preset') process.stderr.write(untrainedWarning(model, `no --weights given and ${choice.detail}`));

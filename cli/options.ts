@@ -4,13 +4,15 @@
  */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ARCH_NAMES, ARCHITECTURES, isArchName } from '../model/architectures.js';
+import { untrainedNumClasses } from '../model/descriptor.js';
 import type { ArchName, LoadModelOptions, ModelTask } from '../model/loaded-model.js';
 import type { Precision } from '../model/quantize/precision.js';
+import { CALLER_CHOSEN_MAX_PIXELS } from '../segmentation/decode.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import { SETTINGS, type SettingName } from '../server/config.js';
 
 /** No pixel limit beyond sharp's own: the CLI reads files the user chose, not uploads. */
-export const CLI_MAX_PIXELS = 2 ** 31;
+export const CLI_MAX_PIXELS = CALLER_CHOSEN_MAX_PIXELS;
 
 export function parseArch(value: string): ArchName {
   if (!isArchName(value)) throw new InvalidArgumentError(`expected one of ${ARCH_NAMES.join(', ')}`);
@@ -110,12 +112,12 @@ function archOptions(task?: ModelTask): Option[] {
         new Option('--arch <name>', `architecture: ${checked} or preset's; untrained: mobilenet_v3_large)`)
           .choices(archNames(task))
           .env(SETTINGS.classifierArch.env),
-        new Option('--num-classes <n>', `number of output classes: ${checked} or preset's; untrained: 1000)`).argParser(parsePositiveInt),
+        new Option('--num-classes <n>', `number of output classes: ${checked} or preset's; untrained: ${untrainedNumClasses('classification')})`).argParser(parsePositiveInt),
       ];
     default:
       return [
         new Option('--arch <name>', `architecture: ${checked} or preset's; untrained: lraspp_mobilenet_v3_large)`).choices(archNames()).env(SETTINGS.arch.env),
-        new Option('--num-classes <n>', `number of output classes: ${checked} or preset's; untrained: 19, or 1000 for a classifier)`)
+        new Option('--num-classes <n>', `number of output classes: ${checked} or preset's; untrained: ${untrainedNumClasses('segmentation')}, or ${untrainedNumClasses('classification')} for a classifier)`)
           .argParser(parsePositiveInt)
           .env(SETTINGS.numClasses.env),
       ];

@@ -47,6 +47,10 @@ const COMMANDS: Record<string, CommandEntry> = {
       'write the model as an ONNX file: input "input" [N,3,H,W] float32 (ImageNet-normalised), output "out" [N,C,H,W] (or [N,C])',
     load: async () => (await import('./commands/export-onnx.js')).exportOnnxCommand(),
   },
+  summary: {
+    description: "the network as the paper's Table 1 / 2 and layer by layer: shapes, parameters and multiply-adds",
+    load: async () => (await import('./commands/summary.js')).summaryCommand(),
+  },
   weights: {
     description: "work with checkpoint files and torchvision's published weights: inspect, list, fetch into the cache",
     load: async () => {

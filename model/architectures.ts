@@ -3,8 +3,6 @@
  * `_mobilenet_v3_conf`. Each row is one bneck: kernel, expansion size, output channels, squeeze-and-excite,
  * non-linearity and stride. `tail` rows form the last stage, which `dilated` and `reducedTail` change.
  */
-import type { ArchName } from './loaded-model.js';
-
 export type Nonlinearity = 'RE' | 'HS';
 export type BackboneName = 'mobilenet_v3_large' | 'mobilenet_v3_small';
 
@@ -138,20 +136,28 @@ export function backboneConfig(name: BackboneName, options: BackboneOptions = {}
   };
 }
 
+export type ModelTask = 'segmentation' | 'classification';
+
 export interface ArchDefinition {
-  task: 'segmentation' | 'classification';
+  task: ModelTask;
   backbone: BackboneName;
   /** Segmentation heads run on the dilated backbone (output stride 16). */
   dilated: boolean;
+  /** The untrained model's class count: ImageNet's 1000 classes, Cityscapes' 19 train ids. */
   defaultNumClasses: number;
 }
 
-export const ARCHITECTURES: Record<ArchName, ArchDefinition> = {
+const ARCHITECTURE_TABLE = {
   mobilenet_v3_large: { task: 'classification', backbone: 'mobilenet_v3_large', dilated: false, defaultNumClasses: 1000 },
   mobilenet_v3_small: { task: 'classification', backbone: 'mobilenet_v3_small', dilated: false, defaultNumClasses: 1000 },
-  lraspp_mobilenet_v3_large: { task: 'segmentation', backbone: 'mobilenet_v3_large', dilated: true, defaultNumClasses: 21 },
-  lraspp_mobilenet_v3_small: { task: 'segmentation', backbone: 'mobilenet_v3_small', dilated: true, defaultNumClasses: 21 },
-};
+  lraspp_mobilenet_v3_large: { task: 'segmentation', backbone: 'mobilenet_v3_large', dilated: true, defaultNumClasses: 19 },
+  lraspp_mobilenet_v3_small: { task: 'segmentation', backbone: 'mobilenet_v3_small', dilated: true, defaultNumClasses: 19 },
+} satisfies Record<string, ArchDefinition>;
+
+/** The architectures cityseg builds: the keys of ARCHITECTURES. */
+export type ArchName = keyof typeof ARCHITECTURE_TABLE;
+
+export const ARCHITECTURES: Record<ArchName, ArchDefinition> = ARCHITECTURE_TABLE;
 
 export const ARCH_NAMES = Object.keys(ARCHITECTURES) as ArchName[];
 

@@ -1001,3 +1001,10 @@ export const IMAGENET_CLASSES: readonly string[] = [
   "ear",
   "toilet tissue",
 ];
+
+/** Class names of a classifier: ImageNet's when it has 1000 outputs, else `class <i>`. */
+export function classifierLabels(numClasses: number): string[] {
+  return numClasses === IMAGENET_CLASSES.length
+    ? [...IMAGENET_CLASSES]
+    : Array.from({ length: numClasses }, (_, i) => `class ${i}`);
+}

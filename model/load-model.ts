@@ -8,10 +8,11 @@ import { tryLoadOnnxEngine } from './engines/onnx-available.js';
 import { BatchingEngine } from './engines/batching-engine.js';
 import { SerialEngine } from './engines/serial-engine.js';
 import { TfjsEngine } from './engines/tfjs-engine.js';
+import { describeNetwork, UNTRAINED_DEFAULTS, type ModelDescriptor } from './descriptor.js';
 import { foldNetwork, type FoldedNetwork } from './fold.js';
 import { QuantizationError } from './quantize/errors.js';
 import { onnxOpsFor, precisionProblem, type PrecisionOptions } from './quantize/precision.js';
-import type { ArchName, LoadedModel, LoadModelOptions, ModelTask, WeightsInfo } from './loaded-model.js';
+import type { LoadedModel, LoadModelOptions, WeightsInfo } from './loaded-model.js';
 import { expectedShapes, networkSpec, parameterCount } from './network-spec.js';
 import { DEFAULT_SEED, seededStateDict } from './seeded-init.js';
 import { materialiseStateDict } from './weights/checkpoint.js';
@@ -24,20 +25,14 @@ import type { StateDict } from './weights/state-dict.js';
 import { validateStateDict } from './weights/validate.js';
 import { WeightsError } from './weights/errors.js';
 
-export interface PreparedNetwork {
+/** What was built (arch and class count given, or read from the checkpoint), the weights' label set and transform. */
+export interface PreparedNetwork extends ModelDescriptor {
   network: FoldedNetwork;
   weights: WeightsInfo;
   parameterCount: number;
-  /** What was built: given, or read from the checkpoint. */
-  arch: ArchName;
-  numClasses: number;
 }
 
-/** The untrained model's architecture per task, and its class count: Cityscapes' 19 train ids, ImageNet's 1000. */
-export const UNTRAINED_DEFAULTS: Record<ModelTask, { arch: ArchName; numClasses: number }> = {
-  segmentation: { arch: 'lraspp_mobilenet_v3_large', numClasses: 19 },
-  classification: { arch: 'mobilenet_v3_large', numClasses: 1000 },
-};
+export { UNTRAINED_DEFAULTS } from './descriptor.js';
 
 /**
  * Everything but the engine: the part a worker thread can rebuild from the same options. With `weights`, the
@@ -49,10 +44,9 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
   if (!opts.weights || opts.weights === NO_WEIGHTS) {
     const fallback = UNTRAINED_DEFAULTS[opts.arch ? ARCHITECTURES[opts.arch].task : (opts.task ?? 'segmentation')];
     const arch = opts.arch ?? fallback.arch;
-    const numClasses = opts.numClasses ?? fallback.numClasses;
-    const spec = networkSpec(arch, { numClasses });
+    const spec = networkSpec(arch, { numClasses: opts.numClasses });
     const weights = { trained: false, source: `seeded-init:${DEFAULT_SEED}`, sha256: null };
-    return { network: foldNetwork(spec, seededStateDict(spec, DEFAULT_SEED)), weights, parameterCount: parameterCount(spec), arch, numClasses };
+    return { ...describeNetwork(arch, spec.numClasses), network: foldNetwork(spec, seededStateDict(spec, DEFAULT_SEED)), weights, parameterCount: parameterCount(spec) };
   }
   const resolved = await resolveWeights(opts.weights, { ...opts.fetch, cacheDir: opts.cacheDir });
   // A preset's published facts are checked before its file is read: the same contradictions, named by the preset.
@@ -71,7 +65,7 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
     throw err;
   }
   const weights = { trained: true, source: resolved.source, sha256: resolved.sha256 };
-  return { network: foldNetwork(spec, dict), weights, parameterCount: parameterCount(spec), arch, numClasses };
+  return { ...describeNetwork(arch, numClasses, resolved.preset), network: foldNetwork(spec, dict), weights, parameterCount: parameterCount(spec) };
 }
 
 /** The engine for a network; `precision` int8 (ONNX Runtime only) reads its quantisation file (model/quantize). */
@@ -101,17 +95,15 @@ export async function createEngine(network: FoldedNetwork, engine: LoadModelOpti
 
 /** prepareNetwork, then the engine: the LoadedModel says which architecture and class count were built. */
 export async function loadModel(opts: LoadModelOptions): Promise<LoadedModel> {
-  const prepared = await prepareNetwork(opts);
-  const single = await createEngine(prepared.network, opts.engine, opts.threads, opts);
+  const { network, weights, parameterCount, ...descriptor } = await prepareNetwork(opts);
+  const single = await createEngine(network, opts.engine, opts.threads, opts);
   const serial = new SerialEngine(single);
   const engine = opts.batching && opts.batching.maxBatch > 1 ? new BatchingEngine(serial, opts.batching) : serial;
   return {
-    id: opts.id ?? prepared.arch,
-    task: ARCHITECTURES[prepared.arch].task,
-    arch: prepared.arch,
-    numClasses: prepared.numClasses,
-    parameterCount: prepared.parameterCount,
-    weights: prepared.weights,
+    ...descriptor,
+    id: opts.id ?? descriptor.arch,
+    parameterCount,
+    weights,
     engineName: engine.engine,
     engine,
   };

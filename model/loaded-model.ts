@@ -2,13 +2,10 @@ import type { EngineName, InferenceEngine } from './engines/engine.js';
 import type { Precision } from './quantize/precision.js';
 import type { FetchOptions } from './weights/source.js';
 
-export type ArchName =
-  | 'mobilenet_v3_large'
-  | 'mobilenet_v3_small'
-  | 'lraspp_mobilenet_v3_large'
-  | 'lraspp_mobilenet_v3_small';
+import type { ArchName, ModelTask } from './architectures.js';
+import type { ModelDescriptor } from './descriptor.js';
 
-export type ModelTask = 'segmentation' | 'classification';
+export type { ArchName, ModelTask };
 
 /**
  * How the weights were chosen: the default preset fetched (`default-preset`), weights the user named (`given`), or
@@ -29,13 +26,10 @@ export interface WeightsInfo {
   detail?: string;
 }
 
-/** A network ready to run, plus the facts the API reports about it. */
-export interface LoadedModel {
+/** A network ready to run: its descriptor (what the weights are) plus the facts the API reports about it. */
+export interface LoadedModel extends ModelDescriptor {
   /** Unique name used in requests (`?model=`), defaults to the architecture name. */
   id: string;
-  task: ModelTask;
-  arch: ArchName;
-  numClasses: number;
   parameterCount: number;
   weights: WeightsInfo;
   engineName: EngineName;
@@ -46,7 +40,7 @@ export interface LoadedModel {
  * With weights, `arch` and `numClasses` are checks: the checkpoint says what it is (model/weights/fit.ts) and a
  * contradiction is a WeightsError. Without weights they choose the untrained model: `arch` defaults to the task's
  * default (lraspp_mobilenet_v3_large, or mobilenet_v3_large for classification), `numClasses` to 19 (Cityscapes) for
- * segmentation and 1000 (ImageNet) for classification.
+ * segmentation and 1000 (ImageNet) for classification (ARCHITECTURES' `defaultNumClasses`).
  */
 export interface LoadModelOptions {
   arch?: ArchName;

@@ -3,8 +3,7 @@
  * Everything else derives from it: the expected tensor shapes for strict loading, parameter counts, the seeded
  * initialisation, BatchNorm folding and the engines' graphs.
  */
-import { ARCHITECTURES, backboneConfig, makeDivisible, type BackboneOptions, type BlockConfig } from './architectures.js';
-import type { ArchName, ModelTask } from './loaded-model.js';
+import { ARCHITECTURES, backboneConfig, makeDivisible, type ArchName, type BackboneOptions, type BlockConfig, type ModelTask } from './architectures.js';
 
 export type Activation = 'linear' | 'relu' | 'hardswish' | 'hardsigmoid' | 'sigmoid';
 

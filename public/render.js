@@ -26,7 +26,8 @@ function weightsBadge(model) {
 
 function modelFact(term, model) {
   const description = el('dd', {}, el('span', { className: 'model-id', textContent: model.id }), ' ', weightsBadge(model));
-  description.title = `${model.arch} · ${model.engine}/${model.backend} · ${model.parameterCount.toLocaleString('en')} parameters`;
+  const classes = `${model.numClasses} classes${model.labels ? ` (${model.labels})` : ''}`;
+  description.title = `${model.arch} · ${classes} · ${model.engine}/${model.backend} · ${model.parameterCount.toLocaleString('en')} parameters`;
   return el('div', {}, el('dt', { textContent: term }), description);
 }
 

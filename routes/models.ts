@@ -1,6 +1,7 @@
 import type { FastifyPluginAsync } from 'fastify';
 import { redactUrl } from '../model/weights/redact.js';
-import { CLASSIFICATION_CROP, CLASSIFICATION_RESIZE, IMAGENET_MEAN, IMAGENET_STD, RESIZE_KERNEL, inferenceDims } from '../segmentation/preprocess.js';
+import { classifierTransformOf } from '../model/descriptor.js';
+import { IMAGENET_MEAN, IMAGENET_STD, PIL_BILINEAR, RESIZE_KERNEL, inferenceDims } from '../segmentation/preprocess.js';
 import { classesOf, inferenceSizeOf, type ServedModel } from '../server/model-registry.js';
 import { DEFAULT_MODE_DEFAULTS } from '../server/models-file.js';
 import { forwardBytes } from '../server/working-memory.js';
@@ -19,6 +20,7 @@ const summaryProperties = {
   task: { type: 'string', enum: ['segmentation', 'classification'] },
   arch: { type: 'string' },
   numClasses: { type: 'integer' },
+  labels: { type: 'string', nullable: true, description: 'The label set the class indices mean (cityscapes, voc, imagenet, a label file), when known' },
   parameterCount: { type: 'integer' },
   weights: {
     type: 'object',
@@ -118,22 +120,27 @@ export function describeModelSummary(served: ServedModel, config: ServerConfig, 
     task: model.task,
     arch: model.arch,
     numClasses: model.numClasses,
+    labels: served.labelSet?.name ?? model.labels ?? null,
     parameterCount: model.parameterCount,
     weights: { ...model.weights, source: redactUrl(model.weights.source) },
     engine: model.engineName,
     backend: model.engine.backend,
-    inferenceSize: model.task === 'segmentation' ? inferenceSizeOf(served, config.inferenceSize) : CLASSIFICATION_CROP,
+    inferenceSize: model.task === 'segmentation' ? inferenceSizeOf(served, config.inferenceSize) : classifierTransformOf(model).cropSize,
     href: `/v1/models/${encodeURIComponent(model.id)}`,
   };
 }
 
-/** How an image is prepared for the model, as torchvision's transforms would say it. */
+/**
+ * How an image is prepared for the model, as torchvision's transforms would say it: a classifier's is its weights'
+ * transform (the descriptor's, PIL's bilinear resampler); segmentation follows the inference-size policy (libvips).
+ */
 function preprocessingOf(served: ServedModel, config: ServerConfig) {
-  const normalise = { kernel: RESIZE_KERNEL, mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] };
+  const statistics = { mean: [...IMAGENET_MEAN], std: [...IMAGENET_STD] };
   if (served.model.task === 'classification') {
-    return { resize: 'short side, then centre crop', shortSide: CLASSIFICATION_RESIZE, crop: CLASSIFICATION_CROP, ...normalise };
+    const { resizeShortSide, cropSize } = classifierTransformOf(served.model);
+    return { resize: 'short side, then centre crop', shortSide: resizeShortSide, crop: cropSize, kernel: PIL_BILINEAR, ...statistics };
   }
-  return { resize: 'long side (never enlarged)', longSide: inferenceSizeOf(served, config.inferenceSize), ...normalise };
+  return { resize: 'long side (never enlarged)', longSide: inferenceSizeOf(served, config.inferenceSize), kernel: RESIZE_KERNEL, ...statistics };
 }
 
 /** The full card: the summary, every class, preprocessing, runner and memory facts, mode defaults. */
@@ -141,7 +148,7 @@ export function describeModel(served: ServedModel, config: ServerConfig, ready =
   const { model } = served;
   const pass =
     model.task === 'classification'
-      ? { width: CLASSIFICATION_CROP, height: CLASSIFICATION_CROP }
+      ? { width: classifierTransformOf(model).cropSize, height: classifierTransformOf(model).cropSize }
       : inferenceDims(2048, 1024, inferenceSizeOf(served, config.inferenceSize));
   const entry = served.entry;
   return {

@@ -4,8 +4,8 @@
 Run with Debian's interpreter (python3-torch, python3-torchvision, python3-pil):
     /usr/bin/python3 scripts/make_classify_transform_fixtures.py
 
-For each case, torchvision's Resize(256) (PIL bilinear, antialiased when shrinking) + CenterCrop(224), then
-ToTensor + Normalize, then a classifier and its softmax. The classifier is the parity checkpoint
+For each case and each of the weights' transforms (IMAGENET1K_V1: Resize(256), IMAGENET1K_V2: Resize(232); PIL
+bilinear, antialiased when shrinking) + CenterCrop(224), then ToTensor + Normalize, then a classifier and its softmax. The classifier is the parity checkpoint
 (test/fixtures/parity/mobilenet_v3_large.pth) with BatchNorm statistics measured on street images and its last
 layer scaled, so that, like a trained network, its outputs depend on the image and are peaked: the parity
 checkpoint alone answers the same probabilities for every image, which would make a probability test vacuous.
@@ -13,7 +13,7 @@ Only the changed tensors are written (bn_overrides.safetensors, plus the scale i
 Cases cover enlarging, shrinking, odd and elongated sizes.
 
 Writes test/fixtures/classify-transform/:
-  manifest.json       per case: source, sizes, sha256 of the 224x224x3 uint8 crop, sampled normalised values,
+  manifest.json       per case and transform: source, resize short side, sizes, sha256 of the 224x224x3 uint8 crop, sampled normalised values,
                       the probabilities (float32, 1000) and the top-5
   <case>.png          synthetic sources (seeded, committed); the crops themselves are checked by sha256
   bn_overrides.safetensors  float32 running_mean / running_var of every BatchNorm layer
@@ -119,6 +119,9 @@ def street_statistics(model, batch):
     model.eval()
 
 
+# The weights' eval transforms (torchvision's `weights.transforms()`): the resize of the short side, then the 224 crop.
+WEIGHTS_TRANSFORMS = [("IMAGENET1K_V1", 256), ("IMAGENET1K_V2", 232)]
+
 # Scale of the last layer: logits of std ~4, about as peaked as torchvision's trained weights on street photos.
 TARGET_LOGIT_STD = 4.0
 
@@ -137,7 +140,6 @@ def main():
 
     transform = T.Compose([T.Resize(256), T.CenterCrop(224)])
     to_tensor = T.Compose([T.ToTensor(), T.Normalize(MEAN, STD)])
-    preset = torchvision.models.MobileNet_V3_Large_Weights.IMAGENET1K_V1.transforms()
 
     model = torchvision.models.mobilenet_v3_large(weights=None)
     state = torch.load(PARITY / "mobilenet_v3_large.pth", map_location="cpu")
@@ -155,37 +157,41 @@ def main():
     })
 
     cases = []
-    for name, spec in CASES:
-        src = sources[name]
-        crop = transform(src)
-        tensor = to_tensor(crop)
-        # The weights' own preset transform (what torchvision documents) builds the same tensor.
-        assert torch.equal(preset(src), tensor), name
-        with torch.no_grad():
-            probs = torch.softmax(model(tensor.unsqueeze(0)), dim=1)[0]
-        crop_bytes = np.asarray(crop, dtype=np.uint8).tobytes()
-        resized = transform.transforms[0](src).size
-        entry = {
-            "name": name,
-            "source": (
-                {"synthetic": f"{name}.png"} if spec[0] == "synthetic"
-                else {"shared": spec[1], "crop": list(spec[2]) if spec[2] else None}
-            ),
-            "width": src.size[0],
-            "height": src.size[1],
-            "resized": list(resized),
-            "cropSha256": hashlib.sha256(crop_bytes).hexdigest(),
-            # (channel, y, x, value) of the normalised CHW tensor, corners and centre.
-            "tensorSamples": [
-                [c, y, x, float(tensor[c, y, x])] for c in range(3) for (y, x) in [(0, 0), (0, 223), (111, 112), (223, 0), (223, 223)]
-            ],
-            "probabilities": f32(probs.tolist()),
-            "top5": torch.topk(probs, 5).indices.tolist(),
-        }
-        if spec[0] == "synthetic":
-            src.save(OUT / f"{name}.png", optimize=True)
-        cases.append(entry)
-        print(f"{name}: {src.size} -> {resized}, top-1 {entry['top5'][0]} p={probs.max():.4f}")
+    for variant, resize in WEIGHTS_TRANSFORMS:
+        transform = T.Compose([T.Resize(resize), T.CenterCrop(224)])
+        preset = getattr(torchvision.models.MobileNet_V3_Large_Weights, variant).transforms()
+        for name, spec in CASES:
+            src = sources[name]
+            crop = transform(src)
+            tensor = to_tensor(crop)
+            # The weights' own preset transform (what torchvision documents) builds the same tensor.
+            assert torch.equal(preset(src), tensor), (variant, name)
+            with torch.no_grad():
+                probs = torch.softmax(model(tensor.unsqueeze(0)), dim=1)[0]
+            crop_bytes = np.asarray(crop, dtype=np.uint8).tobytes()
+            resized = transform.transforms[0](src).size
+            entry = {
+                "name": name if resize == 256 else f"{name}@{resize}",
+                "source": (
+                    {"synthetic": f"{name}.png"} if spec[0] == "synthetic"
+                    else {"shared": spec[1], "crop": list(spec[2]) if spec[2] else None}
+                ),
+                "resizeShortSide": resize,
+                "width": src.size[0],
+                "height": src.size[1],
+                "resized": list(resized),
+                "cropSha256": hashlib.sha256(crop_bytes).hexdigest(),
+                # (channel, y, x, value) of the normalised CHW tensor, corners and centre.
+                "tensorSamples": [
+                    [c, y, x, float(tensor[c, y, x])] for c in range(3) for (y, x) in [(0, 0), (0, 223), (111, 112), (223, 0), (223, 223)]
+                ],
+                "probabilities": f32(probs.tolist()),
+                "top5": torch.topk(probs, 5).indices.tolist(),
+            }
+            if spec[0] == "synthetic":
+                src.save(OUT / f"{name}.png", optimize=True)
+            cases.append(entry)
+            print(f"{entry['name']}: {src.size} -> {resized}, top-1 {entry['top5'][0]} p={probs.max():.4f}")
 
     # PIL's resampler alone on a tiny seeded image: each pass alone, both, enlarging and shrinking by odd factors.
     tiny = synthetic(7, 13, 35, 30.0)
@@ -200,7 +206,7 @@ def main():
         "torch": torch.__version__,
         "torchvision": torchvision.__version__,
         "pillow": PIL.__version__,
-        "transform": "Resize(256, bilinear) + CenterCrop(224) + ToTensor + Normalize(ImageNet)",
+        "transform": "Resize(resizeShortSide, bilinear) + CenterCrop(224) + ToTensor + Normalize(ImageNet)",
         "weights": "../parity/mobilenet_v3_large.pth",
         "overrides": "bn_overrides.safetensors",
         "classifierScale": scale,

@@ -3,6 +3,9 @@ import { decodeBmp, looksLikeBmp, probeBmp } from './bmp.js';
 import { ImageDecodeError, ImageTooLargeError, type ImageDecodeErrorCode } from './errors.js';
 import type { RgbImage } from './types.js';
 
+/** The decoded-size limit for images the caller chose (a file on the command line, the package API), not uploads: sharp's own. */
+export const CALLER_CHOSEN_MAX_PIXELS = 2 ** 31;
+
 export interface DecodeOptions {
   /** Largest accepted width x height (after reading the header, before any pixel is decoded). */
   maxPixels: number;

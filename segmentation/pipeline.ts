@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks';
+import type { ClassifierTransform } from '../model/descriptor.js';
 import type { Float32Tensor, InferenceEngine } from '../model/engines/engine.js';
 import { decodeImage, type DecodeOptions, type ImageProbe } from './decode.js';
 import { ShapeError } from './errors.js';
@@ -107,6 +108,8 @@ export interface ClassifyOptions {
   topk: number;
   /** One name per classifier output. */
   labels: readonly string[];
+  /** The weights' eval transform (the model's descriptor: `preprocessing`). */
+  transform: ClassifierTransform;
   /** As SegmentOptions.checkpoint. */
   checkpoint?: () => void;
 }
@@ -129,12 +132,12 @@ function checkClassifierLogits(logits: Float32Tensor, labels: readonly string[])
   }
 }
 
-/** Image bytes → the top-k classes: decode, torchvision's eval transform, run, softmax. */
+/** Image bytes → the top-k classes: decode, the weights' eval transform (`opts.transform`), run, softmax. */
 export async function classifyImage(engine: InferenceEngine, bytes: Uint8Array | RgbImage, opts: ClassifyOptions): Promise<ClassifyResult> {
   const checkpoint = opts.checkpoint ?? (() => undefined);
   const [image, decodeMs] = await timed(() => imageOf(bytes, opts));
   checkpoint();
-  const [input, preprocessMs] = await timed(() => classificationInput(image));
+  const [input, preprocessMs] = await timed(() => classificationInput(image, opts.transform));
   checkpoint();
   const [logits, waitedMs] = await timed(() => engine.run(input));
   // The forward pass alone when the engine measured it (not the wait behind another request's pass).

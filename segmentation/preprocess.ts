@@ -1,4 +1,5 @@
 import sharp, { type Sharp } from 'sharp';
+import type { ClassifierTransform } from '../model/descriptor.js';
 import type { Float32Tensor } from '../model/engines/engine.js';
 import { InvalidArgumentError } from './errors.js';
 import { pilResizeBilinear } from './pil-resize.js';
@@ -18,16 +19,15 @@ export const DEFAULT_INFERENCE_SIZE = 1024;
 export const IMAGENET_MEAN = [0.485, 0.456, 0.406] as const;
 export const IMAGENET_STD = [0.229, 0.224, 0.225] as const;
 
-/** torchvision's ImageNet eval transform: Resize(256) then CenterCrop(224). */
-export const CLASSIFICATION_RESIZE = 256;
-export const CLASSIFICATION_CROP = 224;
-
 /**
  * Resampling kernel of the segmentation size policy: libvips' `linear` (a triangle filter widened by the
  * shrink factor, after a box pre-shrink for factors above 2), close to PIL's BILINEAR. The classifier, which
  * must equal torchvision's transform, uses PIL's resampler itself (pil-resize.ts).
  */
 export const RESIZE_KERNEL = 'linear' as const;
+
+/** The classifier's resampler, as /v1/models names it: PIL's BILINEAR (pil-resize.ts), which torchvision's Resize runs. */
+export const PIL_BILINEAR = 'pil-bilinear' as const;
 
 /** Parse `1024` / `native` as given on a command line or query string. */
 export function parseInferenceSize(text: string): InferenceSize {
@@ -137,16 +137,18 @@ export function centreCropOffsets(width: number, height: number, crop: number): 
 }
 
 /**
- * The resized and centre-cropped 224x224 image the classifier sees: torchvision's `Resize(256)` on a PIL image
- * (PIL's bilinear resampler, pil-resize.ts) then `CenterCrop(224)`.
+ * The resized and centre-cropped image the classifier sees, `cropSize` square: torchvision's
+ * `Resize(resizeShortSide)` on a PIL image (PIL's bilinear resampler, pil-resize.ts) then `CenterCrop(cropSize)`
+ * (the weights' transform, model/descriptor.ts: 232 → 224 for IMAGENET1K_V2, 256 → 224 for V1).
  */
-export async function classificationCrop(img: RgbImage): Promise<RgbImage> {
-  const resized = shortSideResizeDims(img.width, img.height, CLASSIFICATION_RESIZE);
-  const { left, top } = centreCropOffsets(resized.width, resized.height, CLASSIFICATION_CROP);
-  return cropRgb(pilResizeBilinear(img, resized.width, resized.height), top, top + CLASSIFICATION_CROP, left, left + CLASSIFICATION_CROP);
+export async function classificationCrop(img: RgbImage, transform: ClassifierTransform): Promise<RgbImage> {
+  const { resizeShortSide, cropSize } = transform;
+  const resized = shortSideResizeDims(img.width, img.height, resizeShortSide);
+  const { left, top } = centreCropOffsets(resized.width, resized.height, cropSize);
+  return cropRgb(pilResizeBilinear(img, resized.width, resized.height), top, top + cropSize, left, left + cropSize);
 }
 
-/** torchvision's ImageNet eval transform → NHWC `[1, 224, 224, 3]`. */
-export async function classificationInput(img: RgbImage): Promise<Float32Tensor> {
-  return normalizeImageNet(await classificationCrop(img));
+/** The weights' eval transform, then ImageNet's normalisation → NHWC `[1, cropSize, cropSize, 3]`. */
+export async function classificationInput(img: RgbImage, transform: ClassifierTransform): Promise<Float32Tensor> {
+  return normalizeImageNet(await classificationCrop(img, transform));
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { ApiKeyFileError, parseApiKeyFile, type ApiKeys } from './api-keys.js';
+import { untrainedNumClasses } from '../model/descriptor.js';
 import type { EngineName } from '../model/engines/engine.js';
 import type { ArchName } from '../model/loaded-model.js';
 import { PRECISIONS, precisionProblem, type Precision } from '../model/quantize/precision-options.js';
@@ -25,7 +26,7 @@ export interface ServerConfig {
   weightsKey?: string;
   /** The same for the classifier's checkpoint. */
   classifierWeightsKey?: string;
-  /** With weights a check; without, the preset's, else the label set's, else 19. */
+  /** With weights a check; without, the preset's, else the label set's, else the untrained default (model/descriptor.ts). */
   numClasses?: number;
   /** `cityscapes`, `voc` or a path to a label-set file; absent → the preset's, else the one of the class count (19, 21). */
   labels?: string;
@@ -236,7 +237,7 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   weights: { env: 'CITYSEG_WEIGHTS', flag: 'weights', parse: nonEmpty, help: 'segmentation checkpoint: .pth/.safetensors path, URL or torchvision:<arch>[.<VARIANT>]; none = untrained seeded init; absent = the default preset if it can be fetched' },
   weightsKey: { env: 'CITYSEG_WEIGHTS_KEY', flag: 'weights-key', parse: nonEmpty, help: 'entry of a training checkpoint to load, e.g. model_ema' },
   classifierWeightsKey: { env: 'CITYSEG_CLASSIFIER_WEIGHTS_KEY', flag: 'classifier-weights-key', parse: nonEmpty, help: "entry of the classifier's training checkpoint to load" },
-  numClasses: { env: 'CITYSEG_NUM_CLASSES', flag: 'num-classes', parse: integer(1, 255), help: "segmentation classes: checked against the checkpoint or preset; untrained default: the label set's, else 19" },
+  numClasses: { env: 'CITYSEG_NUM_CLASSES', flag: 'num-classes', parse: integer(1, 255), help: `segmentation classes: checked against the checkpoint or preset; untrained default: the label set's, else ${untrainedNumClasses('segmentation')}` },
   labels: { env: 'CITYSEG_LABELS', flag: 'labels', parse: nonEmpty, help: "label set: cityscapes, voc or a file path; default: the preset's, else the one of the class count (19 cityscapes, 21 voc)" },
   classifierArch: { env: 'CITYSEG_CLASSIFIER_ARCH', flag: 'classifier-arch', parse: oneOf('mobilenet_v3_large', 'mobilenet_v3_small', 'none'), help: "ImageNet classifier architecture, or none (default: the preset's, else mobilenet_v3_large)" },
   classifierWeights: { env: 'CITYSEG_CLASSIFIER_WEIGHTS', flag: 'classifier-weights', parse: nonEmpty, help: 'classifier checkpoint: .pth/.safetensors path, URL or torchvision:<arch>[.<VARIANT>]; none = untrained seeded init; absent = the default preset if it can be fetched' },

@@ -18,7 +18,7 @@ const loaded = await loadEntries(entries, config);
 const served = await registerEntries(registry, loaded, entries);
 for (const model of served) await warmUp(model, model.entry?.inferenceSize ?? config.inferenceSize);
 
-const summaries: ModelSummary[] = loaded.map(({ model: { engine, ...facts }, labels }) => ({ ...facts, backend: engine.backend, labels }));
+const summaries: ModelSummary[] = loaded.map(({ model: { engine, ...facts } }) => ({ ...facts, backend: engine.backend }));
 parentPort?.postMessage({ [WORKER_READY]: summaries });
 
 const runner = inProcessRunner(registry);

@@ -1,5 +1,6 @@
 import type { ImageProbe } from '../segmentation/decode.js';
 import { performance } from 'node:perf_hooks';
+import { classifierTransformOf } from '../model/descriptor.js';
 import { segmentationBody } from '../segmentation/output-formats.js';
 import { classifyImage, segmentImage, type SegmentResult, type SegmentTimings } from '../segmentation/pipeline.js';
 import type { TopKEntry } from '../segmentation/postprocess.js';
@@ -151,6 +152,7 @@ async function runClassifyJob(models: ModelRegistry, job: ClassifyJob): Promise<
     probe: job.probe,
     topk: job.topk,
     labels,
+    transform: classifierTransformOf(model),
     checkpoint: () => checkpoint(job),
   });
   return { task: 'classification', width: image.width, height: image.height, top, batchSize, timings: { ...timings, encodeMs: 0 } };

@@ -68,7 +68,8 @@ export async function loadEntries(
       const model = await load(plan.options);
       const detail = plan.detail === undefined ? {} : { detail: plan.detail };
       const labels = model.task === 'segmentation' ? (plan.labels ?? labelSetNameForClassCount(model.numClasses)) : undefined;
-      loaded.push({ model: { ...model, weights: { ...model.weights, origin: plan.origin, ...detail } }, labels });
+      // The descriptor names the label set served: the entry's, else the weights', else the one of the class count.
+      loaded.push({ model: { ...model, labels: labels ?? model.labels, weights: { ...model.weights, origin: plan.origin, ...detail } }, labels });
     }
   } catch (error) {
     for (const { model } of loaded) model.engine.dispose();

@@ -1,5 +1,5 @@
 import type { LoadedModel, ModelTask } from '../model/loaded-model.js';
-import { IMAGENET_CLASSES } from '../model/imagenet-classes.js';
+import { classifierLabels } from '../model/imagenet-classes.js';
 import { checkClassCount, type LabelSet, type Rgb } from '../segmentation/labels/index.js';
 import type { ModelEntry } from './models-file.js';
 import { HttpProblem } from './problems.js';
@@ -37,13 +37,6 @@ export class MissingLabelSetError extends Error {
     super(`segmentation model "${id}" needs a label set (its class ids, names and colours)`);
     this.name = 'MissingLabelSetError';
   }
-}
-
-/** Class names of a classifier: ImageNet's when it has 1000 outputs, else `class <i>`. */
-function classifierLabels(numClasses: number): string[] {
-  return numClasses === IMAGENET_CLASSES.length
-    ? [...IMAGENET_CLASSES]
-    : Array.from({ length: numClasses }, (_, i) => `class ${i}`);
 }
 
 export function classesOf(served: ServedModel): ModelClassInfo[] {

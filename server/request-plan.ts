@@ -1,7 +1,8 @@
 import type { ServedModel } from './model-registry.js';
 import type { ServerConfig } from './config.js';
 import type { ImageProbe } from '../segmentation/decode.js';
-import { CLASSIFICATION_CROP, CLASSIFICATION_RESIZE, inferenceDims, shortSideResizeDims, type InferenceSize } from '../segmentation/preprocess.js';
+import { classifierTransformOf } from '../model/descriptor.js';
+import { inferenceDims, shortSideResizeDims, type InferenceSize } from '../segmentation/preprocess.js';
 import { estimateClassifyBytes, estimateSegmentBytes, forwardBytes, type EncodeKind } from './working-memory.js';
 import type { SegmentOutput } from './inference.js';
 import { HttpProblem } from './problems.js';
@@ -100,19 +101,20 @@ export function planSegment(
   return { inferenceWidth: dims.width, inferenceHeight: dims.height, cost: cost + modeBytes, forward };
 }
 
-/** The checks and the memory estimate of a classification request (torchvision's Resize(256) + CenterCrop(224)). */
+/** The checks and the memory estimate of a classification request (the weights' resize and centre crop). */
 export function planClassify(probe: ImageProbe, served: ServedModel, limits: PlanLimits): { cost: number; forward: number } {
   checkAspectRatio(probe, limits);
-  const resized = shortSideResizeDims(probe.width, probe.height, CLASSIFICATION_RESIZE);
+  const { resizeShortSide, cropSize } = classifierTransformOf(served.model);
+  const resized = shortSideResizeDims(probe.width, probe.height, resizeShortSide);
   const cost = estimateClassifyBytes({
     bodyBytes: 0,
     width: probe.width,
     height: probe.height,
     resizedWidth: resized.width,
     resizedHeight: resized.height,
-    crop: CLASSIFICATION_CROP,
+    crop: cropSize,
     arch: served.model.arch,
     engine: served.model.engineName,
   });
-  return { cost, forward: forwardBytes(served.model.engineName, served.model.arch, CLASSIFICATION_CROP * CLASSIFICATION_CROP) };
+  return { cost, forward: forwardBytes(served.model.engineName, served.model.arch, cropSize * cropSize) };
 }

@@ -1,9 +1,10 @@
 import type { FastifyInstance } from 'fastify';
+import { classifierTransformOf } from '../model/descriptor.js';
 import type { LoadedModel } from '../model/loaded-model.js';
 import { redactUrl } from '../model/weights/redact.js';
 import { labelSetNameForClassCount } from '../segmentation/labels/for-class-count.js';
 import { labelSetFor } from '../segmentation/labels/index.js';
-import { CLASSIFICATION_CROP, inferenceDims, type InferenceSize } from '../segmentation/preprocess.js';
+import { inferenceDims, type InferenceSize } from '../segmentation/preprocess.js';
 import { formatBytes, requestCapacity } from './memory-budget.js';
 import type { LoadedEntry } from './load-models.js';
 import type { ModelRegistry, ServedModel } from './model-registry.js';
@@ -14,7 +15,10 @@ const REFERENCE_FRAME = { width: 2048, height: 1024 };
 
 /** The NHWC input shape of a model's warm-up inference. */
 export function warmUpShape(served: ServedModel, size: InferenceSize): number[] {
-  if (served.model.task === 'classification') return [1, CLASSIFICATION_CROP, CLASSIFICATION_CROP, 3];
+  if (served.model.task === 'classification') {
+    const { cropSize } = classifierTransformOf(served.model);
+    return [1, cropSize, cropSize, 3];
+  }
   const { width, height } = inferenceDims(REFERENCE_FRAME.width, REFERENCE_FRAME.height, size);
   return [1, height, width, 3];
 }

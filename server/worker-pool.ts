@@ -24,7 +24,7 @@ export interface WorkerPool {
 }
 
 /** The main thread's stand-in for a model that runs elsewhere (a worker, a runner): it describes the model but never runs it. */
-export function remoteModel({ backend, ...facts }: Omit<ModelSummary, 'labels'>): LoadedModel {
+export function remoteModel({ backend, ...facts }: ModelSummary): LoadedModel {
   return {
     ...facts,
     engine: {
@@ -75,7 +75,7 @@ export function startWorkerPool(
       pool.off('error', onError);
       pool.off('message', onMessage);
       started = true;
-      resolve(reports[0].map(({ labels, ...summary }) => ({ model: remoteModel(summary), labels })));
+      resolve(reports[0].map((summary) => ({ model: remoteModel(summary), labels: summary.task === 'segmentation' ? summary.labels : undefined })));
     };
     const onError = (error: Error) => {
       pool.off('message', onMessage);

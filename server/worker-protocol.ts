@@ -10,8 +10,8 @@ export interface WorkerData {
   entries: ModelEntry[];
 }
 
-/** A loaded model as a worker describes it to the main thread (everything but the engine itself), with its label set's name. */
-export type ModelSummary = Omit<LoadedModel, 'engine'> & { backend: string; labels?: string };
+/** A loaded model as a worker describes it to the main thread (everything but the engine itself). */
+export type ModelSummary = Omit<LoadedModel, 'engine'> & { backend: string };
 
 /** Key of the message a worker posts once its models are loaded and warmed. */
 export const WORKER_READY = 'citysegWorkerReady';

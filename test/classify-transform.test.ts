@@ -1,19 +1,22 @@
 /**
- * The classifier's input equals torchvision 0.14's ImageNet eval transform on PIL images (Resize(256) with PIL's
- * bilinear resampler, CenterCrop(224), ToTensor, Normalize), on golden fixtures from
- * scripts/make_classify_transform_fixtures.py: enlarged, shrunk, odd and elongated images, synthetic (committed)
- * and real street frames (read from ../shared/real, never copied).
+ * The classifier's input equals torchvision 0.14's ImageNet eval transforms on PIL images (Resize(256) for the
+ * IMAGENET1K_V1 weights, Resize(232) for IMAGENET1K_V2, with PIL's bilinear resampler, then CenterCrop(224),
+ * ToTensor, Normalize), on golden fixtures from scripts/make_classify_transform_fixtures.py: enlarged, shrunk, odd
+ * and elongated images, synthetic (committed) and real street frames (read from ../shared/real, never copied; those
+ * cases skip when it is missing). The transform each preset's descriptor carries is the one tested.
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { InferenceEngine } from '../model/engines/engine.js';
+import { describeNetwork, type ClassifierTransform } from '../model/descriptor.js';
 import { createEngine } from '../model/load-model.js';
 import { foldNetwork } from '../model/fold.js';
 import { networkSpec } from '../model/network-spec.js';
 import { readStateDictFile } from '../model/weights/load.js';
+import { findPreset, TORCHVISION_PRESETS } from '../model/weights/presets.js';
 import { decodeImage } from '../segmentation/decode.js';
 import { InvalidArgumentError } from '../segmentation/errors.js';
 import { pilResizeBilinear } from '../segmentation/pil-resize.js';
@@ -29,6 +32,8 @@ const MAX_TOTAL_VARIATION = 0.005;
 
 interface Case {
   name: string;
+  /** torchvision's Resize(resizeShortSide) before the 224 crop. */
+  resizeShortSide: number;
   source: { synthetic: string } | { shared: string; crop: [number, number, number, number] | null };
   width: number;
   height: number;
@@ -60,6 +65,19 @@ function cropBox(img: RgbImage, [left, top, right, bottom]: [number, number, num
     data.set(img.data.subarray((y * img.width + left) * 3, (y * img.width + right) * 3), (y - top) * width * 3);
   }
   return { data, width, height: bottom - top };
+}
+
+/** The real frames' cases skip (saying why) in a clone without ../shared/real. */
+const SKIP_REAL = existsSync(SHARED) ? false : `needs the Cityscapes frames in ../shared/real (${SHARED}), missing here`;
+const skipOf = (c: Case) => ('shared' in c.source ? SKIP_REAL : false);
+
+/** The transform of the case, as the descriptor of torchvision's weights with that resize carries it. */
+function transformOf(c: Case): ClassifierTransform {
+  const variant = c.resizeShortSide === 232 ? 'IMAGENET1K_V2' : 'IMAGENET1K_V1';
+  const preset = findPreset(`torchvision:mobilenet_v3_large.${variant}`, TORCHVISION_PRESETS);
+  const transform = describeNetwork(preset.arch, preset.numClasses, preset).preprocessing;
+  assert.deepEqual(transform, { resizeShortSide: c.resizeShortSide, cropSize: 224 });
+  return transform!;
 }
 
 async function sourceOf(c: Case): Promise<RgbImage> {
@@ -97,14 +115,19 @@ describe("PIL's bilinear resampler (pil-resize.ts)", () => {
   });
 });
 
-describe('classifier input = torchvision Resize(256) + CenterCrop(224) + Normalize', () => {
+describe("classifier input = the weights' torchvision Resize(256 or 232) + CenterCrop(224) + Normalize", () => {
+  it('the fixtures cover both transforms on synthetic and real images', () => {
+    const kinds = new Set(manifest.cases.map((c) => `${c.resizeShortSide} ${'shared' in c.source ? 'real' : 'synthetic'}`));
+    assert.deepEqual([...kinds].sort(), ['232 real', '232 synthetic', '256 real', '256 synthetic']);
+  });
+
   for (const c of manifest.cases) {
-    it(`${c.name}: ${c.width}x${c.height} -> ${c.resized.join('x')}, the crop bit-exact, the tensor to float32`, async () => {
+    it(`${c.name}: ${c.width}x${c.height} -> ${c.resized.join('x')}, the crop bit-exact, the tensor to float32`, { skip: skipOf(c) }, async () => {
       const img = await sourceOf(c);
       assert.deepEqual([img.width, img.height], [c.width, c.height]);
-      const crop = await classificationCrop(img);
+      const crop = await classificationCrop(img, transformOf(c));
       assert.equal(sha256(crop.data), c.cropSha256, 'the 224x224 crop differs from torchvision’s');
-      const tensor = await classificationInput(img);
+      const tensor = await classificationInput(img, transformOf(c));
       for (const [channel, y, x, value] of c.tensorSamples) {
         const ours = tensor.data[(y * 224 + x) * 3 + channel];
         assert.ok(Math.abs(ours - value) <= 1e-6, `(${channel}, ${y}, ${x}): ${ours} vs torchvision ${value}`);
@@ -129,8 +152,8 @@ describe('classifier probabilities on torchvision’s transform (peaked classifi
   after(() => engine?.dispose());
 
   for (const c of manifest.cases) {
-    it(`${c.name}: total variation to torchvision ≤ ${MAX_TOTAL_VARIATION}, same top-5`, async (t) => {
-      const logits = await engine.run(await classificationInput(await sourceOf(c)));
+    it(`${c.name}: total variation to torchvision ≤ ${MAX_TOTAL_VARIATION}, same top-5`, { skip: skipOf(c) }, async (t) => {
+      const logits = await engine.run(await classificationInput(await sourceOf(c), transformOf(c)));
       const probs = softmax(logits.data);
       let tv = 0;
       for (let i = 0; i < probs.length; i++) tv += Math.abs(probs[i] - c.probabilities[i]) / 2;

@@ -106,6 +106,14 @@ describe('default weights of segment and classify', () => {
     assert.equal(cityscapes.classes.length, 19, 'the test preset is a 19-class Cityscapes model');
   });
 
+  it("classify without --weights runs the default preset with its transform (232 → 224) and says so", async () => {
+    const run = await runCli(['classify', '--json', IMAGE], defaultEnv(path.join(dir, 'cache-classify')));
+    assert.equal(run.code, 0, run.stderr);
+    assert.match(run.stderr, /^cityseg: mobilenet_v3_large: default weights torchvision:mobilenet_v3_large\.TEST_IMAGENET_V1, resize 232 → crop 224$/m);
+    const [{ top }] = JSON.parse(run.stdout) as { top: unknown[] }[];
+    assert.equal(top.length, 5);
+  });
+
   it('segment falls back to the untrained model, with a warning, when the mirror cannot be reached', async () => {
     const unreachable = `http://127.0.0.1:${await closedPort()}/`;
     const run = await runCli(

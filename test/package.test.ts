@@ -117,28 +117,29 @@ describe('the npm package', () => {
     assert.deepEqual([code, signal], [0, null], stderr);
   });
 
-  it("import 'cityseg' loads a model, segments image bytes and encodes the masks", async () => {
+  it("import 'cityseg': pipeline() loads a model, segments an image file and the masks encode", async () => {
     const script = path.join(app, 'use-api.mjs');
     const labelIdsFile = path.join(dir, 'api_labelIds.png');
     await writeFile(
       script,
       `import { readFile, writeFile } from 'node:fs/promises';
-import { cityscapes, encodeColor, encodeLabelIds, loadModel, segmentImage } from 'cityseg';
+import { encodeColor, encodeLabelIds, pipeline, segmentImage } from 'cityseg';
 const [image, out] = process.argv.slice(2);
-const model = await loadModel({ arch: 'lraspp_mobilenet_v3_small', numClasses: 19 });
+const seg = await pipeline('segmentation', { weights: 'none', arch: 'lraspp_mobilenet_v3_small' });
 try {
-  const { classMap } = await segmentImage(model.engine, await readFile(image), { size: 64, maxPixels: 1e6 });
-  await writeFile(out, await encodeLabelIds(classMap, cityscapes));
-  const color = await encodeColor(classMap, cityscapes);
+  const { classMap, labelSet } = await seg(image, { size: 64 });
+  await writeFile(out, await encodeLabelIds(classMap, labelSet));
+  const color = await encodeColor(classMap, labelSet);
+  const direct = await segmentImage(seg.model.engine, await readFile(image), { size: 64, maxPixels: 1e6 });
   const { width, height, data } = classMap;
-  console.log(JSON.stringify({ width, height, classMap: Buffer.from(data).toString('base64'), trained: model.weights.trained, colorPng: color.subarray(1, 4).toString() }));
+  console.log(JSON.stringify({ width, height, classMap: Buffer.from(data).toString('base64'), same: Buffer.from(direct.classMap.data).equals(Buffer.from(data)), labels: labelSet.name, trained: seg.model.weights.trained, colorPng: color.subarray(1, 4).toString() }));
 } finally {
-  model.engine.dispose();
+  seg.dispose();
 }
 `,
     );
     const api = JSON.parse((await sh(process.execPath, [script, image, labelIdsFile], app)).stdout);
-    assert.deepEqual([api.width, api.height, api.trained, api.colorPng], [90, 50, false, 'PNG']);
+    assert.deepEqual([api.width, api.height, api.same, api.labels, api.trained, api.colorPng], [90, 50, true, 'cityscapes', false, 'PNG']);
     const classMap = Buffer.from(api.classMap, 'base64');
     assert.equal(classMap.length, 90 * 50);
     // The label-id PNG holds each pixel's Cityscapes id: the class map through the label set's table.

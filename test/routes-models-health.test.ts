@@ -33,6 +33,7 @@ describe('GET /v1/models', () => {
       task: 'segmentation',
       arch: 'lraspp_mobilenet_v3_large',
       numClasses: 19,
+      labels: 'cityscapes',
       // torchvision: 3,221,538 with 21 classes; 2 x (40 + 1 + 128 + 1) fewer with 19
       parameterCount: 3_221_198,
       weights: { trained: false, source: 'seeded-init:20190506', sha256: null, origin: 'none' },
@@ -45,6 +46,7 @@ describe('GET /v1/models', () => {
     assert.equal(classifier.id, 'mobilenet_v3_large');
     assert.equal(classifier.task, 'classification');
     assert.equal(classifier.numClasses, 1000);
+    assert.equal(classifier.labels, 'imagenet');
     assert.equal(classifier.parameterCount, 5_483_032); // torchvision mobilenet_v3_large
     assert.equal(classifier.inferenceSize, 224);
     assert.equal(classifier.weights.trained, false);
@@ -73,7 +75,7 @@ describe('GET /v1/models', () => {
     assert.equal(classifier.status, 200);
     const { preprocessing: classifierPre, workers: _w, threads: _t, maxBatch: _b, memory: _m, inference: _i, ...classifierCard } = classifier.body;
     assert.deepEqual(classifierCard, { ...list[1], classes: IMAGENET_CLASSES.map((name, index) => ({ index, name })) });
-    assert.deepEqual(classifierPre, { resize: 'short side, then centre crop', shortSide: 256, crop: 224, kernel: 'linear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+    assert.deepEqual(classifierPre, { resize: 'short side, then centre crop', shortSide: 256, crop: 224, kernel: 'pil-bilinear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
   });
 
   it('/v1/models/{name} of an unknown model: 404 problem+json naming the loaded ones', async () => {

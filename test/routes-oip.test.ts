@@ -132,10 +132,13 @@ describe('Open Inference Protocol (/v2)', () => {
           { name: 'class_ids', datatype: 'UINT8', shape: [-1, -1] },
           { name: 'logits', datatype: 'FP32', shape: [19, -1, -1] },
         ],
+        parameters: { arch: 'lraspp_mobilenet_v3_large', task: 'segmentation', num_classes: 19, labels: 'cityscapes' },
       });
       const cls = await app.inject({ url: `/v2/models/${CLS}/versions/1` });
       assert.equal(cls.statusCode, 200);
       assert.deepEqual((cls.json() as Json).outputs, [{ name: 'probabilities', datatype: 'FP32', shape: [1000] }]);
+      // Untrained (no preset): torchvision's V1 transform.
+      assert.deepEqual((cls.json() as Json).parameters, { arch: 'mobilenet_v3_large', task: 'classification', num_classes: 1000, labels: 'imagenet', resize_short_side: 256, crop_size: 224 });
       assert.deepEqual((cls.json() as Json).versions, ['1']);
     });
 

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import sharp from 'sharp';
+import { IMAGENET1K_V1_TRANSFORM } from '../model/descriptor.js';
 import type { Float32Tensor, InferenceEngine } from '../model/engines/engine.js';
 import { encodeColor, encodeColorPalette, encodeLabelIds, encodeTrainIds } from '../segmentation/encode.js';
 import { ImageDecodeError, ImageTooLargeError, ShapeError } from '../segmentation/errors.js';
@@ -159,12 +160,14 @@ describe('classifyImage', () => {
     dispose(): void {}
   }
 
-  it('runs the 224x224 eval transform and returns softmax top-k with labels', async () => {
+  it("runs the weights' eval transform and returns softmax top-k with labels", async () => {
     const engine = new MeanColourEngine();
     // Flat (255, 0, 128): normalised (1 - .485)/.229 = 2.2489, (0 - .456)/.224 = -2.0357, (128/255 - .406)/.225 = 0.4265.
     const png = await pngOf(makeImage(300, 200, () => [255, 0, 128]));
-    const result = await classifyImage(engine, png, { maxPixels: 1e6, topk: 3, labels: ['red', 'green', 'blue', 'none'] });
-    assert.deepEqual(engine.inputs, [[1, 224, 224, 3]]);
+    const labels = ['red', 'green', 'blue', 'none'];
+    const result = await classifyImage(engine, png, { maxPixels: 1e6, topk: 3, labels, transform: IMAGENET1K_V1_TRANSFORM });
+    await classifyImage(engine, png, { maxPixels: 1e6, topk: 3, labels, transform: { resizeShortSide: 232, cropSize: 200 } });
+    assert.deepEqual(engine.inputs, [[1, 224, 224, 3], [1, 200, 200, 3]]);
     const logits = [(1 - 0.485) / 0.229, (0 - 0.456) / 0.224, (128 / 255 - 0.406) / 0.225, 0];
     const probs = softmax(logits);
     assert.deepEqual(result.top.map((t) => t.label), ['red', 'blue', 'none']);
@@ -177,7 +180,7 @@ describe('classifyImage', () => {
   it('refuses a label list that does not match the classifier', async () => {
     const png = await pngOf(makeImage(8, 8, () => [1, 2, 3]));
     await assert.rejects(
-      classifyImage(new MeanColourEngine(), png, { maxPixels: 1e6, topk: 1, labels: ['a', 'b'] }),
+      classifyImage(new MeanColourEngine(), png, { maxPixels: 1e6, topk: 1, labels: ['a', 'b'], transform: IMAGENET1K_V1_TRANSFORM }),
       /classifier outputs 4 classes but 2 labels were given/,
     );
   });

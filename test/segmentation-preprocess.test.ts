@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { IMAGENET1K_V1_TRANSFORM } from '../model/descriptor.js';
 import { InvalidArgumentError } from '../segmentation/errors.js';
 import {
   centreCropOffsets,
@@ -79,7 +80,7 @@ describe('normalizeImageNet', () => {
   });
 });
 
-describe('classificationInput (Resize(256) + CenterCrop(224))', () => {
+describe("classificationInput (the weights' Resize(256 or 232) + CenterCrop(224))", () => {
   it('short side to 256, long side truncated like int()', () => {
     // 500 * 256 / 375 = 341.33 → 341; 375 * 256 / 500 = 192 exactly; 300 * 256 / 299 = 256.86 → 256
     assert.deepEqual(shortSideResizeDims(500, 375, 256), { width: 341, height: 256 });
@@ -93,19 +94,23 @@ describe('classificationInput (Resize(256) + CenterCrop(224))', () => {
     assert.deepEqual(centreCropOffsets(343, 256, 224), { left: 60, top: 16 });
   });
 
-  it('crops the centre 224x224 of the resized image', async () => {
-    // 500x375, red for x < 250, blue beyond: resized to 341x256 the edge is at x = 170.5, which the
-    // crop (left 58) moves to x = 112.5.
+  it('crops the centre 224x224 of the resized image, at 256 (V1) and 232 (V2)', async () => {
+    // 500x375, red for x < 250, blue beyond: resized to 341x256 the edge is at x = 170.5, which the crop (left 58)
+    // moves to x = 112.5; resized to 309x232 (V2) it is at 154.5, which the crop (left 42) moves to 112.5 too.
     const img = makeImage(500, 375, (x) => (x < 250 ? [255, 0, 0] : [0, 0, 255]));
-    const crop = await classificationCrop(img);
-    assert.deepEqual([crop.width, crop.height], [224, 224]);
-    for (const y of [0, 100, 223]) {
-      assert.deepEqual(pixel(crop, 0, y), [255, 0, 0]);
-      assert.deepEqual(pixel(crop, 110, y), [255, 0, 0]);
-      assert.deepEqual(pixel(crop, 115, y), [0, 0, 255]);
-      assert.deepEqual(pixel(crop, 223, y), [0, 0, 255]);
+    for (const transform of [IMAGENET1K_V1_TRANSFORM, { resizeShortSide: 232, cropSize: 224 }]) {
+      const crop = await classificationCrop(img, transform);
+      assert.deepEqual([crop.width, crop.height], [224, 224]);
+      for (const y of [0, 100, 223]) {
+        assert.deepEqual(pixel(crop, 0, y), [255, 0, 0]);
+        assert.deepEqual(pixel(crop, 110, y), [255, 0, 0]);
+        assert.deepEqual(pixel(crop, 115, y), [0, 0, 255]);
+        assert.deepEqual(pixel(crop, 223, y), [0, 0, 255]);
+      }
     }
-    const t = await classificationInput(img);
+    // A transform's crop size is the input's side.
+    assert.deepEqual((await classificationInput(img, { resizeShortSide: 160, cropSize: 128 })).shape, [1, 128, 128, 3]);
+    const t = await classificationInput(img, IMAGENET1K_V1_TRANSFORM);
     assert.deepEqual(t.shape, [1, 224, 224, 3]);
     assert.ok(Math.abs(t.data[0] - (1 - 0.485) / 0.229) < 1e-6);
     assert.ok(Math.abs(t.data[223 * 3 + 2] - (1 - 0.406) / 0.225) < 1e-6);

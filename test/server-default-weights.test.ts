@@ -91,6 +91,13 @@ describe('the server with no weights configured', () => {
           },
         ],
       );
+      // The classifier preset's transform (232 → 224, as IMAGENET1K_V2's) is the one reported.
+      const card = (await (await fetch(`${server.base}/v1/models/mobilenet_v3_large`)).json()) as { preprocessing: Record<string, unknown> };
+      assert.deepEqual(card.preprocessing, { resize: 'short side, then centre crop', shortSide: 232, crop: 224, kernel: 'pil-bilinear', mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] });
+      const metadata = (await (await fetch(`${server.base}/v2/models/mobilenet_v3_large`)).json()) as { parameters: unknown };
+      assert.deepEqual(metadata.parameters, { arch: 'mobilenet_v3_large', task: 'classification', num_classes: 1000, labels: 'imagenet', resize_short_side: 232, crop_size: 224 });
+      const segmentation = (await (await fetch(`${server.base}/v2/models/lraspp_mobilenet_v3_large`)).json()) as { parameters: unknown };
+      assert.deepEqual(segmentation.parameters, { arch: 'lraspp_mobilenet_v3_large', task: 'segmentation', num_classes: 19, labels: 'cityscapes' });
       const line = server.logs.find((entry) => entry.model === 'lraspp_mobilenet_v3_large');
       assert.equal(line?.msg, 'model lraspp_mobilenet_v3_large ready: trained weights from torchvision:lraspp_mobilenet_v3_large.TEST_CITYSCAPES_V1 (the default)');
       assert.equal(line?.level, 30);

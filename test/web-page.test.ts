@@ -93,6 +93,10 @@ test('the page names the model and flags the seeded weights as untrained', { ski
   assert.deepEqual(ids, ['lraspp_mobilenet_v3_small', 'mobilenet_v3_small']);
   const badges = await page.$$eval('#model-info .badge', (nodes) => nodes.map((node) => node.textContent));
   assert.deepEqual(badges, ['untrained', 'untrained']);
+  // The descriptor's facts as /v1/models reports them.
+  const titles = await page.$$eval('#model-info dd', (nodes) => nodes.map((node) => node.getAttribute('title') ?? ''));
+  assert.match(titles[0], /^lraspp_mobilenet_v3_small · 19 classes \(cityscapes\) · /);
+  assert.match(titles[1], /^mobilenet_v3_small · 1000 classes \(imagenet\) · /);
   assert.equal(await page.isVisible('#untrained-warning'), true);
   assert.match(await page.innerText('#untrained-warning'), /seeded-init:\d+.*CITYSEG_WEIGHTS/s);
 });

@@ -3,7 +3,7 @@ import os from 'node:os';
 import { Command, Option } from 'commander';
 import type { EngineName } from '../../model/engines/engine.js';
 import type { ArchName } from '../../model/loaded-model.js';
-import { UNTRAINED_DEFAULTS } from '../../model/load-model.js';
+import { untrainedNumClasses } from '../../model/descriptor.js';
 import { benchHttp, benchSoak, type HttpRow, type SoakRow } from '../bench/http.js';
 import { benchInt8, formatInt8Row, type Int8Row } from '../bench/int8.js';
 import { benchModelOnly, type ModelOnlyRow } from '../bench/model-only.js';
@@ -132,7 +132,7 @@ function printTable(rows: Row[], ratios: Record<string, number | null>): void {
 async function run(flags: BenchFlags): Promise<void> {
   const log = (msg: string) => !flags.json && process.stderr.write(`${msg}\n`);
   // Without the flag, the untrained model's class count (the peers' script needs a number).
-  const numClasses = flags.numClasses ?? UNTRAINED_DEFAULTS.segmentation.numClasses;
+  const numClasses = flags.numClasses ?? untrainedNumClasses('segmentation');
   const archs = flags.arch ?? DEFAULT_ARCHS;
   const sizes = (flags.size ?? DEFAULT_SIZES).map(parseSize);
   const engines: (EngineName | 'auto')[] = flags.engine === 'all' ? ENGINES : [flags.engine as EngineName | 'auto'];

@@ -1,6 +1,7 @@
 /** `cityseg classify`: the ImageNet classes MobileNetV3 sees in each image, most probable first. */
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
+import { classifierTransformOf } from '../../model/descriptor.js';
 import { IMAGENET_CLASSES } from '../../model/imagenet-classes.js';
 import type { LoadedModel } from '../../model/loaded-model.js';
 import { ClassCountMismatchError } from '../../segmentation/errors.js';
@@ -44,7 +45,12 @@ async function classifyAction(inputs: string[], flags: ClassifyFlags): Promise<v
   const results: ClassifiedImage[] = [];
 
   const classifyOne = async (model: LoadedModel, file: string) => {
-    const { top } = await classifyImage(model.engine, await readFile(file), { maxPixels: CLI_MAX_PIXELS, topk: flags.topk, labels: IMAGENET_CLASSES });
+    const { top } = await classifyImage(model.engine, await readFile(file), {
+      maxPixels: CLI_MAX_PIXELS,
+      topk: flags.topk,
+      labels: IMAGENET_CLASSES,
+      transform: classifierTransformOf(model),
+    });
     const result = { file, top };
     results.push(result);
     // The table streams as images finish; JSON is one document written at the end.

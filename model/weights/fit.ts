@@ -4,8 +4,7 @@
  * `classifier.3.weight` [classes, hidden]; Large and Small differ in every channel width, so the variant is the
  * one whose expected shapes the file matches. Given values (`--arch`, `--num-classes`) become checks.
  */
-import { ARCH_NAMES, ARCHITECTURES } from '../architectures.js';
-import type { ArchName, ModelTask } from '../loaded-model.js';
+import { ARCH_NAMES, ARCHITECTURES, type ArchName, type ModelTask } from '../architectures.js';
 import { expectedShapes, networkSpec } from '../network-spec.js';
 import { WeightsError } from './errors.js';
 import { compareShapes } from './validate.js';

@@ -4,7 +4,7 @@
  * keys of a training checkpoint — read without building a model.
  */
 import { expectedShapes, networkSpec, parameterCount } from '../network-spec.js';
-import type { ArchName, ModelTask } from '../loaded-model.js';
+import type { ArchName, ModelTask } from '../architectures.js';
 import { materialiseStateDict, type Checkpoint, type CheckpointFormat, type SelectOptions } from './checkpoint.js';
 import { elementCount, type DType } from './dtypes.js';
 import { WeightsError } from './errors.js';

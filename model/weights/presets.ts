@@ -4,8 +4,7 @@
  * records for it. Names are `torchvision:<arch>.<VARIANT>`; `torchvision:<arch>` is that arch's DEFAULT.
  */
 import { readFileSync } from 'node:fs';
-import { ARCH_NAMES, isArchName } from '../architectures.js';
-import type { ArchName } from '../loaded-model.js';
+import { ARCH_NAMES, isArchName, type ArchName } from '../architectures.js';
 import { WeightsError } from './errors.js';
 
 /** Where torchvision publishes its checkpoints; CITYSEG_WEIGHTS_MIRROR replaces it. */

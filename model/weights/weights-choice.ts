@@ -3,8 +3,8 @@
  * supplies the architecture, class count and label set the user left out (and contradicts none they gave), and with
  * nothing named the architecture's default preset is used when it can be fetched, else the seeded init.
  */
-import { ARCHITECTURES } from '../architectures.js';
-import type { ArchName, ModelTask, WeightsOrigin } from '../loaded-model.js';
+import { ARCHITECTURES, type ArchName, type ModelTask } from '../architectures.js';
+import type { WeightsOrigin } from '../loaded-model.js';
 import { WeightsError } from './errors.js';
 import { activePresets, defaultPresetFor, findPreset, isPresetName, type WeightsPreset } from './presets.js';
 import { resolveWeights, type ResolveOptions } from './source.js';

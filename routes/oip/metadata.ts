@@ -80,6 +80,11 @@ export const oipMetadataRoutes: FastifyPluginAsync<{ version: string }> = async 
           platform: { type: 'string' },
           inputs: { type: 'array', items: tensorSchema },
           outputs: { type: 'array', items: tensorSchema },
+          parameters: {
+            type: 'object',
+            description: "The model's descriptor: arch, task, num_classes, labels; a classifier's transform (resize_short_side, crop_size)",
+            additionalProperties: { anyOf: [{ type: 'string' }, { type: 'integer' }] },
+          },
         },
       },
     },

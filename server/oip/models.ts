@@ -78,5 +78,21 @@ export function modelMetadata(served: ServedModel) {
     platform: `cityseg_${served.model.engineName}`,
     inputs: MODEL_INPUTS,
     outputs: modelOutputs(served),
+    parameters: descriptorParameters(served),
+  };
+}
+
+/**
+ * The model's descriptor as protocol parameters (scalars, as MLServer's `MetadataModelResponse.parameters`): arch,
+ * task, class count, label set and a classifier's transform.
+ */
+function descriptorParameters({ model, labelSet }: ServedModel): Record<string, string | number> {
+  const labels = labelSet?.name ?? model.labels;
+  return {
+    arch: model.arch,
+    task: model.task,
+    num_classes: model.numClasses,
+    ...(labels === undefined ? {} : { labels }),
+    ...(model.preprocessing ? { resize_short_side: model.preprocessing.resizeShortSide, crop_size: model.preprocessing.cropSize } : {}),
   };
 }
