@@ -76,13 +76,19 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
 }
 
 /** The engine for a network; `precision` int8 (ONNX Runtime only) reads its quantisation file (model/quantize). */
-export async function createEngine(network: FoldedNetwork, engine: LoadModelOptions['engine'] = 'auto', threads?: number, precision: PrecisionOptions = {}): Promise<InferenceEngine> {
+export async function createEngine(
+  network: FoldedNetwork,
+  engine: LoadModelOptions['engine'] = 'auto',
+  threads?: number,
+  precision: PrecisionOptions & Pick<LoadModelOptions, 'executionProvider'> = {},
+): Promise<InferenceEngine> {
   const problem = precisionProblem(precision, engine);
   if (problem) throw new QuantizationError(problem);
   const onnxOptions = async () => ({
     intraOpThreads: threads,
     opsFor: await onnxOpsFor(network, precision),
-    backend: precision.precision === 'int8' ? 'onnxruntime-cpu-int8' : undefined,
+    executionProvider: precision.executionProvider,
+    backend: precision.precision === 'int8' ? `onnxruntime-${precision.executionProvider ?? 'cpu'}-int8` : undefined,
   });
   switch (engine) {
     case 'auto': {
