@@ -1,5 +1,5 @@
 import type { FastifyInstance } from 'fastify';
-import { onnxFallbackWarning } from '../model/engines/onnx-available.js';
+import { isOnnxFallback, onnxFallbackMessage } from '../model/engines/onnx-available.js';
 import type { LoadedModel } from '../model/loaded-model.js';
 import { redactUrl } from '../model/weights/redact.js';
 import { labelSetNameForClassCount } from '../segmentation/labels/for-class-count.js';
@@ -72,8 +72,6 @@ export async function serveModels(app: FastifyInstance, models: LoadedModel[], o
   for (const served of await registerModels(registry, models, config.labels)) {
     const warmMs = opts.warm === false ? undefined : await warmUp(served, config.inferenceSize);
     publishModel(app, served, warmMs);
-    const fallback = await onnxFallbackWarning(served.model.engine.backend);
-    if (fallback) app.log.warn({ model: served.model.id, backend: served.model.engine.backend }, fallback);
   }
   resetBudget(app);
   readiness.markReady();
@@ -112,6 +110,7 @@ export function publishModel(app: FastifyInstance, served: ServedModel, warmMs?:
     },
     message,
   );
+  if (isOnnxFallback(model.engine.backend)) app.log.warn({ model: model.id, backend: model.engine.backend }, onnxFallbackMessage());
 }
 
 /**
