@@ -83,6 +83,8 @@ export function targetRatios(rows: Row[]): Record<string, number | null> {
     const ort = peerRows.find((p) => p.engine === 'onnxruntime-torchvision-export' && p.arch === m.arch && p.size === m.size);
     const torch = peerRows.find((p) => p.engine === 'pytorch-eager' && p.arch === m.arch && p.size === m.size);
     if (ort) out[`${key} / onnxruntime-torchvision-export`] = ratio(m.p50_ms, ort.p50_ms);
+    // The same pass on smooth trained-like logits, whose upsample-argmax is cheaper (few mixed cells).
+    if (ort && m.smooth_p50_ms !== undefined) out[`${key} smooth logits / onnxruntime-torchvision-export`] = ratio(m.smooth_p50_ms, ort.p50_ms);
     if (torch) out[`${key} / pytorch-eager`] = ratio(m.p50_ms, torch.p50_ms);
   }
   for (const p of rows.filter((r): r is PairedRow => r.kind === 'paired')) {
