@@ -40,8 +40,10 @@ export function sessionOptions(options: OnnxEngineOptions = {}): ort.InferenceSe
     interOpNumThreads: options.interOpThreads ?? 1,
     // Idle intra-op threads sleep instead of spinning, leaving the cores to decoding and post-processing
     // (measured: model-only time unchanged, HTTP throughput at concurrency 4 up ~10%; spinning doubled a pass
-    // when the machine was shared, README Speed).
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    // when the machine was shared, README Speed). dynamic_block_base 4: parallel loops hand out shrinking blocks
+    // instead of one fixed share per thread, so a thread the OS preempts holds up less of a convolution (same
+    // outputs bit for bit; 12-27% less wall time on a shared machine, docs/speed.md).
+    extra: { session: { intra_op: { allow_spinning: '0' }, dynamic_block_base: '4' } },
   };
 }
 
