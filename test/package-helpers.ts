@@ -2,13 +2,12 @@
  * The package as it ships, for the tests that install it: `npm pack` on a fresh copy of the sources (as a clone has
  * them), and npm run as a user runs it (npm's defaults: no project config, no ONNXRUNTIME_NODE_INSTALL).
  */
-import { execFile } from 'node:child_process';
-import { once } from 'node:events';
+import { execFile, spawn, type ChildProcessByStdio } from 'node:child_process';
 import { cp, symlink } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import path from 'node:path';
+import type { Readable } from 'node:stream';
 import { promisify } from 'node:util';
-import { cliEnv } from './cli-helpers.js';
+import { cliEnv, freePort } from './cli-helpers.js';
 
 const REPO = path.resolve(import.meta.dirname, '..');
 const run = promisify(execFile);
@@ -33,14 +32,26 @@ export function sh(file: string, args: string[], cwd: string, env: Record<string
   return run(file, args, { cwd, env: userEnv(env), maxBuffer: 64 * 1024 * 1024 });
 }
 
-/** A TCP port nothing listens on (or a free one to listen on). */
-export async function freePort(): Promise<number> {
-  const server = createServer().listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  server.close();
-  await once(server, 'close');
-  return port;
+/**
+ * `cityseg serve` of the installed package in `app` on a free port, polled until /readyz answers 200 (a bound against
+ * hanging, not a speed requirement). `logs` collects its stdout and stderr; the caller kills it.
+ */
+export async function startInstalledServer(app: string): Promise<{ server: ChildProcessByStdio<null, Readable, Readable>; port: number; status: number; logs: () => string }> {
+  const port = await freePort();
+  const server = spawn(path.join(app, 'node_modules', '.bin', 'cityseg'), ['serve'], {
+    cwd: app,
+    env: userEnv({ PORT: String(port), HOST: '127.0.0.1', CITYSEG_CLASSIFIER_ARCH: 'none', CITYSEG_INFERENCE_SIZE: '64', LOG_LEVEL: 'warn' }),
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let logs = '';
+  server.stdout.setEncoding('utf8').on('data', (chunk: string) => (logs += chunk));
+  server.stderr.setEncoding('utf8').on('data', (chunk: string) => (logs += chunk));
+  let status = 0;
+  for (let attempt = 0; attempt < 600 && status !== 200 && server.exitCode === null; attempt++) {
+    status = await fetch(`http://127.0.0.1:${port}/readyz`).then((res) => res.status, () => 0);
+    if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  return { server, port, status, logs: () => logs };
 }
 
 /**

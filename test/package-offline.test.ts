@@ -7,13 +7,12 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { ONNX_FALLBACK_NOTE, ONNX_INSTALL_FIX } from '../model/engines/onnx-available.js';
 import { rampImage, tempDir } from './cli-helpers.js';
-import { freePort, nugetUnreachable, packFreshClone, sh, userEnv } from './package-helpers.js';
+import { nugetUnreachable, packFreshClone, sh, startInstalledServer } from './package-helpers.js';
 
 const NPM_10 = ['-y', 'npm@10'];
 const FIX = ONNX_INSTALL_FIX.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
@@ -72,27 +71,13 @@ describe('the npm package installed offline with npm 10 and its defaults', () =>
   });
 
   it('cityseg serve logs the fallback with the fix and /v1/models names it in backend', async () => {
-    const port = await freePort();
-    const server = spawn(path.join(app, 'node_modules', '.bin', 'cityseg'), ['serve'], {
-      cwd: app,
-      env: userEnv({ PORT: String(port), HOST: '127.0.0.1', CITYSEG_CLASSIFIER_ARCH: 'none', CITYSEG_INFERENCE_SIZE: '64', LOG_LEVEL: 'warn' }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let logs = '';
-    server.stdout.setEncoding('utf8').on('data', (chunk: string) => (logs += chunk));
-    server.stderr.setEncoding('utf8').on('data', (chunk: string) => (logs += chunk));
+    const { server, port, status, logs } = await startInstalledServer(app);
     try {
-      let status = 0;
-      // Polls until the model is loaded and warmed; a bound against hanging forever, not a speed requirement.
-      for (let attempt = 0; attempt < 600 && status !== 200 && server.exitCode === null; attempt++) {
-        status = await fetch(`http://127.0.0.1:${port}/readyz`).then((res) => res.status, () => 0);
-        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-      assert.equal(status, 200, logs);
+      assert.equal(status, 200, logs());
       const models = (await (await fetch(`http://127.0.0.1:${port}/v1/models`)).json()) as { models: { engine: string; backend: string }[] };
       assert.deepEqual(models.models.map((m) => [m.engine, m.backend.endsWith(`(${ONNX_FALLBACK_NOTE})`)]), [['tfjs', true]]);
-      const warning = logs.split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { level: number; msg: string }).find((line) => line.msg.includes(ONNX_INSTALL_FIX));
-      assert.ok(warning, logs);
+      const warning = logs().split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line) as { level: number; msg: string }).find((line) => line.msg.includes(ONNX_INSTALL_FIX));
+      assert.ok(warning, logs());
       assert.equal(warning.level, 40);
     } finally {
       server.kill('SIGTERM');

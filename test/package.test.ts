@@ -5,14 +5,13 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { decode as decodePng } from 'fast-png';
 import { cityscapes } from '../segmentation/labels/index.js';
 import { rampImage, tempDir } from './cli-helpers.js';
-import { freePort, nugetUnreachable, packFreshClone, sh, userEnv } from './package-helpers.js';
+import { nugetUnreachable, packFreshClone, sh, startInstalledServer } from './package-helpers.js';
 
 /** What npm says about our .npmrc's key, which it passes on to install scripts but does not know itself. */
 const UNKNOWN_PROJECT_CONFIG = /^npm warn Unknown project config "onnxruntime-node-install".*\n/gm;
@@ -68,28 +67,15 @@ describe('the npm package', () => {
   });
 
   it('cityseg serve starts, answers /readyz 200, and exits 0 on SIGTERM', async () => {
-    const port = await freePort();
-    const server = spawn(path.join(app, 'node_modules', '.bin', 'cityseg'), ['serve'], {
-      cwd: app,
-      env: userEnv({ PORT: String(port), HOST: '127.0.0.1', CITYSEG_CLASSIFIER_ARCH: 'none', CITYSEG_INFERENCE_SIZE: '64', LOG_LEVEL: 'warn' }),
-      stdio: ['ignore', 'ignore', 'pipe'],
-    });
-    let stderr = '';
-    server.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    const { server, status, logs } = await startInstalledServer(app);
     const exited = once(server, 'exit');
     try {
-      let status = 0;
-      // Polls until the model is loaded and warmed; a bound against hanging forever, not a speed requirement.
-      for (let attempt = 0; attempt < 600 && status !== 200 && server.exitCode === null; attempt++) {
-        status = await fetch(`http://127.0.0.1:${port}/readyz`).then((res) => res.status, () => 0);
-        if (status !== 200) await new Promise((resolve) => setTimeout(resolve, 250));
-      }
-      assert.equal(status, 200, stderr);
+      assert.equal(status, 200, logs());
     } finally {
       server.kill('SIGTERM');
     }
     const [code, signal] = await exited;
-    assert.deepEqual([code, signal], [0, null], stderr);
+    assert.deepEqual([code, signal], [0, null], logs());
   });
 
   it("import 'cityseg' loads a model, segments image bytes and encodes the masks", async () => {
