@@ -18,7 +18,8 @@ RUN apt-get update \
  && apt-get install -y --no-install-recommends ca-certificates python3 make g++ \
  && rm -rf /var/lib/apt/lists/*
 
-# onnxruntime-node ships its CPU binaries inside the package; skip its optional CUDA download.
+# onnxruntime-node ships its CPU binaries inside the package; skip its CUDA download (.npmrc says so too; the image
+# does not depend on it being in the build context).
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 
 # Sources go in before `npm ci`: its `prepare` lifecycle runs tsc on them. .dockerignore keeps the context
@@ -29,6 +30,10 @@ COPY . .
 # newer npm runs only those approved in package.json `allowScripts`. --foreground-scripts shows their output.
 RUN --mount=type=cache,target=/root/.npm \
     npm ci --foreground-scripts --no-audit --no-fund
+
+# onnxruntime-node is optional (npm drops it where its install script fails, and cityseg falls back to TensorFlow.js):
+# the image must have it, so a failed install fails the build here.
+RUN node -e "require('onnxruntime-node'); console.log('onnxruntime-node', require('onnxruntime-node/package.json').version, ': ok')"
 
 # tfjs-node is optional, so npm ci succeeds even when its download failed: fail the build loudly instead.
 # Build with --build-arg REQUIRE_TFJS_NODE=false to ship the WebAssembly/CPU backends only.
@@ -59,8 +64,8 @@ WORKDIR /app
 # Settings (server/config.ts): CITYSEG_ARCH, CITYSEG_WEIGHTS, CITYSEG_NUM_CLASSES, CITYSEG_LABELS,
 # CITYSEG_CLASSIFIER_ARCH, CITYSEG_CLASSIFIER_WEIGHTS, CITYSEG_INFERENCE_SIZE, CITYSEG_MAX_PIXELS,
 # CITYSEG_BODY_LIMIT, CITYSEG_WORKERS, CITYSEG_QUEUE_LIMIT, CITYSEG_REQUEST_TIMEOUT_MS,
-# CITYSEG_SHUTDOWN_TIMEOUT_MS, CITYSEG_ENGINE, CITYSEG_CACHE_DIR, PORT, HOST, LOG_LEVEL, CITYSEG_API_KEYS,
-# CITYSEG_METRICS_AUTH, CITYSEG_RATE_LIMIT_MAX, CITYSEG_RATE_LIMIT_WINDOW_MS, CITYSEG_CORS_ORIGINS,
+# CITYSEG_SHUTDOWN_TIMEOUT_MS, CITYSEG_ENGINE, CITYSEG_EXECUTION_PROVIDER, CITYSEG_CACHE_DIR, PORT, HOST, LOG_LEVEL,
+# CITYSEG_API_KEYS, CITYSEG_METRICS_AUTH, CITYSEG_RATE_LIMIT_MAX, CITYSEG_RATE_LIMIT_WINDOW_MS, CITYSEG_CORS_ORIGINS,
 # CITYSEG_WEIGHTS_MIRROR, CITYSEG_DOWNLOAD_IDLE_TIMEOUT_MS, CITYSEG_DOWNLOAD_MAX_BYTES, CITYSEG_PRECISION,
 # CITYSEG_QUANTIZATION.
 # HOST=0.0.0.0: the server binds to 127.0.0.1 by default; in a container it must listen on every interface.

@@ -1,4 +1,5 @@
 /** Loading the model a command runs, and saying so when it is the untrained default. */
+import { onnxFallbackWarning } from '../model/engines/onnx-available.js';
 import { loadModel, UNTRAINED_DEFAULTS } from '../model/load-model.js';
 import type { LoadedModel, ModelTask } from '../model/loaded-model.js';
 import { redactUrl } from '../model/weights/redact.js';
@@ -33,6 +34,12 @@ function untrainedWarning(model: LoadedModel, why: string): string {
   return `cityseg: warning: ${why}: ${model.arch} is untrained (${model.weights.source}), its outputs are meaningless\n`;
 }
 
+/** Says on stderr when the model runs on TensorFlow.js because ONNX Runtime is missing, and how to install it. */
+async function warnOnFallback(model: LoadedModel): Promise<void> {
+  const warning = await onnxFallbackWarning(model.engine.backend);
+  if (warning) process.stderr.write(`cityseg: warning: ${warning}\n`);
+}
+
 /**
  * Loads the model of a choice; says on stderr which weights it runs: the default preset (unless `quiet`), or why it
  * is untrained (always: an untrained model is never passed off as a trained one).
@@ -46,6 +53,7 @@ export async function loadChosenModel(flags: ModelFlags, choice: WeightsChoice, 
   if (choice.origin === 'none') process.stderr.write(untrainedWarning(model, '--weights none'));
   if (choice.origin === 'fallback' && choice.detail) process.stderr.write(untrainedWarning(model, redactUrl(choice.detail)));
   if (choice.origin === 'no-preset') process.stderr.write(untrainedWarning(model, `no --weights given and ${choice.detail}`));
+  await warnOnFallback(model);
   return model;
 }
 
@@ -58,6 +66,7 @@ export async function loadCommandModel(flags: ModelFlags, fallbackNumClasses?: n
   if (!model.weights.trained) {
     process.stderr.write(untrainedWarning(model, flags.weights ? `--weights ${flags.weights}` : 'no --weights given'));
   }
+  await warnOnFallback(model);
   return model;
 }
 

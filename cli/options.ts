@@ -5,6 +5,7 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import { ARCH_NAMES, ARCHITECTURES, isArchName } from '../model/architectures.js';
 import { untrainedNumClasses } from '../model/descriptor.js';
+import type { ExecutionProvider } from '../model/engines/execution-providers.js';
 import type { ArchName, LoadModelOptions, ModelTask } from '../model/loaded-model.js';
 import type { Precision } from '../model/quantize/precision.js';
 import { CALLER_CHOSEN_MAX_PIXELS } from '../segmentation/decode.js';
@@ -84,6 +85,7 @@ export interface ModelFlags {
   weights?: string;
   weightsKey?: string;
   engine?: 'auto' | 'tfjs' | 'onnx';
+  executionProvider?: ExecutionProvider;
   cacheDir?: string;
   precision?: Precision;
   quantization?: string;
@@ -144,7 +146,7 @@ export function addModelOptions(cmd: Command, task?: ModelTask): Command {
     valueName: 'key',
     help: 'entry of a training checkpoint to load, e.g. model_ema (default: model / state_dict)',
   });
-  for (const option of [...archOptions(task), weights, weightsKey, settingOption('engine', { valueName: 'name' }), settingOption('cacheDir', { valueName: 'dir' })]) {
+  for (const option of [...archOptions(task), weights, weightsKey, settingOption('engine', { valueName: 'name' }), settingOption('executionProvider', { valueName: 'cpu|cuda' }), settingOption('cacheDir', { valueName: 'dir' })]) {
     cmd.addOption(option);
   }
   return cmd;
@@ -168,6 +170,7 @@ export function modelOptions(flags: ModelFlags, fallbackNumClasses?: number, tas
     weights: flags.weights,
     weightsKey: flags.weightsKey,
     engine: flags.engine,
+    executionProvider: flags.executionProvider,
     cacheDir: flags.cacheDir,
     precision: flags.precision,
     quantization: flags.quantization,

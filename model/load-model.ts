@@ -4,7 +4,8 @@
  */
 import { ARCHITECTURES } from './architectures.js';
 import type { InferenceEngine } from './engines/engine.js';
-import { tryLoadOnnxEngine } from './engines/onnx-available.js';
+import { loadOnnxEngine, ONNX_FALLBACK_NOTE, onnxMissingMessage } from './engines/onnx-available.js';
+import { OnnxEngineError } from './engines/onnx-errors.js';
 import { BatchingEngine } from './engines/batching-engine.js';
 import { SerialEngine } from './engines/serial-engine.js';
 import { TfjsEngine } from './engines/tfjs-engine.js';
@@ -69,23 +70,33 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
 }
 
 /** The engine for a network; `precision` int8 (ONNX Runtime only) reads its quantisation file (model/quantize). */
-export async function createEngine(network: FoldedNetwork, engine: LoadModelOptions['engine'] = 'auto', threads?: number, precision: PrecisionOptions = {}): Promise<InferenceEngine> {
+export async function createEngine(
+  network: FoldedNetwork,
+  engine: LoadModelOptions['engine'] = 'auto',
+  threads?: number,
+  precision: PrecisionOptions & Pick<LoadModelOptions, 'executionProvider'> = {},
+): Promise<InferenceEngine> {
   const problem = precisionProblem(precision, engine);
   if (problem) throw new QuantizationError(problem);
   const onnxOptions = async () => ({
     intraOpThreads: threads,
     opsFor: await onnxOpsFor(network, precision),
-    backend: precision.precision === 'int8' ? 'onnxruntime-cpu-int8' : undefined,
+    executionProvider: precision.executionProvider,
+    backend: precision.precision === 'int8' ? `onnxruntime-${precision.executionProvider ?? 'cpu'}-int8` : undefined,
   });
   switch (engine) {
     case 'auto': {
-      // ONNX Runtime where its native binding loads, else TensorFlow.js.
-      const OnnxEngine = await tryLoadOnnxEngine();
-      if (!OnnxEngine && precision.precision === 'int8') throw new QuantizationError('precision int8 needs ONNX Runtime, which does not load here');
-      return OnnxEngine ? OnnxEngine.create(network, await onnxOptions()) : TfjsEngine.create(network);
+      // ONNX Runtime where it is installed and its native binding loads, else TensorFlow.js, saying so in `backend`.
+      const onnx = await loadOnnxEngine();
+      if ('engine' in onnx) return onnx.engine.create(network, await onnxOptions());
+      if (precision.precision === 'int8') throw new QuantizationError(`precision int8 needs ONNX Runtime: ${onnxMissingMessage(onnx.error)}`);
+      return TfjsEngine.create(network, undefined, ONNX_FALLBACK_NOTE);
     }
-    case 'onnx':
-      return (await import('./engines/onnx-engine.js')).OnnxEngine.create(network, await onnxOptions());
+    case 'onnx': {
+      const onnx = await loadOnnxEngine();
+      if ('error' in onnx) throw new OnnxEngineError(`engine onnx: ${onnxMissingMessage(onnx.error)}`);
+      return onnx.engine.create(network, await onnxOptions());
+    }
     case 'tfjs':
       return TfjsEngine.create(network);
     default:

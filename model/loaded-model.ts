@@ -1,4 +1,5 @@
 import type { EngineName, InferenceEngine } from './engines/engine.js';
+import type { ExecutionProvider } from './engines/execution-providers.js';
 import type { Precision } from './quantize/precision.js';
 import type { FetchOptions } from './weights/source.js';
 
@@ -59,6 +60,8 @@ export interface LoadModelOptions {
   engine?: EngineName | 'auto';
   /** Intra-op threads for engines that split one inference across cores (ONNX Runtime); default: all cores. */
   threads?: number;
+  /** ONNX Runtime's execution provider (model/engines/execution-providers.ts); default cpu. */
+  executionProvider?: ExecutionProvider;
   /** Dynamic batching of concurrent same-size requests; off unless maxBatch > 1. */
   batching?: { maxBatch: number; maxWaitMs: number };
   cacheDir?: string;

@@ -3,6 +3,7 @@ import { availableParallelism } from 'node:os';
 import { ApiKeyFileError, parseApiKeyFile, type ApiKeys } from './api-keys.js';
 import { untrainedNumClasses } from '../model/descriptor.js';
 import type { EngineName } from '../model/engines/engine.js';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../model/engines/execution-providers.js';
 import type { ArchName } from '../model/loaded-model.js';
 import { PRECISIONS, precisionProblem, type Precision } from '../model/quantize/precision-options.js';
 import { DOWNLOAD_LIMITS } from '../model/weights/download-limits.js';
@@ -72,6 +73,8 @@ export interface ServerConfig {
   /** How long an idle keep-alive connection stays open. */
   keepAliveTimeoutMs: number;
   engine: EngineName | 'auto';
+  /** ONNX Runtime's execution provider for every model: cpu, or cuda. */
+  executionProvider: ExecutionProvider;
   /** Segmentation model's arithmetic: fp32, or int8 (ONNX engine, with `quantization`). */
   precision: Precision;
   /** The `cityseg quantize` file int8 reads (activation ranges of these very weights). */
@@ -264,6 +267,7 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   maxConnections: { env: 'CITYSEG_MAX_CONNECTIONS', flag: 'max-connections', parse: integer(1, 1_000_000), fallback: 1024, help: 'open connections at once' },
   keepAliveTimeoutMs: { env: 'CITYSEG_KEEP_ALIVE_TIMEOUT_MS', flag: 'keep-alive-timeout-ms', parse: integer(1, 10 * MINUTE_MS), fallback: 5_000, help: 'idle keep-alive connections close after this' },
   engine: { env: 'CITYSEG_ENGINE', flag: 'engine', parse: oneOf('auto', 'tfjs', 'onnx'), fallback: 'auto', help: 'inference runtime' },
+  executionProvider: { env: 'CITYSEG_EXECUTION_PROVIDER', flag: 'execution-provider', parse: oneOf(...EXECUTION_PROVIDERS), fallback: 'cpu', help: 'ONNX Runtime execution provider: cpu, or cuda (onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12, CUDA 12; start-up fails naming it when not available)' },
   precision: { env: 'CITYSEG_PRECISION', flag: 'precision', parse: oneOf(...PRECISIONS), fallback: 'fp32', help: 'segmentation arithmetic: fp32, or int8 (onnx engine; needs --quantization, see README "INT8 (opt-in)")' },
   quantization: { env: 'CITYSEG_QUANTIZATION', flag: 'quantization', parse: nonEmpty, help: 'int8: the activation ranges file written by cityseg quantize for these weights' },
   cacheDir: { env: 'CITYSEG_CACHE_DIR', flag: 'cache-dir', parse: nonEmpty, help: 'where downloaded checkpoints are cached' },

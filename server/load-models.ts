@@ -46,6 +46,7 @@ export async function planModel(entry: ModelEntry, config: ServerConfig): Promis
     precision: entry.precision,
     quantization: entry.quantization,
     engine: entry.engine,
+    executionProvider: config.executionProvider,
     cacheDir: config.cacheDir,
     threads: threadsPerEngine({ threads: entry.threads, workers: entry.workers }),
     batching: { maxBatch: entry.maxBatch, maxWaitMs: config.batchWaitMs },

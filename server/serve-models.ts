@@ -1,5 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { classifierTransformOf } from '../model/descriptor.js';
+import { isOnnxFallback, onnxFallbackMessage } from '../model/engines/onnx-available.js';
 import type { LoadedModel } from '../model/loaded-model.js';
 import { redactUrl } from '../model/weights/redact.js';
 import { labelSetNameForClassCount } from '../segmentation/labels/for-class-count.js';
@@ -113,6 +114,7 @@ export function publishModel(app: FastifyInstance, served: ServedModel, warmMs?:
     },
     message,
   );
+  if (isOnnxFallback(model.engine.backend)) app.log.warn({ model: model.id, backend: model.engine.backend }, onnxFallbackMessage());
 }
 
 /**

@@ -52,16 +52,18 @@ describe('cityseg bench', () => {
 
   test('ratios divide our rows by the peers measured in the same run', () => {
     const ratios = targetRatios([
-      { kind: 'model-only', engine: 'onnx', backend: 'onnxruntime-cpu', arch: 'lraspp_mobilenet_v3_large', num_classes: 19, size: '512x1024', batch: 1, weights: 'seeded-init:0', runs: 5, p50_ms: 80, p95_ms: 90, mean_ms: 82, throughput_per_s: 12.5 },
+      { kind: 'model-only', engine: 'onnx', backend: 'onnxruntime-cpu', arch: 'lraspp_mobilenet_v3_large', num_classes: 19, size: '512x1024', batch: 1, weights: 'seeded-init:0', runs: 5, p50_ms: 80, p95_ms: 90, mean_ms: 82, throughput_per_s: 12.5, smooth_p50_ms: 60 },
       { kind: 'peer', engine: 'onnxruntime-torchvision-export', arch: 'lraspp_mobilenet_v3_large', num_classes: 19, size: '512x1024', threads: 2, runs: 5, p50_ms: 100, p95_ms: 110, mean_ms: 101 },
       { kind: 'peer', engine: 'pytorch-eager', arch: 'lraspp_mobilenet_v3_large', num_classes: 19, size: '512x1024', threads: 2, runs: 5, p50_ms: 250, p95_ms: 260, mean_ms: 251 },
       { kind: 'http', engine: 'onnx', arch: 'lraspp_mobilenet_v3_large', size: '512x1024', concurrency: 4, requests: 16, errors: 0, p50_ms: 300, p95_ms: 400, throughput_per_s: 10, rss_mb: 500, weights: 'none', stages_p50_ms: {}, load_1m: 1 },
     ]);
     assert.equal(ratios['onnx:lraspp_mobilenet_v3_large:512x1024 / onnxruntime-torchvision-export'], 0.8);
+    assert.equal(ratios['onnx:lraspp_mobilenet_v3_large:512x1024 smooth logits / onnxruntime-torchvision-export'], 0.6);
+    assert.equal(targetOf('onnx:lraspp_mobilenet_v3_large:512x1024 smooth logits / onnxruntime-torchvision-export'), '≤ 0.8');
     assert.equal(ratios['onnx:lraspp_mobilenet_v3_large:512x1024 / pytorch-eager'], 0.32);
     assert.equal(ratios['onnx: http throughput c=4 / model-only throughput (lraspp_mobilenet_v3_large 512x1024)'], 0.8);
-    const paired = targetRatios([{ kind: 'paired', arch: 'lraspp_mobilenet_v3_large', num_classes: 19, size: '512x1024', runs: 5, ours_p50_ms: 80, export_p50_ms: 100, ratio_p50: 0.79 }]);
-    const key = 'onnx:lraspp_mobilenet_v3_large:512x1024 / onnxruntime-torchvision-export (interleaved, same session settings)';
+    const paired = targetRatios([{ kind: 'paired', arch: 'lraspp_mobilenet_v3_large', num_classes: 19, size: '512x1024', runs: 5, export_session: 'ort-defaults', ours_p50_ms: 80, export_p50_ms: 100, ratio_p50: 0.79 }]);
+    const key = 'onnx:lraspp_mobilenet_v3_large:512x1024 / onnxruntime-torchvision-export (interleaved, export on its faster session settings)';
     assert.deepEqual(paired, { [key]: 0.79 });
     assert.equal(targetOf(key), '≤ 0.8');
   });

@@ -1,6 +1,8 @@
 /** Test helpers for the CLI tests: run `cityseg` as a child process, make images and read grey PNGs. */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
@@ -87,4 +89,14 @@ export function greyPng(values: Uint8Array, width: number, height: number): Prom
 export async function readPixels(file: string): Promise<{ data: Buffer; width: number; height: number; channels: number }> {
   const { data, info } = await sharp(file).raw().toBuffer({ resolveWithObject: true });
   return { data, width: info.width, height: info.height, channels: info.channels };
+}
+
+/** A port nothing listens on right now (free to listen on, or to point a client at for a refused connection). */
+export async function freePort(): Promise<number> {
+  const server = createServer().listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const { port } = server.address() as { port: number };
+  server.close();
+  await once(server, 'close');
+  return port;
 }

@@ -1,4 +1,7 @@
 import assert from 'node:assert/strict';
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import type { FoldedNetwork } from '../model/fold.js';
 import { OnnxEngine } from '../model/engines/onnx-engine.js';
@@ -121,5 +124,15 @@ describe('OnnxEngine interface', () => {
     assert.deepEqual((await inFlight).shape, [1, 4, 4, 19]);
     await assert.rejects(own.run(seededInput([1, 32, 32, 3], 2)), OnnxEngineError);
     own.dispose();
+  });
+
+  // Where onnxruntime-node was installed with its CUDA libraries (ONNXRUNTIME_NODE_INSTALL=cuda12) this is not the case.
+  const cudaInstalled = existsSync(path.join(path.dirname(createRequire(import.meta.url).resolve('onnxruntime-node/package.json')), 'bin', 'napi-v6', 'linux', 'x64', 'libonnxruntime_providers_cuda.so'));
+  it('names the execution provider and the fix when cuda is not available', { skip: cudaInstalled && 'the CUDA provider is installed here' }, async () => {
+    await assert.rejects(OnnxEngine.create(randomisedNetwork('lraspp_mobilenet_v3_small', 19, 4), { executionProvider: 'cuda' }), (err: Error) => {
+      assert.ok(err instanceof OnnxEngineError);
+      assert.match(err.message, /^execution provider cuda is not available here \(.+\): install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 .*CITYSEG_EXECUTION_PROVIDER=cpu$/);
+      return true;
+    });
   });
 });

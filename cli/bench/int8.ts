@@ -9,7 +9,8 @@ import { resizeRgb } from '../../segmentation/preprocess.js';
 import { CLI_MAX_PIXELS } from '../options.js';
 import { readFile } from 'node:fs/promises';
 import type { Float32Tensor, InferenceEngine } from '../../model/engines/engine.js';
-import { OnnxEngine } from '../../model/engines/onnx-engine.js';
+import { loadOnnxEngine, onnxMissingMessage } from '../../model/engines/onnx-available.js';
+import { OnnxEngineError } from '../../model/engines/onnx-errors.js';
 import type { ArchName } from '../../model/loaded-model.js';
 import { prepareNetwork } from '../../model/load-model.js';
 import { argmaxAgreementPct, sqnrDb } from '../../model/quantize/agreement.js';
@@ -109,6 +110,10 @@ const mean = (values: number[]) => values.reduce((s, v) => s + v, 0) / values.le
 const round = (v: number, digits: number) => Math.round(v * 10 ** digits) / 10 ** digits;
 
 export async function benchInt8(c: Int8Case): Promise<Int8Row[]> {
+  // ONNX Runtime (an optional dependency) is imported only here, so `cityseg bench` runs without it.
+  const onnx = await loadOnnxEngine();
+  if ('error' in onnx) throw new OnnxEngineError(`bench --int8: ${onnxMissingMessage(onnx.error)}`);
+  const OnnxEngine = onnx.engine;
   const images = await readImages(c.imagesDir, c.log);
   const rows: Int8Row[] = [];
   for (const arch of c.archs) {

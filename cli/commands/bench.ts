@@ -2,6 +2,7 @@
 import os from 'node:os';
 import { Command, Option } from 'commander';
 import type { EngineName } from '../../model/engines/engine.js';
+import { loadOnnxEngine, onnxFallbackMessage } from '../../model/engines/onnx-available.js';
 import type { ArchName } from '../../model/loaded-model.js';
 import { untrainedNumClasses } from '../../model/descriptor.js';
 import { benchHttp, benchSoak, type HttpRow, type SoakRow } from '../bench/http.js';
@@ -53,6 +54,17 @@ export function machineDescription() {
   return { cpu: cpus[0]?.model ?? 'unknown', cores: os.availableParallelism(), memory_gb: Math.round(os.totalmem() / 2 ** 30), node: process.version, platform: `${os.platform()} ${os.arch()}` };
 }
 
+/**
+ * The runtimes a run measured: onnxruntime-node's version (or why it is missing, with the fix), and after --peers
+ * torch's and torchvision's.
+ */
+async function runtimeVersions(): Promise<Record<string, string>> {
+  const onnx = await loadOnnxEngine();
+  if ('error' in onnx) return { onnxruntime_missing: onnxFallbackMessage(onnx.error) };
+  const { env } = await import('onnxruntime-node');
+  return { onnxruntime: env.versions.node ?? env.versions.common };
+}
+
 const pct = (share: number) => `${Math.round(share * 1000) / 10}%`;
 
 function ratio(a: number | undefined, b: number | undefined): number | null {
@@ -71,10 +83,12 @@ export function targetRatios(rows: Row[]): Record<string, number | null> {
     const ort = peerRows.find((p) => p.engine === 'onnxruntime-torchvision-export' && p.arch === m.arch && p.size === m.size);
     const torch = peerRows.find((p) => p.engine === 'pytorch-eager' && p.arch === m.arch && p.size === m.size);
     if (ort) out[`${key} / onnxruntime-torchvision-export`] = ratio(m.p50_ms, ort.p50_ms);
+    // The same pass on smooth trained-like logits, whose upsample-argmax is cheaper (few mixed cells).
+    if (ort && m.smooth_p50_ms !== undefined) out[`${key} smooth logits / onnxruntime-torchvision-export`] = ratio(m.smooth_p50_ms, ort.p50_ms);
     if (torch) out[`${key} / pytorch-eager`] = ratio(m.p50_ms, torch.p50_ms);
   }
   for (const p of rows.filter((r): r is PairedRow => r.kind === 'paired')) {
-    out[`onnx:${p.arch}:${p.size} / onnxruntime-torchvision-export (interleaved, same session settings)`] = p.ratio_p50;
+    out[`onnx:${p.arch}:${p.size} / onnxruntime-torchvision-export (interleaved, export on its faster session settings)`] = p.ratio_p50;
   }
   for (const soak of rows.filter((r): r is SoakRow => r.kind === 'soak')) {
     out[`rss growth over ${soak.requests} requests (${soak.engine})`] = Math.round(soak.rss_growth_pct * 10) / 1000;
@@ -113,8 +127,11 @@ function printTable(rows: Row[], ratios: Record<string, number | null>): void {
         `              stages p50 (ms): ${stageLine(r.stages_p50_ms)}`,
       ];
     }
-    if (r.kind === 'paired') return `paired      ${'onnx vs torchvision export'.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} interleaved, same session settings: ours p50 ${r.ours_p50_ms} ms, export p50 ${r.export_p50_ms} ms, ratio p50 ${r.ratio_p50}${load}`;
-    if (r.kind === 'peer') return `peer        ${r.engine.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  (${r.threads} threads)${load}`;
+    if (r.kind === 'paired') return `paired      ${'onnx vs torchvision export'.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} interleaved, export on ${r.export_session} session: ours p50 ${r.ours_p50_ms} ms, export p50 ${r.export_p50_ms} ms, ratio p50 ${r.ratio_p50}${load}`;
+    if (r.kind === 'peer') {
+      const session = r.session ? `, ${r.session} session (p50 ${Object.entries(r.p50_ms_by_session ?? {}).map(([k, v]) => `${k} ${v}`).join(' / ')} ms)` : '';
+      return `peer        ${r.engine.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  (${r.threads} threads${session})${load}`;
+    }
     const main = `model-only  ${`${r.engine}/${r.backend}`.padEnd(31)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} p50 ${String(r.p50_ms).padStart(8)} ms  p95 ${String(r.p95_ms).padStart(8)} ms  ${r.throughput_per_s} img/s  weights ${r.weights}${load}`;
     if (r.smooth_p50_ms === undefined || !r.mixed_cells) return main;
     return [
@@ -137,6 +154,8 @@ async function run(flags: BenchFlags): Promise<void> {
   const sizes = (flags.size ?? DEFAULT_SIZES).map(parseSize);
   const engines: (EngineName | 'auto')[] = flags.engine === 'all' ? ENGINES : [flags.engine as EngineName | 'auto'];
   const rows: Row[] = [];
+  const versions = await runtimeVersions();
+  if (versions.onnxruntime_missing) log(`warning: ${versions.onnxruntime_missing}`);
   if (!flags.httpOnly) {
     for (const arch of archs) {
       for (const [height, width] of sizes) {
@@ -158,12 +177,13 @@ async function run(flags: BenchFlags): Promise<void> {
     rows.push(...(await benchInt8({ archs: segArchs, numClasses, sizes, imagesDir: flags.int8, runs: flags.runs, warmup: flags.warmup, log })).map(withLoad));
   }
   if (flags.peers && !flags.httpOnly) {
-    const available = peersAvailable();
+    const available = await peersAvailable();
     if (!available.ok) log(`peers skipped: ${available.reason}`);
     else {
-      log('peers: PyTorch eager and ONNX Runtime on torchvision\'s export...');
+      log(`peers: PyTorch eager, and ONNX Runtime ${versions.onnxruntime} on torchvision's export...`);
       const segArchs = archs.filter((a) => a.startsWith('lraspp_'));
       const peers = await benchPeers({ archs: segArchs, numClasses, sizes, threads: os.availableParallelism(), runs: flags.runs ?? 5 });
+      Object.assign(versions, peers.versions);
       rows.push(...peers.rows.map(withLoad));
     }
   }
@@ -184,8 +204,11 @@ async function run(flags: BenchFlags): Promise<void> {
     }
   }
   const ratios = targetRatios(rows);
-  if (flags.json) process.stdout.write(`${JSON.stringify({ machine: machineDescription(), results: rows, ratios }, null, 2)}\n`);
-  else printTable(rows, ratios);
+  if (flags.json) process.stdout.write(`${JSON.stringify({ machine: machineDescription(), versions, results: rows, ratios }, null, 2)}\n`);
+  else {
+    printTable(rows, ratios);
+    process.stdout.write(`\n${Object.entries(versions).map(([k, v]) => `${k} ${v}`).join(', ')}\n`);
+  }
 }
 
 export function benchCommand(): Command {

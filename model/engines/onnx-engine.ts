@@ -6,6 +6,7 @@ import { availableParallelism } from 'node:os';
 import * as ort from 'onnxruntime-node';
 import type { FoldedNetwork } from '../fold.js';
 import type { Float32Tensor, InferenceEngine } from './engine.js';
+import type { ExecutionProvider } from './execution-providers.js';
 import { OnnxEngineError } from './onnx-errors.js';
 import { buildOnnxModel, INPUT_NAME, OUTPUT_NAMES, type OnnxModelOptions } from './onnx-graph.js';
 
@@ -16,8 +17,10 @@ export interface OnnxEngineOptions {
   interOpThreads?: number;
   /** The ops the graph is emitted with (model/quantize's int8 QDQ ops); default fp32. */
   opsFor?: OnnxModelOptions['opsFor'];
-  /** What `backend` reports (/v1/models, logs), e.g. `onnxruntime-cpu-int8`; default `onnxruntime-cpu`. */
+  /** What `backend` reports (/v1/models, logs), e.g. `onnxruntime-cpu-int8`; default `onnxruntime-<provider>`. */
   backend?: string;
+  /** Where the graph runs; default cpu. cuda needs onnxruntime-node installed with ONNXRUNTIME_NODE_INSTALL=cuda12. */
+  executionProvider?: ExecutionProvider;
 }
 
 const OUTPUT_NAME = OUTPUT_NAMES.engine;
@@ -25,7 +28,7 @@ const OUTPUT_NAME = OUTPUT_NAMES.engine;
 /** The engine's ONNX Runtime session settings (the benchmark runs the peers' export with the same ones). */
 export function sessionOptions(options: OnnxEngineOptions = {}): ort.InferenceSession.SessionOptions {
   return {
-    executionProviders: ['cpu'],
+    executionProviders: [options.executionProvider ?? 'cpu'],
     graphOptimizationLevel: 'all',
     // The arena stays on: without it a 2048x2048 pass took 20 s instead of 1.5-2.5 s (fresh pages for every
     // activation). It keeps the largest pass's memory, which the memory budget therefore holds for good
@@ -37,8 +40,10 @@ export function sessionOptions(options: OnnxEngineOptions = {}): ort.InferenceSe
     interOpNumThreads: options.interOpThreads ?? 1,
     // Idle intra-op threads sleep instead of spinning, leaving the cores to decoding and post-processing
     // (measured: model-only time unchanged, HTTP throughput at concurrency 4 up ~10%; spinning doubled a pass
-    // when the machine was shared, README Speed).
-    extra: { session: { intra_op: { allow_spinning: '0' } } },
+    // when the machine was shared, README Speed). dynamic_block_base 4: parallel loops hand out shrinking blocks
+    // instead of one fixed share per thread, so a thread the OS preempts holds up less of a convolution (same
+    // outputs bit for bit; 12-27% less wall time on a shared machine, docs/speed.md).
+    extra: { session: { intra_op: { allow_spinning: '0' }, dynamic_block_base: '4' } },
   };
 }
 
@@ -54,10 +59,23 @@ export class OnnxEngine implements InferenceEngine {
     this.backend = backend;
   }
 
+  /**
+   * The session for a folded network. Throws OnnxEngineError when the execution provider cannot be had here (for
+   * cuda: its libraries were not installed, or no CUDA 12 / GPU), naming the provider and how to get or avoid it.
+   */
   static async create(net: FoldedNetwork, options: OnnxEngineOptions = {}): Promise<OnnxEngine> {
+    const provider = options.executionProvider ?? 'cpu';
     const model = buildOnnxModel(net, { layout: 'engine', opsFor: options.opsFor });
-    const session = await ort.InferenceSession.create(model, sessionOptions(options));
-    return new OnnxEngine(session, options.backend ?? 'onnxruntime-cpu');
+    let session: ort.InferenceSession;
+    try {
+      session = await ort.InferenceSession.create(model, sessionOptions(options));
+    } catch (err) {
+      if (provider === 'cpu') throw err;
+      throw new OnnxEngineError(
+        `execution provider ${provider} is not available here (${(err as Error).message.split('\n')[0]}): install onnxruntime-node with ONNXRUNTIME_NODE_INSTALL=cuda12 on a machine with CUDA 12, or set CITYSEG_EXECUTION_PROVIDER=cpu`,
+      );
+    }
+    return new OnnxEngine(session, options.backend ?? `onnxruntime-${provider}`);
   }
 
   async run(input: Float32Tensor): Promise<Float32Tensor> {

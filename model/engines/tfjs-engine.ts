@@ -15,15 +15,16 @@ export class TfjsEngine implements InferenceEngine {
   readonly engine = 'tfjs' as const;
   private net: TfNetwork | undefined;
 
-  readonly backend: TfjsBackendName;
-  private constructor(backend: TfjsBackendName, net: TfNetwork) {
+  /** The tfjs backend's name, followed by `(note)` when the engine stands in for another (load-model's fallback). */
+  readonly backend: string;
+  private constructor(backend: string, net: TfNetwork) {
     this.backend = backend;
     this.net = net;
   }
 
-  static async create(folded: FoldedNetwork, backend?: TfjsBackendName): Promise<TfjsEngine> {
+  static async create(folded: FoldedNetwork, backend?: TfjsBackendName, note?: string): Promise<TfjsEngine> {
     const name = await initTfjs(backend);
-    return new TfjsEngine(name, mapNetwork(folded, toTfConv, toTfLinear));
+    return new TfjsEngine(note ? `${name} (${note})` : name, mapNetwork(folded, toTfConv, toTfLinear));
   }
 
   async run(input: Float32Tensor): Promise<Float32Tensor> {

@@ -2,7 +2,7 @@
 import type { Float32Tensor } from '../engines/engine.js';
 import type { FoldedNetwork } from '../fold.js';
 import { makeArtefact, type QuantizationArtefact } from './artefact.js';
-import { Calibrator } from './calibrate.js';
+import { loadOnnxEngine, onnxMissingMessage } from '../engines/onnx-available.js';
 import { QuantizationError } from './errors.js';
 
 /** Default and ceiling of the images a calibration reads: each costs a forward pass and a sort of every observed tensor. */
@@ -26,6 +26,10 @@ export interface CalibrationOptions {
  */
 export async function calibrateNetwork(net: FoldedNetwork, inputs: AsyncIterable<Float32Tensor>, opts: CalibrationOptions): Promise<QuantizationArtefact> {
   const percentile = opts.method === 'percentile' ? (opts.percentile ?? DEFAULT_PERCENTILE) : undefined;
+  // Calibration runs on ONNX Runtime, an optional dependency: imported here, so a missing one is a clear error.
+  const onnx = await loadOnnxEngine();
+  if ('error' in onnx) throw new QuantizationError(`calibration needs ONNX Runtime: ${onnxMissingMessage(onnx.error)}`);
+  const { Calibrator } = await import('./calibrate.js');
   const calibrator = await Calibrator.create(net, { percentile, threads: opts.threads });
   try {
     for await (const input of inputs) await calibrator.observe(input);
