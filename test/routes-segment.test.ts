@@ -284,6 +284,23 @@ describe('POST /v1/segment', () => {
       assert.match(problemOf(res).detail, /bmp: 16 bits per pixel/);
     });
 
+    it('422 for an RLE8 BMP whose runs end every line until they leave the image, naming where', async () => {
+      const header = Buffer.alloc(14 + 40 + 1024);
+      header.write('BM', 0, 'latin1');
+      header.writeUInt32LE(header.length, 10);
+      header.writeUInt32LE(40, 14);
+      header.writeInt32LE(64, 18);
+      header.writeInt32LE(64, 22);
+      header.writeUInt16LE(8, 28);
+      header.writeUInt32LE(1, 30);
+      const stream = Buffer.alloc(150_000);
+      for (let i = 0; i + 4 <= stream.length; i += 4) stream.set([1, 7, 0, 0], i);
+      const res = await segment('', Buffer.concat([header, stream]), 'image/bmp');
+      assert.equal(res.status, 422);
+      assert.equal(problemOf(res).type, 'urn:cityseg:problem:unprocessable-image');
+      assert.match(problemOf(res).detail, /bmp: RLE run at byte 256 runs past the declared 64x64 image/);
+    });
+
     it('422 for a truncated image', async () => {
       const photo = await encodeImage(96, 72, 5, 'jpeg');
       for (const truncated of [png.subarray(0, Math.floor(png.length / 2)), photo.subarray(0, Math.floor(photo.length / 2))]) {
