@@ -1,0 +1,62 @@
+/**
+ * A job that keeps running after its request was answered (a pass or decode that cannot be interrupted) holds its
+ * worker for at most CITYSEG_STUCK_JOB_MS more: the worker thread is terminated and replaced, later requests are
+ * served, and /metrics counts it. Against the compiled server (dist/server/main.js); the slow job is real: a 2048x1024
+ * forward pass on the TensorFlow.js CPU engine, far longer than the request's 1.5 s.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { readyServer, waitForLog, type Server } from './server-process.js';
+import { encodeImage } from './server-helpers.js';
+
+const SETTINGS = {
+  CITYSEG_ENGINE: 'tfjs',
+  CITYSEG_ARCH: 'lraspp_mobilenet_v3_small',
+  CITYSEG_WORKERS: '1',
+  CITYSEG_REQUEST_TIMEOUT_MS: '1500',
+  CITYSEG_STUCK_JOB_MS: '500',
+};
+
+function post(base: string, path: string, body: Buffer, type: string): Promise<Response> {
+  return fetch(`${base}${path}`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': type } });
+}
+
+async function terminations(base: string): Promise<number> {
+  const text = await (await fetch(`${base}/metrics`)).text();
+  return Number(/^cityseg_worker_terminations_total (\d+)$/m.exec(text)?.[1]);
+}
+
+describe('a job stuck past its request: its worker is terminated and replaced', () => {
+  let server: Server;
+  let base: string;
+
+  before(async () => ({ server, base } = await readyServer(SETTINGS)));
+  after(async () => {
+    server.child.kill('SIGTERM');
+    await server.exit;
+  });
+
+  it('the slow request gets its 503; the worker is replaced; the next request is answered; /metrics counts 1', async () => {
+    assert.equal(await terminations(base), 0);
+    const slow = await post(base, '/v1/segment?size=2048&format=labelIds', await encodeImage(2048, 1024, 3, 'jpeg'), 'image/jpeg');
+    assert.equal(slow.status, 503);
+    assert.match(((await slow.json()) as { detail: string }).detail, /inference took longer than 1500 ms \(running\)/);
+
+    const log = await waitForLog(server, 'an inference worker was terminated and is being replaced');
+    assert.match(String(log.reason), /a segmentation job of model lraspp_mobilenet_v3_small ran 500 ms \(CITYSEG_STUCK_JOB_MS\) after its request stopped waiting/);
+
+    // While the replacement loads its models, requests may time out waiting (they never reach a worker, so none is terminated).
+    const small = await encodeImage(64, 48, 3);
+    let status = 0;
+    for (let attempt = 0; attempt < 60 && status !== 200; attempt++) {
+      const res = await post(base, '/v1/segment?format=labelIds', small, 'image/png');
+      status = res.status;
+      await res.arrayBuffer();
+      if (status !== 200) await sleep(250);
+    }
+    assert.equal(status, 200);
+    assert.equal(await terminations(base), 1);
+    assert.equal(server.child.exitCode, null);
+  });
+});
