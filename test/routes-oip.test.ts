@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import sharp from 'sharp';
 import { IMAGE_INPUT, MAX_JSON_ELEMENTS, MAX_JSON_HEADER_BYTES, PIXELS_INPUT } from '../server/oip/request.js';
 import { appWithDefaultModels, decodeRaw, testConfig } from './server-helpers.js';
+import { realFrame, SHARED_REAL_SKIP } from './shared-real.js';
 
 /**
  * The Open Inference Protocol routes (kserve/open-inference-protocol inference_rest.md; Triton's
@@ -14,7 +14,7 @@ import { appWithDefaultModels, decodeRaw, testConfig } from './server-helpers.js
  * compared pixel for pixel with /v1/segment's, and every malformed request as a 4xx `{"error": ...}`.
  */
 
-const REAL = fileURLToPath(new URL('../../shared/real/frankfurt_000000_000294_leftImg8bit.png', import.meta.url));
+const REAL = realFrame('frankfurt_000000_000294_leftImg8bit.png');
 const SEG = 'lraspp_mobilenet_v3_large';
 const CLS = 'mobilenet_v3_large';
 const MAX_PIXELS = 300_000;
@@ -70,7 +70,7 @@ function parseAnswer(res: LightMyRequestResponse): Answer {
 
 const imageInput = (png: Buffer) => ({ name: IMAGE_INPUT, datatype: 'BYTES', shape: [1], data: [png.toString('base64')] });
 
-describe('Open Inference Protocol (/v2)', () => {
+describe('Open Inference Protocol (/v2)', { skip: SHARED_REAL_SKIP }, () => {
   let app: FastifyInstance;
   let png: Buffer; // the real frame, 256x128
   let pixels: Buffer; // its RGB pixels, row-major
