@@ -29,7 +29,7 @@ interface Output {
   parameters?: { binary_data_size: number };
 }
 interface Answer {
-  head: { id?: string; model_name: string; model_version: string; outputs: Output[] };
+  head: { id?: string; model_name: string; model_version: string; parameters?: Record<string, unknown>; outputs: Output[] };
   /** Binary outputs' bytes by name. */
   binary: Map<string, Buffer>;
 }
@@ -169,6 +169,8 @@ describe('Open Inference Protocol (/v2)', { skip: SHARED_REAL_SKIP }, () => {
       assert.equal(head.id, 'frame-1');
       assert.equal(head.model_name, SEG);
       assert.equal(head.model_version, '1');
+      assert.deepEqual(head.parameters, { trained: false }, 'the untrained test model says so');
+      assert.equal(res.headers['x-model-trained'], 'false');
       assert.equal(head.outputs.length, 1, 'logits only when asked for by name');
       const [classIds] = head.outputs;
       assert.deepEqual([classIds.name, classIds.datatype, classIds.shape], ['class_ids', 'UINT8', [128, 256]]);

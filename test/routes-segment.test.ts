@@ -47,6 +47,8 @@ describe('POST /v1/segment', () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers['content-type'], 'image/png');
     assert.equal(res.headers['x-model'], 'lraspp_mobilenet_v3_large');
+    // The test models are seeded untrained initialisations: every answer says so.
+    assert.equal(res.headers['x-model-trained'], 'false');
     assert.equal(res.headers['x-mask-width'], '96');
     assert.equal(res.headers['x-mask-height'], '72');
     assert.equal(res.headers['x-request-id'], 'seg-42');
@@ -87,6 +89,8 @@ describe('POST /v1/segment', () => {
     assert.match(res.headers['content-type'], /^application\/json/);
     const body = JSON.parse(res.body.toString());
     assert.equal(body.model, 'lraspp_mobilenet_v3_large');
+    assert.equal(body.trained, false);
+    assert.equal(res.headers['x-model-trained'], 'false');
     assert.equal(body.width, 96);
     assert.equal(body.height, 72);
     assert.deepEqual(body.inferenceSize, { width: 64, height: 48 });
