@@ -107,7 +107,8 @@ describe('Open Inference Protocol (/v2)', { skip: SHARED_REAL_SKIP }, () => {
     it('GET /v2 names the server, its version and the binary tensor data extension', async () => {
       const res = await app.inject({ url: '/v2' });
       assert.equal(res.statusCode, 200);
-      assert.deepEqual(res.json(), { name: 'cityseg', version: '1.0.0', extensions: ['binary_tensor_data'] });
+      const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+      assert.deepEqual(res.json(), { name: 'cityseg', version, extensions: ['binary_tensor_data'] });
     });
 
     it('GET /v2/health/live and /v2/health/ready answer 200 with live/ready true', async () => {
