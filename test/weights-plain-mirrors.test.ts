@@ -15,7 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { WeightsError } from '../model/weights/errors.js';
 import { resolveWeights } from '../model/weights/source.js';
 import { tempDir } from './cli-helpers.js';
-import { startMirror, tinyCheckpoint } from './weights-mirror.js';
+import { startMirror, tinyCheckpoint, type Mirror } from './weights-mirror.js';
 
 /** Debian's Python, as the README's air-gapped recipe uses it. */
 const PYTHON = '/usr/bin/python3';
@@ -34,6 +34,18 @@ async function freePort(): Promise<number> {
 async function filesUnder(dir: string): Promise<string[]> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
   return entries.filter((entry) => entry.isFile()).map((entry) => path.relative(dir, path.join(entry.parentPath, entry.name))).sort();
+}
+
+/** A mirror of `routes` and an empty cache directory for `fn`, both gone afterwards. */
+async function withMirror(routes: Parameters<typeof startMirror>[0], fn: (mirror: Mirror, cacheDir: string) => Promise<void>): Promise<void> {
+  const mirror = await startMirror(routes);
+  const { dir, cleanup } = await tempDir('cache');
+  try {
+    await fn(mirror, dir);
+  } finally {
+    await mirror.close();
+    await cleanup();
+  }
 }
 
 describe('weights from plain mirrors', { skip: existsSync(PYTHON) ? false : `needs ${PYTHON} for python3 -m http.server` }, () => {
@@ -73,22 +85,17 @@ describe('weights from plain mirrors', { skip: existsSync(PYTHON) ? false : `nee
   });
 
   it('a 301 to the Python mirror is followed', async () => {
-    const redirector = await startMirror({
+    await withMirror({
       'moved.pth': (_request, response) => response.writeHead(301, { location: `${pythonUrl}model.pth` }).end(),
-    });
-    const { dir, cleanup } = await tempDir('cache');
-    try {
+    }, async (redirector, dir) => {
       const resolved = await resolveWeights(`${redirector.url}moved.pth`, { cacheDir: dir, limits });
       assert.deepEqual(await readFile(resolved.path), CHECKPOINT);
       assert.deepEqual(redirector.requests, ['moved.pth']);
-    } finally {
-      await redirector.close();
-      await cleanup();
-    }
+    });
   });
 
   it('HTTP/1.1 without a length, closing after the body; and a chunked body: both complete', async () => {
-    const mirror = await startMirror({
+    await withMirror({
       'closes.pth': (_request, response) => {
         // No Content-Length and no chunking: the body ends when the connection does.
         response.useChunkedEncodingByDefault = false;
@@ -102,52 +109,40 @@ describe('weights from plain mirrors', { skip: existsSync(PYTHON) ? false : `nee
         for (let at = 0; at < CHECKPOINT.length; at += 65_536) response.write(CHECKPOINT.subarray(at, at + 65_536));
         response.end();
       },
-    });
-    const { dir, cleanup } = await tempDir('cache');
-    try {
+    }, async (mirror, dir) => {
       for (const name of ['closes.pth', 'chunked.pth']) {
         const resolved = await resolveWeights(`${mirror.url}${name}`, { cacheDir: dir, limits });
         assert.deepEqual(await readFile(resolved.path), CHECKPOINT, name);
       }
       assert.ok((await filesUnder(dir)).every((file) => file.endsWith('.pth')));
-    } finally {
-      await mirror.close();
-      await cleanup();
-    }
+    });
   });
 
   it('two loaders asking for one URL at once (main thread and worker) download it once', async () => {
-    const mirror = await startMirror({
+    await withMirror({
       'slow.pth': (_request, response) => {
         response.writeHead(200, { 'content-length': CHECKPOINT.length });
         response.write(CHECKPOINT.subarray(0, 1000));
         setTimeout(() => response.end(CHECKPOINT.subarray(1000)), 300);
       },
-    });
-    const { dir, cleanup } = await tempDir('cache');
-    try {
+    }, async (mirror, dir) => {
       const url = `${mirror.url}slow.pth`;
       const [first, second] = await Promise.all([resolveWeights(url, { cacheDir: dir, limits }), resolveWeights(url, { cacheDir: dir, limits })]);
       assert.equal(first.path, second.path);
       assert.equal(first.sha256, second.sha256);
       assert.deepEqual(mirror.requests, ['slow.pth']);
       assert.deepEqual((await filesUnder(dir)).map((file) => path.basename(file)), ['slow.pth']);
-    } finally {
-      await mirror.close();
-      await cleanup();
-    }
+    });
   });
 
   it('an HTML page served with 200 is refused naming the URL and cache file, not cached; once fixed, the file loads', async () => {
     let broken = true;
-    const mirror = await startMirror({
+    await withMirror({
       'flaky.pth': (_request, response) => {
         const body = broken ? Buffer.from('<html><body>502 Bad Gateway</body></html>') : CHECKPOINT;
         response.writeHead(200, { 'content-length': body.length, 'content-type': broken ? 'text/html' : 'application/octet-stream' }).end(body);
       },
-    });
-    const { dir, cleanup } = await tempDir('cache');
-    try {
+    }, async (mirror, dir) => {
       const url = `${mirror.url}flaky.pth`;
       const error = await resolveWeights(url, { cacheDir: dir, limits }).then(() => assert.fail('an HTML page was accepted'), (e: unknown) => e);
       assert.ok(error instanceof WeightsError);
@@ -157,25 +152,17 @@ describe('weights from plain mirrors', { skip: existsSync(PYTHON) ? false : `nee
       const resolved = await resolveWeights(url, { cacheDir: dir, limits });
       assert.deepEqual(await readFile(resolved.path), CHECKPOINT);
       assert.deepEqual(mirror.requests, ['flaky.pth', 'flaky.pth']);
-    } finally {
-      await mirror.close();
-      await cleanup();
-    }
+    });
   });
 
   it('an error page cached by an older version is dropped and fetched again', async () => {
-    const mirror = await startMirror({ 'old.pth': CHECKPOINT });
-    const { dir, cleanup } = await tempDir('cache');
-    try {
+    await withMirror({ 'old.pth': CHECKPOINT }, async (mirror, dir) => {
       const url = `${mirror.url}old.pth`;
       const first = await resolveWeights(url, { cacheDir: dir, limits });
       await writeFile(first.path, '<html>Service Unavailable</html>');
       const again = await resolveWeights(url, { cacheDir: dir, limits });
       assert.deepEqual(await readFile(again.path), CHECKPOINT);
       assert.deepEqual(mirror.requests, ['old.pth', 'old.pth']);
-    } finally {
-      await mirror.close();
-      await cleanup();
-    }
+    });
   });
 });
