@@ -40,8 +40,10 @@ describe('Open Inference Protocol on the compiled server', { skip: SHARED_REAL_S
         id: 'p1',
         model_name: SEG,
         model_version: '1',
+        parameters: { trained: false },
         outputs: [{ name: 'class_ids', datatype: 'UINT8', shape: [128, 256], parameters: { binary_data_size: 256 * 128 } }],
       });
+      assert.equal(res.headers.get('x-model-trained'), 'false');
 
       const rest = await fetch(`${base}/v1/segment?format=labelIds`, { method: 'POST', body: new Uint8Array(png), headers: { 'content-type': 'image/png' } });
       const labelIds = (await decodeRaw(Buffer.from(await rest.arrayBuffer()))).data;
