@@ -1,7 +1,7 @@
 /**
  * A job that keeps running after its request was answered (a pass or decode that cannot be interrupted) holds its
  * worker for at most CITYSEG_STUCK_JOB_MS more: the worker thread is terminated and replaced, later requests are
- * served, and /metrics counts it. Against the compiled server (dist/server/main.js); the slow job is real: a 2048x1024
+ * served, and /metrics counts it; a hostile RLE BMP never gets that far (its decode is bounded). Against the compiled server (dist/server/main.js); the slow job is real: a 2048x1024
  * forward pass on the TensorFlow.js CPU engine, far longer than the request's 1.5 s.
  */
 import { after, before, describe, it } from 'node:test';
@@ -37,8 +37,24 @@ describe('a job stuck past its request: its worker is terminated and replaced', 
     await server.exit;
   });
 
-  it('the slow request gets its 503; the worker is replaced; the next request is answered; /metrics counts 1', async () => {
+  it('a 16 MB RLE8 BMP that ends every line is a 422 within the 1.5 s request timeout (its decode is bounded by its size)', async () => {
+    const header = Buffer.alloc(14 + 40 + 1024);
+    header.write('BM', 0, 'latin1');
+    header.writeUInt32LE(header.length, 10);
+    header.writeUInt32LE(40, 14);
+    header.writeInt32LE(1000, 18);
+    header.writeInt32LE(1000, 22); // bottom-up
+    header.writeUInt16LE(8, 28);
+    header.writeUInt32LE(1, 30); // BI_RLE8
+    const stream = Buffer.alloc(16_000_000);
+    for (let i = 0; i < stream.length; i += 4) stream.set([1, 7, 0, 0], i);
+    const res = await post(base, '/v1/segment', Buffer.concat([header, stream]), 'image/bmp');
+    assert.equal(res.status, 422);
+    assert.match(((await res.json()) as { detail: string }).detail, /bmp: RLE run at byte 4000 runs past the declared 1000x1000 image/);
     assert.equal(await terminations(base), 0);
+  });
+
+  it('the slow request gets its 503; the worker is replaced; the next request is answered; /metrics counts 1', async () => {
     const slow = await post(base, '/v1/segment?size=2048&format=labelIds', await encodeImage(2048, 1024, 3, 'jpeg'), 'image/jpeg');
     assert.equal(slow.status, 503);
     assert.match(((await slow.json()) as { detail: string }).detail, /inference took longer than 1500 ms \(running\)/);
