@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { CITYSCAPES_LABELS } from '../segmentation/labels/index.js';
 import { decodeRle } from '../segmentation/rle.js';
 import { parseServerTiming, REQUEST_STAGES } from '../segmentation/stages.js';
+import { endEveryLine, rle8File } from './hostile-bmp.js';
 import { appWithDefaultModels, decodeRaw, encodeImage, patternPixels, testConfig } from './server-helpers.js';
 
 const TRAIN_LABELS = CITYSCAPES_LABELS.filter((l) => l.trainId >= 0 && l.trainId < 255).sort((a, b) => a.trainId - b.trainId);
@@ -289,17 +290,7 @@ describe('POST /v1/segment', () => {
     });
 
     it('422 for an RLE8 BMP whose runs end every line until they leave the image, naming where', async () => {
-      const header = Buffer.alloc(14 + 40 + 1024);
-      header.write('BM', 0, 'latin1');
-      header.writeUInt32LE(header.length, 10);
-      header.writeUInt32LE(40, 14);
-      header.writeInt32LE(64, 18);
-      header.writeInt32LE(64, 22);
-      header.writeUInt16LE(8, 28);
-      header.writeUInt32LE(1, 30);
-      const stream = Buffer.alloc(150_000);
-      for (let i = 0; i + 4 <= stream.length; i += 4) stream.set([1, 7, 0, 0], i);
-      const res = await segment('', Buffer.concat([header, stream]), 'image/bmp');
+      const res = await segment('', rle8File(64, 64, endEveryLine(150_000)), 'image/bmp');
       assert.equal(res.status, 422);
       assert.equal(problemOf(res).type, 'urn:cityseg:problem:unprocessable-image');
       assert.match(problemOf(res).detail, /bmp: RLE run at byte 256 runs past the declared 64x64 image/);

@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { decodeImage } from '../segmentation/decode.js';
 import { ImageDecodeError, ImageTooLargeError } from '../segmentation/errors.js';
+import { endEveryLine, rle8File } from './hostile-bmp.js';
 
 const DIR = fileURLToPath(new URL('./fixtures/bmp/', import.meta.url));
 const expected = JSON.parse(readFileSync(DIR + 'expected.json', 'utf8')) as Record<string, { width: number; height: number; rgb: number[] }>;
@@ -28,23 +29,6 @@ function bmpHeader(width: number, height: number, bits: number, opts: { compress
     buf.writeUInt32LE(opts.compression ?? 0, 30);
   }
   return buf;
-}
-
-/** A bottom-up 8-bit RLE file of `width` x `height`, a 256-entry palette and the given RLE stream. */
-function rle8File(width: number, height: number, stream: Uint8Array): Buffer {
-  const head = bmpHeader(width, height, 8, { compression: 1, dataBytes: 0 });
-  const palette = Buffer.alloc(256 * 4);
-  const file = Buffer.concat([head, palette, stream]);
-  file.writeUInt32LE(file.length, 2);
-  file.writeUInt32LE(head.length + palette.length, 10);
-  return file;
-}
-
-/** The hostile stream: `bytes` of one-pixel runs, each followed by a line end (bmp-ts walked below the image). */
-function endEveryLine(bytes: number): Uint8Array {
-  const stream = new Uint8Array(bytes);
-  for (let i = 0; i + 4 <= bytes; i += 4) stream.set([1, 7, 0, 0], i);
-  return stream;
 }
 
 function decodeError(code: string, pattern: RegExp) {

@@ -8,6 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { readyServer, waitForLog, type Server } from './server-process.js';
+import { endEveryLine, rle8File } from './hostile-bmp.js';
 import { encodeImage } from './server-helpers.js';
 
 const SETTINGS = {
@@ -38,17 +39,7 @@ describe('a job stuck past its request: its worker is terminated and replaced', 
   });
 
   it('a 16 MB RLE8 BMP that ends every line is a 422 within the 1.5 s request timeout (its decode is bounded by its size)', async () => {
-    const header = Buffer.alloc(14 + 40 + 1024);
-    header.write('BM', 0, 'latin1');
-    header.writeUInt32LE(header.length, 10);
-    header.writeUInt32LE(40, 14);
-    header.writeInt32LE(1000, 18);
-    header.writeInt32LE(1000, 22); // bottom-up
-    header.writeUInt16LE(8, 28);
-    header.writeUInt32LE(1, 30); // BI_RLE8
-    const stream = Buffer.alloc(16_000_000);
-    for (let i = 0; i < stream.length; i += 4) stream.set([1, 7, 0, 0], i);
-    const res = await post(base, '/v1/segment', Buffer.concat([header, stream]), 'image/bmp');
+    const res = await post(base, '/v1/segment', rle8File(1000, 1000, endEveryLine(16_000_000)), 'image/bmp');
     assert.equal(res.status, 422);
     assert.match(((await res.json()) as { detail: string }).detail, /bmp: RLE run at byte 4000 runs past the declared 1000x1000 image/);
     assert.equal(await terminations(base), 0);
