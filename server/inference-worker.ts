@@ -5,7 +5,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
-import { inProcessRunner, markStarted, type InferenceJob } from './inference.js';
+import { inProcessRunner, type InferenceJob } from './inference.js';
 import { loadEntries } from './load-models.js';
 import { ModelRegistry } from './model-registry.js';
 import { registerEntries, warmUp } from './serve-models.js';
@@ -40,7 +40,6 @@ function moved(answer: WorkerAnswer): unknown {
 }
 
 export default async function runJob(job: InferenceJob): Promise<unknown> {
-  markStarted(job);
   try {
     return moved({ ok: true, result: await runner.run(job) });
   } catch (error) {

@@ -101,19 +101,9 @@ export class JobCancelledError extends Error {
   }
 }
 
-/** A fresh cancellation flag for one job; its second slot says whether a runner has started the job. */
+/** A fresh cancellation flag for one job. */
 export function cancelFlag(): Int32Array {
-  return new Int32Array(new SharedArrayBuffer(8));
-}
-
-/** Marks the job as started (a worker thread calls it first, so the main thread can tell running from queued). */
-export function markStarted(job: Pick<InferenceJob, 'cancel'>): void {
-  if (job.cancel.length > 1) Atomics.store(job.cancel, 1, 1);
-}
-
-/** Whether a runner has started the job (markStarted). */
-export function hasStarted(job: Pick<InferenceJob, 'cancel'>): boolean {
-  return job.cancel.length > 1 && Atomics.load(job.cancel, 1) !== 0;
+  return new Int32Array(new SharedArrayBuffer(4));
 }
 
 /** Throws JobCancelledError once the job's flag is set (checked between stages: a forward pass cannot be interrupted). */

@@ -3,7 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import type { LoadedModel } from '../model/loaded-model.js';
 import { jobsPerEngine, type ServerConfig } from './config.js';
-import { hasStarted, type InferenceJob, type InferenceResult } from './inference.js';
+import type { InferenceJob, InferenceResult } from './inference.js';
 import { QueueTimeoutError, type JobRunner } from './inference-queue.js';
 import type { LoadedEntry } from './load-models.js';
 import { entriesFromSettings, type ModelEntry } from './models-file.js';
@@ -137,10 +137,14 @@ async function runUnlessStuck(
   const onCancelled = () => {
     timer = setTimeout(() => {
       const reason = `a ${job.task} job of model ${job.modelId} ran ${stuckMs} ms (CITYSEG_STUCK_JOB_MS) after its request stopped waiting`;
-      // Still in piscina's queue (e.g. behind a replacement's warm-up): aborting only removes it.
-      const running = hasStarted(job);
+      // A job still in piscina's queue (e.g. behind a replacement's warm-up) is only removed; a running one takes its
+      // worker down, which piscina reports (synchronously) as workerDestroy.
+      let destroyed = false;
+      const onDestroy = () => (destroyed = true);
+      pool.on('workerDestroy', onDestroy);
       terminate.abort(new Error(reason));
-      if (running) events.terminated?.(reason);
+      pool.off('workerDestroy', onDestroy);
+      if (destroyed) events.terminated?.(reason);
     }, stuckMs).unref();
   };
   if (cancelled?.aborted) onCancelled();
