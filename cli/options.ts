@@ -128,18 +128,21 @@ function archOptions(task?: ModelTask): Option[] {
 
 /**
  * --arch, --num-classes, --weights, --weights-key, --engine, --cache-dir: the server's settings for the segmentation
- * model, or for its classifier (`task: 'classification'`). Commander reads a variable only for the command that runs,
+ * model, or for its classifier (`task: 'classification'`); `weightsHelp` replaces --weights' text for a command that
+ * treats an absent --weights its own way. Commander reads a variable only for the command that runs,
  * so one bad variable does not break the others.
  */
-export function addModelOptions(cmd: Command, task?: ModelTask): Command {
+export function addModelOptions(cmd: Command, task?: ModelTask, weightsHelp?: string): Command {
   const classifier = task === 'classification';
   const weights = classifier
-    ? settingOption('classifierWeights', { flag: 'weights', valueName: 'file|url|name' })
+    ? settingOption('classifierWeights', { flag: 'weights', valueName: 'file|url|name', help: weightsHelp })
     : settingOption('weights', {
         valueName: 'file|url|name',
-        help: task
-          ? undefined
-          : 'torchvision checkpoint (.pth zip or legacy, or .safetensors): path, http(s) URL or preset torchvision:<arch>[.<VARIANT>] (cityseg weights list); none or absent = untrained seeded init',
+        help:
+          weightsHelp ??
+          (task
+            ? undefined
+            : 'torchvision checkpoint (.pth zip or legacy, or .safetensors): path, http(s) URL or preset torchvision:<arch>[.<VARIANT>] (cityseg weights list); none or absent = untrained seeded init'),
       });
   const weightsKey = settingOption(classifier ? 'classifierWeightsKey' : 'weightsKey', {
     flag: 'weights-key',

@@ -1,9 +1,9 @@
 /** The `cityseg` command line: one binary, one subcommand per job (entry point: cli/main.ts). */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { exitQuietlyOnClosedStdout } from './closed-pipe.js';
 import { EXIT, EXIT_CODES_HELP } from './exit-codes.js';
 import { exitCodeFor } from './report-error.js';
+import { PACKAGE_VERSION } from '../server/package-version.js';
 
 interface CommandEntry {
   description: string;
@@ -63,18 +63,6 @@ const COMMANDS: Record<string, CommandEntry> = {
   },
 };
 
-/** The installed package's version, from its package.json (above cli/ in the sources, above dist/cli/ when built). */
-function packageVersion(): string {
-  for (const up of ['../package.json', '../../package.json']) {
-    try {
-      return (JSON.parse(readFileSync(new URL(up, import.meta.url), 'utf8')) as { version: string }).version;
-    } catch {
-      // Not this level: try the next.
-    }
-  }
-  return 'unknown';
-}
-
 /** The subcommand `argv` names (`segment …`, `help segment`), if any: the only one worth importing. */
 function requestedCommand(argv: readonly string[]): string | undefined {
   const [first, second] = argv;
@@ -88,7 +76,7 @@ function requestedCommand(argv: readonly string[]): string | undefined {
 export async function buildProgram(argv: readonly string[]): Promise<Command> {
   const program = new Command('cityseg')
     .description('Street-scene segmentation with MobileNetV3 + LR-ASPP, equal to torchvision')
-    .version(packageVersion(), '-V, --version')
+    .version(PACKAGE_VERSION, '-V, --version')
     .showHelpAfterError()
     .exitOverride();
   const wanted = requestedCommand(argv);

@@ -46,27 +46,17 @@ export function renderModelInfo(list, models) {
   list.replaceChildren(...(facts.length ? facts : [el('div', {}, el('dt', { textContent: 'Model' }), el('dd', { textContent: 'none loaded yet' }))]));
 }
 
-/** Why a model is untrained, from /v1/models' `weights.origin` and `weights.detail`. */
-function untrainedReason(weights) {
-  if (weights.origin === 'none') return 'no trained weights were given';
-  return weights.detail ?? null;
-}
-
-/** Sentence for the banner when a model runs its seeded random initialisation (and why), else null. */
+/**
+ * The banner's one sentence when a model runs its seeded random initialisation, with the one-line fix, else null.
+ * (Where its weights came from, and why, is the model badge's title and /v1/models.)
+ */
 export function untrainedWarning(models) {
   const untrained = models.filter((model) => !model.weights.trained);
   if (untrained.length === 0) return null;
-  const names = untrained
-    .map((model) => {
-      const reason = untrainedReason(model.weights);
-      return `${model.id} (${model.weights.source}${reason ? `; ${reason}` : ''})`;
-    })
-    .join(' and ');
-  const envs = untrained.map((model) => (model.task === 'segmentation' ? 'CITYSEG_WEIGHTS' : 'CITYSEG_CLASSIFIER_WEIGHTS'));
-  return `${names} ${untrained.length > 1 ? 'run' : 'runs'} random weights, so ${untrained.length > 1 ? 'their' : 'its'} ` +
-    `predictions mean nothing. Give the server trained weights, a checkpoint or a torchvision: preset: ` +
-    `${[...new Set(envs)].join(' / ')}, or the model's weights: entry in its models file (CITYSEG_MODELS); ` +
-    'or let it fetch the default presets (cityseg weights fetch).';
+  const flags = [...new Set(untrained.map((model) => (model.task === 'segmentation' ? '--weights' : '--classifier-weights')))];
+  const many = untrained.length > 1;
+  return `${untrained.map((model) => model.id).join(' and ')} ${many ? 'are' : 'is'} untrained, so ${many ? 'their' : 'its'} ` +
+    `answers are meaningless: restart with ${flags.map((flag) => `${flag} file.pth`).join(' ')}.`;
 }
 
 /** One row per class present in the image, largest share first. */

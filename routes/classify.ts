@@ -2,7 +2,7 @@ import type { FastifyPluginAsync } from 'fastify';
 import { readImageBody } from '../server/image-body.js';
 import { probeImage } from '../segmentation/decode.js';
 import { planClassify } from '../server/request-plan.js';
-import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, recordInference, requireModel } from './image-route.js';
+import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelHeaders, modelQueryParam, recordInference, requireModel } from './image-route.js';
 
 interface ClassifyQuery {
   topk: number;
@@ -69,7 +69,7 @@ export const classifyRoutes: FastifyPluginAsync = async (app) => {
       if (reply.sent) return reply;
       return reply
         .type('application/json')
-        .headers({ 'x-model': served.model.id, 'x-inference-ms': timings.inferenceMs.toFixed(2) })
+        .headers({ ...modelHeaders(served), 'x-inference-ms': timings.inferenceMs.toFixed(2) })
         .send(top);
     },
   );

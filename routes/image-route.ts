@@ -99,6 +99,14 @@ export interface InferenceFacts {
   batchSize?: number;
 }
 
+/**
+ * The headers every inference answer carries (/v1 and /v2): the model that made it and whether it was trained, so
+ * an API-only client can tell a seeded untrained model's meaningless answer (`X-Model-Trained: false`).
+ */
+export function modelHeaders(served: ServedModel): { 'x-model': string; 'x-model-trained': string } {
+  return { 'x-model': served.model.id, 'x-model-trained': String(served.model.weights.trained) };
+}
+
 /** The request line's facts and the inference metrics of one answered job (every image route, /v1 and /v2). */
 export function recordInference(request: FastifyRequest, served: ServedModel, answer: InferenceFacts): void {
   const { id, task } = served.model;

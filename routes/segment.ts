@@ -19,7 +19,7 @@ import { OUTPUT_FORMAT_NAMES, OVERLAY_FORMATS, type OutputFormatName, type Overl
 import { prefersJson } from '../server/negotiate.js';
 import { HttpProblem } from '../server/problems.js';
 import { dimsSchema, inferenceModeProperties, rgbSchema } from './schemas.js';
-import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelQueryParam, recordInference, requireModel } from './image-route.js';
+import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelHeaders, modelQueryParam, recordInference, requireModel } from './image-route.js';
 
 type SegmentFormat = OutputFormatName;
 
@@ -61,9 +61,10 @@ export function inferenceModeOf(
 export const segmentationSchema = {
   $id: 'Segmentation',
   type: 'object',
-  required: ['model', 'width', 'height', 'inferenceSize', 'timings', 'classes'],
+  required: ['model', 'trained', 'width', 'height', 'inferenceSize', 'timings', 'classes'],
   properties: {
     model: { type: 'string' },
+    trained: { type: 'boolean', description: 'false: the model is a seeded untrained initialisation and this answer is meaningless' },
     width: { type: 'integer', description: 'Mask width = image width' },
     height: { type: 'integer', description: 'Mask height = image height' },
     inferenceSize: { ...dimsSchema, description: 'Size the network ran at' },
@@ -151,6 +152,7 @@ export const segmentQuerystring = {
 
 const imageResponseHeaders = {
   'X-Model': { type: 'string' },
+  'X-Model-Trained': { type: 'string', enum: ['true', 'false'], description: 'false: the model is untrained and the answer meaningless' },
   'X-Inference-Ms': { type: 'number' },
   'Server-Timing': { type: 'string', description: 'Milliseconds per stage: queue, decode, resize, normalize, forward, upsample-argmax, encode' },
   'X-Mask-Width': { type: 'integer' },
@@ -217,13 +219,17 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
       if (reply.sent) return reply;
 
       if (answer.json) {
-        return reply.type('application/json').send({ ...answer.json, ...(answer.mode ? { inference: answer.mode } : {}), timings: { ...timings, totalMs: reply.elapsedTime } });
+        const trained = served.model.weights.trained;
+        return reply
+          .type('application/json')
+          .headers(modelHeaders(served))
+          .send({ ...answer.json, trained, ...(answer.mode ? { inference: answer.mode } : {}), timings: { ...timings, totalMs: reply.elapsedTime } });
       }
       if (!answer.body) throw new TypeError(`the runner answered format=${format} without a body`);
       return reply
         .type(answer.contentType)
         .headers({
-          'x-model': served.model.id,
+          ...modelHeaders(served),
           'x-inference-ms': timings.inferenceMs.toFixed(2),
           'server-timing': serverTimingHeader(timings),
           'x-mask-width': String(answer.width),

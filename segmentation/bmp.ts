@@ -1,6 +1,7 @@
 /**
  * Windows BMP uploads (libvips, hence sharp, has no BMP loader). The header is read here, so the size is checked
- * against the pixel limit before any pixel is decoded; the pixels are decoded by `bmp-ts` (the decoder jimp uses).
+ * against the pixel limit before any pixel is decoded; the pixels are decoded by `bmp-ts` (the decoder jimp uses),
+ * except RLE data, which bmp-rle.ts decodes within the declared size (bmp-ts's RLE loop is unbounded).
  * Accepted, with PIL's pixels: 1/4/8-bit palette (uncompressed or RLE), 24-bit, 32-bit with 8-bit channel masks
  * (the fourth byte is alpha only when the header declares an alpha mask, as PIL and browsers read it), bottom-up and
  * top-down. Refused by name: OS/2 headers, 16-bit (bmp-ts scales 5-bit channels differently from PIL), embedded
@@ -8,6 +9,7 @@
  */
 import { decode as decodeBmpPixels } from 'bmp-ts';
 import sharp from 'sharp';
+import { BmpRleError, decodeBmpRle } from './bmp-rle.js';
 import { ImageDecodeError, ImageTooLargeError } from './errors.js';
 import type { RgbImage } from './types.js';
 
@@ -107,6 +109,48 @@ function checkedHeader(bytes: Uint8Array, maxPixels: number): BmpHeader {
   return header;
 }
 
+/**
+ * An RLE8/RLE4 file's pixels as RGB, top row first. The palette follows the info header (BGRX entries, the header's
+ * colour count or 2^bits of them); an index past the palette reads as grey (i, i, i), as PIL pads palettes.
+ */
+function decodeRlePixels(bytes: Uint8Array, header: BmpHeader): RgbImage {
+  const { width, height } = header;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const declared = view.getUint32(FILE_HEADER_SIZE + 32, true);
+  const colors = declared === 0 ? 1 << header.bitsPerPixel : declared;
+  const paletteAt = FILE_HEADER_SIZE + header.infoSize;
+  // PIL's bound on the colour count; indices reach 255 at most, so no more entries are read.
+  if (colors > 65536) throw corrupt(`palette of ${colors} colours`);
+  const entries = Math.min(colors, 256);
+  if (paletteAt + 4 * entries > bytes.length) throw corrupt('palette is truncated');
+  if (header.pixelOffset > bytes.length) throw corrupt('pixel data offset is past the end of the file');
+  let indices: Uint8Array;
+  try {
+    indices = decodeBmpRle(bytes.subarray(header.pixelOffset), width, height, header.compression === COMPRESSION.rle4);
+  } catch (err) {
+    if (err instanceof BmpRleError) throw corrupt(err.message, err);
+    throw err;
+  }
+  const lut = new Uint8Array(256 * 3);
+  for (let c = 0; c < 256; c++) {
+    const at = paletteAt + 4 * c;
+    const rgb = c < entries ? [bytes[at + 2], bytes[at + 1], bytes[at]] : [c, c, c];
+    lut.set(rgb, 3 * c);
+  }
+  const data = new Uint8Array(width * height * 3);
+  for (let row = 0; row < height; row++) {
+    // The stream's rows run bottom-up unless the header's height is negative.
+    const from = (header.topDown ? row : height - 1 - row) * width;
+    for (let x = 0, q = row * width * 3; x < width; x++, q += 3) {
+      const c = 3 * indices[from + x];
+      data[q] = lut[c];
+      data[q + 1] = lut[c + 1];
+      data[q + 2] = lut[c + 2];
+    }
+  }
+  return { data, width, height };
+}
+
 /** The BMP's size from its header alone (the same errors as decodeBmp's header checks). */
 export function probeBmp(bytes: Uint8Array, maxPixels: number): { format: 'bmp'; width: number; height: number } {
   const { width, height } = checkedHeader(bytes, maxPixels);
@@ -121,6 +165,7 @@ export function probeBmp(bytes: Uint8Array, maxPixels: number): { format: 'bmp';
 export async function decodeBmp(bytes: Uint8Array, maxPixels: number): Promise<RgbImage> {
   const header = checkedHeader(bytes, maxPixels);
   const { width, height } = header;
+  if (header.compression === COMPRESSION.rle8 || header.compression === COMPRESSION.rle4) return decodeRlePixels(bytes, header);
   const masks = header.bitsPerPixel === 32 ? channelMasks(bytes, header) : undefined;
   if (masks && !(isByteMask(masks[0], false) && isByteMask(masks[1], false) && isByteMask(masks[2], false) && isByteMask(masks[3], true))) {
     throw unsupported('32-bit channel masks other than one byte per channel');

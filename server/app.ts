@@ -32,14 +32,13 @@ import { ModelRepository } from './model-repository.js';
 import { RunnerSet, runnerCapacity } from './model-runner.js';
 import type { ModelEntry } from './models-file.js';
 import { adminRoutes } from '../routes/admin.js';
+import { PACKAGE_VERSION } from './package-version.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE, problemSchema } from './problems.js';
 import { apiRateLimit } from './rate-limit.js';
 import { Readiness } from './readiness.js';
 import { securityHeaders } from './security-headers.js';
 import { serveModels } from './serve-models.js';
 
-/** Version of the HTTP API document (the routes live under /v1). */
-export const API_VERSION = '1.0.0';
 
 export interface AppDeps {
   /** Models to serve; the app is ready once they are warmed. Without them it stays not-ready until serveModels(). */
@@ -150,11 +149,11 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   await app.register(apiRateLimit);
   await app.register(apiKeyAuth);
   // docs first: its onRoute hook must see every route registered after it.
-  await app.register(docsRoutes, { version: API_VERSION });
+  await app.register(docsRoutes, { version: PACKAGE_VERSION });
   await app.register(metricsRoutes);
   await app.register(healthRoutes);
   await app.register(modelsRoutes);
-  await app.register(oipMetadataRoutes, { version: API_VERSION });
+  await app.register(oipMetadataRoutes, { version: PACKAGE_VERSION });
   if (config.adminToken !== undefined) await app.register(adminRoutes, { token: config.adminToken });
   await app.register(async (imageScope) => {
     await imageScope.register(admission, {

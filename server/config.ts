@@ -55,6 +55,8 @@ export interface ServerConfig {
   queueLimit: number;
   /** Whole request, from arrival to the last byte of the answer. */
   requestTimeoutMs: number;
+  /** A job still running this long after its request stopped waiting has its worker thread terminated and replaced. */
+  stuckJobMs: number;
   shutdownTimeoutMs: number;
   /** Bytes the whole process may use; 'auto' = the cgroup limit, else half the machine. */
   memoryBudget: number | 'auto';
@@ -257,6 +259,7 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   batchWaitMs: { env: 'CITYSEG_BATCH_WAIT_MS', flag: 'batch-wait-ms', parse: integer(0, 10_000), fallback: 5, help: 'dynamic batching: longest an image waits for a batch to fill' },
   queueLimit: { env: 'CITYSEG_QUEUE_LIMIT', flag: 'queue-limit', parse: integer(1, 100_000), fallback: 64, help: 'requests allowed to wait for inference before 503' },
   requestTimeoutMs: { env: 'CITYSEG_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 30_000, help: 'whole request, arrival to last byte of the answer: 408 while the body arrives, 503 while waiting or running' },
+  stuckJobMs: { env: 'CITYSEG_STUCK_JOB_MS', flag: 'stuck-job-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 10_000, help: 'a job still running this long after its request timed out or went away: its worker thread is terminated and replaced (workers > 0)' },
   shutdownTimeoutMs: { env: 'CITYSEG_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 30_000, help: 'graceful-shutdown budget before a forced exit' },
   memoryBudget: { env: 'CITYSEG_MEMORY_BUDGET', flag: 'memory-budget', parse: byteSizeOrAuto, fallback: 'auto', help: 'memory the process may use (e.g. 2GiB); auto = the container limit, else half the machine' },
   maxInferencePixels: { env: 'CITYSEG_MAX_INFERENCE_PIXELS', flag: 'max-inference-pixels', parse: integer(1024, 1e9), fallback: 8_388_608, help: 'most pixels the network runs at per forward pass (413 above)' },

@@ -2,8 +2,10 @@ import { formatBytes, type MemoryBudget } from './memory-budget.js';
 
 /** Executes one job. The in-process runner and a worker-pool runner both fit behind this. */
 export interface JobRunner<Job, Result> {
-  /** `lane`: the runner the job was submitted for (SubmitOptions.lane), when it has several. */
-  run(job: Job, lane?: string): Promise<Result>;
+  /**
+   * `lane`: the runner the job was submitted for (SubmitOptions.lane), when it has several. `cancelled` aborts once nobody waits for the result any more (the runner may stop, or give up on, the job).
+   */
+  run(job: Job, lane?: string, cancelled?: AbortSignal): Promise<Result>;
   /** Releases what the runner holds (engines, worker threads). */
   close(): Promise<void>;
 }
@@ -103,6 +105,8 @@ interface Pending<Job, Result> {
   budgetMs: number;
   running: boolean;
   onCancel?: () => void;
+  /** Aborted when a running job's caller stops waiting (the runner's `cancelled`). */
+  cancelled?: AbortController;
 }
 
 /** First guess of a job's duration, until a job has finished (only feeds Retry-After). */
@@ -287,6 +291,7 @@ export class InferenceQueue<Job, Result> {
     if (pending.settled || !pending.running) return;
     this.settle(pending, error);
     pending.onCancel?.();
+    pending.cancelled?.abort(error);
   }
 
   private removeWaiting(pending: Pending<Job, Result>): boolean {
@@ -354,8 +359,9 @@ export class InferenceQueue<Job, Result> {
     pending.onStart?.();
     this.active.add(pending);
     const started = performance.now();
+    pending.cancelled = new AbortController();
     try {
-      const result = await this.runner.run(pending.job, pending.lane);
+      const result = await this.runner.run(pending.job, pending.lane, pending.cancelled.signal);
       this.settle(pending, { result });
     } catch (error) {
       this.settle(pending, error instanceof Error ? error : new Error(String(error)));

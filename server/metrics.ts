@@ -14,6 +14,7 @@ export interface ServiceMetrics {
   memoryBudget: Gauge<'kind'>;
   modelInfo: Gauge<'id' | 'model' | 'task' | 'arch' | 'engine' | 'backend' | 'trained'>;
   modelReloads: Counter<'result'>;
+  workerTerminations: Counter;
 }
 
 export interface QueueGauges {
@@ -112,6 +113,11 @@ export function createMetrics(queue: () => QueueGauges, budget: () => BudgetGaug
       name: 'cityseg_model_reloads_total',
       help: 'Reloads of the models file (SIGHUP, POST /v1/admin/reload); on failure the previous models keep serving',
       labelNames: ['result'],
+      registers: [registry],
+    }),
+    workerTerminations: new Counter({
+      name: 'cityseg_worker_terminations_total',
+      help: 'Inference worker threads terminated and replaced because a job ran CITYSEG_STUCK_JOB_MS past the moment its request stopped waiting',
       registers: [registry],
     }),
   };

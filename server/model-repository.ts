@@ -10,6 +10,7 @@ import { servedModel, type ServedModel } from './model-registry.js';
 import { startModelRunner, type ModelRunner, type RunnerSet } from './model-runner.js';
 import { checkDefaults, entriesFromSettings, fingerprintOf, ModelsFileError, readModelsFile, type ModelEntry } from './models-file.js';
 import { publishModel, resetBudget, unpublishModel } from './serve-models.js';
+import type { WorkerEvents } from './worker-pool.js';
 
 /** What a reload did, by model name. */
 export interface ReloadSummary {
@@ -101,7 +102,13 @@ export class ModelRepository {
     return run;
   }
 
-  private onWorkerError = (error: Error) => this.app.log.error({ err: error }, 'an inference worker failed; piscina replaces it');
+  private workerEvents: WorkerEvents = {
+    error: (error) => this.app.log.error({ err: error }, 'an inference worker failed; piscina replaces it'),
+    terminated: (reason) => {
+      this.app.cityseg.metrics.workerTerminations.inc();
+      this.app.log.warn({ reason }, 'an inference worker was terminated and is being replaced');
+    },
+  };
 
   /** Served models of a started runner, with their label sets. */
   private async servedOf(runner: ModelRunner): Promise<ServedModel[]> {
@@ -116,7 +123,7 @@ export class ModelRepository {
   /** The settings' two models on one runner, exactly as before the repository existed. */
   private async startSettingsModels(): Promise<void> {
     const { config } = this.app.cityseg;
-    const runner = await startModelRunner(entriesFromSettings(config), config, `settings#${++this.generation}`, this.onWorkerError);
+    const runner = await startModelRunner(entriesFromSettings(config), config, `settings#${++this.generation}`, this.workerEvents);
     let served: ServedModel[];
     try {
       served = await this.servedOf(runner);
@@ -146,7 +153,7 @@ export class ModelRepository {
         (old ? summary.changed : summary.added).push(name);
         let runner: ModelRunner;
         try {
-          runner = await startModelRunner([entry], config, `${name}#${++this.generation}`, this.onWorkerError);
+          runner = await startModelRunner([entry], config, `${name}#${++this.generation}`, this.workerEvents);
         } catch (error) {
           throw new ModelsFileError(file, `model "${name}": ${oneLine(error)}`, { cause: error });
         }

@@ -10,7 +10,7 @@ import { loadEntries, type LoadedEntry } from './load-models.js';
 import { ModelRegistry } from './model-registry.js';
 import type { ModelEntry } from './models-file.js';
 import { registerEntries, warmUp } from './serve-models.js';
-import { remoteModel, startWorkerPool } from './worker-pool.js';
+import { remoteModel, startWorkerPool, type WorkerEvents } from './worker-pool.js';
 
 /** One runner: the models it holds (as descriptions, entries[i] for loaded[i]) and how many jobs it takes at once. */
 export interface ModelRunner extends JobRunner<InferenceJob, InferenceResult> {
@@ -38,12 +38,12 @@ export async function startModelRunner(
   entries: ModelEntry[],
   config: ServerConfig,
   lane: string,
-  onWorkerError: (error: Error) => void = () => undefined,
+  events: WorkerEvents = {},
 ): Promise<ModelRunner> {
   const [first] = entries;
   const facts = { lane, capacity: runnerCapacity(first), copies: Math.max(1, first.workers), entries };
   if (first.workers > 0) {
-    const pool = startWorkerPool(config, onWorkerError, entries);
+    const pool = startWorkerPool(config, events, entries);
     let loaded: LoadedEntry[];
     try {
       loaded = await pool.entries;
@@ -51,7 +51,7 @@ export async function startModelRunner(
       await pool.runner.close();
       throw error;
     }
-    return { ...facts, loaded, run: (job) => pool.runner.run(job), close: () => pool.runner.close() };
+    return { ...facts, loaded, run: (job, _lane, cancelled) => pool.runner.run(job, undefined, cancelled), close: () => pool.runner.close() };
   }
   const registry = new ModelRegistry();
   const loaded = await loadEntries(entries, config);
@@ -111,9 +111,9 @@ export class RunnerSet implements JobRunner<InferenceJob, InferenceResult> {
     return this.runners.get(lane)?.capacity ?? Number.POSITIVE_INFINITY;
   }
 
-  run(job: InferenceJob, lane?: string): Promise<InferenceResult> {
+  run(job: InferenceJob, lane?: string, cancelled?: AbortSignal): Promise<InferenceResult> {
     const runner = lane === undefined ? undefined : this.runners.get(lane);
-    return (runner ?? this.fallback).run(job);
+    return (runner ?? this.fallback).run(job, undefined, cancelled);
   }
 
   async close(): Promise<void> {

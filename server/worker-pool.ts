@@ -4,7 +4,7 @@ import { Piscina } from 'piscina';
 import type { LoadedModel } from '../model/loaded-model.js';
 import { jobsPerEngine, type ServerConfig } from './config.js';
 import type { InferenceJob, InferenceResult } from './inference.js';
-import type { JobRunner } from './inference-queue.js';
+import { QueueTimeoutError, type JobRunner } from './inference-queue.js';
 import type { LoadedEntry } from './load-models.js';
 import { entriesFromSettings, type ModelEntry } from './models-file.js';
 import { fromWire } from './worker-errors.js';
@@ -36,13 +36,26 @@ export function remoteModel({ backend, ...facts }: ModelSummary): LoadedModel {
   };
 }
 
+/** What a pool reports after start-up: a worker that died, and one it terminated because a job was stuck on it. */
+export interface WorkerEvents {
+  error?: (error: Error) => void;
+  terminated?: (reason: string) => void;
+}
+
+/** A job lost because its worker thread was terminated for another, stuck job on it: retryable, like a timeout. */
+export class WorkerReplacedError extends QueueTimeoutError {
+  constructor() {
+    super('the inference worker running this job was terminated because another job on it was stuck: try again', 1);
+  }
+}
+
 /**
  * A pool of threads (the entries' `workers`, the same for all of them), each with its own copy of the entries'
  * models (default: the settings' two), behind the same JobRunner interface as the in-process runner.
  */
 export function startWorkerPool(
   config: ServerConfig,
-  onWorkerError: (error: Error) => void = () => undefined,
+  events: WorkerEvents = {},
   entries: ModelEntry[] = entriesFromSettings(config),
 ): WorkerPool {
   const threads = Math.max(1, entries[0]?.workers ?? config.workers);
@@ -63,7 +76,7 @@ export function startWorkerPool(
   let started = false;
   pool.on('error', (error: Error) => {
     // Before start-up completes the `models` promise reports the failure.
-    if (started) onWorkerError(error);
+    if (started) events.error?.(error);
   });
 
   const loaded = new Promise<LoadedEntry[]>((resolve, reject) => {
@@ -93,12 +106,56 @@ export function startWorkerPool(
     models,
     entries: loaded,
     runner: {
-      async run(job) {
-        const answer = await pool.run(job);
+      async run(job, _lane, cancelled) {
+        const answer = await runUnlessStuck(pool, job, cancelled, config.stuckJobMs, events);
         if (!answer.ok) throw fromWire(answer.error);
         return answer.result;
       },
       close: () => pool.close(),
     },
   };
+}
+
+/** piscina's error for the tasks of a worker it terminated (piscina/src/errors.ts ThreadTermination). */
+const THREAD_TERMINATION = 'Terminating worker thread';
+
+/**
+ * Runs `job` on the pool; once `cancelled` aborts (nobody waits for the answer) the job has `stuckMs` to return
+ * before its worker thread is terminated (piscina aborts a running task by terminating its worker, then starts a
+ * replacement): no decoder or pass, however it loops, keeps a worker past that. The other jobs that were on the
+ * terminated worker fail with WorkerReplacedError.
+ */
+async function runUnlessStuck(
+  pool: Piscina<InferenceJob, WorkerAnswer>,
+  job: InferenceJob,
+  cancelled: AbortSignal | undefined,
+  stuckMs: number,
+  events: WorkerEvents,
+): Promise<WorkerAnswer> {
+  const terminate = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const onCancelled = () => {
+    timer = setTimeout(() => {
+      const reason = `a ${job.task} job of model ${job.modelId} ran ${stuckMs} ms (CITYSEG_STUCK_JOB_MS) after its request stopped waiting`;
+      // A job still in piscina's queue (e.g. behind a replacement's warm-up) is only removed; a running one takes its
+      // worker down, which piscina reports (synchronously) as workerDestroy.
+      let destroyed = false;
+      const onDestroy = () => (destroyed = true);
+      pool.on('workerDestroy', onDestroy);
+      terminate.abort(new Error(reason));
+      pool.off('workerDestroy', onDestroy);
+      if (destroyed) events.terminated?.(reason);
+    }, stuckMs).unref();
+  };
+  if (cancelled?.aborted) onCancelled();
+  else cancelled?.addEventListener('abort', onCancelled, { once: true });
+  try {
+    return await pool.run(job, { signal: terminate.signal });
+  } catch (error) {
+    if (!terminate.signal.aborted && error instanceof Error && error.message.startsWith(THREAD_TERMINATION)) throw new WorkerReplacedError();
+    throw error;
+  } finally {
+    clearTimeout(timer);
+    cancelled?.removeEventListener('abort', onCancelled);
+  }
 }

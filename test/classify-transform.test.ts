@@ -7,7 +7,7 @@
  */
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import type { InferenceEngine } from '../model/engines/engine.js';
@@ -24,9 +24,9 @@ import { softmax } from '../segmentation/postprocess.js';
 import { classificationCrop, classificationInput } from '../segmentation/preprocess.js';
 import type { RgbImage } from '../segmentation/types.js';
 import { makeImage } from './segmentation-helpers.js';
+import { realFrame, SHARED_REAL_SKIP } from './shared-real.js';
 
 const DIR = fileURLToPath(new URL('./fixtures/classify-transform/', import.meta.url));
-const SHARED = fileURLToPath(new URL('../../shared/real/', import.meta.url));
 /** The issue's bound on the probabilities' distance from torchvision's. */
 const MAX_TOTAL_VARIATION = 0.005;
 
@@ -67,10 +67,6 @@ function cropBox(img: RgbImage, [left, top, right, bottom]: [number, number, num
   return { data, width, height: bottom - top };
 }
 
-/** The real frames' cases skip (saying why) in a clone without ../shared/real. */
-const SKIP_REAL = existsSync(SHARED) ? false : `needs the Cityscapes frames in ../shared/real (${SHARED}), missing here`;
-const skipOf = (c: Case) => ('shared' in c.source ? SKIP_REAL : false);
-
 /** The transform of the case, as the descriptor of torchvision's weights with that resize carries it. */
 function transformOf(c: Case): ClassifierTransform {
   const variant = c.resizeShortSide === 232 ? 'IMAGENET1K_V2' : 'IMAGENET1K_V1';
@@ -82,7 +78,7 @@ function transformOf(c: Case): ClassifierTransform {
 
 async function sourceOf(c: Case): Promise<RgbImage> {
   if ('synthetic' in c.source) return decodeFile(DIR + c.source.synthetic);
-  const frame = await decodeFile(SHARED + c.source.shared);
+  const frame = await decodeFile(realFrame(c.source.shared));
   return c.source.crop ? cropBox(frame, c.source.crop) : frame;
 }
 
@@ -122,7 +118,8 @@ describe("classifier input = the weights' torchvision Resize(256 or 232) + Cente
   });
 
   for (const c of manifest.cases) {
-    it(`${c.name}: ${c.width}x${c.height} -> ${c.resized.join('x')}, the crop bit-exact, the tensor to float32`, { skip: skipOf(c) }, async () => {
+    const skip = 'shared' in c.source && SHARED_REAL_SKIP;
+    it(`${c.name}: ${c.width}x${c.height} -> ${c.resized.join('x')}, the crop bit-exact, the tensor to float32`, { skip }, async () => {
       const img = await sourceOf(c);
       assert.deepEqual([img.width, img.height], [c.width, c.height]);
       const crop = await classificationCrop(img, transformOf(c));
@@ -152,7 +149,8 @@ describe('classifier probabilities on torchvision’s transform (peaked classifi
   after(() => engine?.dispose());
 
   for (const c of manifest.cases) {
-    it(`${c.name}: total variation to torchvision ≤ ${MAX_TOTAL_VARIATION}, same top-5`, { skip: skipOf(c) }, async (t) => {
+    const skip = 'shared' in c.source && SHARED_REAL_SKIP;
+    it(`${c.name}: total variation to torchvision ≤ ${MAX_TOTAL_VARIATION}, same top-5`, { skip }, async (t) => {
       const logits = await engine.run(await classificationInput(await sourceOf(c), transformOf(c)));
       const probs = softmax(logits.data);
       let tv = 0;

@@ -4,17 +4,16 @@ import assert from 'node:assert/strict';
 import { copyFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { runCli, tempDir } from './cli-helpers.js';
+import { realFrame, SHARED_REAL_SKIP } from './shared-real.js';
 
-const REAL = path.resolve(import.meta.dirname, '..', '..', 'shared', 'real');
-
-describe('cityseg bench --int8', () => {
+describe('cityseg bench --int8', { skip: SHARED_REAL_SKIP }, () => {
   let dir: string;
   let cleanup: () => Promise<void>;
 
   before(async () => {
     ({ dir, cleanup } = await tempDir('bench-int8'));
-    await copyFile(path.join(REAL, 'demo.png'), path.join(dir, 'demo.png'));
-    await copyFile(path.join(REAL, 'frankfurt_000000_000294_leftImg8bit.png'), path.join(dir, 'frankfurt.png'));
+    await copyFile(realFrame('demo.png'), path.join(dir, 'demo.png'));
+    await copyFile(realFrame('frankfurt_000000_000294_leftImg8bit.png'), path.join(dir, 'frankfurt.png'));
     await writeFile(path.join(dir, 'broken.jpg'), 'not a jpeg');
   });
   after(() => cleanup());

@@ -3,7 +3,9 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
-import { fixture, greyPng, rampImage, runCli, tempDir } from './cli-helpers.js';
+import { spawn } from 'node:child_process';
+import { CLI_BIN, cliEnv, fixture, greyPng, rampImage, runCli, tempDir } from './cli-helpers.js';
+import { startMirror } from './weights-mirror.js';
 
 /** Label ids (not trainIds): 0 unlabeled (ignored), 7 road, 8 sidewalk, 24 person, 26 car. */
 const [U, ROAD, SIDEWALK, PERSON, CAR] = [0, 7, 8, 24, 26];
@@ -163,11 +165,31 @@ describe('cityseg eval --cityscapes', () => {
     assert.ok(predictedClasses >= 3, `only ${predictedClasses} predicted classes`);
   });
 
-  it('prints the table after running, and refuses a ground truth without its image (exit 1)', async () => {
+  it('prints the table after running; without --weights runs the untrained model, fetching nothing, as --help says; refuses a ground truth without its image (exit 1)', async () => {
     const table = await runCli(['eval', '--cityscapes', root, '--size', '64']);
     assert.equal(table.code, 0, table.stderr);
     assert.match(table.stdout, /^Score Average : +[\d.]+ +[\d.]+$/m);
     assert.match(table.stderr, /untrained/);
+
+    // With no --weights at all (not even CITYSEG_WEIGHTS=none) eval runs the untrained model and fetches nothing.
+    const mirror = await startMirror({});
+    try {
+      const env = { ...cliEnv({ CITYSEG_WEIGHTS_MIRROR: mirror.url, CITYSEG_CACHE_DIR: path.join(dir, 'cache') }), CITYSEG_WEIGHTS: undefined };
+      const bare = await new Promise<{ code: number | null; stderr: string }>((resolve, reject) => {
+        const child = spawn(process.execPath, [CLI_BIN, 'eval', '--cityscapes', root, '--size', '64', '--quiet'], { env, stdio: ['ignore', 'ignore', 'pipe'] });
+        let stderr = '';
+        child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+        child.on('error', reject);
+        child.on('close', (code) => resolve({ code, stderr }));
+      });
+      assert.equal(bare.code, 0, bare.stderr);
+      assert.equal(bare.stderr, 'cityseg: warning: no --weights given: lraspp_mobilenet_v3_large is untrained (seeded-init:20190506), its outputs are meaningless\n');
+      assert.deepEqual(mirror.requests, []);
+    } finally {
+      await mirror.close();
+    }
+    const help = await runCli(['eval', '--help']);
+    assert.match(help.stdout.replace(/\s+/g, ' '), /Without --weights, --cityscapes runs the untrained seeded model and says so on stderr: its scores are near chance\. eval never fetches the default preset/);
 
     const orphanRoot = path.join(dir, 'orphan');
     await writeIds(path.join(orphanRoot, 'gtFine', 'val', 'ulm', 'ulm_000001_000002_gtFine_labelIds.png'), [ROAD, ROAD], 2, 1);

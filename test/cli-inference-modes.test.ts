@@ -4,14 +4,15 @@ import assert from 'node:assert/strict';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fixture, runCli, tempDir } from './cli-helpers.js';
+import { SHARED_REAL, SHARED_REAL_SKIP } from './shared-real.js';
 
-const REAL = path.resolve(import.meta.dirname, '..', '..', 'shared', 'real');
+const REAL = SHARED_REAL;
 const FRAME = 'frankfurt_000000_000294';
 const weights = fixture('parity', 'lraspp_mobilenet_v3_small.pth');
 const model = ['--arch', 'lraspp_mobilenet_v3_small', '--weights', weights];
 const slide = ['--mode', 'slide', '--crop', '64x128', '--stride', '48x96', '--flip'];
 
-describe('cityseg inference modes', () => {
+describe('cityseg inference modes', { skip: SHARED_REAL_SKIP }, () => {
   let dir: string;
   let cleanup: () => Promise<void>;
   let root: string;

@@ -5,8 +5,9 @@ import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { fixture, runCli, tempDir } from './cli-helpers.js';
+import { SHARED_REAL, SHARED_REAL_SKIP } from './shared-real.js';
 
-const REAL = path.resolve(import.meta.dirname, '..', '..', 'shared', 'real');
+const REAL = SHARED_REAL;
 const FRAME = path.join(REAL, 'frankfurt_000000_000294_leftImg8bit.png');
 const model = ['--arch', 'lraspp_mobilenet_v3_small', '--weights', fixture('parity', 'lraspp_mobilenet_v3_small.pth')];
 
@@ -14,7 +15,7 @@ async function labelIds(file: string): Promise<Buffer> {
   return sharp(file).extractChannel(0).raw().toBuffer();
 }
 
-describe('cityseg quantize', () => {
+describe('cityseg quantize', { skip: SHARED_REAL_SKIP }, () => {
   let dir: string;
   let cleanup: () => Promise<void>;
   let calibration: string;

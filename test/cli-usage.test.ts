@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { runCli } from './cli-helpers.js';
+import { readyServer } from './server-process.js';
 
 const COMMANDS = ['segment', 'classify', 'eval', 'serve'];
 
@@ -41,6 +42,19 @@ describe('cityseg --version', () => {
     for (const flag of ['--version', '-V']) {
       const run = await runCli([flag]);
       assert.deepEqual([run.code, run.stdout], [0, `${version}\n`]);
+    }
+  });
+
+  it('the compiled server reports the same version in its OpenAPI document (info.version) and GET /v2', async () => {
+    const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    const { server, base } = await readyServer({ CITYSEG_ARCH: 'lraspp_mobilenet_v3_small', CITYSEG_WORKERS: '0' });
+    try {
+      const openapi = (await (await fetch(`${base}/openapi.json`)).json()) as { info: { version: string } };
+      const v2 = (await (await fetch(`${base}/v2`)).json()) as { name: string; version: string };
+      assert.deepEqual([openapi.info.version, v2.name, v2.version], [version, 'cityseg', version]);
+    } finally {
+      server.child.kill('SIGTERM');
+      await server.exit;
     }
   });
 });

@@ -8,7 +8,6 @@ import assert from 'node:assert/strict';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import type { Float32Tensor } from '../model/engines/engine.js';
 import { onnx } from '../model/engines/onnx-builder.js';
@@ -27,12 +26,12 @@ import { decodeImage } from '../segmentation/decode.js';
 import { upsampleArgmax } from '../segmentation/postprocess.js';
 import { normalizeImageNet, resizeForInference } from '../segmentation/preprocess.js';
 import { randomisedNetwork } from './onnx-test-networks.js';
+import { realFrame, SHARED_REAL_SKIP } from './shared-real.js';
 
-const SHARED = fileURLToPath(new URL('../../shared/real/', import.meta.url));
 const ARCH = 'lraspp_mobilenet_v3_small';
 
 async function streetInput(file: string, longSide: number): Promise<Float32Tensor> {
-  const rgb = await decodeImage(await readFile(path.join(SHARED, file)), { maxPixels: 1e8 });
+  const rgb = await decodeImage(await readFile(realFrame(file)), { maxPixels: 1e8 });
   return normalizeImageNet(await resizeForInference(rgb, longSide));
 }
 
@@ -46,6 +45,7 @@ let frame: Float32Tensor;
 let artefact: QuantizationArtefact;
 
 before(async () => {
+  if (SHARED_REAL_SKIP) return;
   calibration = await streetInput('demo.png', 256);
   frame = await streetInput('frankfurt_000000_000294_leftImg8bit.png', 256);
   // The untrained model the service runs without weights (trained-like weights are the bench's: README, INT8).
@@ -53,7 +53,7 @@ before(async () => {
   artefact = await calibrateNetwork(net, once(calibration), { method: 'percentile', percentile: 99.99, inferenceSize: 256, weightsSource: 'test' });
 });
 
-describe('quantisation artefact', () => {
+describe('quantisation artefact', { skip: SHARED_REAL_SKIP }, () => {
   it('round-trips through JSON and fits the network it was calibrated on', async () => {
     const dir = await mkdtemp(path.join(tmpdir(), 'cityseg-q-'));
     try {
@@ -101,7 +101,7 @@ describe('quantisation artefact', () => {
   });
 });
 
-describe('int8 graph', () => {
+describe('int8 graph', { skip: SHARED_REAL_SKIP }, () => {
   it('is QDQ that ONNX Runtime fuses into QLinearConv and QLinearAdd', async () => {
     const model = buildOnnxModel(net, { layout: 'engine', opsFor: int8Ops(activationTable(artefact)) });
     const graph = onnx.ModelProto.decode(model).graph!;

@@ -40,6 +40,7 @@ describe('POST /v1/classify', () => {
     assert.equal(res.status, 200);
     assert.match(res.headers['content-type'], /^application\/json/);
     assert.equal(res.headers['x-model'], 'mobilenet_v3_large');
+    assert.equal(res.headers['x-model-trained'], 'false');
     assert.equal(res.body.length, 5);
     checkRanking(res.body);
   });
@@ -58,12 +59,14 @@ describe('POST /v1/classify', () => {
   it('ranks by the model’s logits: indices, labels and softmax probabilities exact', async () => {
     // Distinct logits in a scrambled order, so ranking and index bookkeeping both matter.
     const logits = Float32Array.from({ length: 1000 }, (_, i) => ((i * 389) % 1000) / 100);
-    const fixed = await buildApp(testConfig(), { models: [fixedLogitsClassifier(logits)] });
+    const trained = { ...fixedLogitsClassifier(logits), weights: { trained: true, source: 'test-fixture', sha256: null } };
+    const fixed = await buildApp(testConfig(), { models: [trained] });
     await fixed.ready();
     try {
       const res = await request(fixed.server).post('/v1/classify?topk=4').set('content-type', 'image/jpeg').send(jpeg);
       assert.equal(res.status, 200);
       assert.equal(res.headers['x-model'], 'fixed-logits');
+      assert.equal(res.headers['x-model-trained'], 'true');
       const max = Math.max(...logits);
       const denominator = logits.reduce((s, l) => s + Math.exp(l - max), 0);
       const expected = [...logits.keys()].sort((a, b) => logits[b] - logits[a]).slice(0, 4);

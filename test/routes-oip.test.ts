@@ -1,12 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { gzipSync } from 'node:zlib';
-import { fileURLToPath } from 'node:url';
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import sharp from 'sharp';
 import { IMAGE_INPUT, MAX_JSON_ELEMENTS, MAX_JSON_HEADER_BYTES, PIXELS_INPUT } from '../server/oip/request.js';
 import { appWithDefaultModels, decodeRaw, testConfig } from './server-helpers.js';
+import { realFrame, SHARED_REAL_SKIP } from './shared-real.js';
 
 /**
  * The Open Inference Protocol routes (kserve/open-inference-protocol inference_rest.md; Triton's
@@ -14,7 +14,7 @@ import { appWithDefaultModels, decodeRaw, testConfig } from './server-helpers.js
  * compared pixel for pixel with /v1/segment's, and every malformed request as a 4xx `{"error": ...}`.
  */
 
-const REAL = fileURLToPath(new URL('../../shared/real/frankfurt_000000_000294_leftImg8bit.png', import.meta.url));
+const REAL = realFrame('frankfurt_000000_000294_leftImg8bit.png');
 const SEG = 'lraspp_mobilenet_v3_large';
 const CLS = 'mobilenet_v3_large';
 const MAX_PIXELS = 300_000;
@@ -29,7 +29,7 @@ interface Output {
   parameters?: { binary_data_size: number };
 }
 interface Answer {
-  head: { id?: string; model_name: string; model_version: string; outputs: Output[] };
+  head: { id?: string; model_name: string; model_version: string; parameters?: Record<string, unknown>; outputs: Output[] };
   /** Binary outputs' bytes by name. */
   binary: Map<string, Buffer>;
 }
@@ -70,7 +70,7 @@ function parseAnswer(res: LightMyRequestResponse): Answer {
 
 const imageInput = (png: Buffer) => ({ name: IMAGE_INPUT, datatype: 'BYTES', shape: [1], data: [png.toString('base64')] });
 
-describe('Open Inference Protocol (/v2)', () => {
+describe('Open Inference Protocol (/v2)', { skip: SHARED_REAL_SKIP }, () => {
   let app: FastifyInstance;
   let png: Buffer; // the real frame, 256x128
   let pixels: Buffer; // its RGB pixels, row-major
@@ -107,7 +107,8 @@ describe('Open Inference Protocol (/v2)', () => {
     it('GET /v2 names the server, its version and the binary tensor data extension', async () => {
       const res = await app.inject({ url: '/v2' });
       assert.equal(res.statusCode, 200);
-      assert.deepEqual(res.json(), { name: 'cityseg', version: '1.0.0', extensions: ['binary_tensor_data'] });
+      const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+      assert.deepEqual(res.json(), { name: 'cityseg', version, extensions: ['binary_tensor_data'] });
     });
 
     it('GET /v2/health/live and /v2/health/ready answer 200 with live/ready true', async () => {
@@ -172,6 +173,8 @@ describe('Open Inference Protocol (/v2)', () => {
       assert.equal(head.id, 'frame-1');
       assert.equal(head.model_name, SEG);
       assert.equal(head.model_version, '1');
+      assert.deepEqual(head.parameters, { trained: false }, 'the untrained test model says so');
+      assert.equal(res.headers['x-model-trained'], 'false');
       assert.equal(head.outputs.length, 1, 'logits only when asked for by name');
       const [classIds] = head.outputs;
       assert.deepEqual([classIds.name, classIds.datatype, classIds.shape], ['class_ids', 'UINT8', [128, 256]]);

@@ -8,6 +8,7 @@ import sharp from 'sharp';
 import { CITYSCAPES_LABELS } from '../segmentation/labels/index.js';
 import { decodeRle } from '../segmentation/rle.js';
 import { parseServerTiming, REQUEST_STAGES } from '../segmentation/stages.js';
+import { endEveryLine, rle8File } from './hostile-bmp.js';
 import { appWithDefaultModels, decodeRaw, encodeImage, patternPixels, testConfig } from './server-helpers.js';
 
 const TRAIN_LABELS = CITYSCAPES_LABELS.filter((l) => l.trainId >= 0 && l.trainId < 255).sort((a, b) => a.trainId - b.trainId);
@@ -47,6 +48,8 @@ describe('POST /v1/segment', () => {
     assert.equal(res.status, 200);
     assert.equal(res.headers['content-type'], 'image/png');
     assert.equal(res.headers['x-model'], 'lraspp_mobilenet_v3_large');
+    // The test models are seeded untrained initialisations: every answer says so.
+    assert.equal(res.headers['x-model-trained'], 'false');
     assert.equal(res.headers['x-mask-width'], '96');
     assert.equal(res.headers['x-mask-height'], '72');
     assert.equal(res.headers['x-request-id'], 'seg-42');
@@ -87,6 +90,8 @@ describe('POST /v1/segment', () => {
     assert.match(res.headers['content-type'], /^application\/json/);
     const body = JSON.parse(res.body.toString());
     assert.equal(body.model, 'lraspp_mobilenet_v3_large');
+    assert.equal(body.trained, false);
+    assert.equal(res.headers['x-model-trained'], 'false');
     assert.equal(body.width, 96);
     assert.equal(body.height, 72);
     assert.deepEqual(body.inferenceSize, { width: 64, height: 48 });
@@ -282,6 +287,13 @@ describe('POST /v1/segment', () => {
       const res = await segment('', sixteen, 'image/bmp');
       assert.equal(res.status, 415);
       assert.match(problemOf(res).detail, /bmp: 16 bits per pixel/);
+    });
+
+    it('422 for an RLE8 BMP whose runs end every line until they leave the image, naming where', async () => {
+      const res = await segment('', rle8File(64, 64, endEveryLine(150_000)), 'image/bmp');
+      assert.equal(res.status, 422);
+      assert.equal(problemOf(res).type, 'urn:cityseg:problem:unprocessable-image');
+      assert.match(problemOf(res).detail, /bmp: RLE run at byte 256 runs past the declared 64x64 image/);
     });
 
     it('422 for a truncated image', async () => {

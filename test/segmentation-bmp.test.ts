@@ -5,6 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { decodeImage } from '../segmentation/decode.js';
 import { ImageDecodeError, ImageTooLargeError } from '../segmentation/errors.js';
+import { endEveryLine, rle8File } from './hostile-bmp.js';
 
 const DIR = fileURLToPath(new URL('./fixtures/bmp/', import.meta.url));
 const expected = JSON.parse(readFileSync(DIR + 'expected.json', 'utf8')) as Record<string, { width: number; height: number; rgb: number[] }>;
@@ -91,6 +92,29 @@ describe('decodeImage: BMP', () => {
     await assert.rejects(decodeImage(bmpHeader(0, 4, 24), LIMIT), decodeError('IMAGE_CORRUPT', /bmp: header size 0x4/));
     await assert.rejects(decodeImage(whole.subarray(0, 30), LIMIT), decodeError('IMAGE_CORRUPT', /bmp: header is truncated/));
     const rle = bmpHeader(4, 4, 8, { compression: 1, dataBytes: 2 });
-    await assert.rejects(decodeImage(rle, LIMIT), decodeError('IMAGE_CORRUPT', /bmp: /));
+    await assert.rejects(decodeImage(rle, LIMIT), decodeError('IMAGE_CORRUPT', /bmp: palette is truncated/));
+  });
+
+  it('RLE data is decoded within the declared size: a stream ending every line stops where it leaves the image', async () => {
+    // 4.6 MB and 16 MB of runs, each ending its line: 100 lines fill 100x100, the 101st run (byte 400) is outside.
+    for (const bytes of [4_600_000, 16_000_000]) {
+      await assert.rejects(
+        decodeImage(rle8File(100, 100, endEveryLine(bytes)), LIMIT),
+        decodeError('IMAGE_CORRUPT', /^image is truncated or corrupt: bmp: RLE run at byte 400 runs past the declared 100x100 image$/),
+      );
+    }
+  });
+
+  it('RLE codes that move past the image, absolute runs cut short and streams that stop early are corrupt', async () => {
+    const cases: [number[], RegExp][] = [
+      [[4, 1, 0, 2, 0, 4], /RLE delta at byte 2 runs past the declared 4x4 image/],
+      [[4, 1, 0, 0, 4, 1, 0, 0, 4, 1, 0, 0, 0, 6, 1, 2, 3, 4, 5, 6], /RLE absolute run at byte 12 runs past the declared 4x4 image/],
+      [[4, 1, 0, 0, 0, 6, 1, 2], /RLE absolute run at byte 4 is cut short: 2 of 6 bytes/],
+      [[4, 1, 0, 0, 0, 1, 4, 1], /RLE data ends after 4 of the 4x4 image's 16 pixels/],
+      [[0, 0, 0, 0], /RLE data ends after 0 of the 4x4 image's 16 pixels/],
+    ];
+    for (const [stream, message] of cases) {
+      await assert.rejects(decodeImage(rle8File(4, 4, Uint8Array.from(stream)), LIMIT), decodeError('IMAGE_CORRUPT', message));
+    }
   });
 });

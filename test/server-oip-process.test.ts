@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { decodeRaw } from './server-helpers.js';
 import { readyServer } from './server-process.js';
+import { realFrame, SHARED_REAL_SKIP } from './shared-real.js';
 
 /**
  * The compiled server (dist/) answering the Open Inference Protocol as Triton's HTTP client sends it: a binary
@@ -11,10 +11,10 @@ import { readyServer } from './server-process.js';
  * in a worker thread (CITYSEG_WORKERS=1) that builds the response and moves it to the main thread.
  */
 
-const REAL = fileURLToPath(new URL('../../shared/real/frankfurt_000000_000294_leftImg8bit.png', import.meta.url));
+const REAL = realFrame('frankfurt_000000_000294_leftImg8bit.png');
 const SEG = 'lraspp_mobilenet_v3_large';
 
-describe('Open Inference Protocol on the compiled server', () => {
+describe('Open Inference Protocol on the compiled server', { skip: SHARED_REAL_SKIP }, () => {
   it('answers a binary-form infer in a worker thread with class_ids equal to /v1/segment labelIds, and errors as {"error"}', async () => {
     const { server, base } = await readyServer({ CITYSEG_WORKERS: '1' });
     try {
@@ -40,8 +40,10 @@ describe('Open Inference Protocol on the compiled server', () => {
         id: 'p1',
         model_name: SEG,
         model_version: '1',
+        parameters: { trained: false },
         outputs: [{ name: 'class_ids', datatype: 'UINT8', shape: [128, 256], parameters: { binary_data_size: 256 * 128 } }],
       });
+      assert.equal(res.headers.get('x-model-trained'), 'false');
 
       const rest = await fetch(`${base}/v1/segment?format=labelIds`, { method: 'POST', body: new Uint8Array(png), headers: { 'content-type': 'image/png' } });
       const labelIds = (await decodeRaw(Buffer.from(await rest.arrayBuffer()))).data;

@@ -12,9 +12,11 @@ import { findPreset, presetUrl, TORCHVISION_PRESETS, type WeightsPreset } from '
 import { redactUrl } from '../model/weights/redact.js';
 import { presetCachePath, resolveWeights } from '../model/weights/source.js';
 import { tempDir } from './cli-helpers.js';
-import { sha256Of, startMirror, type Mirror } from './weights-mirror.js';
+import { sha256Of, startMirror, tinyCheckpoint, type Mirror } from './weights-mirror.js';
 
 const BODY = Buffer.from('not really a checkpoint, but bytes with a known hash');
+/** What a plain URL (no hash to check it by) must serve: a file that reads as a checkpoint. */
+const CHECKPOINT = tinyCheckpoint();
 
 function preset(overrides: Partial<WeightsPreset> = {}): WeightsPreset {
   return {
@@ -224,7 +226,7 @@ describe('download bounds', () => {
     const authorizations: (string | undefined)[] = [];
     const route = (request: import('node:http').IncomingMessage, response: import('node:http').ServerResponse) => {
       authorizations.push(request.headers.authorization);
-      response.writeHead(200, { 'content-length': BODY.length }).end(BODY);
+      response.writeHead(200, { 'content-length': CHECKPOINT.length }).end(CHECKPOINT);
     };
     await withMirror({ 'signed.pth': route }, async (mirror, cacheDir) => {
       const withCredentials = (name: string) => `${mirror.url.replace('http://', 'http://alice:hunter%402@')}${name}?X-Amz-Signature=topsecret`;

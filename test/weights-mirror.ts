@@ -50,6 +50,24 @@ export async function closedPort(): Promise<number> {
   return port;
 }
 
+/**
+ * A safetensors file of exactly `size` bytes (one float32 tensor `w` and padding of the header): something the
+ * loader reads as a checkpoint, for download tests that need no real network.
+ */
+export function tinyCheckpoint(size = 4096, seed = 1): Buffer {
+  for (let values = Math.floor((size - 64) / 4); values > 0; values--) {
+    const json = JSON.stringify({ w: { dtype: 'F32', shape: [values], data_offsets: [0, values * 4] } });
+    const headerLength = size - 8 - values * 4;
+    if (headerLength < json.length) continue;
+    const file = Buffer.alloc(size);
+    file.writeBigUInt64LE(BigInt(headerLength), 0);
+    file.write(json.padEnd(headerLength, ' '), 8, 'latin1');
+    for (let i = 0; i < values; i++) file.writeFloatLE(((i * 7919 + seed) % 251) / 251, 8 + headerLength + 4 * i);
+    return file;
+  }
+  throw new RangeError(`no checkpoint fits in ${size} bytes`);
+}
+
 export const sha256Of = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex');
 
 /** The parity fixtures as the files a mirror serves: LR-ASPP Large (19 classes) and MobileNetV3-Large. */

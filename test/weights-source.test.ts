@@ -9,8 +9,9 @@ import { dirname, join } from 'node:path';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
 import { WeightsError } from '../model/weights/errors.js';
 import { defaultCacheDir, hashPrefixOf, resolveWeights } from '../model/weights/source.js';
+import { tinyCheckpoint } from './weights-mirror.js';
 
-const body = Buffer.from(Array.from({ length: 70_000 }, (_, i) => (i * 7919) % 251));
+const body = tinyCheckpoint(70_000);
 const sha256 = createHash('sha256').update(body).digest('hex');
 
 let server: Server;

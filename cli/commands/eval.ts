@@ -76,6 +76,14 @@ async function evalAction(flags: EvalFlags, cmd: Command): Promise<void> {
   printResult(result, flags.json ?? false);
 }
 
+/**
+ * What --weights means here: eval scores Cityscapes' 19 classes, and the default preset has VOC's 21, so an absent
+ * --weights is never the preset but the untrained seeded model (loadCommandModel), announced on stderr.
+ */
+const EVAL_WEIGHTS_HELP =
+  'segmentation checkpoint with 19 Cityscapes classes: .pth/.safetensors path, URL or torchvision:<arch>[.<VARIANT>]; ' +
+  'absent or none = the untrained seeded model (scores near chance: a check of the pipeline only), never the default preset';
+
 export function evalCommand(): Command {
   const cmd = new Command('eval')
     .addOption(new Option('--pred <dir>', 'predictions: one <city>_<seq>_<frame>*.png of label ids per ground truth').conflicts('cityscapes'))
@@ -86,13 +94,15 @@ export function evalCommand(): Command {
     .option('--quiet', 'no progress bar');
   addSizeOption(cmd);
   addInferenceModeOptions(cmd);
-  addModelOptions(cmd, 'segmentation');
+  addModelOptions(cmd, 'segmentation', EVAL_WEIGHTS_HELP);
   addPrecisionOptions(cmd);
   cmd.addHelpText(
     'after',
     `
 --size, --mode, --crop, --stride, --scales, --flip, --arch, --weights and the other model flags apply to
---cityscapes only.
+--cityscapes only. Without --weights, --cityscapes runs the untrained seeded model and says so on stderr: its scores
+are near chance. eval never fetches the default preset (its 21 VOC classes cannot be scored on Cityscapes); give
+weights trained on Cityscapes' 19 classes.
 ${INFERENCE_MODE_HELP.trim()} The prediction folder
 holds one PNG of label ids per image, or several outputs per image of which eval reads *_labelIds.png
 (e.g. \`cityseg segment --out preds leftImg8bit/val\` with its default formats).

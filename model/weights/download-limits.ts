@@ -1,4 +1,4 @@
-/** Download bounds, apart from source.ts so that reading the settings does not load undici (`cityseg --help`). */
+/** Download bounds, apart from source.ts so that reading the settings does not load the download code (`cityseg --help`). */
 /** Bounds of one download (issue 12): a server that stalls, trickles or never ends fails within them. */
 export interface DownloadLimits {
   /** Longest wait for the TCP/TLS connection. */

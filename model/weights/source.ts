@@ -8,12 +8,14 @@
  */
 import { createHash, randomUUID } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { mkdir, open, readdir, readFile, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { Agent, fetch } from 'undici';
 import { WeightsError } from './errors.js';
+import { httpGet } from './http-get.js';
+import { readCheckpoint } from './load.js';
 import { activePresets, findPreset, isPresetName, presetUrl, type WeightsPreset } from './presets.js';
 import { redactUrl } from './redact.js';
 import { DOWNLOAD_LIMITS, type DownloadLimits } from './download-limits.js';
@@ -101,7 +103,7 @@ async function resolveLocal(spec: string): Promise<ResolvedWeights> {
   return { path, source: spec, sha256: await sha256File(path) };
 }
 
-/** The code or name of the innermost cause: undici wraps its errors in `fetch failed` / `terminated`. */
+/** The code or name of the innermost cause. */
 function rootCause(error: unknown): { code?: string; name?: string; message: string } {
   let current = error as { code?: string; name?: string; message?: string; cause?: unknown } | undefined;
   while (current?.cause && typeof current.cause === 'object') current = current.cause as typeof current;
@@ -113,11 +115,14 @@ function describeFailure(error: unknown, limits: DownloadLimits, deadline: Abort
   if (deadline.aborted) return `not finished within the ${limits.deadlineMs} ms deadline`;
   const { code, name, message } = rootCause(error);
   switch (code) {
-    case 'UND_ERR_CONNECT_TIMEOUT':
-      return `could not connect within ${limits.connectTimeoutMs} ms`;
-    case 'UND_ERR_HEADERS_TIMEOUT':
-    case 'UND_ERR_BODY_TIMEOUT':
-      return `no data for ${limits.idleTimeoutMs} ms (idle timeout)`;
+    case 'CONNECT_TIMEOUT':
+    case 'IDLE_TIMEOUT':
+    case 'TOO_MANY_REDIRECTS':
+    case 'BAD_REDIRECT':
+      return message;
+    case 'ECONNRESET':
+      // Node's word for a body cut before its announced end.
+      return message === 'aborted' ? 'the connection closed before the body ended' : code;
     default:
       // The URL before the message already names the host: the code says the rest (ENOTFOUND, ECONNREFUSED).
       if (code !== undefined) return code;
@@ -127,7 +132,7 @@ function describeFailure(error: unknown, limits: DownloadLimits, deadline: Abort
 
 /** `.part` files of `fileName` that nobody has written to for longer than an active download would pause. */
 async function removeStaleParts(dir: string, fileName: string, limits: DownloadLimits): Promise<void> {
-  const staleBefore = Date.now() - (limits.connectTimeoutMs + 2 * limits.idleTimeoutMs);
+  const staleBefore = Date.now() - staleAfterMs(limits);
   const entries = await readdir(dir).catch(() => [] as string[]);
   for (const entry of entries) {
     if (!entry.startsWith(`${fileName}.`) || !entry.endsWith('.part')) continue;
@@ -142,9 +147,8 @@ async function removeStaleParts(dir: string, fileName: string, limits: DownloadL
  * (a declared Content-Length over it fails before reading). `shown` is the URL as errors may print it.
  */
 async function download(url: string, shown: string, path: string, limits: DownloadLimits, maxBytes: number, onProgress: ResolveOptions['onProgress']): Promise<string> {
-  const agent = new Agent({ connect: { timeout: limits.connectTimeoutMs }, headersTimeout: limits.idleTimeoutMs, bodyTimeout: limits.idleTimeoutMs });
   const deadline = AbortSignal.timeout(limits.deadlineMs);
-  // fetch refuses URLs with credentials: they become Basic authentication, as curl and torch.hub's urllib do.
+  // Credentials in the URL become Basic authentication, as curl and torch.hub's urllib do.
   const target = new URL(url);
   const headers: Record<string, string> = {};
   if (target.username || target.password) {
@@ -156,35 +160,30 @@ async function download(url: string, shown: string, path: string, limits: Downlo
   // A cause's message may quote the URL: never with its query string.
   const failure = (cause: unknown) => describeFailure(cause, limits, deadline).split(target.href).join(shown);
   let received = 0;
+  let response: Awaited<ReturnType<typeof httpGet>>;
   try {
-    let response: Awaited<ReturnType<typeof fetch>>;
-    try {
-      response = await fetch(target.href, { redirect: 'follow', dispatcher: agent, signal: deadline, headers });
-    } catch (cause) {
-      throw new WeightsError(shown, `download failed: ${failure(cause)}`, { cause });
+    response = await httpGet(target, headers, limits, deadline);
+  } catch (cause) {
+    throw new WeightsError(shown, `download failed: ${failure(cause)}`, { cause });
+  }
+  try {
+    const status = response.statusCode ?? 0;
+    if (status < 200 || status > 299) {
+      throw new WeightsError(shown, `download failed: HTTP ${status} ${response.statusMessage ?? ''}`.trimEnd());
     }
-    if (!response.ok || !response.body) {
-      await response.body?.cancel().catch(() => undefined);
-      throw new WeightsError(shown, `download failed: HTTP ${response.status} ${response.statusText}`.trimEnd());
-    }
-    const lengthHeader = response.headers.get('content-length');
-    const total = lengthHeader === null ? null : Number(lengthHeader);
+    const lengthHeader = response.headers['content-length'];
+    const total = lengthHeader === undefined ? null : Number(lengthHeader);
     if (total !== null && total > maxBytes) {
-      await response.body.cancel().catch(() => undefined);
       throw new WeightsError(shown, `download refused: ${total} bytes announced, over the limit of ${maxBytes} bytes`);
     }
     const hash = createHash('sha256');
     const file = await open(path, 'w');
-    const reader = response.body.getReader();
     try {
-      for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
-        received += chunk.value.length;
-        if (received > maxBytes) {
-          await reader.cancel().catch(() => undefined);
-          throw new WeightsError(shown, `download stopped: more than the limit of ${maxBytes} bytes`);
-        }
-        hash.update(chunk.value);
-        await file.write(chunk.value);
+      for await (const chunk of response as AsyncIterable<Buffer>) {
+        received += chunk.length;
+        if (received > maxBytes) throw new WeightsError(shown, `download stopped: more than the limit of ${maxBytes} bytes`);
+        hash.update(chunk);
+        await file.write(chunk);
         onProgress?.(received, total);
       }
     } catch (cause) {
@@ -199,7 +198,7 @@ async function download(url: string, shown: string, path: string, limits: Downlo
     return hash.digest('hex');
   } finally {
     // Closes the connection of an abandoned body too, so a never-ending server does not keep the process alive.
-    await agent.destroy().catch(() => undefined);
+    response.destroy();
   }
 }
 
@@ -237,27 +236,114 @@ export async function isPresetCached(preset: WeightsPreset, cacheDir?: string): 
   return info !== undefined && info.isFile() && (preset.bytes === undefined || info.size === preset.bytes);
 }
 
+/** Milliseconds without progress after which a `.part` or `.lock` file is taken for a dead download's. */
+function staleAfterMs(limits: DownloadLimits): number {
+  return limits.connectTimeoutMs + 2 * limits.idleTimeoutMs;
+}
+
+/** Why the file does not read as a checkpoint (load.ts readCheckpoint: the loader's own parse), or null when it does. */
+async function notACheckpoint(path: string, shown: string): Promise<string | null> {
+  try {
+    readCheckpoint(await readFile(path), shown);
+    return null;
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    return message.startsWith(`${shown}: `) ? message.slice(shown.length + 2) : message;
+  }
+}
+
+/**
+ * The cached file when it is the expected one: a preset's by full hash and size, a hashed file name's by the hash
+ * prefix, any other URL's by reading as a checkpoint (so an error page a mirror once sent is not kept). A bad entry
+ * is deleted (it will be fetched again). `shown` names the URL in messages.
+ */
+async function cachedEntry(target: RemoteTarget, shown: string): Promise<ResolvedWeights | null> {
+  const { path, source, expected, preset } = target;
+  if (!(await isFile(path))) return null;
+  const sha256 = await sha256File(path);
+  const size = (await stat(path)).size;
+  const verified = expected.sha256 !== undefined || hashPrefixOf(basename(path)) !== null;
+  if (mismatch(basename(path), sha256, size, expected) === null && (verified || (await notACheckpoint(path, shown)) === null)) {
+    return { path, source, sha256, preset };
+  }
+  await removeQuietly(path); // a corrupted cache entry: fetch it again
+  return null;
+}
+
+/**
+ * `<path>.lock`, created exclusively, or null while another thread or process holds it (a lock untouched for
+ * staleAfterMs is a dead holder's and is taken over). The holder touches it as bytes arrive (`touch`).
+ */
+async function tryLock(path: string, limits: DownloadLimits): Promise<{ touch: () => void; release: () => Promise<void> } | null> {
+  const lock = `${path}.lock`;
+  let handle;
+  try {
+    handle = await open(lock, 'wx');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    const info = await stat(lock).catch(() => undefined);
+    if (info && info.mtimeMs < Date.now() - staleAfterMs(limits)) await removeQuietly(lock);
+    return null;
+  }
+  await handle.close();
+  let touched = Date.now();
+  return {
+    touch() {
+      if (Date.now() - touched < 1000) return;
+      touched = Date.now();
+      const now = new Date();
+      void utimes(lock, now, now).catch(() => undefined);
+    },
+    release: () => removeQuietly(lock),
+  };
+}
+
+/**
+ * The target's file in the cache, downloading it when absent or bad. One download per file at a time: the main
+ * thread, the worker threads and other processes sharing the cache wait for the one holding its lock, then use
+ * what it cached (or, if it failed, try themselves).
+ */
 async function resolveRemote(target: RemoteTarget, opts: ResolveOptions): Promise<ResolvedWeights> {
+  const limits: DownloadLimits = { ...DOWNLOAD_LIMITS, ...opts.limits };
+  const shown = redactUrl(target.url);
+  const dir = resolve(target.path, '..');
+  for (;;) {
+    const cached = await cachedEntry(target, shown);
+    if (cached) return cached;
+    await makeCacheDir(dir, target.source);
+    const lock = await tryLock(target.path, limits);
+    if (!lock) {
+      await sleep(LOCK_POLL_MS);
+      continue;
+    }
+    try {
+      // The holder before us may have just finished.
+      return (await cachedEntry(target, shown)) ?? (await downloadInto(target, shown, limits, opts, lock.touch));
+    } finally {
+      await lock.release();
+    }
+  }
+}
+
+/** How often a thread waiting for another's download looks again. */
+const LOCK_POLL_MS = 100;
+
+/** Downloads the target into a `.part` file, checks it, and renames it into the cache; no `.part` survives a failure. */
+async function downloadInto(target: RemoteTarget, shown: string, limits: DownloadLimits, opts: ResolveOptions, touch: () => void): Promise<ResolvedWeights> {
   const { url, source, path, expected, preset } = target;
   const fileName = basename(path);
-  const shown = redactUrl(url);
-  if (await isFile(path)) {
-    const sha256 = await sha256File(path);
-    const size = (await stat(path)).size;
-    if (mismatch(fileName, sha256, size, expected) === null) return { path, source, sha256, preset };
-    await removeQuietly(path); // a corrupted cache entry: fetch it again
-  }
-
-  const limits: DownloadLimits = { ...DOWNLOAD_LIMITS, ...opts.limits };
   const dir = resolve(path, '..');
-  await makeCacheDir(dir, source);
   await removeStaleParts(dir, fileName, limits);
   const partial = `${path}.${process.pid}-${randomUUID()}.part`;
   try {
     const maxBytes = Math.min(limits.maxBytes, expected.bytes ?? Infinity);
+    const onProgress = (received: number, total: number | null) => {
+      touch();
+      opts.onProgress?.(received, total);
+    };
     let sha256: string;
     try {
-      sha256 = await download(url, shown, partial, limits, maxBytes, opts.onProgress);
+      sha256 = await download(url, shown, partial, limits, maxBytes, onProgress);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code === 'EACCES' || code === 'EROFS' || code === 'ENOSPC' || code === 'ENOENT') {
@@ -267,6 +353,10 @@ async function resolveRemote(target: RemoteTarget, opts: ResolveOptions): Promis
     }
     const problem = mismatch(fileName, sha256, (await stat(partial)).size, expected);
     if (problem !== null) throw new WeightsError(shown, `${problem}; the download was deleted`);
+    if (expected.sha256 === undefined && hashPrefixOf(fileName) === null) {
+      const unreadable = await notACheckpoint(partial, shown);
+      if (unreadable !== null) throw new WeightsError(shown, `the download is not a checkpoint (${unreadable}); it was not cached as ${path}`);
+    }
     await rename(partial, path);
     return { path, source, sha256, preset };
   } finally {

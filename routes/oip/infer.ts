@@ -11,7 +11,7 @@ import { CLASSIFICATION_OUTPUTS, classIdsDatatype, encodeResponse, SEGMENTATION_
 import { badRequest } from '../../server/oip/tensors.js';
 import { HttpProblem } from '../../server/problems.js';
 import { planClassify, planSegment } from '../../server/request-plan.js';
-import { admissionOf, recordInference } from '../image-route.js';
+import { admissionOf, modelHeaders, recordInference } from '../image-route.js';
 import { inferenceModeOf, segmentQuerystring, type SegmentQuery } from '../segment.js';
 import { oipErrorForm } from './error-form.js';
 
@@ -128,7 +128,13 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
     const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
     const outputNames = modelOutputs(served).map((output) => output.name);
     const parsed = parseInferRequest(body, request.headers[HEADER_LENGTH_HEADER], outputNames, config.maxPixels);
-    const head: ResponseHead = { ...(parsed.id === undefined ? {} : { id: parsed.id }), model_name: served.model.id, model_version: MODEL_VERSION };
+    const head: ResponseHead = {
+      ...(parsed.id === undefined ? {} : { id: parsed.id }),
+      model_name: served.model.id,
+      model_version: MODEL_VERSION,
+      parameters: { trained: served.model.weights.trained },
+    };
+    reply.headers(modelHeaders(served));
     if (served.model.task === 'segmentation') return segment(request, reply, served, parsed, head);
     return classify(request, reply, served, parsed, head);
   };

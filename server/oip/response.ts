@@ -15,6 +15,8 @@ export interface ResponseHead {
   id?: string;
   model_name: string;
   model_version: string;
+  /** The response's parameters: `trained` false marks a seeded untrained model's meaningless answer. */
+  parameters?: { trained: boolean };
 }
 
 export interface EncodedResponse {
@@ -69,7 +71,12 @@ export function encodeResponse(head: ResponseHead, tensors: OutputTensor[]): Enc
     if (!tensor.binary) return JSON.stringify(meta).slice(0, -1) + `,"data":${jsonArrayText(tensor.data)}}`;
     return JSON.stringify({ ...meta, parameters: { binary_data_size: tensor.data.byteLength } });
   });
-  const headText = JSON.stringify({ ...(head.id === undefined ? {} : { id: head.id }), model_name: head.model_name, model_version: head.model_version });
+  const headText = JSON.stringify({
+    ...(head.id === undefined ? {} : { id: head.id }),
+    model_name: head.model_name,
+    model_version: head.model_version,
+    ...(head.parameters === undefined ? {} : { parameters: head.parameters }),
+  });
   const json = `${headText.slice(0, -1)},"outputs":[${parts.join(',')}]}`;
   const binary = tensors.filter((tensor) => tensor.binary);
   const headerLength = Buffer.byteLength(json);
