@@ -239,10 +239,14 @@ export class InferenceQueue<Job, Result> {
   /** Stops accepting jobs and resolves once every accepted job has finished. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.waiting.length > 0 || this.runningCount > 0) {
-      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    }
+    await this.idle();
     await this.runner.close();
+  }
+
+  /** Resolves once no job waits or runs (a cancelled job runs until its runner returns). */
+  idle(): Promise<void> {
+    if (this.waiting.length === 0 && this.runningCount === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Bytes an arena must grow by for this pass (once per worker thread holding the model). */

@@ -95,6 +95,11 @@ export class ModelRepository {
     });
   }
 
+  /** Resolves once no start or reload is loading or warming models. */
+  settled(): Promise<void> {
+    return this.chain.then(() => undefined);
+  }
+
   private serialised<T>(work: () => Promise<T>): Promise<T> {
     const run = this.chain.then(work);
     this.chain = run.catch(() => undefined);
