@@ -169,6 +169,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
       requestTimeoutMs: config.requestTimeoutMs,
       bodyLimit: config.bodyLimit,
       reserve: (bytes) => budget.tryReserve(bytes),
+      hold: (bytes) => budget.hold(bytes),
       release: (bytes) => budget.release(bytes),
       retryAfterSeconds: () => inference.queue.retryAfterSeconds(),
     });
