@@ -122,6 +122,8 @@ export class InferenceQueue<Job, Result> {
   private readonly active = new Set<Pending<Job, Result>>();
   /** Engine memory held by ONNX Runtime's arenas, by engine key (bytes per arena). */
   private readonly arenaHeld = new Map<string, number>();
+  /** Bytes each arena key took out of the capacity (its size times the engine copies). */
+  private readonly arenaTaken = new Map<string, number>();
   private runningCount = 0;
   private closed = false;
   private averageJobMs = INITIAL_JOB_MS;
@@ -174,9 +176,17 @@ export class InferenceQueue<Job, Result> {
     return new Promise((resolve) => this.laneWaiters.push({ lane, resolve }));
   }
 
+  /** Bytes ONNX Runtime's arenas took out of the capacity for good (a capacity set afresh must leave them out). */
+  get arenaBytes(): number {
+    let total = 0;
+    for (const bytes of this.arenaTaken.values()) total += bytes;
+    return total;
+  }
+
   /** Drops the arena accounting of an engine that was released. */
   forgetArena(key: string): void {
     this.arenaHeld.delete(key);
+    this.arenaTaken.delete(key);
   }
 
   private laneBusy(lane: string): boolean {
@@ -344,6 +354,7 @@ export class InferenceQueue<Job, Result> {
         budget.release(growth);
         budget.setCapacity(budget.capacity - growth);
         this.arenaHeld.set(arena.key, arena.bytes);
+        this.arenaTaken.set(arena.key, arena.bytes * arena.copies);
       }
       head.cost = reserve;
       this.waiting.splice(index, 1);
