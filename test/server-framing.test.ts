@@ -7,49 +7,34 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { readyServer, type Server } from './server-process.js';
+import { rawExchange, readyServer, type Server } from './server-process.js';
 
 const API_KEY = 'framing-test-key';
 const ADMIN_TOKEN = 'framing-admin-token';
 const WRONG = 'not-the-key-4b1d';
 
-interface RawAnswer {
+interface ParsedAnswer {
   status: number;
   headers: Record<string, string>;
   body: string;
 }
 
-/** Writes `request` on a new connection and reads until the server closes it (every answer here closes). */
-function raw(base: string, request: string, limitMs = 10_000): Promise<RawAnswer> {
-  const { hostname, port } = new URL(base);
-  return new Promise((resolve, reject) => {
-    const socket = net.connect(Number(port), hostname, () => socket.write(request));
-    let text = '';
-    const guard = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`no close within ${limitMs} ms; got: ${text.slice(0, 200)}`));
-    }, limitMs);
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => (text += chunk));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearTimeout(guard);
-      const [head, ...rest] = text.split('\r\n\r\n');
-      const [statusLine, ...lines] = head.split('\r\n');
-      const headers: Record<string, string> = {};
-      for (const line of lines) {
-        const colon = line.indexOf(':');
-        headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
-      }
-      resolve({ status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') });
-    });
-  });
+/** Writes `request` on a new connection and parses what comes back before the close (every answer here closes). */
+async function raw(base: string, request: string): Promise<ParsedAnswer> {
+  const { text } = await rawExchange(base, (socket) => void socket.write(request), 10_000);
+  const [head, ...rest] = text.split('\r\n\r\n');
+  const [statusLine, ...lines] = head.split('\r\n');
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    headers[line.slice(0, colon).toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return { status: Number(statusLine.split(' ')[1]), headers, body: rest.join('\r\n\r\n') };
 }
 
-function assertProblem(answer: RawAnswer, status: number, detail: RegExp): void {
+function assertProblem(answer: ParsedAnswer, status: number, detail: RegExp): void {
   assert.equal(answer.status, status, `${answer.status} ${answer.body}`);
   assert.match(answer.headers['content-type'] ?? '', /^application\/problem\+json/);
   assert.equal(answer.headers['x-content-type-options'], 'nosniff');
