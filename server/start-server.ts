@@ -1,3 +1,4 @@
+import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
@@ -8,6 +9,9 @@ import { processSignals, type ProcessSignals } from './shutdown.js';
 
 /** How often a forced exit looks whether every accepted request has been answered. */
 const QUIET_POLL_MS = 20;
+
+const connectionCount = (server: Server) =>
+  new Promise<number>((resolve) => server.getConnections((error, count) => resolve(error ? 0 : count)));
 
 /**
  * The running service for a validated config (server/main.ts and `cityseg serve` both start it).
@@ -35,8 +39,11 @@ export async function startServer(config: ServerConfig, signals: ProcessSignals 
       quiet: async () => {
         await repository.settled();
         await app.cityseg.inference.queue.idle();
-        // The 503s and answers already computed reach their clients before the exit (each response's 'close').
+        // The 503s and answers already computed reach their clients before the exit (each response's 'close'), and
+        // the connections still lingering over a refused body close first: exiting with a client's bytes unread
+        // resets the connection, and the client loses the answer it had not read yet.
         while ((await app.cityseg.metrics.inFlight.get()).values.some(({ value }) => value > 0)) await sleep(QUIET_POLL_MS);
+        while ((await connectionCount(app.server)) > 0) await sleep(QUIET_POLL_MS);
       },
       // A reload's outcome is logged and counted by the repository; nothing more to do with it here.
       reload: () => {
