@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
+import { authenticate } from '../server/auth-failures.js';
 import { ModelsFileError } from '../server/models-file.js';
 import { NoModelsFileError } from '../server/model-repository.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
@@ -17,15 +18,21 @@ const names = { type: 'array', items: { type: 'string' } } as const;
 
 /**
  * POST /v1/admin/reload (registered only when CITYSEG_ADMIN_TOKEN is set): reads the models file again, as SIGHUP
- * does. Its own Bearer token, not the API keys (an API client must not reload models); the rate limit still
- * applies, so token guesses are counted. Reloads run one after the other; the answer comes when this one is done.
+ * does. Its own Bearer token, not the API keys (an API client must not reload models); wrong tokens are limited per
+ * address whatever the rate limit says (server/auth-failures.ts). Reloads run one after the other; the answer comes when this one is done.
  */
 export const adminRoutes: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
   const requireAdminToken = async (request: FastifyRequest, reply: FastifyReply) => {
-    if (bearerMatches(request.headers.authorization, token)) return;
     const presented = request.headers.authorization !== undefined;
-    reply.header('www-authenticate', presented ? 'Bearer realm="cityseg-admin", error="invalid_token"' : 'Bearer realm="cityseg-admin"');
-    throw new HttpProblem('unauthorized', presented ? 'the admin token is not valid' : 'this route needs the admin token: send Authorization: Bearer <CITYSEG_ADMIN_TOKEN>');
+    authenticate(app.cityseg.authFailures, request, {
+      realm: 'admin-token',
+      presented,
+      valid: bearerMatches(request.headers.authorization, token),
+      refusal: () => {
+        reply.header('www-authenticate', presented ? 'Bearer realm="cityseg-admin", error="invalid_token"' : 'Bearer realm="cityseg-admin"');
+        return new HttpProblem('unauthorized', presented ? 'the admin token is not valid' : 'this route needs the admin token: send Authorization: Bearer <CITYSEG_ADMIN_TOKEN>');
+      },
+    });
   };
 
   app.post(
@@ -44,6 +51,7 @@ export const adminRoutes: FastifyPluginAsync<{ token: string }> = async (app, { 
             properties: { added: names, changed: names, removed: names, kept: names },
           },
           401: problem('Missing or wrong admin token'),
+          429: problem('Too many failed authentications from this address'),
           409: problem('No models file is configured'),
           422: problem('The file or a model in it could not be loaded; the previous models keep serving'),
         },

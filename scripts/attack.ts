@@ -4,16 +4,19 @@
  * (or how connections ended), the server's peak RSS during it (VmHWM, reset between attacks), /healthz latency
  * (p50, p99, max) polled every 50 ms from a separate process meanwhile (during the last attack the server shuts
  * down: the failed probes then count as 10 s), the server's own largest event-loop delay, and the machine's load.
- * ATTACKS=2,8 runs only those rows (1-based); ATTACK_REPEAT=n runs each attack n times. Prints a Markdown table;
- * asserts nothing.
+ * ATTACKS=2,8 runs only those rows (1-based); ATTACK_REPEAT=n runs each attack n times; ATTACK_SCALE (default 1)
+ * scales the client counts of the slow-reader and announced-body rows (0.1 fits a shared 2-core machine). The
+ * server serves the default two models from a models file (so a reload can be exercised) with an admin token.
+ * Prints a Markdown table; asserts nothing.
  *
  * Run: npm run build && node --import tsx scripts/attack.ts
  * Only 127.0.0.1 is ever contacted; every loop is bounded.
  */
 import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import os from 'node:os';
+import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
 
@@ -37,11 +40,29 @@ interface Row {
 
 /** Node options for the server only (ATTACK_NODE_ARGS, e.g. "--trace-gc --cpu-prof"), for finding what holds its loop. */
 const NODE_ARGS = process.env.ATTACK_NODE_ARGS?.split(' ').filter(Boolean) ?? [];
+/** Client counts of the newer rows, times this (the issue's full size at 1). */
+const SCALE = Number(process.env.ATTACK_SCALE ?? 1);
+const scaled = (clients: number) => Math.max(2, Math.round(clients * SCALE));
+const ADMIN_TOKEN = 'attack-admin-token';
+const SEG_MODEL = 'lraspp_mobilenet_v3_large';
+const modelsDir = mkdtempSync(path.join(os.tmpdir(), 'cityseg-attack-'));
+const MODELS_FILE = path.join(modelsDir, 'models.yaml');
+writeFileSync(MODELS_FILE, `models:\n  - name: ${SEG_MODEL}\n    arch: ${SEG_MODEL}\n  - name: mobilenet_v3_large\n    arch: mobilenet_v3_large\n`);
 const child = spawn(process.execPath, [...NODE_ARGS, 'dist/server/main.js'], {
   cwd: ROOT,
-  env: { ...process.env, HOST: '127.0.0.1', PORT: String(PORT), CITYSEG_MEMORY_BUDGET: BUDGET, CITYSEG_SHUTDOWN_TIMEOUT_MS: '5000', LOG_LEVEL: 'warn' },
+  env: {
+    ...process.env,
+    HOST: '127.0.0.1',
+    PORT: String(PORT),
+    CITYSEG_MEMORY_BUDGET: BUDGET,
+    CITYSEG_SHUTDOWN_TIMEOUT_MS: '5000',
+    CITYSEG_MODELS: MODELS_FILE,
+    CITYSEG_ADMIN_TOKEN: ADMIN_TOKEN,
+    LOG_LEVEL: 'warn',
+  },
   stdio: ['ignore', NODE_ARGS.length ? 'inherit' : 'ignore', 'inherit'],
 });
+const exited = new Promise<string>((resolve) => child.once('exit', (code, signal) => resolve(signal ?? String(code))));
 const BASE = `http://127.0.0.1:${PORT}`;
 
 const status = (pid: number) => readFileSync(`/proc/${pid}/status`, 'utf8');
@@ -178,6 +199,73 @@ function rawClient(head: string, chunk: Buffer, chunks: number, everyMs: number,
   });
 }
 
+/** The memory budget's gauges from /metrics, in MB. */
+async function budgetMB(): Promise<Record<string, number>> {
+  const text = await (await fetch(`${BASE}/metrics`)).text();
+  const gauges: Record<string, number> = {};
+  for (const match of text.matchAll(/^cityseg_memory_budget_bytes\{kind="(\w+)"\} (\S+)$/gm)) gauges[match[1]] = Math.round(Number(match[2]) / 1e6);
+  return gauges;
+}
+
+/**
+ * A client that posts `body` and then reads its answer at `bytesPerSecond`, for at most `limitMs`; resolves with the
+ * status it read and how the connection ended.
+ */
+function slowReader(head: string, body: Buffer, bytesPerSecond: number, limitMs: number): { done: Promise<string>; stop: () => void } {
+  const socket = net.connect(PORT, '127.0.0.1');
+  let first = '';
+  let ended = 'cut';
+  const done = new Promise<string>((resolve) => {
+    const started = performance.now();
+    const tick = setInterval(() => {
+      const chunk = socket.read(Math.min(bytesPerSecond, socket.readableLength || bytesPerSecond)) as Buffer | null;
+      if (chunk && first.length < 16) first += chunk.toString('latin1', 0, 16);
+    }, 1000);
+    const guard = setTimeout(() => {
+      ended = 'still reading at the limit';
+      socket.destroy();
+    }, limitMs);
+    socket.on('error', () => undefined);
+    socket.on('end', () => (ended = 'ended'));
+    socket.on('close', () => {
+      clearInterval(tick);
+      clearTimeout(guard);
+      const code = /^HTTP\/1\.1 (\d{3})/.exec(first)?.[1] ?? 'no status';
+      resolve(`${code} ${ended} after ${Math.round((performance.now() - started) / 1000)} s`);
+    });
+  });
+  socket.pause();
+  socket.on('connect', () => {
+    socket.write(head);
+    socket.write(body);
+  });
+  return { done, stop: () => socket.destroy() };
+}
+
+/** A client that sends headers announcing 20 MiB and nothing more, reconnecting whenever closed, until stopped. */
+function announcer(expectContinue: boolean): { stop: () => void; connections: () => number } {
+  let stopped = false;
+  let connections = 0;
+  let socket: net.Socket | undefined;
+  const open = () => {
+    if (stopped) return;
+    connections += 1;
+    socket = net.connect(PORT, '127.0.0.1', () =>
+      socket?.write(`POST /v1/segment HTTP/1.1\r\nHost: x\r\nContent-Type: image/jpeg\r\nContent-Length: 20971520\r\n${expectContinue ? 'Expect: 100-continue\r\n' : ''}\r\n`),
+    );
+    socket.on('error', () => undefined);
+    socket.on('close', () => void sleep(50).then(open));
+  };
+  open();
+  return {
+    stop: () => {
+      stopped = true;
+      socket?.destroy();
+    },
+    connections: () => connections,
+  };
+}
+
 const ONLY = process.env.ATTACKS ? new Set(process.env.ATTACKS.split(',').map(Number)) : undefined;
 const REPEAT = Number(process.env.ATTACK_REPEAT ?? 1);
 let attackNumber = 0;
@@ -263,12 +351,56 @@ async function main(): Promise<void> {
   ));
   rows.push(...await measure('60 concurrent 2048x1024 JPEG, size=native (overload)', async () => count(await Promise.all(Array.from({ length: 60 }, () => post('/v1/segment?size=native&format=labelIds', frame))))));
 
-  rows.push(...await measure('SIGTERM with 60 requests in flight, shutdown budget 5 s', async () => {
+  // Slow readers (issue 22 item 1) and a reload meanwhile (item 2): a flat 6320x6320 PNG (131 KB) whose /v2 JSON
+  // answer is ~80 MB, read at 1 KiB/s; the budget's gauges are read while they hold their answers.
+  const flat = await sharp({ create: { width: 6320, height: 6320, channels: 3, background: '#808080' } }).png().toBuffer();
+  const inferJson = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [flat.toString('base64')] }] }));
+  const inferHead = `POST /v2/models/${SEG_MODEL}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${inferJson.length}\r\n\r\n`;
+  const small = await jpegOf(200, 150);
+  const readers = scaled(60);
+  rows.push(...await measure(`${readers} slow readers (1 KiB/s) of an 80 MB /v2 JSON answer; a reload and a ${Math.round(small.length / 1000)} KB upload meanwhile`, async () => {
+    const before = await budgetMB();
+    const clients = Array.from({ length: readers }, () => slowReader(inferHead, inferJson, 1024, 60_000));
+    await sleep(20_000);
+    const held = await budgetMB();
+    const reload = await fetch(`${BASE}/v1/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
+    const after = await budgetMB();
+    const upload = await post('/v1/segment?format=labelIds', small);
+    const outcomes = await Promise.all(clients.map((c) => c.done));
+    const upload2 = await post('/v1/segment?format=labelIds', small);
+    const end = await budgetMB();
+    return `readers: ${count(outcomes)}; budget MB capacity ${before.capacity}, reserved while held ${held.reserved} (peak ${held.peak}); reload ${reload.status}, capacity after it ${after.capacity}; upload meanwhile ${upload}, after ${upload2}; reserved at the end ${end.reserved}`;
+  }));
+
+  // Bodies announced but never sent (item 4): headers-only connections, half with Expect: 100-continue, reconnecting,
+  // while legitimate small uploads come one after the other.
+  // Cheap for the machine: always the issue's 40.
+  const announcers = 40;
+  rows.push(...await measure(`${announcers} connections announcing 20 MiB and sending nothing, reconnecting; 20 ${Math.round(small.length / 1000)} KB uploads meanwhile`, async () => {
+    const holders = Array.from({ length: announcers }, (_, i) => announcer(i % 2 === 1));
+    await sleep(2000);
+    const statuses: (number | string)[] = [];
+    let slowest = 0;
+    for (let i = 0; i < 20; i++) {
+      const started = performance.now();
+      statuses.push(await post('/v1/segment?format=labelIds', small));
+      slowest = Math.max(slowest, performance.now() - started);
+    }
+    const reserved = (await budgetMB()).reserved;
+    for (const holder of holders) holder.stop();
+    const connections = holders.reduce((sum, holder) => sum + holder.connections(), 0);
+    return `uploads: ${count(statuses)}, slowest ${Math.round(slowest)} ms; budget reserved ${reserved} MB; ${connections} attacker connections`;
+  }));
+
+  // A second SIGTERM 0.5 s after the first, while forward passes run (item 7): answers, then the exit status.
+  rows.push(...await measure('SIGTERM twice with 60 requests in flight, shutdown budget 5 s', async () => {
     const inFlight = Array.from({ length: 60 }, () => post('/v1/segment?size=native&format=labelIds', frame));
     await sleep(1500);
     child.kill('SIGTERM');
+    await sleep(500);
+    child.kill('SIGTERM');
     const outcomes = await Promise.all(inFlight);
-    return count(outcomes.map((o) => (typeof o === 'string' ? 'cut without answer' : o)));
+    return `${count(outcomes.map((o) => (typeof o === 'string' ? `cut without answer: ${o}` : o)))}; exit ${await exited}`;
   }));
 
   console.log(`Attacks on ${os.cpus()[0].model.trim()}, ${os.cpus().length} cores, ${Math.round(os.totalmem() / 2 ** 30)} GiB, Node ${process.version}; CITYSEG_MEMORY_BUDGET=${BUDGET}, other settings default.\n`);
@@ -284,4 +416,5 @@ try {
 } finally {
   clearInterval(sampler);
   child.kill('SIGTERM');
+  rmSync(modelsDir, { recursive: true, force: true });
 }

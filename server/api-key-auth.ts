@@ -1,6 +1,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
 import { apiKeyVerifier } from './api-keys.js';
+import { authenticate } from './auth-failures.js';
 import { isApiRoute } from './api-routes.js';
 import { HttpProblem } from './problems.js';
 
@@ -18,7 +19,8 @@ const METRICS_ROUTE = '/metrics';
  * Optional API keys (CITYSEG_API_KEYS): every API route (/v1/..., see api-routes.ts), and /metrics when
  * CITYSEG_METRICS_AUTH=true, needs `Authorization: Bearer <key>`; otherwise 401 problem+json with
  * `WWW-Authenticate: Bearer` (RFC 6750). /healthz, /readyz, the web page and /docs stay open. The hook is added to
- * each route as it is registered, so register this plugin before the routes. Keys are never logged: the request
+ * each route as it is registered, so register this plugin before the routes. Wrong keys are limited per address
+ * (server/auth-failures.ts). Keys are never logged: the request
  * log serializer writes method and URL only, and no message here repeats what the client sent.
  */
 const apiKeyAuthPlugin: FastifyPluginAsync = async (app) => {
@@ -27,14 +29,19 @@ const apiKeyAuthPlugin: FastifyPluginAsync = async (app) => {
   const verifier = apiKeyVerifier(apiKeys);
 
   const requireApiKey = async (request: FastifyRequest, reply: FastifyReply) => {
-    const authorization = request.headers.authorization;
-    if (verifier.verifyRequest(request) !== null) return;
-    const presented = authorization !== undefined;
-    reply.header('www-authenticate', presented ? 'Bearer realm="cityseg", error="invalid_token"' : 'Bearer realm="cityseg"');
-    throw new HttpProblem(
-      'unauthorized',
-      presented ? 'the API key is not valid (Authorization: Bearer <key>)' : 'this route needs an API key: send Authorization: Bearer <key>',
-    );
+    const presented = request.headers.authorization !== undefined;
+    authenticate(app.cityseg.authFailures, request, {
+      realm: 'api-key',
+      presented,
+      valid: verifier.verifyRequest(request) !== null,
+      refusal: () => {
+        reply.header('www-authenticate', presented ? 'Bearer realm="cityseg", error="invalid_token"' : 'Bearer realm="cityseg"');
+        return new HttpProblem(
+          'unauthorized',
+          presented ? 'the API key is not valid (Authorization: Bearer <key>)' : 'this route needs an API key: send Authorization: Bearer <key>',
+        );
+      },
+    });
   };
 
   app.addHook('onRoute', (route) => {

@@ -11,6 +11,7 @@ import { oipMetadataRoutes } from '../routes/oip/metadata.js';
 import { segmentRoutes } from '../routes/segment.js';
 import { webRoutes } from '../routes/web.js';
 import { apiKeyAuth } from './api-key-auth.js';
+import { AuthFailureLimiter } from './auth-failures.js';
 import { jobsPerEngine, type ServerConfig } from './config.js';
 import { contentEncoding } from './content-encoding.js';
 import './context.js';
@@ -20,6 +21,7 @@ import { admission } from './admission.js';
 import { bodyLimits } from './body-limits.js';
 import { drainIdleConnections } from './connection-pressure.js';
 import { gateRequests } from './request-gate.js';
+import { answerFramingOutsideFastify, httpFraming } from './http-framing.js';
 import { closingProblems, problemClientErrorHandler, problemFrameworkErrors } from './framework-errors.js';
 import { imageBody } from './image-body.js';
 import { MemoryBudget, requestCapacity, resolveMemoryBudget } from './memory-budget.js';
@@ -65,7 +67,9 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
     // backstop (our own deadline answers first, with a problem body), idle keep-alive connections; checked every
     // second.
     serverFactory: (handler) => {
-      const server = createServer({ headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000 }, gateRequests(handler));
+      // A missing Host is refused by the httpFraming plugin, as a problem with the security headers.
+      const server = createServer({ headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000, requireHostHeader: false }, gateRequests(handler));
+      answerFramingOutsideFastify(server);
       server.requestTimeout = config.requestTimeoutMs + 5000;
       server.keepAliveTimeout = config.keepAliveTimeoutMs;
       return server;
@@ -107,7 +111,8 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   const readiness = new Readiness();
   // The repository reads app.cityseg only once it loads models, after this decoration.
   const repository = new ModelRepository(app, runners, deps.modelEntries);
-  app.decorate('cityseg', { config, models, inference, metrics, readiness, budget, budgetSource, repository });
+  const authFailures = new AuthFailureLimiter();
+  app.decorate('cityseg', { config, models, inference, metrics, readiness, budget, budgetSource, repository, authFailures });
   app.decorateRequest('logFacts', null as never);
   app.addSchema(problemSchema);
 
@@ -137,6 +142,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   // before the API keys, so failed key guesses are counted.
   await app.register(securityHeaders);
   await app.register(closingProblems);
+  await app.register(httpFraming);
   await app.register(corsAllowList);
   // Before the body decoder: body time limits meter the bytes on the wire.
   await app.register(bodyLimits, {
@@ -162,6 +168,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
       requestTimeoutMs: config.requestTimeoutMs,
       bodyLimit: config.bodyLimit,
       reserve: (bytes) => budget.tryReserve(bytes),
+      hold: (bytes) => budget.hold(bytes),
       release: (bytes) => budget.release(bytes),
       retryAfterSeconds: () => inference.queue.retryAfterSeconds(),
     });

@@ -1,3 +1,4 @@
+import type { AuthFailureLimiter } from './auth-failures.js';
 import type { ServerConfig } from './config.js';
 import type { InferenceService } from './inference.js';
 import type { RequestLogFacts } from './logging.js';
@@ -20,6 +21,8 @@ export interface AppContext {
   budgetSource: BudgetSource;
   /** Loads the models onto their runners and reloads the models file. */
   repository: ModelRepository;
+  /** Wrong API keys and admin tokens, counted per client address. */
+  authFailures: AuthFailureLimiter;
 }
 
 declare module 'fastify' {

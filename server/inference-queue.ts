@@ -126,6 +126,8 @@ export class InferenceQueue<Job, Result> {
   private readonly active = new Set<Pending<Job, Result>>();
   /** Engine memory held by ONNX Runtime's arenas, by engine key (bytes per arena). */
   private readonly arenaHeld = new Map<string, number>();
+  /** Bytes each arena key took out of the capacity (its size times the engine copies). */
+  private readonly arenaTaken = new Map<string, number>();
   private runningCount = 0;
   private closed = false;
   private averageJobMs = INITIAL_JOB_MS;
@@ -178,9 +180,17 @@ export class InferenceQueue<Job, Result> {
     return new Promise((resolve) => this.laneWaiters.push({ lane, resolve }));
   }
 
+  /** Bytes ONNX Runtime's arenas took out of the capacity for good (a capacity set afresh must leave them out). */
+  get arenaBytes(): number {
+    let total = 0;
+    for (const bytes of this.arenaTaken.values()) total += bytes;
+    return total;
+  }
+
   /** Drops the arena accounting of an engine that was released. */
   forgetArena(key: string): void {
     this.arenaHeld.delete(key);
+    this.arenaTaken.delete(key);
   }
 
   private laneBusy(lane: string): boolean {
@@ -243,10 +253,14 @@ export class InferenceQueue<Job, Result> {
   /** Stops accepting jobs and resolves once every accepted job has finished. */
   async close(): Promise<void> {
     this.closed = true;
-    if (this.waiting.length > 0 || this.runningCount > 0) {
-      await new Promise<void>((resolve) => this.idleWaiters.push(resolve));
-    }
+    await this.idle();
     await this.runner.close();
+  }
+
+  /** Resolves once no job waits or runs (a cancelled job runs until its runner returns). */
+  idle(): Promise<void> {
+    if (this.waiting.length === 0 && this.runningCount === 0) return Promise.resolve();
+    return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** Bytes an arena must grow by for this pass (once per worker thread holding the model). */
@@ -345,6 +359,7 @@ export class InferenceQueue<Job, Result> {
         budget.release(growth);
         budget.setCapacity(budget.capacity - growth);
         this.arenaHeld.set(arena.key, arena.bytes);
+        this.arenaTaken.set(arena.key, arena.bytes * arena.copies);
       }
       head.cost = reserve;
       this.waiting.splice(index, 1);

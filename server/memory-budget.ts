@@ -94,6 +94,15 @@ export class MemoryBudget {
     return true;
   }
 
+  /**
+   * Counts `bytes` that exist already (an answer made, bytes received): held even past the capacity, which then
+   * keeps later requests out until they are released.
+   */
+  hold(bytes: number): void {
+    this.reservedBytes += bytes;
+    this.peakBytes = Math.max(this.peakBytes, this.reservedBytes);
+  }
+
   release(bytes: number): void {
     this.reservedBytes = Math.max(0, this.reservedBytes - bytes);
   }

@@ -33,6 +33,8 @@ interface Loaded {
   fingerprint: string;
   runner: ModelRunner;
   served: ServedModel[];
+  /** Bytes the process grew by while the runner loaded and warmed, less what requests took meanwhile. */
+  memory: number;
 }
 
 /** The arena accounting key of a model (its engine copies live in its runner). */
@@ -52,6 +54,10 @@ export class ModelRepository {
   /** The file's entries read before the server listened (start() serves them). */
   private readonly initial?: ModelEntry[];
   private readonly current = new Map<string, Loaded>();
+  /** Runners out of the registry but not released yet: their memory still counts. */
+  private readonly retiring = new Set<Loaded>();
+  /** The process's RSS before any model was loaded (measured at start, with no request running). */
+  private processBytes = 0;
   private generation = 0;
   /** Start and reloads run one after the other. */
   private chain: Promise<unknown> = Promise.resolve();
@@ -69,6 +75,7 @@ export class ModelRepository {
   start(): Promise<void> {
     return this.serialised(async () => {
       const { config, readiness } = this.app.cityseg;
+      this.processBytes = process.memoryUsage().rss;
       if (config.models === undefined) await this.startSettingsModels();
       else await this.apply(this.initial ?? (await readModelsFile(config.models, config)));
       readiness.markReady();
@@ -96,6 +103,11 @@ export class ModelRepository {
     });
   }
 
+  /** Resolves once no start or reload is loading or warming models. */
+  settled(): Promise<void> {
+    return this.chain.then(() => undefined);
+  }
+
   private serialised<T>(work: () => Promise<T>): Promise<T> {
     const run = this.chain.then(work);
     this.chain = run.catch(() => undefined);
@@ -110,6 +122,28 @@ export class ModelRepository {
     },
   };
 
+  /**
+   * Starts a runner, measuring what it added to the process: the RSS growth less the growth of what the memory
+   * budget holds for requests meanwhile (a reload under load must not count the requests' memory as the models').
+   */
+  private async startMeasured(entries: ModelEntry[], lane: string): Promise<{ runner: ModelRunner; memory: number }> {
+    const { config, budget } = this.app.cityseg;
+    const rss = process.memoryUsage().rss;
+    const held = budget.reserved;
+    const runner = await startModelRunner(entries, config, lane, this.workerEvents);
+    const requests = Math.max(0, budget.reserved - held);
+    return { runner, memory: Math.max(0, process.memoryUsage().rss - rss - requests) };
+  }
+
+  /** The process with its models and no request: the start's RSS, plus every serving or retiring runner's memory. */
+  private baseline(): number {
+    let bytes = this.processBytes;
+    for (const loaded of this.current.values()) bytes += loaded.memory;
+    for (const loaded of this.retiring) bytes += loaded.memory;
+    return bytes;
+  }
+
+
   /** Served models of a started runner, with their label sets. */
   private async servedOf(runner: ModelRunner): Promise<ServedModel[]> {
     const served: ServedModel[] = [];
@@ -123,7 +157,7 @@ export class ModelRepository {
   /** The settings' two models on one runner, exactly as before the repository existed. */
   private async startSettingsModels(): Promise<void> {
     const { config } = this.app.cityseg;
-    const runner = await startModelRunner(entriesFromSettings(config), config, `settings#${++this.generation}`, this.workerEvents);
+    const { runner, memory } = await this.startMeasured(entriesFromSettings(config), `settings#${++this.generation}`);
     let served: ServedModel[];
     try {
       served = await this.servedOf(runner);
@@ -131,7 +165,7 @@ export class ModelRepository {
       await runner.close();
       throw error;
     }
-    this.publish([{ name: 'settings', loaded: { fingerprint: '', runner, served } }], []);
+    this.publish([{ name: 'settings', loaded: { fingerprint: '', runner, served, memory } }], []);
   }
 
   /** Loads what is new or changed in `entries`, then swaps the set at once and retires what left it. */
@@ -151,13 +185,14 @@ export class ModelRepository {
           continue;
         }
         (old ? summary.changed : summary.added).push(name);
-        let runner: ModelRunner;
+        let measured: { runner: ModelRunner; memory: number };
         try {
-          runner = await startModelRunner([entry], config, `${name}#${++this.generation}`, this.workerEvents);
+          measured = await this.startMeasured([entry], `${name}#${++this.generation}`);
         } catch (error) {
           throw new ModelsFileError(file, `model "${name}": ${oneLine(error)}`, { cause: error });
         }
-        started.push({ name, loaded: { fingerprint: fingerprints.get(name)!, runner, served: [] } });
+        const { runner, memory } = measured;
+        started.push({ name, loaded: { fingerprint: fingerprints.get(name)!, runner, served: [], memory } });
         try {
           started[started.length - 1].loaded.served = await this.servedOf(runner);
         } catch (error) {
@@ -195,6 +230,7 @@ export class ModelRepository {
     for (const { loaded } of started) this.runners.add(loaded.runner);
     for (const old of retiring) {
       for (const [name, loaded] of this.current) if (loaded === old) this.current.delete(name);
+      this.retiring.add(old);
     }
     for (const { name, loaded } of started) this.current.set(name, loaded);
     const names = order ?? [...this.current.keys()];
@@ -203,7 +239,7 @@ export class ModelRepository {
     // A replaced model's series may have the same labels as its successor's: out first, then in.
     for (const old of retiring) for (const served of old.served) unpublishModel(this.app, served);
     for (const { loaded } of started) for (const served of loaded.served) publishModel(this.app, served);
-    resetBudget(this.app);
+    resetBudget(this.app, this.baseline());
     for (const old of retiring) void this.retire(old);
   }
 
@@ -214,7 +250,9 @@ export class ModelRepository {
     await inference.queue.laneIdle(old.runner.lane);
     for (const served of old.served) inference.queue.forgetArena(arenaKey(served));
     await this.runners.release(old.runner.lane);
+    this.retiring.delete(old);
     inference.queue.setConcurrency(this.runners.totalCapacity());
+    resetBudget(this.app, this.baseline());
     this.app.log.info({ models: old.served.map((served) => served.model.id), lane: old.runner.lane }, 'released a model no longer served');
   }
 }

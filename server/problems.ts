@@ -22,6 +22,7 @@ export const PROBLEM_KINDS = {
   'image-too-large': { status: 413, title: 'Image too large' },
   'uri-too-long': { status: 414, title: 'URI too long' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
+  'expectation-failed': { status: 417, title: 'Expectation failed' },
   'unprocessable-image': { status: 422, title: 'Unprocessable image' },
   'unprocessable-models-file': { status: 422, title: 'Models file cannot be served' },
   'empty-body': { status: 422, title: 'Empty body' },

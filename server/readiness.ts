@@ -1,14 +1,18 @@
-/** Whether the service should receive traffic: models loaded and warmed, and not shutting down. */
+/**
+ * Whether the service should receive traffic: models loaded and warmed, not shutting down, and room in the memory
+ * budget for a request (a budget with no room would refuse every request while the probe said ready).
+ */
 export class Readiness {
   private reason: string | null = 'models are not loaded yet';
+  private memoryReason: string | null = null;
 
   get ready(): boolean {
-    return this.reason === null;
+    return this.notReadyReason === null;
   }
 
   /** Why the service is not ready, or null when it is. */
   get notReadyReason(): string | null {
-    return this.reason;
+    return this.reason ?? this.memoryReason;
   }
 
   markReady(): void {
@@ -17,5 +21,10 @@ export class Readiness {
 
   markNotReady(reason: string): void {
     this.reason = reason;
+  }
+
+  /** Why the memory budget leaves no room for requests, or null once it does again. */
+  setMemoryShortage(reason: string | null): void {
+    this.memoryReason = reason;
   }
 }

@@ -117,22 +117,27 @@ export function publishModel(app: FastifyInstance, served: ServedModel, warmMs?:
   if (isOnnxFallback(model.engine.backend)) app.log.warn({ model: model.id, backend: model.engine.backend }, onnxFallbackMessage());
 }
 
+/** Capacity under which no request could be admitted (a request's fixed working memory and a small body). */
+const MIN_REQUEST_CAPACITY = 16 * 1024 ** 2;
+
 /**
- * Sets the requests' share of the memory budget from the process's memory now: called once the models are loaded
- * and warmed, and again after every reload (models added or released change the baseline).
+ * Sets the requests' share of the memory budget from the memory the models need: `baseline` is the process with its
+ * models loaded and warmed and no request (server/model-repository.ts keeps it: the start-up RSS plus what each
+ * reload's models added; by default the RSS now, right for a start with nothing else running). The arenas the
+ * inference queue charged stay out of the capacity. A capacity too small for any request makes /readyz fail, with a
+ * log line saying why, instead of a ready server answering every request 503.
  */
-export function resetBudget(app: FastifyInstance): void {
-  const { budget, budgetSource } = app.cityseg;
-  const baseline = process.memoryUsage().rss;
-  budget.setCapacity(requestCapacity(budgetSource.bytes, baseline));
-  app.log[budget.capacity > 0 ? 'info' : 'warn'](
-    {
-      memoryBudget: budgetSource.bytes,
-      budgetSource: budgetSource.source,
-      baselineRss: baseline,
-      requestCapacity: budget.capacity,
-    },
-    `memory budget ${formatBytes(budgetSource.bytes)} (${budgetSource.source}): ${formatBytes(budget.capacity)} for requests ` +
-      `after a baseline of ${formatBytes(baseline)}`,
-  );
+export function resetBudget(app: FastifyInstance, baseline = process.memoryUsage().rss): void {
+  const { budget, budgetSource, readiness, inference } = app.cityseg;
+  budget.setCapacity(requestCapacity(budgetSource.bytes, baseline) - inference.queue.arenaBytes);
+  const facts = { memoryBudget: budgetSource.bytes, budgetSource: budgetSource.source, baselineBytes: baseline, requestCapacity: budget.capacity };
+  const summary = `memory budget ${formatBytes(budgetSource.bytes)} (${budgetSource.source}): ${formatBytes(budget.capacity)} for requests after a baseline of ${formatBytes(baseline)}`;
+  if (budget.capacity < MIN_REQUEST_CAPACITY) {
+    const reason = `the memory budget leaves ${formatBytes(budget.capacity)} for requests (models need ${formatBytes(baseline)} of ${formatBytes(budgetSource.bytes)}): raise CITYSEG_MEMORY_BUDGET or serve fewer models`;
+    readiness.setMemoryShortage(reason);
+    app.log.error(facts, `not ready: ${reason}`);
+    return;
+  }
+  readiness.setMemoryShortage(null);
+  app.log.info(facts, summary);
 }

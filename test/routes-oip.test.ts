@@ -226,6 +226,24 @@ describe('Open Inference Protocol (/v2)', { skip: SHARED_REAL_SKIP }, () => {
       assert.ok(parseAnswer(binary).binary.get('class_ids')?.equals(labelIds));
     });
 
+    it('nested pixel data must have the shape\'s structure: ragged rows and deeper nesting are 400 {"error"}', async () => {
+      const row = (n: number) => Array.from({ length: n }, () => [1, 2, 3]);
+      // 2x3x3 elements in total, but the first row has 2 pixels and the second 4.
+      const cases: [unknown, RegExp][] = [
+        [[row(2), row(4)], /data\[0\] has 2 entries, not 3 entries/],
+        [[row(3)], /data has 1 entries, not 2 entries/],
+        [[row(3), [[1, 2, 3], [4, 5], [6, 7, 8, 9]]], /data\[1\]\[1\] has 2 entries, not 3 entries/],
+        [[row(3), [[1, 2, 3], [4, 5, [6]], [7, 8, 9]]], /deeper than shape \[2, 3, 3\] at data\[1\]\[1\]\[2\]/],
+        [[row(3), [row(3)[0], row(3)[1], 7]], /data\[1\]\[2\] has 7, not 3 entries/],
+      ];
+      for (const [data, detail] of cases) {
+        const res = await infer(SEG, { inputs: [{ name: PIXELS_INPUT, datatype: 'UINT8', shape: [2, 3, 3], data }] });
+        assert.equal(res.statusCode, 400, res.body);
+        assert.match(res.headers['content-type'] as string, /^application\/json/);
+        assert.match(res.json().error, detail);
+      }
+    });
+
     it('logits when asked for by name: FP32 [C, h, w], the same values in JSON and binary, per-output binary_data over the global flag', async () => {
       const outputs = [{ name: 'logits', parameters: { binary_data: true } }, { name: 'class_ids', parameters: { binary_data: false } }];
       const res = await infer(SEG, { inputs: [imageInput(png)], outputs, parameters: { binary_data_output: true } });

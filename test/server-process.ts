@@ -1,6 +1,7 @@
 /** Test helpers: the compiled server (dist/server/main.js) as a child process, its JSON logs, its readiness. */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
+import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { SERVER_MAIN, UNTRAINED_ENV } from './cli-helpers.js';
@@ -68,3 +69,31 @@ export async function waitInFlight(base: string, count: number): Promise<void> {
   }
 }
 
+export interface RawAnswer {
+  /** Everything the server wrote before closing, as text. */
+  text: string;
+  /** Milliseconds from connecting to the server closing the connection. */
+  closedAfterMs: number;
+}
+
+/** Opens a TCP connection, lets `script` write to it, and collects what the server answers until it closes. */
+export function rawExchange(base: string, script: (socket: net.Socket) => Promise<void> | void, limitMs = 15_000): Promise<RawAnswer> {
+  const { hostname, port } = new URL(base);
+  return new Promise((resolve, reject) => {
+    const started = performance.now();
+    const socket = net.connect(Number(port), hostname);
+    let text = '';
+    const guard = setTimeout(() => {
+      socket.destroy();
+      reject(new Error(`the server kept the connection open for ${limitMs} ms; it answered: ${text.slice(0, 200)}`));
+    }, limitMs);
+    socket.setEncoding('latin1');
+    socket.on('data', (chunk: string) => (text += chunk));
+    socket.on('error', () => undefined);
+    socket.on('close', () => {
+      clearTimeout(guard);
+      resolve({ text, closedAfterMs: performance.now() - started });
+    });
+    socket.on('connect', () => void Promise.resolve(script(socket)).catch(() => undefined));
+  });
+}

@@ -7,10 +7,9 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
-import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
-import { readyServer, waitForLog, type Server } from './server-process.js';
+import { rawExchange, readyServer, waitForLog, type RawAnswer, type Server } from './server-process.js';
 import { encodeImage } from './server-helpers.js';
 
 const BUDGET = 1024 ** 3;
@@ -28,35 +27,6 @@ const SETTINGS = {
   CITYSEG_BODY_LIMIT: '8MiB',
   CITYSEG_REQUEST_TIMEOUT_MS: '60000',
 };
-
-interface RawAnswer {
-  /** Everything the server wrote before closing, as text. */
-  text: string;
-  /** Milliseconds from connecting to the server closing the connection. */
-  closedAfterMs: number;
-}
-
-/** Opens a TCP connection, lets `script` write to it, and collects what the server answers until it closes. */
-function rawExchange(base: string, script: (socket: net.Socket) => Promise<void> | void, limitMs = 15_000): Promise<RawAnswer> {
-  const { hostname, port } = new URL(base);
-  return new Promise((resolve, reject) => {
-    const started = performance.now();
-    const socket = net.connect(Number(port), hostname);
-    let text = '';
-    const guard = setTimeout(() => {
-      socket.destroy();
-      reject(new Error(`the server kept the connection open for ${limitMs} ms; it answered: ${text.slice(0, 200)}`));
-    }, limitMs);
-    socket.setEncoding('latin1');
-    socket.on('data', (chunk: string) => (text += chunk));
-    socket.on('error', () => undefined);
-    socket.on('close', () => {
-      clearTimeout(guard);
-      resolve({ text, closedAfterMs: performance.now() - started });
-    });
-    socket.on('connect', () => void Promise.resolve(script(socket)).catch(() => undefined));
-  });
-}
 
 /**
  * A client that announces `announced` body bytes and writes `sent` of them at once without waiting for an answer

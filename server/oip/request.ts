@@ -165,13 +165,32 @@ function shapeOf(value: unknown, input: string): number[] {
 }
 
 /**
- * JSON tensor data: the spec allows it flat or nested row-major; both flatten to the same elements. Nesting
- * deeper than the shape's dimensions is left as array elements, which the element checks refuse (an unbounded
- * flatten of a deeply nested array would overflow the stack).
+ * JSON tensor data: the spec allows it flat or nested row-major; both flatten to the same elements. Nested data must
+ * have the shape's structure exactly (every row as long as its dimension, the elements at the last level): a
+ * ragged array of the right total count would otherwise shift every row after the short one. Nesting deeper than
+ * the shape's dimensions is refused at the last level (no unbounded flatten, which would overflow the stack).
  */
-function flatData(value: unknown, input: string, dimensions: number): unknown[] {
+function flatData(value: unknown, input: string, shape: readonly number[]): unknown[] {
   if (!Array.isArray(value)) throw badRequest(`input "${input}": data must be a JSON array`);
-  return value.some(Array.isArray) ? value.flat(Math.max(0, dimensions - 1)) : value;
+  // Flat data holding an array among its elements is refused by the element checks, naming the element.
+  if (value.length === 0 || !value.every(Array.isArray)) return value;
+  const elements: unknown[] = [];
+  const walk = (level: unknown, depth: number, at: string): void => {
+    if (!Array.isArray(level) || level.length !== shape[depth]) {
+      const found = Array.isArray(level) ? `${level.length} entries` : describeValue(level);
+      throw badRequest(`input "${input}": nested data does not match shape [${shape.join(', ')}]: data${at} has ${found}, not ${shape[depth]} entries`);
+    }
+    if (depth === shape.length - 1) {
+      for (const [i, element] of level.entries()) {
+        if (Array.isArray(element)) throw badRequest(`input "${input}": nested data is deeper than shape [${shape.join(', ')}] at data${at}[${i}]`);
+        elements.push(element);
+      }
+      return;
+    }
+    for (const [i, row] of level.entries()) walk(row, depth + 1, `${at}[${i}]`);
+  };
+  walk(value, 0, '');
+  return elements;
 }
 
 function imageInput(datatype: string, shape: number[], data: unknown, binary: Buffer | undefined): InferInput {
@@ -186,7 +205,7 @@ function imageInput(datatype: string, shape: number[], data: unknown, binary: Bu
     if (elements.length !== 1) throw badRequest(`input "${IMAGE_INPUT}" has shape [1] but its binary data holds ${elements.length} BYTES elements`);
     return { kind: 'image', bytes: elements[0] };
   }
-  const elements = flatData(data, IMAGE_INPUT, shape.length);
+  const elements = flatData(data, IMAGE_INPUT, shape);
   if (elements.length !== 1) throw badRequest(`input "${IMAGE_INPUT}" has shape [1] but data holds ${elements.length} elements`);
   if (typeof elements[0] !== 'string') throw badRequest(`input "${IMAGE_INPUT}": a BYTES element in JSON is a string (the image in base64)`);
   return { kind: 'image', bytes: decodeBase64Element(elements[0], IMAGE_INPUT) };
@@ -209,7 +228,7 @@ function pixelsInput(datatype: string, shape: number[], data: unknown, binary: B
     }
     return { kind: 'pixels', bytes: binary, width, height };
   }
-  const elements = flatData(data, PIXELS_INPUT, shape.length);
+  const elements = flatData(data, PIXELS_INPUT, shape);
   if (elements.length !== count) {
     throw badRequest(`input "${PIXELS_INPUT}": shape [${shape.join(', ')}] has ${count} elements but data holds ${elements.length}`);
   }
