@@ -18,6 +18,7 @@ import { probeVideo } from '../segmentation/video/probe.js';
 import { segmentVideo, type VideoProgress } from '../segmentation/video/run.js';
 import { sampledFrameCount, type FrameSampling } from '../segmentation/video/decode.js';
 import { findVideoTools } from '../segmentation/video/tools.js';
+import { loadSettings } from '../server/config.js';
 import { exists } from './files.js';
 import { VIDEO_FILE_EXTENSIONS } from './inputs.js';
 import { CLI_MAX_PIXELS } from './options.js';
@@ -61,7 +62,7 @@ export async function segmentVideoFile(file: string, stem: string, job: VideoJob
     ...(imageFormats.length > 0 ? [path.join(job.out, `${stem}_frames`)] : []),
   ];
   if (!job.overwrite && (await Promise.all(finals.map(exists))).every(Boolean)) return 'skipped';
-  const tools = findVideoTools();
+  const tools = findVideoTools(loadSettings(process.env, ['ffmpeg', 'ffprobe']));
   const info = await probeVideo(tools, file, {
     maxPixels: CLI_MAX_PIXELS,
     ...CLI_VIDEO_LIMITS,

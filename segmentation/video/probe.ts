@@ -114,7 +114,9 @@ export async function probeVideo(tools: VideoTools, file: string, limits: VideoL
   if (run.timedOut) throw unprocessable(`${name}: ffprobe took over ${PROBE_LIMITS.timeoutMs / 1000} s to read it`);
   if (run.code !== 0) {
     const why = errorLines(run.stderr).replaceAll(file, name) || `ffprobe exited with ${run.code}`;
-    if (/Invalid data found|no such demuxer|Unknown input format/i.test(run.stderr)) throw new VideoError('VIDEO_NOT_RECOGNISED', `${name} is not a video ffmpeg can read (${why})`);
+    // A demuxer that speaks up (`[mov,mp4,… @ 0x…] moov atom not found`) knew the format: the file is broken, not foreign.
+    const recognised = /^\[[\w,]+ @ /m.test(run.stderr);
+    if (!recognised && /Invalid data found|no such demuxer|Unknown input format/i.test(run.stderr)) throw new VideoError('VIDEO_NOT_RECOGNISED', `${name} is not a video ffmpeg can read (${why})`);
     throw unprocessable(`${name} cannot be read as a video (${why})`);
   }
   let output: ProbeOutput;

@@ -1,4 +1,7 @@
-/** Where ffmpeg and ffprobe are: CITYSEG_FFMPEG (ffprobe beside it, or CITYSEG_FFPROBE), else the PATH. */
+/**
+ * Where ffmpeg and ffprobe are: the settings CITYSEG_FFMPEG (ffprobe beside it) and CITYSEG_FFPROBE
+ * (server/config.ts), else the PATH.
+ */
 import { accessSync, constants } from 'node:fs';
 import path from 'node:path';
 import { VideoToolMissingError } from './errors.js';
@@ -8,9 +11,9 @@ export interface VideoTools {
   ffprobe: string;
 }
 
-/** The settings that name the tools, for messages and the settings documentation. */
-export const FFMPEG_ENV = 'CITYSEG_FFMPEG';
-export const FFPROBE_ENV = 'CITYSEG_FFPROBE';
+/** The settings that name the tools (server/config.ts SETTINGS.ffmpeg and .ffprobe), for messages. */
+const FFMPEG_ENV = 'CITYSEG_FFMPEG';
+const FFPROBE_ENV = 'CITYSEG_FFPROBE';
 
 const EXE = process.platform === 'win32' ? '.exe' : '';
 
@@ -35,11 +38,12 @@ function onPath(name: string, env: NodeJS.ProcessEnv): string | undefined {
 const INSTALL_HINT = 'install ffmpeg (Debian/Ubuntu: apt-get install ffmpeg)';
 
 /**
- * The ffmpeg and ffprobe executables for `env`. Throws VideoToolMissingError naming CITYSEG_FFMPEG (or
- * CITYSEG_FFPROBE) when a configured path is not executable or neither tool is on the PATH.
+ * The ffmpeg and ffprobe executables: the configured paths, else found on `env.PATH`. Throws
+ * VideoToolMissingError naming CITYSEG_FFMPEG (or CITYSEG_FFPROBE) when a configured path is not executable or
+ * a tool is not on the PATH.
  */
-export function findVideoTools(env: NodeJS.ProcessEnv = process.env): VideoTools {
-  const configured = env[FFMPEG_ENV]?.trim();
+export function findVideoTools(settings: { ffmpeg?: string; ffprobe?: string }, env: NodeJS.ProcessEnv = process.env): VideoTools {
+  const configured = settings.ffmpeg?.trim();
   let ffmpeg: string | undefined;
   if (configured) {
     if (!isExecutable(configured)) throw new VideoToolMissingError(`${FFMPEG_ENV}=${configured} is not an executable file; ${INSTALL_HINT} or fix ${FFMPEG_ENV}`);
@@ -48,7 +52,7 @@ export function findVideoTools(env: NodeJS.ProcessEnv = process.env): VideoTools
     ffmpeg = onPath('ffmpeg', env);
     if (!ffmpeg) throw new VideoToolMissingError(`video needs ffmpeg, which is not on the PATH: ${INSTALL_HINT} or set ${FFMPEG_ENV} to its path`);
   }
-  const probeConfigured = env[FFPROBE_ENV]?.trim();
+  const probeConfigured = settings.ffprobe?.trim();
   const ffprobe = probeConfigured || path.join(path.dirname(ffmpeg), `ffprobe${EXE}`);
   if (!isExecutable(ffprobe)) {
     const fallback = probeConfigured ? undefined : onPath('ffprobe', env);
