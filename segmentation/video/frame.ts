@@ -4,8 +4,7 @@
  */
 import { blendOverlay, colourise } from '../encode.js';
 import type { LabelSet } from '../labels/types.js';
-import { classStats } from '../stats.js';
-import type { CocoRle } from '../rle.js';
+import { classStats, type ClassStat } from '../stats.js';
 import type { ClassMap, RgbImage } from '../types.js';
 
 /** The formats a video can be written in. */
@@ -26,14 +25,8 @@ export function renderFrame(image: RgbImage, classMap: ClassMap, labelSet: Label
   return format === 'overlay' ? blendOverlay(image, classMap, labelSet, alpha).data : colourise(classMap, labelSet);
 }
 
-/** One class of a frame's line: its index and name, its share of the frame, and with RLE its mask. */
-export interface FrameClass {
-  index: number;
-  name: string;
-  /** Pixels of the class / pixels of the frame. */
-  fraction: number;
-  rle?: CocoRle;
-}
+/** One class of a frame's line: as in /v1/segment's JSON (index, id, name, colour), its share, and with RLE its mask. */
+export type FrameClass = Omit<ClassStat, 'pixels'>;
 
 /** One line of `<name>.jsonl` and of a job's frames.jsonl. */
 export interface FrameLine {
@@ -46,11 +39,6 @@ export interface FrameLine {
 
 /** The line of one frame: classes present by index, each with its share (and COCO RLE with `rle`). */
 export function frameLine(frame: number, time: number, classMap: ClassMap, labelSet: LabelSet, rle: boolean): FrameLine {
-  const classes = classStats(classMap, labelSet, { rle }).map((c) => ({
-    index: c.index,
-    name: c.name,
-    fraction: c.fraction,
-    ...(c.rle ? { rle: c.rle } : {}),
-  }));
+  const classes = classStats(classMap, labelSet, { rle }).map(({ pixels: _pixels, ...rest }) => rest);
   return { frame, time: Math.round(time * 1e6) / 1e6, classes };
 }
