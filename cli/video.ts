@@ -88,6 +88,8 @@ export async function segmentVideoFile(file: string, stem: string, job: VideoJob
       videos: videoFormats.map((format, i) => ({ format, file: partials[i] })),
       jsonl: partials[videoFormats.length],
       signal: stop.signal,
+      // The next frame's pre-processing overlaps this one's forward pass.
+      depth: 2,
       async segment(frame) {
         const result = await segmentImage(job.engine, frame.image, { size: job.size, maxPixels: CLI_MAX_PIXELS }, job.mode);
         if (framesDir) {

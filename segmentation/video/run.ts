@@ -45,11 +45,18 @@ export interface VideoRunOptions {
   onFrame?(frame: DecodedFrame, result: SegmentedFrame, progress: VideoProgress): Promise<void> | void;
   /** Aborting stops at the next frame boundary with VideoStoppedError; the outputs are then incomplete. */
   signal?: AbortSignal;
+  /**
+   * Frames being segmented at once (default 1). 2 lets the next frame's resize and normalisation run on this
+   * thread while the engine's threads run the forward pass of the one before; results are still written in order.
+   */
+  depth?: number;
 }
 
 export interface VideoRunResult {
   frames: number;
   seconds: number;
+  /** Milliseconds this loop waited for the decoder's next frame and for the encoders to take frames. */
+  waits: { decodeMs: number; encodeMs: number };
 }
 
 /**
@@ -68,11 +75,33 @@ export async function segmentVideo(opts: VideoRunOptions): Promise<VideoRunResul
   const jsonl = opts.jsonl === undefined ? undefined : createWriteStream(opts.jsonl);
   const started = performance.now();
   let done = 0;
+  const waits = { decodeMs: 0, encodeMs: 0 };
+  const frames = decodeFrames(opts.tools, opts.file, opts.info, sampling, stop.signal, opts.name);
+  const depth = Math.max(1, opts.depth ?? 1);
+  const inflight: Array<{ frame: DecodedFrame; result: Promise<SegmentedFrame> }> = [];
   try {
-    for await (const frame of decodeFrames(opts.tools, opts.file, opts.info, sampling, stop.signal, opts.name)) {
-      const result = await opts.segment(frame);
+    let decoded = false;
+    for (;;) {
+      while (!decoded && inflight.length < depth && !stop.signal.aborted) {
+        const asked = performance.now();
+        const next = await frames.next();
+        waits.decodeMs += performance.now() - asked;
+        if (next.done) decoded = true;
+        else {
+          const result = opts.segment(next.value);
+          // Awaited in order below; a later frame's failure must not go unhandled meanwhile.
+          result.catch(() => undefined);
+          inflight.push({ frame: next.value, result });
+        }
+      }
+      const oldest = inflight.shift();
+      if (!oldest) break;
+      const { frame } = oldest;
+      const result = await oldest.result;
       if (stop.signal.aborted) throw new VideoStoppedError('stopped');
+      const writing = performance.now();
       await Promise.all(encoders.map((encoder, i) => encoder.write(result.pictures[i])));
+      waits.encodeMs += performance.now() - writing;
       if (jsonl && !jsonl.write(`${JSON.stringify(result.line)}\n`)) await once(jsonl, 'drain');
       done++;
       const seconds = (performance.now() - started) / 1000;
@@ -80,14 +109,19 @@ export async function segmentVideo(opts: VideoRunOptions): Promise<VideoRunResul
       const left = Math.max(0, total - done);
       await opts.onFrame?.(frame, result, { done, total: Math.max(total, done), fps, etaSeconds: fps > 0 ? left / fps : 0 });
     }
+    const finishing = performance.now();
     await Promise.all(encoders.map((encoder) => encoder.finish()));
+    waits.encodeMs += performance.now() - finishing;
     if (jsonl) {
       jsonl.end();
       await once(jsonl, 'close');
     }
-    return { frames: done, seconds: (performance.now() - started) / 1000 };
+    return { frames: done, seconds: (performance.now() - started) / 1000, waits };
   } catch (err) {
     stop.abort();
+    await Promise.allSettled(inflight.map((entry) => entry.result));
+    // Closes the decoder (kills ffmpeg) when the error came from this side.
+    await frames.return(undefined).catch(() => undefined);
     await Promise.all(encoders.map((encoder) => encoder.abort()));
     if (jsonl) {
       jsonl.destroy();
