@@ -4,20 +4,19 @@
  */
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM_SKIP, launchChromium } from './browser-helpers.js';
 import { buildApp } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
 import { loadConfiguredModels } from '../server/load-models.js';
 import { tempDir, UNTRAINED_ENV } from './cli-helpers.js';
 import { testVideo, toolProcessesMentioning } from './video-helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TIMEOUT_MS = 120_000;
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (CI installs Debian's chromium package)`;
+const skip = CHROMIUM_SKIP;
 
 let app: FastifyInstance;
 let browser: Browser;
@@ -42,11 +41,7 @@ before(async () => {
   await app.listen({ port: 0, host: '127.0.0.1' });
   const address = app.server.address();
   assert.ok(address && typeof address === 'object');
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--autoplay-policy=no-user-gesture-required'],
-  });
+  browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   page.on('pageerror', (error) => pageErrors.push(error.message));
   page.on('console', (message) => {

@@ -1,4 +1,5 @@
 /** What a video file is, read by ffprobe before any frame is decoded, and the limits it must fit. */
+import path from 'node:path';
 import { runTool, errorLines } from './process.js';
 import { VideoError } from './errors.js';
 import { PROBE_LIMITS, type VideoLimits } from './limits.js';
@@ -52,6 +53,9 @@ function rotationOf(stream: ProbeStream): number {
   const degrees = fromMatrix ?? Number(stream.tags?.rotate ?? 0);
   return Number.isFinite(degrees) ? (((Math.round(degrees) % 360) + 360) % 360) : 0;
 }
+
+/** A line from a demuxer (`[mov,mp4,… @ 0x…] moov atom not found`): ffmpeg knew the format. */
+const DEMUXER_SPOKE = /^\[[\w,]+ @ /m;
 
 const unprocessable = (message: string) => new VideoError('VIDEO_UNPROCESSABLE', message);
 
@@ -115,7 +119,12 @@ export async function probeVideo(tools: VideoTools, file: string, limits: VideoL
   if (run.code !== 0) {
     const why = errorLines(run.stderr).replaceAll(file, name) || `ffprobe exited with ${run.code}`;
     // A demuxer that speaks up (`[mov,mp4,… @ 0x…] moov atom not found`) knew the format: the file is broken, not foreign.
-    const recognised = /^\[[\w,]+ @ /m.test(run.stderr);
+    let recognised = DEMUXER_SPOKE.test(run.stderr);
+    if (recognised && path.extname(file) !== '') {
+      // The extension alone may have chosen that demuxer (a text file named .mp4): ask again by content only.
+      const byContent = await runTool(tools.ffprobe, ['-v', 'error', '-i', 'pipe:0'], PROBE_LIMITS, file);
+      recognised = byContent.code === 0 || DEMUXER_SPOKE.test(byContent.stderr);
+    }
     if (!recognised && /Invalid data found|no such demuxer|Unknown input format/i.test(run.stderr)) throw new VideoError('VIDEO_NOT_RECOGNISED', `${name} is not a video ffmpeg can read (${why})`);
     throw unprocessable(`${name} cannot be read as a video (${why})`);
   }

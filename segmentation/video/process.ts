@@ -3,6 +3,7 @@
  * owner's signal aborts, and when this process exits; the tail of its stderr is kept for error messages.
  */
 import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import { closeSync, openSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 
 const live = new Set<ChildProcessByStdio<Writable | null, Readable, Readable>>();
@@ -31,6 +32,8 @@ export interface ToolProcess {
 export interface ToolOptions {
   /** Give the child a stdin pipe (the encoder); otherwise stdin is /dev/null. */
   stdin?: boolean;
+  /** Or: the child reads this file as its stdin. */
+  stdinFile?: string;
   signal?: AbortSignal;
   /** Called with each stderr chunk (the decoder reads frame timestamps from it). */
   onStderr?: (text: string) => void;
@@ -38,7 +41,14 @@ export interface ToolOptions {
 
 /** Starts `command args` tracked as above. */
 export function startTool(command: string, args: readonly string[], opts: ToolOptions = {}): ToolProcess {
-  const child = spawn(command, args, { stdio: [opts.stdin ? 'pipe' : 'ignore', 'pipe', 'pipe'] }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+  const stdinFd = opts.stdinFile === undefined ? undefined : openSync(opts.stdinFile, 'r');
+  let child: ChildProcessByStdio<Writable | null, Readable, Readable>;
+  try {
+    child = spawn(command, args, { stdio: [stdinFd ?? (opts.stdin ? 'pipe' : 'ignore'), 'pipe', 'pipe'] }) as ChildProcessByStdio<Writable | null, Readable, Readable>;
+  } finally {
+    // The child holds its own copy of the descriptor.
+    if (stdinFd !== undefined) closeSync(stdinFd);
+  }
   killAllOnExit();
   live.add(child);
   let tail = '';
@@ -74,8 +84,13 @@ export function errorLines(stderr: string): string {
 }
 
 /** Runs `command args` to the end with a time limit, collecting stdout up to `maxBytes`. */
-export async function runTool(command: string, args: readonly string[], limits: { timeoutMs: number; maxBytes: number }): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
-  const tool = startTool(command, args);
+export async function runTool(
+  command: string,
+  args: readonly string[],
+  limits: { timeoutMs: number; maxBytes: number },
+  stdinFile?: string,
+): Promise<{ code: number; stdout: string; stderr: string; timedOut: boolean }> {
+  const tool = startTool(command, args, { stdinFile });
   let stdout = '';
   let timedOut = false;
   const timer = setTimeout(() => {
