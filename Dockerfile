@@ -77,6 +77,11 @@ ENV NODE_ENV=production \
     HOST=0.0.0.0 \
     CITYSEG_CACHE_DIR=/cache
 
+# Video (cityseg segment drive.mp4, POST /v1/jobs) decodes and encodes with Debian's ffmpeg and ffprobe.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg \
+ && rm -rf /var/lib/apt/lists/*
+
 # The app's files stay root-owned (read-only to the server); only the cache is writable by it.
 RUN mkdir -p /cache /weights && chown node:node /cache
 # Before VOLUME: a new named volume starts with the image's /cache, the presets fetched at build time.

@@ -19,6 +19,8 @@ export interface BatchOptions<T> {
   /** Progress-bar label. */
   label: string;
   quiet: boolean;
+  /** No bar over the items (lines only): items draw their own (videos, frame by frame). */
+  noBar?: boolean;
   /** The name the problem line starts with (the input file). */
   nameOf(item: T): string;
   run(item: T): Promise<ItemOutcome>;
@@ -32,7 +34,7 @@ export function failureLine(file: string, err: unknown): string {
 /** Failures found before any job ran (missing inputs, name clashes) count as failed items too. */
 export async function runBatch<T>(items: readonly T[], opts: BatchOptions<T>, earlierFailures = 0): Promise<BatchCounts> {
   const counts: BatchCounts = { processed: 0, skipped: 0, failed: earlierFailures, seconds: 0 };
-  const progress = startProgress({ total: items.length, label: opts.label, quiet: opts.quiet });
+  const progress = startProgress({ total: items.length, label: opts.label, quiet: opts.quiet || opts.noBar });
   const startedMs = performance.now();
   try {
     for (const item of items) {

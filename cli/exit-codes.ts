@@ -7,7 +7,7 @@ export const EXIT = {
   usage: 2,
   /** Weights could not be loaded: missing, corrupt, wrong architecture or class count. */
   weights: 3,
-  /** An input image could not be read or decoded. */
+  /** An input image or video could not be read or decoded. */
   input: 4,
 } as const;
 

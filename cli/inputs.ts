@@ -9,7 +9,10 @@ import { glob, isDynamicPattern } from 'tinyglobby';
 /** Extensions picked up inside directories (globs and named files are taken as given). */
 export const IMAGE_EXTENSIONS = ['png', 'jpg', 'jpeg', 'webp', 'tif', 'tiff', 'gif', 'avif'] as const;
 
-const IMAGE_PATTERN = `**/*.{${IMAGE_EXTENSIONS.join(',')}}`;
+/** Video extensions picked up inside directories too (cli/video.ts segments them frame by frame). */
+export const VIDEO_FILE_EXTENSIONS = ['mp4', 'mov', 'm4v', 'mkv', 'webm', 'avi', 'mpg', 'mpeg', 'ts', 'mts', 'm2ts', 'wmv', 'flv', '3gp', 'ogv', 'y4m'] as const;
+
+const IMAGE_PATTERN = `**/*.{${[...IMAGE_EXTENSIONS, ...VIDEO_FILE_EXTENSIONS].join(',')}}`;
 
 export interface ImageInput {
   file: string;
@@ -50,7 +53,7 @@ async function expandInput(input: string): Promise<ImageInput[] | string> {
   if (stats?.isFile()) return [{ file: input, stem: stemOf(path.basename(input)) }];
   if (stats?.isDirectory()) {
     const found = (await glob(IMAGE_PATTERN, { cwd: input, caseSensitiveMatch: false })).sort();
-    if (found.length === 0) return `directory holds no image (${IMAGE_EXTENSIONS.join(', ')})`;
+    if (found.length === 0) return `directory holds no image (${IMAGE_EXTENSIONS.join(', ')}) or video (${VIDEO_FILE_EXTENSIONS.join(', ')})`;
     return found.map((relative) => ({ file: path.join(input, relative), stem: stemOf(relative) }));
   }
   if (isDynamicPattern(input)) {

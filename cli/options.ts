@@ -26,6 +26,13 @@ export function parsePositiveInt(value: string): number {
   return n;
 }
 
+/** A number above 0 and at most 1000 (a sampling rate in frames per second). */
+export function parsePositiveNumber(value: string): number {
+  const n = Number(value);
+  if (value.trim() === '' || !Number.isFinite(n) || n <= 0 || n > 1000) throw new InvalidArgumentError('expected a number above 0 and at most 1000');
+  return n;
+}
+
 export function parseNonNegativeInt(value: string): number {
   const n = Number(value);
   if (!Number.isInteger(n) || n < 0) throw new InvalidArgumentError('expected a whole number, 0 or more');

@@ -14,6 +14,8 @@ export interface ProgressOptions {
   /** What is counted, e.g. `segment`; shown left of the bar. */
   label: string;
   quiet?: boolean;
+  /** The rate's unit on the bar (default `img/s`). */
+  unit?: string;
   /** Defaults to process.stderr; the bar is drawn only when it is a TTY. */
   stream?: NodeJS.WritableStream & { isTTY?: boolean };
 }
@@ -33,12 +35,12 @@ function plainProgress(stream: NodeJS.WritableStream): Progress {
   };
 }
 
-function barProgress({ total, label, stream }: ProgressOptions & { stream: NodeJS.WritableStream }): Progress {
+function barProgress({ total, label, stream, unit = 'img/s' }: ProgressOptions & { stream: NodeJS.WritableStream }): Progress {
   // MultiBar (even for one bar) because only it can print log lines above the bar without tearing it.
   const bars = new MultiBar(
     {
       stream: stream as NodeJS.WriteStream,
-      format: `${label} [{bar}] {percentage}% | {value}/{total} | {rate} img/s | ETA {eta_formatted}`,
+      format: `${label} [{bar}] {percentage}% | {value}/{total} | {rate} ${unit} | ETA {eta_formatted}`,
       // No terminal modes (hidden cursor, no line wrap) that a Ctrl-C would leave behind; a short bar fits 80 columns.
       hideCursor: false,
       linewrap: true,

@@ -5,12 +5,14 @@ import { WeightsError } from '../model/weights/errors.js';
 import { ConfigError } from '../server/config.js';
 import { ModelsFileError } from '../server/models-file-error.js';
 import { EXIT } from './exit-codes.js';
+import { VideoError } from '../segmentation/video/errors.js';
 
 /** Known error classes and their exit status; the first match wins. */
 const EXIT_CODE_OF: ReadonlyArray<[abstract new (...args: never[]) => Error, number]> = [
   [WeightsError, EXIT.weights],
   [ImageDecodeError, EXIT.input],
   [ImageTooLargeError, EXIT.input],
+  [VideoError, EXIT.input],
   [InvalidArgumentError, EXIT.usage],
   [RangeError, EXIT.usage],
   // A bad --labels value, or one that does not fit the model, is a wrong argument.

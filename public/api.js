@@ -1,4 +1,4 @@
-// HTTP client for the cityseg API (contract: POST /v1/segment, POST /v1/classify, GET /v1/models).
+// HTTP client for the cityseg API (contract: POST /v1/segment, POST /v1/classify, GET /v1/models, /v1/jobs).
 
 /** An API error (problem+json) or a network failure, with the fields the page shows. */
 export class ApiProblem extends Error {
@@ -72,4 +72,26 @@ export async function classifyImage(file, { topk, model }, signal) {
   const query = { topk: String(topk), ...(model ? { model } : {}) };
   const response = await postImage('/v1/classify', query, file, 'application/json', signal);
   return response.json();
+}
+
+/** POST /v1/jobs with the video as the body → the job (id, status, frames…); its Location is /v1/jobs/{id}. */
+export async function startVideoJob(file, model, signal) {
+  const query = { format: 'overlay', ...(model ? { model } : {}) };
+  const headers = { 'content-type': file.type.startsWith('video/') ? file.type : 'application/octet-stream', accept: 'application/json' };
+  const response = await request(`/v1/jobs?${new URLSearchParams(query)}`, { method: 'POST', body: file, headers, signal });
+  return response.json();
+}
+
+/** GET /v1/jobs/{id} → status, frames done/total, frames/s, ETA, error. */
+export async function fetchJob(id, signal) {
+  return (await request(`/v1/jobs/${id}`, { headers: { accept: 'application/json' }, signal })).json();
+}
+
+/** The finished job's overlay MP4 as a Blob, and its per-frame lines. */
+export async function fetchJobResults(id, signal) {
+  const [video, frames] = await Promise.all([
+    request(`/v1/jobs/${id}/result`, { signal }).then((response) => response.blob()),
+    request(`/v1/jobs/${id}/frames.jsonl`, { signal }).then((response) => response.text()),
+  ]);
+  return { video, lines: frames.split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line)) };
 }

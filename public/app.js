@@ -2,6 +2,7 @@
 import { ApiProblem, classifyImage, fetchModels, segmentImage } from './api.js';
 import { classMapFromStats, imagePixels, pngOf, viewPixels } from './mask.js';
 import { formatPercent, renderLegend, renderModelInfo, renderProblems, renderTopK, untrainedWarning } from './render.js';
+import { hideVideo, isVideo, runVideo } from './video.js';
 
 const $ = (id) => document.getElementById(id);
 const MODELS_RETRY_MS = 2000;
@@ -181,8 +182,33 @@ async function run() {
   setBusy(false, problems.length ? '' : statusLine(state.stats));
 }
 
+/** A video goes to a job (public/video.js); the image views are hidden meanwhile. */
+async function chooseVideo(file) {
+  state.controller?.abort();
+  const controller = new AbortController();
+  state.controller = controller;
+  state.file = null;
+  renderProblems($('error'), []);
+  $('results').hidden = true;
+  $('panels').hidden = true;
+  $('file-name').textContent = file.name;
+  setBusy(false, '');
+  try {
+    await runVideo(file, options().model, controller.signal);
+  } catch (problem) {
+    if (controller.signal.aborted) return;
+    if (!(problem instanceof ApiProblem)) throw problem;
+    renderProblems($('error'), [problem]);
+  }
+}
+
 function choose(file) {
   if (!file) return;
+  if (isVideo(file)) {
+    chooseVideo(file);
+    return;
+  }
+  hideVideo();
   state.file = file;
   showInput(file);
   run();

@@ -47,7 +47,8 @@ function rgbPng(rgb: Uint8Array, width: number, height: number): Promise<Buffer>
   return sharp(rgb, { raw: { width, height, channels: 3 } }).png(MASK_PNG).toBuffer();
 }
 
-function colourise(map: ClassMap, labelSet: LabelSet): Uint8Array {
+/** The class map in the label set's colours: RGB bytes, `width * height * 3` (values that are no class are black). */
+export function colourise(map: ClassMap, labelSet: LabelSet): Uint8Array {
   const { rgb } = colourTable(labelSet);
   const out = new Uint8Array(map.data.length * 3);
   for (let p = 0; p < map.data.length; p++) {

@@ -4,6 +4,7 @@ import type { LoadedModel } from '../model/loaded-model.js';
 import { classifyRoutes } from '../routes/classify.js';
 import { docsRoutes } from '../routes/docs.js';
 import { healthRoutes } from '../routes/health.js';
+import { jobsRoutes } from '../routes/jobs.js';
 import { metricsRoutes } from '../routes/metrics.js';
 import { modelsRoutes } from '../routes/models.js';
 import { oipInferRoutes } from '../routes/oip/infer.js';
@@ -181,6 +182,8 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
     });
     await imageScope.register(oipInferRoutes);
   });
+  // Video jobs in their own scope: their body is a stream written to disk under its own limit.
+  await app.register(jobsRoutes);
   await app.register(webRoutes);
 
   if (deps.models) await serveModels(app, deps.models);

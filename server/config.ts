@@ -9,6 +9,7 @@ import { PRECISIONS, precisionProblem, type Precision } from '../model/quantize/
 import { DOWNLOAD_LIMITS } from '../model/weights/download-limits.js';
 import type { FetchOptions } from '../model/weights/source.js';
 import { DEFAULT_MAX_FORWARD_PASSES } from '../segmentation/inference-modes/options.js';
+import { SERVER_VIDEO_LIMITS } from '../segmentation/video/limits.js';
 
 export type SegmentationArch = Extract<ArchName, `lraspp_${string}`>;
 export type ClassifierArch = Extract<ArchName, `mobilenet_${string}`>;
@@ -98,6 +99,24 @@ export interface ServerConfig {
   models?: string;
   /** Bearer token of POST /v1/admin/reload; absent → the admin route does not exist (404). */
   adminToken?: string;
+  /** The ffmpeg executable (video); absent → `ffmpeg` on the PATH. */
+  ffmpeg?: string;
+  /** The ffprobe executable; absent → beside ffmpeg, else on the PATH. */
+  ffprobe?: string;
+  /** Where video jobs keep their uploads and results; absent → `<cache dir>/jobs`. */
+  jobsDir?: string;
+  /** Largest video upload of POST /v1/jobs, bytes. */
+  jobUploadLimit: number;
+  /** Most frames a job's video may hold. */
+  jobMaxFrames: number;
+  /** Longest a job's video may last, seconds. */
+  jobMaxSeconds: number;
+  /** Video jobs waiting or running at once; one more is a 429. */
+  jobConcurrency: number;
+  /** Jobs kept (any state, results included); one more is a 503 until one expires or is deleted. */
+  jobMaxStored: number;
+  /** How long a finished job's results are kept. */
+  jobTtlMs: number;
 }
 
 export type SettingName = keyof ServerConfig;
@@ -285,6 +304,15 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   corsOrigins: { env: 'CITYSEG_CORS_ORIGINS', flag: 'cors-origins', parse: originList, help: 'comma-separated origins allowed by CORS; absent → CORS off' },
   models: { env: 'CITYSEG_MODELS', flag: 'models', parse: nonEmpty, help: 'model repository file (YAML or JSON: models: [{name, arch, weights, ...}]); absent → one segmentation model and one classifier from the flags above' },
   adminToken: { env: 'CITYSEG_ADMIN_TOKEN', flag: 'admin-token', parse: nonEmpty, help: 'Bearer token of POST /v1/admin/reload (re-reads the models file); absent → the admin route is off' },
+  ffmpeg: { env: 'CITYSEG_FFMPEG', flag: 'ffmpeg', parse: nonEmpty, help: 'the ffmpeg executable for video (ffprobe is looked for beside it); absent → ffmpeg on the PATH' },
+  ffprobe: { env: 'CITYSEG_FFPROBE', flag: 'ffprobe', parse: nonEmpty, help: 'the ffprobe executable; absent → beside ffmpeg, else on the PATH' },
+  jobsDir: { env: 'CITYSEG_JOBS_DIR', flag: 'jobs-dir', parse: nonEmpty, help: 'where video jobs keep uploads and results (kept across restarts until they expire); absent → <cache dir>/jobs' },
+  jobUploadLimit: { env: 'CITYSEG_JOB_UPLOAD_LIMIT', flag: 'job-upload-limit', parse: byteSize, fallback: 512 * 1024 ** 2, help: 'largest video upload to POST /v1/jobs (bytes, or e.g. 512MiB)' },
+  jobMaxFrames: { env: 'CITYSEG_JOB_MAX_FRAMES', flag: 'job-max-frames', parse: integer(1, 10_000_000), fallback: SERVER_VIDEO_LIMITS.maxFrames, help: 'most frames a video job may hold (413 above)' },
+  jobMaxSeconds: { env: 'CITYSEG_JOB_MAX_SECONDS', flag: 'job-max-seconds', parse: integer(1, 7 * 86_400), fallback: SERVER_VIDEO_LIMITS.maxSeconds, help: 'longest video a job may take, seconds (413 above)' },
+  jobConcurrency: { env: 'CITYSEG_JOB_CONCURRENCY', flag: 'job-concurrency', parse: integer(1, 64), fallback: 1, help: 'video jobs waiting or running at once (429 with Retry-After above)' },
+  jobMaxStored: { env: 'CITYSEG_JOB_MAX_STORED', flag: 'job-max-stored', parse: integer(1, 100_000), fallback: 50, help: 'video jobs kept with their results (503 with Retry-After above)' },
+  jobTtlMs: { env: 'CITYSEG_JOB_TTL_MS', flag: 'job-ttl-ms', parse: integer(1000, 30 * 24 * 60 * MINUTE_MS), fallback: 60 * MINUTE_MS, help: 'how long a finished video job and its results are kept' },
 };
 
 /**

@@ -9,6 +9,7 @@ import type { InferenceSize } from '../segmentation/preprocess.js';
 import { InferenceQueue, type JobRunner, type QueueOptions, type SubmitOptions } from './inference-queue.js';
 import { encodeOutput, type OutputFormatName, type OverlayFormat } from '../segmentation/output-formats.js';
 import type { ModelRegistry } from './model-registry.js';
+import { frameLine, renderFrame, type FrameClass, type VideoFormat } from '../segmentation/video/frame.js';
 import { encodeSegmentResponse, SEGMENTATION_OUTPUTS, type OipSegmentRequest } from './oip/response.js';
 
 /** What a segmentation request wants back: a format of the output table and its options. */
@@ -40,6 +41,8 @@ export interface SegmentJob {
   probe?: ImageProbe;
   /** Answer an Open Inference Protocol response (server/oip) instead of `output`'s format. */
   oip?: OipSegmentRequest;
+  /** A video job's frame: answer the frame drawn in a video format (raw RGB) and its classes, instead of `output`'s format. */
+  frame?: { format: VideoFormat; alpha: number; rle: boolean };
 }
 
 export interface ClassifyJob {
@@ -81,6 +84,8 @@ export interface SegmentAnswer {
   json?: ReturnType<typeof segmentationBody>;
   /** Open Inference Protocol answers with a binary tail: the JSON header's length in `body`. */
   inferenceHeaderLength?: number;
+  /** A video frame's classes and shares (SegmentJob.frame); `body` is then the drawn frame, RGB. */
+  frameClasses?: FrameClass[];
 }
 
 export interface ClassifyAnswer {
@@ -135,6 +140,12 @@ async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<Se
   if (job.oip) {
     const { body, contentType, headerLength } = encodeSegmentResponse(outcome, labelSet, job.oip);
     return { ...common, body, contentType, inferenceHeaderLength: headerLength, timings: { ...outcome.timings, encodeMs: performance.now() - started } };
+  }
+  if (job.frame) {
+    const { format, alpha, rle } = job.frame;
+    const body = renderFrame(outcome.image, classMap, labelSet, format, alpha);
+    const frameClasses = frameLine(0, 0, classMap, labelSet, rle).classes;
+    return { ...common, body, frameClasses, contentType: 'application/octet-stream', timings: { ...outcome.timings, encodeMs: performance.now() - started } };
   }
   if (job.output.format === 'json') {
     const json = segmentationBody(outcome, options);

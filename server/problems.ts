@@ -24,6 +24,7 @@ export const PROBLEM_KINDS = {
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
   'expectation-failed': { status: 417, title: 'Expectation failed' },
   'unprocessable-image': { status: 422, title: 'Unprocessable image' },
+  'unprocessable-video': { status: 422, title: 'Unprocessable video' },
   'unprocessable-models-file': { status: 422, title: 'Models file cannot be served' },
   'empty-body': { status: 422, title: 'Empty body' },
   'too-many-requests': { status: 429, title: 'Too many requests' },

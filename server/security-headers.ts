@@ -8,7 +8,8 @@ import type { FastifyPluginAsync } from 'fastify';
 /**
  * Content-Security-Policy of every response. The web page (public/) and Swagger UI (/docs) load their scripts and
  * styles from files, so neither inline script nor inline style is allowed; images come from the page itself, from
- * `blob:` (the uploaded image and the returned mask) and `data:` (icons in swagger-ui.css). Nothing may frame them.
+ * `blob:` (the uploaded image and the returned mask) and `data:` (icons in swagger-ui.css); video from the page and
+ * `blob:` (a video job's result). Nothing may frame them.
  */
 export const CONTENT_SECURITY_POLICY = {
   'default-src': ["'self'"],
@@ -17,6 +18,7 @@ export const CONTENT_SECURITY_POLICY = {
   'script-src-attr': ["'none'"],
   'style-src': ["'self'"],
   'img-src': ["'self'", 'data:', 'blob:'],
+  'media-src': ["'self'", 'blob:'],
   'font-src': ["'self'", 'data:'],
   'connect-src': ["'self'"],
   'object-src': ["'none'"],

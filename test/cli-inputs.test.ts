@@ -46,7 +46,7 @@ describe('collectImageInputs', () => {
     ]);
     assert.deepEqual(problems, [
       { input: at('missing.png'), reason: 'no such file or directory' },
-      { input: at('empty'), reason: 'directory holds no image (png, jpg, jpeg, webp, tif, tiff, gif, avif)' },
+      { input: at('empty'), reason: 'directory holds no image (png, jpg, jpeg, webp, tif, tiff, gif, avif) or video (mp4, mov, m4v, mkv, webm, avi, mpg, mpeg, ts, mts, m2ts, wmv, flv, 3gp, ogv, y4m)' },
       { input: `${dir}/*.gif`, reason: 'pattern matches no file' },
     ]);
   });

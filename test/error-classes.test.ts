@@ -61,6 +61,9 @@ const SAMPLES: Record<string, unknown[]> = {
   HttpProblem: ['bad-parameter', 'querystring/size must be ≥ 32'],
   ModelsFileError: ['/etc/cityseg/models.yaml', 'model "voc": unknown key "wieghts"'],
   NoModelsFileError: [],
+  VideoError: ['VIDEO_UNPROCESSABLE', 'drive.mp4 declares 300 frames but holds 120: truncated or corrupt'],
+  VideoToolMissingError: ['video needs ffmpeg, which is not on the PATH'],
+  VideoStoppedError: ['stopped'],
 };
 
 async function compiledModules(dir: string): Promise<string[]> {

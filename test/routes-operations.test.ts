@@ -89,7 +89,8 @@ describe('operations endpoints', () => {
     const doc = res.body;
     assert.equal(doc.openapi, '3.0.3');
     assert.deepEqual(Object.keys(doc.paths).sort(), [
-      '/healthz', '/metrics', '/readyz', '/v1/classify', '/v1/models', '/v1/models/{name}', '/v1/segment',
+      '/healthz', '/metrics', '/readyz', '/v1/classify', '/v1/jobs', '/v1/jobs/{id}', '/v1/jobs/{id}/frames.jsonl', '/v1/jobs/{id}/result',
+      '/v1/models', '/v1/models/{name}', '/v1/segment',
       '/v2', '/v2/health/live', '/v2/health/ready', '/v2/models/{name}', '/v2/models/{name}/infer', '/v2/models/{name}/ready',
     ]);
     const segment = doc.paths['/v1/segment'].post;
@@ -107,7 +108,7 @@ describe('operations endpoints', () => {
       segment.responses['413'].content['application/problem+json'].schema,
       { $ref: '#/components/schemas/Problem' },
     );
-    assert.deepEqual(Object.keys(doc.components.schemas).sort(), ['Model', 'ModelSummary', 'Problem', 'Segmentation']);
+    assert.deepEqual(Object.keys(doc.components.schemas).sort(), ['Model', 'ModelSummary', 'Problem', 'Segmentation', 'VideoJob']);
     assert.deepEqual(doc.paths['/v1/models/{name}'].get.responses['404'].content['application/problem+json'].schema, { $ref: '#/components/schemas/Problem' });
   });
 

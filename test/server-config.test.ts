@@ -35,6 +35,12 @@ describe('loadConfig', () => {
       metricsAuth: false,
       rateLimitMax: 0,
       rateLimitWindowMs: 60_000,
+      jobUploadLimit: 512 * 1024 ** 2,
+      jobMaxFrames: 18_000,
+      jobMaxSeconds: 600,
+      jobConcurrency: 1,
+      jobMaxStored: 50,
+      jobTtlMs: 3_600_000,
     });
   });
 
@@ -77,6 +83,15 @@ describe('loadConfig', () => {
       PORT: '0',
       HOST: '127.0.0.1',
       LOG_LEVEL: 'silent',
+      CITYSEG_FFMPEG: '/opt/ffmpeg/bin/ffmpeg',
+      CITYSEG_FFPROBE: '/opt/ffmpeg/bin/ffprobe',
+      CITYSEG_JOBS_DIR: '/srv/jobs',
+      CITYSEG_JOB_UPLOAD_LIMIT: '100MB',
+      CITYSEG_JOB_MAX_FRAMES: '900',
+      CITYSEG_JOB_MAX_SECONDS: '60',
+      CITYSEG_JOB_CONCURRENCY: '2',
+      CITYSEG_JOB_MAX_STORED: '10',
+      CITYSEG_JOB_TTL_MS: '60000',
     });
     assert.deepEqual(config, {
       arch: 'lraspp_mobilenet_v3_small',
@@ -119,6 +134,15 @@ describe('loadConfig', () => {
       metricsAuth: false,
       rateLimitMax: 0,
       rateLimitWindowMs: 60_000,
+      ffmpeg: '/opt/ffmpeg/bin/ffmpeg',
+      ffprobe: '/opt/ffmpeg/bin/ffprobe',
+      jobsDir: '/srv/jobs',
+      jobUploadLimit: 100_000_000,
+      jobMaxFrames: 900,
+      jobMaxSeconds: 60,
+      jobConcurrency: 2,
+      jobMaxStored: 10,
+      jobTtlMs: 60_000,
     });
   });
 

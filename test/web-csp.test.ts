@@ -5,17 +5,16 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { once } from 'node:events';
-import { existsSync } from 'node:fs';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM_SKIP, launchChromium } from './browser-helpers.js';
 import { buildApp } from '../server/app.js';
 import { testConfig } from './server-helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const TIMEOUT_MS = 60_000;
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (CI installs Debian's chromium package)`;
+const skip = CHROMIUM_SKIP;
 
 let app: FastifyInstance;
 let browser: Browser;
@@ -45,11 +44,7 @@ before(async () => {
   const address = app.server.address();
   assert.ok(address && typeof address === 'object');
   baseUrl = `http://127.0.0.1:${address.port}`;
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
 });
 
 after(async () => {

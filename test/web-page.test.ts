@@ -1,19 +1,19 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
+import { CHROMIUM_SKIP, launchChromium } from './browser-helpers.js';
 import sharp from 'sharp';
 import { buildApp } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
 import { loadConfiguredModels } from '../server/load-models.js';
 import { UNTRAINED_ENV } from './cli-helpers.js';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = new URL('./artifacts/', import.meta.url);
 const IMAGE = { width: 160, height: 96 };
 const TIMEOUT_MS = 60_000;
-const skip = existsSync(CHROMIUM) ? false : `${CHROMIUM} is absent (CI installs Debian's chromium package)`;
+const skip = CHROMIUM_SKIP;
 
 let app: FastifyInstance;
 let browser: Browser;
@@ -69,11 +69,7 @@ before(async () => {
   assert.ok(address && typeof address === 'object');
   baseUrl = `http://127.0.0.1:${address.port}`;
 
-  const { chromium } = await import('playwright-core');
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--headless', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run'],
-  });
+  browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   page.on('pageerror', (error) => pageErrors.push(error.message));
   page.on('request', (req) => {

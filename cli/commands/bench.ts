@@ -8,6 +8,7 @@ import { untrainedNumClasses } from '../../model/descriptor.js';
 import { benchHttp, benchSoak, type HttpRow, type SoakRow } from '../bench/http.js';
 import { benchInt8, formatInt8Row, type Int8Row } from '../bench/int8.js';
 import { benchModelOnly, type ModelOnlyRow } from '../bench/model-only.js';
+import { benchVideo, type VideoRow } from '../bench/video.js';
 import { benchPeers, peersAvailable, type PairedRow, type PeerRow } from '../bench/peers.js';
 import { loadAverage, parseSize } from '../bench/stats.js';
 import { REQUEST_STAGES } from '../../segmentation/stages.js';
@@ -15,7 +16,7 @@ import { SETTINGS } from '../../server/config.js';
 import { parseArch, parseNonNegativeInt, parsePositiveInt, settingOption } from '../options.js';
 
 /** A row, with the 1-minute load average when it finished (the machine may be shared with other work). */
-type Row = (ModelOnlyRow | HttpRow | PeerRow | PairedRow | SoakRow | Int8Row) & { load_1m?: number };
+type Row = (ModelOnlyRow | HttpRow | PeerRow | PairedRow | SoakRow | Int8Row | VideoRow) & { load_1m?: number };
 
 const withLoad = <T extends object>(row: T): T & { load_1m: number } => ({ ...row, load_1m: loadAverage() });
 
@@ -39,6 +40,9 @@ interface BenchFlags {
   soakSize: string;
   httpSize: string;
   int8?: string;
+  video?: string;
+  videoSize: number;
+  every?: number;
 }
 
 const DEFAULT_ARCHS: ArchName[] = ['lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'];
@@ -120,6 +124,13 @@ function printTable(rows: Row[], ratios: Record<string, number | null>): void {
   const lines = rows.flatMap((r) => {
     const load = r.load_1m === undefined ? '' : `  load ${r.load_1m}`;
     if (r.kind === 'int8') return `${formatInt8Row(r)}${load}`;
+    if (r.kind === 'video') {
+      const ms = r.per_frame_ms;
+      return [
+        `video       ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.inference_size.padEnd(10)} ${r.frames_per_s} frames/s = ${pct(r.share_of_model_only)} of model-only ${r.model_only_per_s} img/s  peak RSS ${r.peak_rss_mb} MB  (${r.video})${load}`,
+        `              per frame (ms): decode wait ${ms.decode_wait}, preprocess ${ms.preprocess}, forward ${ms.forward}, postprocess ${ms.postprocess}, overlay+stats ${ms.render}, encode wait ${ms.encode_wait}`,
+      ];
+    }
     if (r.kind === 'soak') return `soak        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} ${r.requests} requests at c=4, errors ${r.errors}: RSS ${r.rss_after_warmup_mb} -> ${r.rss_end_mb} MB (${r.rss_growth_pct}%), peak ${r.peak_rss_mb} MB${load}`;
     if (r.kind === 'http') {
       return [
@@ -156,6 +167,13 @@ async function run(flags: BenchFlags): Promise<void> {
   const rows: Row[] = [];
   const versions = await runtimeVersions();
   if (versions.onnxruntime_missing) log(`warning: ${versions.onnxruntime_missing}`);
+  if (flags.video) {
+    log(`video ${flags.video} at size ${flags.videoSize}...`);
+    rows.push(withLoad(await benchVideo({ file: flags.video, engine: engines[0], arch: archs[0], numClasses, size: flags.videoSize, every: flags.every })));
+    if (flags.json) process.stdout.write(`${JSON.stringify({ machine: machineDescription(), versions, results: rows }, null, 2)}\n`);
+    else printTable(rows, {});
+    return;
+  }
   if (!flags.httpOnly) {
     for (const arch of archs) {
       for (const [height, width] of sizes) {
@@ -225,6 +243,9 @@ export function benchCommand(): Command {
     .option('--warmup <n>', 'untimed runs first', parsePositiveInt, 2)
     .option('--peers', 'also time PyTorch eager and ONNX Runtime on torchvision\'s own export (needs /usr/bin/python3 with torch)')
     .option('--int8 <dir>', 'also int8 beside fp32 (onnx): p50, and agreement with fp32 on the street images in dir (README "INT8 (opt-in)")')
+    .option('--video <file>', 'only the video row: FILE through decode → segmentation → overlay → H.264 encode, frames/s beside model-only at the same size, per-stage ms, peak RSS')
+    .option('--video-size <n>', 'inference long side of the video row', parsePositiveInt, 1024)
+    .option('--every <n>', 'video row: segment every n-th frame (all are decoded)', parsePositiveInt)
     .option('--concurrency <list>', 'HTTP concurrency levels', '1,4')
     .option('--requests <n>', 'HTTP requests per concurrency level', parsePositiveInt, 16)
     .option('--http-size <HxW>', 'size of the JPEG the HTTP rows post', '1024x2048')
@@ -237,6 +258,7 @@ export function benchCommand(): Command {
 Examples:
   cityseg bench                                   # default engine, both archs and sizes, HTTP at c=1,4
   cityseg bench --engine all --peers              # every engine, plus PyTorch and ONNX Runtime peers
+  cityseg bench --video drive.mp4 --video-size 1024  # a video end to end: frames/s, stage costs, peak RSS
   cityseg bench --model-only --int8 street/       # int8 beside fp32: speed and agreement on street/'s images
   cityseg bench --json --model-only --arch lraspp_mobilenet_v3_large --num-classes 19 --size 512x1024`)
     .action(run);

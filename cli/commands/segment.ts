@@ -9,14 +9,17 @@ import { segmentImage } from '../../segmentation/pipeline.js';
 import { checkBatch, formatSummary, runBatch, type ItemOutcome } from '../batch.js';
 import { chooseCommandWeights, loadChosenModel, withModel } from '../command-model.js';
 import { exists, writeFileAtomic } from '../files.js';
+import { isVideoFile, segmentVideoFile } from '../video.js';
 import { addInferenceModeOptions, INFERENCE_MODE_HELP, inferenceModeFrom, type InferenceModeFlags } from '../inference-mode-options.js';
-import { collectImageInputs, withUniqueStems, type ImageInput } from '../inputs.js';
+import { collectImageInputs, VIDEO_FILE_EXTENSIONS, withUniqueStems, type ImageInput } from '../inputs.js';
 import {
   addModelOptions,
   addPrecisionOptions,
   addSegmentationOptions,
   CLI_MAX_PIXELS,
   parseFraction,
+  parsePositiveInt,
+  parsePositiveNumber,
   type ModelFlags,
   type SegmentationFlags,
 } from '../options.js';
@@ -31,6 +34,10 @@ interface SegmentFlags extends ModelFlags, SegmentationFlags, InferenceModeFlags
   rle?: boolean;
   overwrite?: boolean;
   quiet?: boolean;
+  frames?: boolean;
+  fps?: number;
+  every?: number;
+  maxFrames?: number;
 }
 
 interface SegmentJob {
@@ -48,6 +55,20 @@ async function pendingFormats(image: ImageInput, flags: SegmentFlags): Promise<S
 }
 
 async function segmentOne(image: ImageInput, { model, flags, context, mode }: SegmentJob): Promise<ItemOutcome> {
+  if (isVideoFile(image.file)) {
+    return segmentVideoFile(image.file, image.stem, {
+      engine: model.engine,
+      size: flags.inferenceSize,
+      mode,
+      formats: flags.format,
+      context,
+      out: flags.out,
+      sampling: { fps: flags.fps, every: flags.every, maxFrames: flags.maxFrames },
+      frames: flags.frames ?? false,
+      overwrite: flags.overwrite ?? false,
+      quiet: flags.quiet ?? false,
+    });
+  }
   const formats = await pendingFormats(image, flags);
   if (formats.length === 0) return 'skipped';
   const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.inferenceSize, maxPixels: CLI_MAX_PIXELS }, mode);
@@ -58,13 +79,17 @@ async function segmentOne(image: ImageInput, { model, flags, context, mode }: Se
 }
 
 async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command): Promise<void> {
-  if (flags.rle && !flags.format.includes('json')) cmd.error("error: --rle adds RLE masks to the json output; add json to --format", { exitCode: 2 });
+  if (flags.fps !== undefined && flags.every !== undefined) cmd.error('error: --fps and --every both choose the frames of a video; give one', { exitCode: 2 });
   const mode = inferenceModeFrom(flags);
   // Without --weights, --labels or --num-classes: the default preset and its label set (VOC), where it can be had.
   const choice = await chooseCommandWeights(flags, 'segmentation', flags.numClasses, flags.labels);
   const named: LabelSet | undefined = choice.labels === undefined ? undefined : await labelSetFor(choice.labels);
   const { images, problems } = withUniqueStems(await collectImageInputs(inputs));
   for (const problem of problems) process.stderr.write(`cityseg: ${problem.input}: ${problem.reason}\n`);
+  const hasVideo = images.some((image) => isVideoFile(image.file));
+  if (flags.rle && !flags.format.includes('json') && !hasVideo) {
+    cmd.error('error: --rle adds RLE masks to the json output (and to a video\'s .jsonl); add json to --format', { exitCode: 2 });
+  }
 
   // Before loading: a label set that does not fit the model is a usage error, found without waiting.
   if (named) checkClassCount(named, choice.numClasses ?? flags.numClasses ?? named.classes.length);
@@ -80,7 +105,7 @@ async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command
     };
     return runBatch(
       images,
-      { label: 'segment', quiet: flags.quiet ?? false, nameOf: (image) => image.file, run: (image) => segmentOne(image, job) },
+      { label: 'segment', quiet: flags.quiet ?? false, noBar: hasVideo, nameOf: (image) => image.file, run: (image) => segmentOne(image, job) },
       problems.length,
     );
   });
@@ -90,7 +115,7 @@ async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command
 
 export function segmentCommand(): Command {
   const cmd = new Command('segment')
-    .argument('<input...>', 'image files, folders (searched recursively for images) or glob patterns')
+    .argument('<input...>', 'image or video files, folders (searched recursively for images and videos) or glob patterns')
     .requiredOption('--out <dir>', 'output folder; images found in a folder INPUT keep their sub-folders')
     .addOption(
       new Option('--format <list>', `comma-separated outputs: ${SEGMENT_FORMATS.join(', ')}`)
@@ -99,7 +124,11 @@ export function segmentCommand(): Command {
     )
     .addOption(new Option('--alpha <0..1>', 'opacity of the colours in the overlay').argParser(parseFraction).default(0.5))
     .addOption(new Option('--overlay-format <jpeg|png>', 'file format of the overlay').argParser(parseOverlayFormat).default('jpeg'))
-    .option('--rle', 'add per-class COCO RLE masks to the json output')
+    .option('--rle', "add per-class COCO RLE masks to the json output and to each video frame's .jsonl line")
+    .option('--frames', "videos: also write each frame's masks in the image formats, under <stem>_frames/")
+    .addOption(new Option('--fps <F>', 'videos: segment F frames per second (default: every frame)').argParser(parsePositiveNumber))
+    .addOption(new Option('--every <N>', 'videos: segment every N-th frame').argParser(parsePositiveInt))
+    .addOption(new Option('--max-frames <N>', 'videos: segment at most N frames').argParser(parsePositiveInt))
     .option('--overwrite', 'write outputs that already exist again (default: skip them)')
     .option('--quiet', 'no progress bar, no summary (failed files are still reported)');
   addSegmentationOptions(cmd);
@@ -112,6 +141,12 @@ export function segmentCommand(): Command {
 Outputs per image (stem = file name without extension):
 ${SEGMENT_FORMATS.map((format) => `  ${format.padEnd(13)} <stem>${OUTPUT_FORMATS[format].suffix({ overlayFormat: 'jpeg' })}`).join('\n')}
 
+Outputs per video (${VIDEO_FILE_EXTENSIONS.join(', ')}; needs ffmpeg on the PATH or CITYSEG_FFMPEG):
+  overlay, color  <stem>_overlay.mp4, <stem>_color.mp4: H.264 MP4 with the input's size, rate and frames
+  always          <stem>.jsonl: per frame {frame, time, classes: [{index, name, fraction, rle?}]}
+  --frames        <stem>_frames/000000<suffix>: each frame in the other formats above
+Ctrl-C during a video stops at a frame boundary and leaves none of that video's outputs (exit status 130).
+
 ${INFERENCE_MODE_HELP.trim()}
 
 A file that cannot be read or decoded is reported (file: reason) and skipped; the others are still
@@ -122,6 +157,8 @@ into the cache; where it cannot be had, or with --weights none, the untrained se
 
 Examples:
   cityseg segment --out masks street.jpg
+  cityseg segment --format overlay --out out drive.mp4
+  cityseg segment --format overlay,json --rle --fps 2 --out out dashcam/
   cityseg segment --weights lraspp_cityscapes.pth --out masks street.jpg
   cityseg segment --format labelIds --out preds leftImg8bit/val
   cityseg segment --mode slide --size native --format labelIds,json --out out panorama.jpg

@@ -1,0 +1,112 @@
+/**
+ * The video row of `cityseg bench --video FILE`: the file through the CLI's whole video path (ffmpeg decode →
+ * segmentation → overlay → ffmpeg H.264 encode, JSONL), its frames/s beside model-only throughput at the same
+ * inference size, each stage's cost per frame, and the process's peak RSS (ffmpeg's own processes not included).
+ */
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import type { EngineName } from '../../model/engines/engine.js';
+import { loadModel } from '../../model/load-model.js';
+import type { ArchName } from '../../model/loaded-model.js';
+import { cityscapes } from '../../segmentation/labels/index.js';
+import { segmentImage } from '../../segmentation/pipeline.js';
+import { inferenceDims } from '../../segmentation/preprocess.js';
+import { frameLine, renderFrame } from '../../segmentation/video/frame.js';
+import { CLI_VIDEO_LIMITS } from '../../segmentation/video/limits.js';
+import { probeVideo } from '../../segmentation/video/probe.js';
+import { segmentVideo } from '../../segmentation/video/run.js';
+import { findVideoTools } from '../../segmentation/video/tools.js';
+import { loadSettings } from '../../server/config.js';
+import { benchModelOnly } from './model-only.js';
+
+export interface VideoBenchCase {
+  file: string;
+  engine: EngineName | 'auto';
+  arch: ArchName;
+  numClasses: number;
+  /** Inference long side. */
+  size: number;
+  /** Segment every N-th frame (all are still decoded). */
+  every?: number;
+}
+
+export interface VideoRow {
+  kind: 'video';
+  engine: EngineName;
+  arch: ArchName;
+  video: string;
+  frames: number;
+  inference_size: string;
+  /** Frames segmented per second over the whole run, first frame to the finished MP4. */
+  frames_per_s: number;
+  /** Model-only throughput (forward + upsample/argmax at the inference size) of the same network and size. */
+  model_only_per_s: number;
+  /** frames_per_s / model_only_per_s. */
+  share_of_model_only: number;
+  /** Milliseconds per frame: decoder wait, resize+normalise, forward, upsample+argmax, overlay+stats, encoder wait. */
+  per_frame_ms: { decode_wait: number; preprocess: number; forward: number; postprocess: number; render: number; encode_wait: number };
+  peak_rss_mb: number;
+}
+
+const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
+
+export async function benchVideo(c: VideoBenchCase): Promise<VideoRow> {
+  const tools = findVideoTools(loadSettings(process.env, ['ffmpeg', 'ffprobe']));
+  const info = await probeVideo(tools, c.file, { maxPixels: 2 ** 31, ...CLI_VIDEO_LIMITS, sources: { maxPixels: '-', maxFrames: '-', maxSeconds: '-' } });
+  const dims = inferenceDims(info.width, info.height, c.size);
+  const modelOnly = await benchModelOnly({ engine: c.engine, arch: c.arch, numClasses: c.numClasses, height: dims.height, width: dims.width, runs: 20, warmup: 3 });
+  const model = await loadModel({ arch: c.arch, numClasses: c.numClasses, engine: c.engine });
+  const out = await mkdtemp(path.join(os.tmpdir(), 'cityseg-bench-video-'));
+  let peak = process.memoryUsage.rss();
+  const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 100);
+  const cost = { preprocess: 0, forward: 0, postprocess: 0, render: 0 };
+  try {
+    const run = await segmentVideo({
+      tools,
+      file: c.file,
+      info,
+      sampling: c.every ? { every: c.every } : {},
+      videos: [{ format: 'overlay', file: path.join(out, 'overlay.mp4') }],
+      jsonl: path.join(out, 'frames.jsonl'),
+      depth: 2,
+      async segment(frame) {
+        const result = await segmentImage(model.engine, frame.image, { size: c.size, maxPixels: 2 ** 31 });
+        cost.preprocess += result.timings.preprocessMs;
+        cost.forward += result.timings.inferenceMs;
+        cost.postprocess += result.timings.postprocessMs;
+        const started = performance.now();
+        const picture = renderFrame(result.image, result.classMap, cityscapes, 'overlay', 0.5);
+        const line = frameLine(frame.index, frame.time, result.classMap, cityscapes, false);
+        cost.render += performance.now() - started;
+        return { pictures: [picture], line };
+      },
+    });
+    const perFrame = (ms: number) => round(ms / Math.max(1, run.frames));
+    const fps = run.frames / run.seconds;
+    return {
+      kind: 'video',
+      engine: model.engineName,
+      arch: c.arch,
+      video: `${info.width}x${info.height} ${info.codec} ${info.rate} fps, ${info.frames} frames${c.every ? `, every ${c.every}th segmented` : ''}`,
+      frames: run.frames,
+      inference_size: `${dims.width}x${dims.height}`,
+      frames_per_s: round(fps),
+      model_only_per_s: round(modelOnly.throughput_per_s),
+      share_of_model_only: round(fps / modelOnly.throughput_per_s, 3),
+      per_frame_ms: {
+        decode_wait: perFrame(run.waits.decodeMs),
+        preprocess: perFrame(cost.preprocess),
+        forward: perFrame(cost.forward),
+        postprocess: perFrame(cost.postprocess),
+        render: perFrame(cost.render),
+        encode_wait: perFrame(run.waits.encodeMs),
+      },
+      peak_rss_mb: Math.round(Math.max(peak, process.resourceUsage().maxRSS * 1024) / 2 ** 20),
+    };
+  } finally {
+    clearInterval(sampler);
+    model.engine.dispose();
+    await rm(out, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,244 @@
+/**
+ * Video jobs over HTTP: POST /v1/jobs → 202 + Location, progress, the MP4 (with Range), the frame lines equal to
+ * image segmentation of the extracted frames, cancel, expiry, restart, shutdown, caps and every hostile upload.
+ * After each test no ffmpeg process is left and no upload or partial file remains in the jobs directory.
+ */
+import { after, afterEach, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { segmentImage } from '../segmentation/pipeline.js';
+import { cityscapes } from '../segmentation/labels/index.js';
+import { classStats } from '../segmentation/stats.js';
+import { tempDir } from './cli-helpers.js';
+import { appWithDefaultModels, encodeImage, testConfig } from './server-helpers.js';
+import { extractFrames, ffmpeg, hostileVideos, probeFacts, testVideo, toolProcessesMentioning } from './video-helpers.js';
+
+interface JobView {
+  id: string;
+  status: string;
+  frames: { done: number; total: number };
+  fps: number;
+  etaSeconds: number;
+  error?: string;
+  expiresAt?: string;
+  video: { width: number; height: number; frames: number };
+}
+
+describe('video jobs: /v1/jobs', () => {
+  let dir: string;
+  let cleanup: () => Promise<void>;
+  let video: string;
+  let longVideo: string;
+  let n = 0;
+  const apps: FastifyInstance[] = [];
+
+  /** An app with its own jobs directory (or the given one, to restart on it). */
+  async function makeApp(env: Record<string, string> = {}, jobsDir = path.join(dir, `jobs-${n++}`)): Promise<{ app: FastifyInstance; jobsDir: string }> {
+    const app = await appWithDefaultModels(testConfig({ CITYSEG_CLASSIFIER_ARCH: 'none', CITYSEG_JOBS_DIR: jobsDir, ...env }));
+    apps.push(app);
+    return { app, jobsDir };
+  }
+
+  async function post(app: FastifyInstance, file: string, query = '', type = 'video/mp4') {
+    return app.inject({ method: 'POST', url: `/v1/jobs${query}`, headers: { 'content-type': type }, payload: await readFile(file) });
+  }
+
+  /** Polls the job until `done` holds for its view. */
+  async function waitJob(app: FastifyInstance, id: string, done: (view: JobView) => boolean): Promise<JobView> {
+    for (;;) {
+      const view = (await app.inject({ method: 'GET', url: `/v1/jobs/${id}` })).json() as JobView;
+      if (done(view)) return view;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+  }
+
+  const finished = (app: FastifyInstance, id: string) => waitJob(app, id, (view) => view.status === 'succeeded' || view.status === 'failed');
+
+  before(async () => {
+    ({ dir, cleanup } = await tempDir('jobs'));
+    video = path.join(dir, 'drive.mp4');
+    await testVideo(video, { width: 96, height: 64, rate: 5, frames: 6 });
+    longVideo = path.join(dir, 'long.mp4');
+    await testVideo(longVideo, { width: 160, height: 120, rate: 25, frames: 750 });
+  });
+  after(async () => {
+    await Promise.all(apps.map((app) => app.close()));
+    await cleanup();
+  });
+  afterEach(async () => {
+    assert.deepEqual(await toolProcessesMentioning(dir), [], 'an ffmpeg process outlived its test');
+    const entries = (await readdir(dir, { recursive: true })).map(String);
+    assert.deepEqual(entries.filter((name) => /upload-|\.partial/.test(name)), [], 'an upload or partial file outlived its test');
+  });
+
+  it('runs a job: 202 + Location, progress, an MP4 with the input size, rate and frames (Range served), frame lines equal to the image path', async () => {
+    const { app, jobsDir } = await makeApp();
+    const res = await post(app, video, '?format=overlay&size=64');
+    assert.equal(res.statusCode, 202, res.body);
+    const created = res.json() as JobView;
+    assert.equal(res.headers.location, `/v1/jobs/${created.id}`);
+    assert.match(created.id, /^[A-Za-z0-9_-]{22}$/);
+    assert.deepEqual([created.video.width, created.video.height, created.video.frames], [96, 64, 6]);
+    const done = await finished(app, created.id);
+    assert.equal(done.status, 'succeeded', done.error);
+    assert.deepEqual(done.frames, { done: 6, total: 6 });
+    assert.ok(done.fps > 0 && done.etaSeconds === 0 && done.expiresAt);
+
+    const result = await app.inject({ method: 'GET', url: `/v1/jobs/${created.id}/result` });
+    assert.equal(result.statusCode, 200);
+    assert.equal(result.headers['content-type'], 'video/mp4');
+    assert.equal(result.headers['accept-ranges'], 'bytes');
+    const mp4 = path.join(dir, 'result.mp4');
+    await writeFile(mp4, result.rawPayload);
+    assert.deepEqual(await probeFacts(mp4), { width: 96, height: 64, rate: '5/1', frames: 6, codec: 'h264', pixFmt: 'yuv420p', audio: false });
+    const range = await app.inject({ method: 'GET', url: `/v1/jobs/${created.id}/result`, headers: { range: 'bytes=100-199' } });
+    assert.equal(range.statusCode, 206);
+    assert.equal(range.headers['content-range'], `bytes 100-199/${result.rawPayload.length}`);
+    assert.deepEqual(range.rawPayload, result.rawPayload.subarray(100, 200));
+
+    const lines = (await app.inject({ method: 'GET', url: `/v1/jobs/${created.id}/frames.jsonl` })).body.trim().split('\n').map((line) => JSON.parse(line));
+    assert.equal(lines.length, 6);
+    const scratch = path.join(dir, 'extracted');
+    await mkdir(scratch);
+    const pngs = await extractFrames(video, scratch);
+    const served = app.cityseg.models.resolve('segmentation');
+    for (let i = 0; i < pngs.length; i++) {
+      const { classMap } = await segmentImage(served.model.engine, await readFile(pngs[i]), { size: 64, maxPixels: 1e8 });
+      const expected = classStats(classMap, served.labelSet ?? cityscapes).map(({ pixels: _pixels, ...rest }) => rest);
+      assert.deepEqual(lines[i], { frame: i, time: i / 5, classes: expected }, `frame ${i}`);
+    }
+    // Only the record and the two results stay in the job's folder (the upload is removed once it ran).
+    assert.deepEqual((await readdir(path.join(jobsDir, created.id))).sort(), ['frames.jsonl', 'job.json', 'result.mp4']);
+  });
+
+  it('takes a multipart upload (field "video") with the sampling parameters', async () => {
+    const { app } = await makeApp();
+    const form = new FormData();
+    form.append('video', new Blob([await readFile(longVideo)], { type: 'video/mp4' }), 'long.mp4');
+    const request = new Request('http://x/', { method: 'POST', body: form });
+    const res = await app.inject({
+      method: 'POST',
+      url: '/v1/jobs?every=250&format=color&rle=true',
+      headers: { 'content-type': request.headers.get('content-type') as string },
+      payload: Buffer.from(await request.arrayBuffer()),
+    });
+    assert.equal(res.statusCode, 202, res.body);
+    const done = await finished(app, (res.json() as JobView).id);
+    assert.equal(done.status, 'succeeded', done.error);
+    assert.deepEqual(done.frames, { done: 3, total: 3 });
+    const lines = (await app.inject({ method: 'GET', url: `/v1/jobs/${done.id}/frames.jsonl` })).body.trim().split('\n').map((line) => JSON.parse(line));
+    assert.deepEqual(lines.map((line) => line.time), [0, 10, 20]);
+    assert.deepEqual(lines[0].classes[0].rle.size, [120, 160]);
+  });
+
+  it('refuses each hostile upload at once with a 4xx problem naming the fault or limit, leaving no file', async () => {
+    const { app, jobsDir } = await makeApp({ CITYSEG_JOB_UPLOAD_LIMIT: '1MiB' });
+    const hostile = path.join(dir, 'hostile');
+    await mkdir(hostile);
+    const files = await hostileVideos(hostile);
+    const gif = path.join(hostile, 'long.gif');
+    await ffmpeg('-f', 'lavfi', '-i', 'color=c=red:size=8x8:rate=10', '-frames:v', '10000', gif);
+    const expected: Array<[string, string, number, RegExp]> = [
+      ['truncated', files.truncated, 422, /truncated|cannot be read|holds no video frames/],
+      ['text', files.text, 415, /not a video ffmpeg can read/],
+      ['audio only', files.audioOnly, 415, /has no video stream/],
+      ['zero frames', files.zeroFrames, 415, /has no video stream/],
+      ['a billion frames', files.billionFrames, 413, /declares 1000000000 frames, over the limit of 18000 \(CITYSEG_JOB_MAX_FRAMES\)/],
+      ['100000x100000 frames', files.hugeFrames, 422, /cannot be read/],
+      ['10000x10000 frames', files.largeFrames, 413, /10000x10000 = 100000000 pixels, over the limit of 40000000 \(CITYSEG_MAX_PIXELS\)/],
+      ['a 10,000-frame GIF', gif, 413, /lasts 1000\.0 s, over the limit of 600 s \(CITYSEG_JOB_MAX_SECONDS\)/],
+    ];
+    for (const [what, file, status, detail] of expected) {
+      const res = await post(app, file, '', 'application/octet-stream');
+      assert.equal(res.statusCode, status, `${what}: ${res.body}`);
+      assert.match(String(res.headers['content-type']), /^application\/problem\+json/, what);
+      assert.match((res.json() as { detail: string }).detail, detail, what);
+    }
+    const big = Buffer.alloc(2 * 1024 * 1024);
+    const tooBig = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { 'content-type': 'video/mp4' }, payload: big });
+    assert.equal(tooBig.statusCode, 413);
+    assert.match(tooBig.json().detail, /CITYSEG_JOB_UPLOAD_LIMIT/);
+    const notVideo = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { 'content-type': 'text/plain' }, payload: 'hello' });
+    assert.equal(notVideo.statusCode, 415);
+    const empty = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { 'content-type': 'video/mp4' }, payload: '' });
+    assert.equal(empty.statusCode, 422);
+    assert.deepEqual(await readdir(jobsDir), []);
+  });
+
+  it('DELETE stops a running job at a frame boundary and removes it with its files', async () => {
+    const { app, jobsDir } = await makeApp();
+    const { id } = (await post(app, longVideo)).json() as JobView;
+    const view = await waitJob(app, id, (v) => v.frames.done >= 2);
+    assert.equal(view.status, 'running');
+    const deleted = await app.inject({ method: 'DELETE', url: `/v1/jobs/${id}` });
+    assert.equal(deleted.statusCode, 204);
+    assert.equal((await app.inject({ method: 'GET', url: `/v1/jobs/${id}` })).statusCode, 404);
+    assert.equal((await app.inject({ method: 'GET', url: `/v1/jobs/${id}/result` })).statusCode, 404);
+    assert.deepEqual(await readdir(jobsDir), []);
+  });
+
+  it('caps concurrent jobs (429) and stored jobs (503), both with Retry-After; an image request is served while a job runs', async () => {
+    const { app } = await makeApp({ CITYSEG_JOB_CONCURRENCY: '1', CITYSEG_JOB_MAX_STORED: '2' });
+    const first = (await post(app, longVideo)).json() as JobView;
+    const busy = await post(app, video);
+    assert.equal(busy.statusCode, 429, busy.body);
+    assert.ok(Number(busy.headers['retry-after']) >= 1);
+    assert.match(busy.json().detail, /CITYSEG_JOB_CONCURRENCY/);
+    const image = await app.inject({ method: 'POST', url: '/v1/segment?format=json', headers: { 'content-type': 'image/png' }, payload: await encodeImage(64, 48) });
+    assert.equal(image.statusCode, 200);
+    assert.equal(((await app.inject({ method: 'GET', url: `/v1/jobs/${first.id}` })).json() as JobView).status, 'running');
+    await app.inject({ method: 'DELETE', url: `/v1/jobs/${first.id}` });
+    const a = (await post(app, video)).json() as JobView;
+    await finished(app, a.id);
+    const b = (await post(app, video)).json() as JobView;
+    await finished(app, b.id);
+    const full = await post(app, video);
+    assert.equal(full.statusCode, 503, full.body);
+    assert.ok(Number(full.headers['retry-after']) >= 1);
+    assert.match(full.json().detail, /CITYSEG_JOB_MAX_STORED/);
+  });
+
+  it('removes a finished job once it expires', async () => {
+    const { app, jobsDir } = await makeApp({ CITYSEG_JOB_TTL_MS: '1000' });
+    const { id } = (await post(app, video)).json() as JobView;
+    assert.equal((await finished(app, id)).status, 'succeeded');
+    for (;;) {
+      if ((await app.inject({ method: 'GET', url: `/v1/jobs/${id}` })).statusCode === 404) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    assert.deepEqual(await readdir(jobsDir), []);
+  });
+
+  it('at shutdown a running job stops at a frame and is failed with the reason; after a restart stored results are still served', async () => {
+    const first = await makeApp();
+    const ok = (await post(first.app, video)).json() as JobView;
+    assert.equal((await finished(first.app, ok.id)).status, 'succeeded');
+    const stopped = (await post(first.app, longVideo)).json() as JobView;
+    await waitJob(first.app, stopped.id, (view) => view.frames.done >= 1);
+    await first.app.close();
+    const again = await makeApp({}, first.jobsDir);
+    const failed = (await again.app.inject({ method: 'GET', url: `/v1/jobs/${stopped.id}` })).json() as JobView;
+    assert.equal(failed.status, 'failed');
+    assert.match(failed.error ?? '', /the server shut down while the job ran \(after \d+ of 750 frames\)/);
+    const result = await again.app.inject({ method: 'GET', url: `/v1/jobs/${ok.id}/result` });
+    assert.equal(result.statusCode, 200);
+    assert.ok(result.rawPayload.length > 1000);
+    const conflict = await again.app.inject({ method: 'GET', url: `/v1/jobs/${stopped.id}/result` });
+    assert.equal(conflict.statusCode, 409);
+    assert.match(conflict.json().detail, /failed: the server shut down/);
+  });
+
+  it('answers 503 naming CITYSEG_FFMPEG when ffmpeg cannot be found, and documents the routes in OpenAPI', async () => {
+    const { app } = await makeApp({ CITYSEG_FFMPEG: path.join(dir, 'no-ffmpeg') });
+    const res = await post(app, video);
+    assert.equal(res.statusCode, 503);
+    assert.match(res.json().detail, /CITYSEG_FFMPEG/);
+    const doc = (await app.inject({ method: 'GET', url: '/openapi.json' })).json() as { paths: Record<string, Record<string, unknown>> };
+    assert.deepEqual(Object.keys(doc.paths['/v1/jobs']), ['post']);
+    assert.deepEqual(Object.keys(doc.paths['/v1/jobs/{id}']).sort(), ['delete', 'get']);
+    assert.ok(doc.paths['/v1/jobs/{id}/result'].get);
+    assert.ok(doc.paths['/v1/jobs/{id}/frames.jsonl'].get);
+  });
+});
