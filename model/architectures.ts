@@ -138,7 +138,11 @@ export function backboneConfig(name: BackboneName, options: BackboneOptions = {}
   };
 }
 
+/** Whose code a network follows: torchvision's models, or fastseg's (ekzhang/fastseg) on geffnet's TF-port trunk. */
+export type ArchFamily = 'torchvision' | 'fastseg';
+
 export interface ArchDefinition {
+  family: ArchFamily;
   task: 'segmentation' | 'classification';
   backbone: BackboneName;
   /** Segmentation heads run on the dilated backbone (output stride 16). */
@@ -147,10 +151,13 @@ export interface ArchDefinition {
 }
 
 export const ARCHITECTURES: Record<ArchName, ArchDefinition> = {
-  mobilenet_v3_large: { task: 'classification', backbone: 'mobilenet_v3_large', dilated: false, defaultNumClasses: 1000 },
-  mobilenet_v3_small: { task: 'classification', backbone: 'mobilenet_v3_small', dilated: false, defaultNumClasses: 1000 },
-  lraspp_mobilenet_v3_large: { task: 'segmentation', backbone: 'mobilenet_v3_large', dilated: true, defaultNumClasses: 21 },
-  lraspp_mobilenet_v3_small: { task: 'segmentation', backbone: 'mobilenet_v3_small', dilated: true, defaultNumClasses: 21 },
+  mobilenet_v3_large: { family: 'torchvision', task: 'classification', backbone: 'mobilenet_v3_large', dilated: false, defaultNumClasses: 1000 },
+  mobilenet_v3_small: { family: 'torchvision', task: 'classification', backbone: 'mobilenet_v3_small', dilated: false, defaultNumClasses: 1000 },
+  lraspp_mobilenet_v3_large: { family: 'torchvision', task: 'segmentation', backbone: 'mobilenet_v3_large', dilated: true, defaultNumClasses: 21 },
+  lraspp_mobilenet_v3_small: { family: 'torchvision', task: 'segmentation', backbone: 'mobilenet_v3_small', dilated: true, defaultNumClasses: 21 },
+  // fastseg's own dilation pattern (output stride 8) lives in model/fastseg.ts; trained on Cityscapes' 19 classes.
+  fastseg_mobilev3_large: { family: 'fastseg', task: 'segmentation', backbone: 'mobilenet_v3_large', dilated: false, defaultNumClasses: 19 },
+  fastseg_mobilev3_small: { family: 'fastseg', task: 'segmentation', backbone: 'mobilenet_v3_small', dilated: false, defaultNumClasses: 19 },
 };
 
 export const ARCH_NAMES = Object.keys(ARCHITECTURES) as ArchName[];

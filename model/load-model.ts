@@ -59,8 +59,8 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
   if (resolved.preset) checkPresetFits(resolved.preset, opts.arch, opts.numClasses, undefined, opts.task);
   const checkpoint = readCheckpoint(await readWeightsFile(resolved.path), resolved.source, { weightsKey: opts.weightsKey });
   const shapes = new Map([...checkpoint.tensors].map(([name, tensor]) => [name, tensor.shape]));
-  const { arch, numClasses } = resolveArchitecture(shapes, resolved.source, opts);
-  const spec = networkSpec(arch, { numClasses });
+  const { arch, numClasses, filters } = resolveArchitecture(shapes, resolved.source, opts);
+  const spec = networkSpec(arch, { numClasses, filters });
   const dict: StateDict = asWeightsError(resolved.source, 'weights file', () => materialiseStateDict(checkpoint));
   try {
     validateStateDict(dict, expectedShapes(spec));

@@ -6,7 +6,9 @@ export type ArchName =
   | 'mobilenet_v3_large'
   | 'mobilenet_v3_small'
   | 'lraspp_mobilenet_v3_large'
-  | 'lraspp_mobilenet_v3_small';
+  | 'lraspp_mobilenet_v3_small'
+  | 'fastseg_mobilev3_large'
+  | 'fastseg_mobilev3_small';
 
 export type ModelTask = 'segmentation' | 'classification';
 

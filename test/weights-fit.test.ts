@@ -83,7 +83,7 @@ describe('resolveArchitecture: given values are checks', () => {
     );
     throwsProblem(
       () => resolveArchitecture(shapesOf('mobilenet_v3_large', 1000), 'c.pth', { task: 'segmentation' }),
-      'holds a classification model (mobilenet_v3_large, 1000 classes), but a segmentation model (lraspp_mobilenet_v3_large or lraspp_mobilenet_v3_small) is needed here',
+      'holds a classification model (mobilenet_v3_large, 1000 classes), but a segmentation model (lraspp_mobilenet_v3_large or lraspp_mobilenet_v3_small or fastseg_mobilev3_large or fastseg_mobilev3_small) is needed here',
     );
   });
 });

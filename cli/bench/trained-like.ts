@@ -49,6 +49,8 @@ function renormalisingOps(gammaBeta: () => [number, number]): NetworkOps<tf.Tens
     globalAveragePool: TFJS_OPS.globalAveragePool,
     flatten: TFJS_OPS.flatten,
     resizeBilinear: TFJS_OPS.resizeBilinear,
+    averagePool: TFJS_OPS.averagePool,
+    concatChannels: TFJS_OPS.concatChannels,
   };
 }
 
