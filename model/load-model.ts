@@ -33,9 +33,12 @@ export interface PreparedNetwork {
   numClasses: number;
 }
 
-/** The untrained model's architecture per task, and its class count: Cityscapes' 19 train ids, ImageNet's 1000. */
+/**
+ * The default architecture per task (its default preset is what runs when no weights are named, the untrained
+ * init when that cannot be had) and the untrained class count: Cityscapes' 19 train ids, ImageNet's 1000.
+ */
 export const UNTRAINED_DEFAULTS: Record<ModelTask, { arch: ArchName; numClasses: number }> = {
-  segmentation: { arch: 'lraspp_mobilenet_v3_large', numClasses: 19 },
+  segmentation: { arch: 'fastseg_mobilev3_large', numClasses: 19 },
   classification: { arch: 'mobilenet_v3_large', numClasses: 1000 },
 };
 
@@ -50,7 +53,7 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
     const fallback = UNTRAINED_DEFAULTS[opts.arch ? ARCHITECTURES[opts.arch].task : (opts.task ?? 'segmentation')];
     const arch = opts.arch ?? fallback.arch;
     const numClasses = opts.numClasses ?? fallback.numClasses;
-    const spec = networkSpec(arch, { numClasses });
+    const spec = networkSpec(arch, { numClasses, filters: opts.filters });
     const weights = { trained: false, source: `seeded-init:${DEFAULT_SEED}`, sha256: null };
     return { network: foldNetwork(spec, seededStateDict(spec, DEFAULT_SEED)), weights, parameterCount: parameterCount(spec), arch, numClasses };
   }

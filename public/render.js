@@ -63,7 +63,7 @@ export function untrainedWarning(models) {
     .join(' and ');
   const envs = untrained.map((model) => (model.task === 'segmentation' ? 'CITYSEG_WEIGHTS' : 'CITYSEG_CLASSIFIER_WEIGHTS'));
   return `${names} ${untrained.length > 1 ? 'run' : 'runs'} random weights, so ${untrained.length > 1 ? 'their' : 'its'} ` +
-    `predictions mean nothing. Give the server trained weights, a checkpoint or a torchvision: preset: ` +
+    `predictions mean nothing. Give the server trained weights, a checkpoint or a fastseg: or torchvision: preset: ` +
     `${[...new Set(envs)].join(' / ')}, or the model's weights: entry in its models file (CITYSEG_MODELS); ` +
     'or let it fetch the default presets (cityseg weights fetch).';
 }

@@ -117,8 +117,10 @@ ${INFERENCE_MODE_HELP.trim()}
 A file that cannot be read or decoded is reported (file: reason) and skipped; the others are still
 written, and the exit status is 1.
 
-Without --weights: torchvision's LR-ASPP (21 VOC classes, torchvision:lraspp_mobilenet_v3_large), fetched once
-into the cache; where it cannot be had, or with --weights none, the untrained seeded model (with a warning).
+Without --weights: fastseg's Cityscapes-trained MobileV3Large LR-ASPP (19 classes, fastseg:mobilev3large-lraspp-f128;
+Cityscapes' licence: non-commercial use), fetched once into the cache; where it cannot be had, or with --weights
+none, the same architecture untrained (seeded, with a warning). torchvision's VOC LR-ASPP stays a preset
+(--weights torchvision:lraspp_mobilenet_v3_large).
 
 Examples:
   cityseg segment --out masks street.jpg
