@@ -30,6 +30,14 @@ export const FASTSEG_OUTPUT_STRIDE = 8;
  */
 export const FASTSEG_MIN_INPUT_SIDE = (FASTSEG_GATE_POOL.kernel[0] - 1) * FASTSEG_OUTPUT_STRIDE + 1;
 
+/**
+ * The smallest height and width `arch` accepts: FASTSEG_MIN_INPUT_SIDE for fastseg's family, 1 for torchvision's
+ * (global pooling takes any size). The inference-size policy raises smaller images to it (segmentation/preprocess.ts).
+ */
+export function minInputSide(arch: ArchName): number {
+  return ARCHITECTURES[arch].family === 'fastseg' ? FASTSEG_MIN_INPUT_SIDE : 1;
+}
+
 interface FastsegTrunk {
   /** How many of BACKBONE_TABLES' rows each geffnet stage `trunk.block<i>` holds; the stage after them is the 1x1 conv. */
   stages: readonly number[];

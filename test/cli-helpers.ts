@@ -24,10 +24,17 @@ export const SERVER_MAIN = path.join(REPO, 'dist', 'server', 'main.js');
 const CITYSEG_ENV = /^(CITYSEG_|PORT$|HOST$|LOG_LEVEL$)/;
 
 /**
+ * torchvision's LR-ASPP Large for the tests of everything but the default model: it takes the tiny images and
+ * inference sizes those tests use, where the default (fastseg, 385 px a side at least) would enlarge or refuse them.
+ * Tests of the default unset it (`CITYSEG_ARCH: ''`).
+ */
+export const TORCHVISION_ARCH_ENV = { CITYSEG_ARCH: 'lraspp_mobilenet_v3_large' } as const;
+
+/**
  * Tests are offline: without weights the commands would fetch torchvision's default presets, so the seeded init is
  * asked for explicitly (a test that wants the default path sets these to '' and serves a mirror).
  */
-export const UNTRAINED_ENV = { CITYSEG_WEIGHTS: 'none', CITYSEG_CLASSIFIER_WEIGHTS: 'none' } as const;
+export const UNTRAINED_ENV = { CITYSEG_WEIGHTS: 'none', CITYSEG_CLASSIFIER_WEIGHTS: 'none', ...TORCHVISION_ARCH_ENV } as const;
 
 /** This process's environment without the cityseg variables, plus UNTRAINED_ENV, plus `extra`. */
 export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {

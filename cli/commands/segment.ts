@@ -1,4 +1,5 @@
 /** `cityseg segment`: masks for many images, written Cityscapes-style next to each other in one folder. */
+import { minInputSide } from '../../model/fastseg.js';
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import type { LoadedModel } from '../../model/loaded-model.js';
@@ -50,7 +51,7 @@ async function pendingFormats(image: ImageInput, flags: SegmentFlags): Promise<S
 async function segmentOne(image: ImageInput, { model, flags, context, mode }: SegmentJob): Promise<ItemOutcome> {
   const formats = await pendingFormats(image, flags);
   if (formats.length === 0) return 'skipped';
-  const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.inferenceSize, maxPixels: CLI_MAX_PIXELS }, mode);
+  const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.inferenceSize, minSide: minInputSide(model.arch), maxPixels: CLI_MAX_PIXELS }, mode);
   for (const format of formats) {
     await writeFileAtomic(outputPath(flags.out, image.stem, format, context), await OUTPUT_FORMATS[format].encode(result, context));
   }
