@@ -57,11 +57,11 @@ async function waitForIdle(): Promise<void> {
 before(async () => {
   if (skip) return;
   const config = loadConfig({
-    ...UNTRAINED_ENV,
     CITYSEG_ARCH: 'lraspp_mobilenet_v3_small',
     CITYSEG_CLASSIFIER_ARCH: 'mobilenet_v3_small',
     CITYSEG_INFERENCE_SIZE: '256',
     LOG_LEVEL: 'silent',
+    ...UNTRAINED_ENV,
   });
   app = await buildApp(config, { models: await loadConfiguredModels(config) });
   await app.listen({ port: 0, host: '127.0.0.1' });
