@@ -47,12 +47,12 @@ RUN npm run build \
  && npm prune --omit=dev --no-audit --no-fund
 
 # The default presets (what serve/segment/classify run when no weights are configured), downloaded and verified by
-# their SHA-256 now, so that a container starts with trained weights and no network. The final stage ships this
+# their SHA-256 (fastseg's: its file name's hash prefix, a mismatch only warned about) now, so that a container starts with trained weights and no network. The final stage ships this
 # cache. --build-arg FETCH_WEIGHTS=false builds without them (the server then fetches them or falls back).
 ARG FETCH_WEIGHTS=true
 RUN mkdir -p /cache \
  && if [ "$FETCH_WEIGHTS" = "true" ]; then \
-      CITYSEG_CACHE_DIR=/cache node dist/cli/main.js weights fetch torchvision:lraspp_mobilenet_v3_large torchvision:mobilenet_v3_large; \
+      CITYSEG_CACHE_DIR=/cache node dist/cli/main.js weights fetch fastseg:mobilev3large-lraspp-f128 torchvision:mobilenet_v3_large; \
     fi
 
 # ---------------------------------------------------------------------------------------------------------
@@ -69,7 +69,8 @@ WORKDIR /app
 # CITYSEG_WEIGHTS_MIRROR, CITYSEG_DOWNLOAD_IDLE_TIMEOUT_MS, CITYSEG_DOWNLOAD_MAX_BYTES, CITYSEG_PRECISION,
 # CITYSEG_QUANTIZATION.
 # HOST=0.0.0.0: the server binds to 127.0.0.1 by default; in a container it must listen on every interface.
-# Weights: without CITYSEG_WEIGHTS, torchvision's default presets, fetched into /cache at build time; or mount a
+# Weights: without CITYSEG_WEIGHTS, the default presets (fastseg's Cityscapes MobileV3Large, torchvision's
+# classifier), fetched into /cache at build time; or mount a
 # checkpoint and set CITYSEG_WEIGHTS=/weights/<file>, a URL or a preset name; CITYSEG_WEIGHTS=none for the seeded
 # *untrained* initialisation.
 ENV NODE_ENV=production \

@@ -68,6 +68,8 @@ export async function findCityscapesSamples(root: string, split: string): Promis
 export interface ModelEvalOptions {
   engine: InferenceEngine;
   size: InferenceSize;
+  /** The network's smallest accepted side (model/fastseg.ts minInputSide). */
+  minSide?: number;
   maxPixels: number;
   /** Whole, slide, test-time augmentation (default: one whole pass). */
   mode?: InferenceModeOptions;
@@ -79,7 +81,7 @@ export interface ModelEvalOptions {
 async function* predictedPairs(samples: readonly CityscapesSample[], opts: ModelEvalOptions): AsyncGenerator<EvalPair> {
   for (const sample of samples) {
     const [segmented, groundTruth, instances] = await Promise.all([
-      readFile(sample.image).then((bytes) => segmentImage(opts.engine, bytes, { size: opts.size, maxPixels: opts.maxPixels }, opts.mode)),
+      readFile(sample.image).then((bytes) => segmentImage(opts.engine, bytes, { size: opts.size, minSide: opts.minSide, maxPixels: opts.maxPixels }, opts.mode)),
       readLabelIdPng(sample.groundTruth),
       sample.instances ? readInstanceIdPng(sample.instances) : undefined,
     ]);

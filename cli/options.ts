@@ -125,7 +125,7 @@ function archOptions(task?: ModelTask): Option[] {
       ];
     default:
       return [
-        new Option('--arch <name>', `architecture: ${checked} or preset's; untrained: lraspp_mobilenet_v3_large)`).choices(archNames()).env(SETTINGS.arch.env),
+        new Option('--arch <name>', `architecture: ${checked} or preset's; default: fastseg_mobilev3_large)`).choices(archNames()).env(SETTINGS.arch.env),
         new Option('--num-classes <n>', `number of output classes: ${checked} or preset's; untrained: ${untrainedNumClasses('segmentation')}, or ${untrainedNumClasses('classification')} for a classifier)`)
           .argParser(parsePositiveInt)
           .env(SETTINGS.numClasses.env),

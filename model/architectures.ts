@@ -138,7 +138,11 @@ export function backboneConfig(name: BackboneName, options: BackboneOptions = {}
 
 export type ModelTask = 'segmentation' | 'classification';
 
+/** Whose code a network follows: torchvision's models, or fastseg's (ekzhang/fastseg) on geffnet's TF-port trunk. */
+export type ArchFamily = 'torchvision' | 'fastseg';
+
 export interface ArchDefinition {
+  family: ArchFamily;
   task: ModelTask;
   backbone: BackboneName;
   /** Segmentation heads run on the dilated backbone (output stride 16). */
@@ -148,10 +152,13 @@ export interface ArchDefinition {
 }
 
 const ARCHITECTURE_TABLE = {
-  mobilenet_v3_large: { task: 'classification', backbone: 'mobilenet_v3_large', dilated: false, defaultNumClasses: 1000 },
-  mobilenet_v3_small: { task: 'classification', backbone: 'mobilenet_v3_small', dilated: false, defaultNumClasses: 1000 },
-  lraspp_mobilenet_v3_large: { task: 'segmentation', backbone: 'mobilenet_v3_large', dilated: true, defaultNumClasses: 19 },
-  lraspp_mobilenet_v3_small: { task: 'segmentation', backbone: 'mobilenet_v3_small', dilated: true, defaultNumClasses: 19 },
+  mobilenet_v3_large: { family: 'torchvision', task: 'classification', backbone: 'mobilenet_v3_large', dilated: false, defaultNumClasses: 1000 },
+  mobilenet_v3_small: { family: 'torchvision', task: 'classification', backbone: 'mobilenet_v3_small', dilated: false, defaultNumClasses: 1000 },
+  lraspp_mobilenet_v3_large: { family: 'torchvision', task: 'segmentation', backbone: 'mobilenet_v3_large', dilated: true, defaultNumClasses: 19 },
+  lraspp_mobilenet_v3_small: { family: 'torchvision', task: 'segmentation', backbone: 'mobilenet_v3_small', dilated: true, defaultNumClasses: 19 },
+  // fastseg's own dilation pattern (output stride 8) lives in model/fastseg.ts; trained on Cityscapes' 19 classes.
+  fastseg_mobilev3_large: { family: 'fastseg', task: 'segmentation', backbone: 'mobilenet_v3_large', dilated: false, defaultNumClasses: 19 },
+  fastseg_mobilev3_small: { family: 'fastseg', task: 'segmentation', backbone: 'mobilenet_v3_small', dilated: false, defaultNumClasses: 19 },
 } satisfies Record<string, ArchDefinition>;
 
 /** The architectures cityseg builds: the keys of ARCHITECTURES. */

@@ -24,7 +24,7 @@ export const IMAGENET1K_V1_TRANSFORM: ClassifierTransform = { resizeShortSide: 2
 
 /** The untrained model's architecture per task; its class count is the architecture's `defaultNumClasses`. */
 export const UNTRAINED_DEFAULTS: Record<ModelTask, { arch: ArchName }> = {
-  segmentation: { arch: 'lraspp_mobilenet_v3_large' },
+  segmentation: { arch: 'fastseg_mobilev3_large' },
   classification: { arch: 'mobilenet_v3_large' },
 };
 
@@ -58,7 +58,8 @@ export function describeNetwork(arch: ArchName, numClasses: number, preset?: Wei
   const labels = name === undefined ? {} : { labels: name };
   if (task !== 'classification') return { arch, task, numClasses, ...labels };
   const crop = preset?.preprocessing.cropSize;
-  const preprocessing = preset && crop !== undefined ? { resizeShortSide: preset.preprocessing.resizeShortSide, cropSize: crop } : undefined;
+  const resize = preset?.preprocessing.resizeShortSide;
+  const preprocessing = crop !== undefined && resize != null ? { resizeShortSide: resize, cropSize: crop } : undefined;
   return { arch, task, numClasses, ...labels, preprocessing: classifierTransformOf({ preprocessing }) };
 }
 

@@ -1,10 +1,10 @@
 /**
  * The network's forward pass, written once as torchvision writes it (InvertedResidual, SqueezeExcitation,
- * MobileNetV3 and LRASPP/LRASPPHead `forward`), over the operations each engine implements: tfjs ops on tensors
+ * MobileNetV3 and LRASPP/LRASPPHead `forward`) and as fastseg writes its LRASPP head, over the operations each engine implements: tfjs ops on tensors
  * (model/engines/tfjs-ops.ts) and ONNX nodes (model/engines/onnx-ops.ts). The layer tables it walks come from
  * model/network-spec.ts; the walk never looks at a layout, so NHWC (tfjs) and NCHW (ONNX) engines share it.
  */
-import type { BackboneSpec, BlockSpec, ConvSpec, LinearSpec, LrasppHeadSpec, NetworkSpec } from './network-spec.js';
+import type { BackboneSpec, BlockSpec, ConvSpec, FastsegHeadSpec, LinearSpec, LrasppHeadSpec, NetworkSpec } from './network-spec.js';
 
 /**
  * The operations a forward pass is made of, on an engine's values `T` (a tensor, or the name of an ONNX node's
@@ -12,20 +12,27 @@ import type { BackboneSpec, BlockSpec, ConvSpec, LinearSpec, LrasppHeadSpec, Net
  * (`backbone.4.block.2`), for engines that name what they build; engines that compute directly ignore it.
  */
 export interface NetworkOps<T, C extends ConvSpec, L extends LinearSpec> {
-  /** torchvision's Conv2dNormActivation with BatchNorm folded: conv + bias, then `c.activation`; torch's symmetric pads. */
+  /**
+   * torchvision's Conv2dNormActivation with BatchNorm folded: conv + bias, then `c.activation`; torch's symmetric
+   * pads, or TensorFlow's 'same' (odd pixel bottom/right) where `c.samePadding`.
+   */
   conv(x: T, c: C): T;
   /** nn.Linear (`x @ W^T + b`) on `[N, in]`, then `l.activation`; `[N, out]`. */
   linear(x: T, l: L): T;
   /** Elementwise sum of two maps of one shape. */
   add(a: T, b: T, scope: string): T;
-  /** Elementwise product, `b` a per-channel gate (height and width 1) broadcast over `a`'s height and width. */
+  /** Elementwise product, `b` of `a`'s shape or a per-channel gate (height and width 1) broadcast over `a`. */
   multiply(a: T, b: T, scope: string): T;
   /** nn.AdaptiveAvgPool2d(1): mean over height and width, kept as axes of size 1 (`[N, C, 1, 1]` in NCHW). */
   globalAveragePool(x: T, scope: string): T;
   /** torch.flatten(x, 1) of a pooled map: `[N, C]`. */
   flatten(x: T, scope: string): T;
-  /** F.interpolate(x, size=like's height and width, mode='bilinear', align_corners=False). */
-  resizeBilinear(x: T, like: T, scope: string): T;
+  /** F.interpolate(x, size=like's height and width, mode='bilinear', align_corners=False, or True with `alignCorners`). */
+  resizeBilinear(x: T, like: T, scope: string, alignCorners?: boolean): T;
+  /** nn.AvgPool2d(kernel, stride) without padding, [height, width] each: output floor((in - k) / s) + 1 per axis. */
+  averagePool(x: T, kernel: readonly [number, number], stride: readonly [number, number], scope: string): T;
+  /** torch.cat([a, b], 1): channels of `a`, then of `b`, maps of one height and width. */
+  concatChannels(a: T, b: T, scope: string): T;
 }
 
 export interface ForwardOptions {
@@ -77,9 +84,29 @@ function lrasppHead<T, C extends ConvSpec, L extends LinearSpec>(ops: NetworkOps
 }
 
 /**
+ * fastseg's LRASPP.forward (use_aspp=False): aspp_conv1(final) gated by the sigmoid of a 49x49-pooled 1x1 conv,
+ * upsampled with align_corners=True; conv_up1, up to s4, concat convs4(s4), conv_up2, up to s2, concat convs2(s2),
+ * conv_up3, last: logits at the stride-2 map's size.
+ */
+function fastsegHead<T, C extends ConvSpec, L extends LinearSpec>(ops: NetworkOps<T, C, L>, features: T[], head: FastsegHeadSpec<C>): T {
+  const s2 = features[head.s2Feature];
+  const s4 = features[head.s4Feature];
+  const final = features[features.length - 1];
+  const pooled = ops.averagePool(final, head.gatePool.kernel, head.gatePool.stride, 'aspp_conv2.0');
+  const gate = ops.resizeBilinear(ops.conv(pooled, head.asppConv2), final, 'aspp_conv2', true);
+  const aspp = ops.multiply(ops.conv(final, head.asppConv1), gate, 'aspp');
+  let y = ops.resizeBilinear(ops.conv(aspp, head.convUp1), s4, 'conv_up1');
+  y = ops.conv(ops.concatChannels(y, ops.conv(s4, head.convs4), 'convs4'), head.convUp2);
+  y = ops.resizeBilinear(y, s2, 'conv_up2');
+  y = ops.conv(ops.concatChannels(y, ops.conv(s2, head.convs2), 'convs2'), head.convUp3);
+  return ops.conv(y, head.last);
+}
+
+/**
  * The network on one batch `input` (ImageNet-normalised RGB, N images of H x W in the engine's layout), as
- * torchvision 0.14's `forward`: MobileNetV3 → `[N, numClasses]` logits; LRASPP → logits at ⌈H/8⌉ x ⌈W/8⌉, or at
- * H x W with `upsample`, in the engine's layout. Throws only what the engine's ops throw.
+ * torchvision 0.14's `forward`: MobileNetV3 → `[N, numClasses]` logits; LRASPP → logits at ⌈H/8⌉ x ⌈W/8⌉, fastseg's
+ * at ⌈H/2⌉ x ⌈W/2⌉ (its forward, model/fastseg.ts), or at H x W with `upsample`, in the engine's layout. Throws only
+ * what the engine's ops throw (fastseg's pool needs H and W of at least FASTSEG_MIN_INPUT_SIDE).
  */
 export function forward<T, C extends ConvSpec, L extends LinearSpec>(
   ops: NetworkOps<T, C, L>,
@@ -94,6 +121,6 @@ export function forward<T, C extends ConvSpec, L extends LinearSpec>(
     // classifier.2 is Dropout: identity at inference.
     return ops.linear(ops.linear(pooled, head.fc1), head.fc2);
   }
-  const logits = lrasppHead(ops, features, head);
+  const logits = head.kind === 'fastseg' ? fastsegHead(ops, features, head) : lrasppHead(ops, features, head);
   return options.upsample ? ops.resizeBilinear(logits, input, 'output') : logits;
 }

@@ -45,7 +45,7 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
   if (!opts.weights || opts.weights === NO_WEIGHTS) {
     const fallback = UNTRAINED_DEFAULTS[opts.arch ? ARCHITECTURES[opts.arch].task : (opts.task ?? 'segmentation')];
     const arch = opts.arch ?? fallback.arch;
-    const spec = networkSpec(arch, { numClasses: opts.numClasses });
+    const spec = networkSpec(arch, { numClasses: opts.numClasses, filters: opts.filters });
     const weights = { trained: false, source: `seeded-init:${DEFAULT_SEED}`, sha256: null };
     return { ...describeNetwork(arch, spec.numClasses), network: foldNetwork(spec, seededStateDict(spec, DEFAULT_SEED)), weights, parameterCount: parameterCount(spec) };
   }
@@ -54,8 +54,8 @@ export async function prepareNetwork(opts: LoadModelOptions): Promise<PreparedNe
   if (resolved.preset) checkPresetFits(resolved.preset, opts.arch, opts.numClasses, undefined, opts.task);
   const checkpoint = readCheckpoint(await readWeightsFile(resolved.path), resolved.source, { weightsKey: opts.weightsKey });
   const shapes = new Map([...checkpoint.tensors].map(([name, tensor]) => [name, tensor.shape]));
-  const { arch, numClasses } = resolveArchitecture(shapes, resolved.source, opts);
-  const spec = networkSpec(arch, { numClasses });
+  const { arch, numClasses, filters } = resolveArchitecture(shapes, resolved.source, opts);
+  const spec = networkSpec(arch, { numClasses, filters });
   const dict: StateDict = asWeightsError(resolved.source, 'weights file', () => materialiseStateDict(checkpoint));
   try {
     validateStateDict(dict, expectedShapes(spec));

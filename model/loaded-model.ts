@@ -46,6 +46,8 @@ export interface LoadedModel extends ModelDescriptor {
 export interface LoadModelOptions {
   arch?: ArchName;
   numClasses?: number;
+  /** fastseg's head width F (64, 128, 256) of an untrained fastseg model; with weights the checkpoint says. */
+  filters?: number;
   /** The task the model serves; a checkpoint of the other task is refused. Default: `arch`'s task, else any. */
   task?: ModelTask;
   /**

@@ -4,6 +4,7 @@
  * initialisation, BatchNorm folding and the engines' graphs.
  */
 import { ARCHITECTURES, backboneConfig, makeDivisible, type ArchName, type BackboneOptions, type BlockConfig, type ModelTask } from './architectures.js';
+import { fastsegSpec } from './fastseg.js';
 
 export type Activation = 'linear' | 'relu' | 'hardswish' | 'hardsigmoid' | 'sigmoid';
 
@@ -29,6 +30,11 @@ export interface ConvSpec {
   groups: number;
   /** torch pads symmetrically by (k-1)/2 * dilation, also for stride 2: never TF's asymmetric 'same'. */
   padding: number;
+  /**
+   * TensorFlow's 'same' instead (geffnet's Conv2dSame): the total pad depends on the input size,
+   * max((ceil(in / s) - 1) * s + (k - 1) * d + 1 - in, 0), its odd pixel at the bottom/right; `padding` is unused.
+   */
+  samePadding?: true;
   activation: Activation;
 }
 
@@ -71,15 +77,38 @@ export interface LrasppHeadSpec<C> {
   highClassifier: C;
 }
 
+/** fastseg's LRASPP head (use_aspp=False), named as its state_dict names it (model/fastseg.ts builds it). */
+export interface FastsegHeadSpec<C> {
+  kind: 'fastseg';
+  /** Indices into features (0 = stem, 1..n = blocks) of the stride-2 and stride-4 maps the decoder concatenates. */
+  s2Feature: number;
+  s4Feature: number;
+  /** The gate's nn.AvgPool2d: [height, width] window and stride, no padding. */
+  gatePool: { kernel: readonly [number, number]; stride: readonly [number, number] };
+  asppConv1: C;
+  asppConv2: C;
+  convs2: C;
+  convs4: C;
+  convUp1: C;
+  convUp2: C;
+  convUp3: C;
+  last: C;
+}
+
+export type HeadSpec<C, L> = ClassifierHeadSpec<L> | LrasppHeadSpec<C> | FastsegHeadSpec<C>;
+
 export interface NetworkSpec<C = ConvSpec, L = LinearSpec> {
   arch: ArchName;
   task: ModelTask;
   numClasses: number;
   backbone: BackboneSpec<C>;
-  head: ClassifierHeadSpec<L> | LrasppHeadSpec<C>;
+  head: HeadSpec<C, L>;
 }
 
-interface ConvArgs {
+/** The convs of a fastseg head in forward order. */
+const FASTSEG_HEAD_CONVS = ['asppConv1', 'asppConv2', 'convs2', 'convs4', 'convUp1', 'convUp2', 'convUp3', 'last'] as const;
+
+export interface ConvArgs {
   inChannels: number;
   outChannels: number;
   kernel?: number;
@@ -89,7 +118,7 @@ interface ConvArgs {
   activation: Activation;
 }
 
-function conv(args: ConvArgs, names: Pick<ConvSpec, 'weight' | 'bias' | 'batchNorm'>): ConvSpec {
+export function conv(args: ConvArgs, names: Pick<ConvSpec, 'weight' | 'bias' | 'batchNorm'>): ConvSpec {
   const { kernel = 1, stride = 1, dilation = 1, groups = 1 } = args;
   return { ...args, ...names, kernel, stride, dilation, groups, padding: ((kernel - 1) >> 1) * dilation };
 }
@@ -137,16 +166,23 @@ function invertedResidual(prefix: string, cfg: BlockConfig): BlockSpec<ConvSpec>
 
 export interface NetworkOptions extends Omit<BackboneOptions, 'dilated'> {
   numClasses?: number;
+  /** fastseg's head width F (64, 128 or 256); other families have none. */
+  filters?: number;
+}
+
+/** The class count asked for, checked: 1..255 for segmentation (8-bit class maps), 1..100000 for classifiers. */
+export function checkedNumClasses(arch: ArchName, numClasses = ARCHITECTURES[arch].defaultNumClasses): number {
+  const maxClasses = ARCHITECTURES[arch].task === 'segmentation' ? 255 : 100_000;
+  if (!Number.isInteger(numClasses) || numClasses < 1 || numClasses > maxClasses) {
+    throw new RangeError(`numClasses must be an integer from 1 to ${maxClasses} for ${arch}, got ${numClasses}`);
+  }
+  return numClasses;
 }
 
 export function networkSpec(arch: ArchName, options: NetworkOptions = {}): NetworkSpec {
   const def = ARCHITECTURES[arch];
-  const numClasses = options.numClasses ?? def.defaultNumClasses;
-  // Segmentation class maps are 8-bit.
-  const maxClasses = def.task === 'segmentation' ? 255 : 100_000;
-  if (!Number.isInteger(numClasses) || numClasses < 1 || numClasses > maxClasses) {
-    throw new RangeError(`numClasses must be an integer from 1 to ${maxClasses} for ${arch}, got ${numClasses}`);
-  }
+  if (def.family === 'fastseg') return fastsegSpec(arch, options);
+  const numClasses = checkedNumClasses(arch, options.numClasses);
   const cfg = backboneConfig(def.backbone, { ...options, dilated: def.dilated });
   // Segmentation models wrap the features in IntermediateLayerGetter as `backbone`.
   const root = def.task === 'segmentation' ? 'backbone' : 'features';
@@ -190,8 +226,11 @@ export function networkSpec(arch: ArchName, options: NetworkOptions = {}): Netwo
 export function convsOf<C, L>(spec: NetworkSpec<C, L>): C[] {
   const { stem, blocks, lastConv } = spec.backbone;
   const blockConvs = blocks.flatMap((b) => [b.expand, b.depthwise, b.se?.fc1, b.se?.fc2, b.project].filter((c): c is C => c !== undefined));
-  const head = spec.head.kind === 'lraspp' ? [spec.head.cbr, spec.head.scale, spec.head.lowClassifier, spec.head.highClassifier] : [];
-  return [stem, ...blockConvs, lastConv, ...head];
+  const head = spec.head;
+  const headConvs = head.kind === 'lraspp'
+    ? [head.cbr, head.scale, head.lowClassifier, head.highClassifier]
+    : head.kind === 'fastseg' ? FASTSEG_HEAD_CONVS.map((name) => head[name]) : [];
+  return [stem, ...blockConvs, lastConv, ...headConvs];
 }
 
 export function linearsOf<C, L>(spec: NetworkSpec<C, L>): L[] {
@@ -212,17 +251,28 @@ export function mapNetwork<C, L, C2, L2>(spec: NetworkSpec<C, L>, mapConv: (c: C
     })),
     lastConv: mapConv(lastConv),
   };
-  const head = spec.head.kind === 'classifier'
-    ? { kind: 'classifier' as const, fc1: mapLinear(spec.head.fc1), fc2: mapLinear(spec.head.fc2) }
-    : {
-        kind: 'lraspp' as const,
-        lowFeature: spec.head.lowFeature,
-        cbr: mapConv(spec.head.cbr),
-        scale: mapConv(spec.head.scale),
-        lowClassifier: mapConv(spec.head.lowClassifier),
-        highClassifier: mapConv(spec.head.highClassifier),
+  return { arch: spec.arch, task: spec.task, numClasses: spec.numClasses, backbone, head: mapHead(spec.head, mapConv, mapLinear) };
+}
+
+function mapHead<C, L, C2, L2>(head: HeadSpec<C, L>, mapConv: (c: C) => C2, mapLinear: (l: L) => L2): HeadSpec<C2, L2> {
+  switch (head.kind) {
+    case 'classifier':
+      return { kind: 'classifier', fc1: mapLinear(head.fc1), fc2: mapLinear(head.fc2) };
+    case 'lraspp':
+      return {
+        kind: 'lraspp',
+        lowFeature: head.lowFeature,
+        cbr: mapConv(head.cbr),
+        scale: mapConv(head.scale),
+        lowClassifier: mapConv(head.lowClassifier),
+        highClassifier: mapConv(head.highClassifier),
       };
-  return { arch: spec.arch, task: spec.task, numClasses: spec.numClasses, backbone, head };
+    case 'fastseg': {
+      const { s2Feature, s4Feature, gatePool } = head;
+      const convs = Object.fromEntries(FASTSEG_HEAD_CONVS.map((name) => [name, mapConv(head[name])])) as Record<(typeof FASTSEG_HEAD_CONVS)[number], C2>;
+      return { kind: 'fastseg', s2Feature, s4Feature, gatePool, ...convs };
+    }
+  }
 }
 
 /** The state_dict torchvision writes for this network: name → shape (BatchNorm buffers included, num_batches_tracked not). */

@@ -16,6 +16,7 @@ const ALIGNMENT = 64;
 const READABLE_DTYPES: Record<string, { size: number; read: (v: DataView, offset: number) => number }> = {
   '<f4': { size: 4, read: (v, o) => v.getFloat32(o, true) },
   '<f8': { size: 8, read: (v, o) => v.getFloat64(o, true) },
+  '|u1': { size: 1, read: (v, o) => v.getUint8(o) },
 };
 
 function countOf(shape: readonly number[]): number {

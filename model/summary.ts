@@ -51,7 +51,8 @@ export interface NetworkSummary {
 const NL: Partial<Record<Activation, 'HS' | 'RE'>> = { hardswish: 'HS', relu: 'RE' };
 
 function convOutput(c: ConvSpec, [, h, w]: Shape): Shape {
-  const size = (n: number) => Math.floor((n + 2 * c.padding - c.dilation * (c.kernel - 1) - 1) / c.stride) + 1;
+  // TensorFlow's 'same' gives ceil(in / stride) whatever the kernel; torch's symmetric pads follow its formula.
+  const size = (n: number) => (c.samePadding ? Math.ceil(n / c.stride) : Math.floor((n + 2 * c.padding - c.dilation * (c.kernel - 1) - 1) / c.stride) + 1);
   return [c.outChannels, size(h), size(w)];
 }
 
@@ -82,7 +83,9 @@ function shapeOps(rows: LayerRow[]): NetworkOps<Shape, ConvSpec, LinearSpec> {
     multiply: (a, _b, scope) => record(scope, 'multiply', a, a),
     globalAveragePool: (x, scope) => record(scope, 'avgpool', x, [x[0], 1, 1]),
     flatten: (x, scope) => record(scope, 'flatten', x, [x[0]]),
-    resizeBilinear: (x, like, scope) => record(scope, 'resize bilinear', x, [x[0], like[1], like[2]]),
+    resizeBilinear: (x, like, scope, alignCorners) => record(scope, `resize bilinear${alignCorners ? ' align-corners' : ''}`, x, [x[0], like[1], like[2]]),
+    averagePool: (x, [kh, kw], [sh, sw], scope) => record(scope, `avgpool ${kh}x${kw} s${sh}x${sw}`, x, [x[0], Math.floor((x[1] - kh) / sh) + 1, Math.floor((x[2] - kw) / sw) + 1]),
+    concatChannels: (a, b, scope) => record(scope, 'concat', a, [a[0] + b[0], a[1], a[2]]),
   };
 }
 

@@ -23,6 +23,8 @@ export interface SegmentTimings {
 
 export interface SegmentOptions {
   size: InferenceSize;
+  /** The network's smallest accepted side (model/fastseg.ts minInputSide); smaller inference sizes are raised to it. */
+  minSide?: number;
   maxPixels: number;
   /** The image header the caller already read (decode does not read it again). */
   probe?: ImageProbe;
@@ -75,10 +77,10 @@ export async function segmentImage(
   const [image, decodeMs] = await timed(() => imageOf(bytes, opts));
   checkpoint();
   if (mode && !isPlainWhole(mode)) {
-    const run = await segmentWithMode(engine, image, opts.size, mode, checkpoint);
+    const run = await segmentWithMode(engine, image, opts.size, mode, checkpoint, opts.minSide);
     return { image, classMap: run.classMap, inferenceSize: run.inferenceSize, timings: { decodeMs, ...run.timings }, mode: run.report };
   }
-  const [resized, resizeMs] = await timed(() => resizeForInference(image, opts.size));
+  const [resized, resizeMs] = await timed(() => resizeForInference(image, opts.size, opts.minSide));
   const [input, normalizeMs] = await timed(() => normalizeImageNet(resized));
   checkpoint();
   const [logits, waitedMs] = await timed(() => engine.run(input));

@@ -43,15 +43,31 @@ function checkInferenceSize(size: InferenceSize): void {
   }
 }
 
-/** The (width, height) the network runs at for an image of the given size under the policy. */
-export function inferenceDims(width: number, height: number, size: InferenceSize): { width: number; height: number } {
+/**
+ * The (width, height) the network runs at for an image of the given size under the policy: the long side brought
+ * down to `size` (never up), then, for a network with a minimum side `minSide` (fastseg's 385: model/fastseg.ts),
+ * enlarged so the short side is at least `minSide`, whatever `size` says (masks stay at the image's size).
+ * Throws InvalidArgumentError when `size` itself is below `minSide`: nothing at that size can serve.
+ */
+export function inferenceDims(width: number, height: number, size: InferenceSize, minSide = 1): { width: number; height: number } {
   checkInferenceSize(size);
+  if (size !== 'native' && size < minSide) {
+    throw new InvalidArgumentError(`inference size ${size} is below this model's minimum of ${minSide} pixels a side; ask for ${minSide} or more, or native`);
+  }
   const long = Math.max(width, height);
-  if (size === 'native' || long <= size) return { width, height };
-  const scale = size / long;
-  return width >= height
-    ? { width: size, height: Math.max(1, Math.round(height * scale)) }
-    : { width: Math.max(1, Math.round(width * scale)), height: size };
+  let dims = { width, height };
+  if (size !== 'native' && long > size) {
+    const scale = size / long;
+    dims = width >= height
+      ? { width: size, height: Math.max(1, Math.round(height * scale)) }
+      : { width: Math.max(1, Math.round(width * scale)), height: size };
+  }
+  const short = Math.min(dims.width, dims.height);
+  if (short >= minSide) return dims;
+  const raise = minSide / short;
+  return dims.width <= dims.height
+    ? { width: minSide, height: Math.max(minSide, Math.ceil(dims.height * raise)) }
+    : { width: Math.max(minSide, Math.ceil(dims.width * raise)), height: minSide };
 }
 
 function rawInput(img: RgbImage): Sharp {
@@ -72,9 +88,9 @@ export async function resizeRgb(img: RgbImage, width: number, height: number): P
   return toRgbImage(rawInput(img).resize(width, height, { fit: 'fill', kernel: RESIZE_KERNEL }));
 }
 
-/** Resize to the policy's size (returns the same image object when no resize is needed). */
-export async function resizeForInference(img: RgbImage, size: InferenceSize): Promise<RgbImage> {
-  const dims = inferenceDims(img.width, img.height, size);
+/** Resize to the policy's size, `minSide` as inferenceDims (returns the same image object when no resize is needed). */
+export async function resizeForInference(img: RgbImage, size: InferenceSize, minSide = 1): Promise<RgbImage> {
+  const dims = inferenceDims(img.width, img.height, size, minSide);
   return resizeRgb(img, dims.width, dims.height);
 }
 

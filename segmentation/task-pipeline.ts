@@ -11,7 +11,8 @@ import { classifierTransformOf, UNTRAINED_DEFAULTS } from '../model/descriptor.j
 import { classifierLabels } from '../model/imagenet-classes.js';
 import { loadModel } from '../model/load-model.js';
 import type { LoadedModel, LoadModelOptions, ModelTask } from '../model/loaded-model.js';
-import { PRESET_PREFIX } from '../model/weights/presets.js';
+import { defaultPresetFor } from '../model/weights/presets.js';
+import { NO_WEIGHTS } from '../model/weights/weights-choice.js';
 import { CALLER_CHOSEN_MAX_PIXELS } from './decode.js';
 import type { InferenceModeOptions } from './inference-modes/index.js';
 import { labelSetNameForClassCount } from './labels/for-class-count.js';
@@ -78,9 +79,9 @@ export interface ClassificationPipeline extends Bound {
 
 const imageOf = async (image: PipelineImage): Promise<Uint8Array | RgbImage> => (typeof image === 'string' ? readFile(image) : image);
 
-/** The weights to load: the caller's, else the default preset of the arch asked for or the task's default arch. */
+/** The weights to load: the caller's, else the default preset of the arch asked for or the task's default arch (none: untrained). */
 function weightsOf(task: ModelTask, options: PipelineOptions): string {
-  return options.weights ?? `${PRESET_PREFIX}${options.arch ?? UNTRAINED_DEFAULTS[task].arch}`;
+  return options.weights ?? defaultPresetFor(options.arch ?? UNTRAINED_DEFAULTS[task].arch)?.name ?? NO_WEIGHTS;
 }
 
 /**

@@ -17,7 +17,7 @@ export type LogLevel = 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' |
 
 /** Every setting of the HTTP service, validated. */
 export interface ServerConfig {
-  /** With weights a check (the checkpoint or preset says); without, the untrained model's (lraspp_mobilenet_v3_large). */
+  /** With weights a check (the checkpoint or preset says); without, the default's (fastseg_mobilev3_large). */
   arch?: SegmentationArch;
   /**
    * Checkpoint path, URL or preset name of the segmentation model; `none` → seeded untrained init; absent → the
@@ -257,7 +257,7 @@ const MINUTE_MS = 60_000;
 
 /** The settings table: env var, flag, parser, default. main.ts builds its CLI flags from it. */
 export const SETTINGS: Record<SettingName, SettingSpec> = {
-  arch: { env: 'CITYSEG_ARCH', flag: 'arch', parse: oneOf('lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'), help: "segmentation architecture: checked against the checkpoint or preset; untrained default lraspp_mobilenet_v3_large" },
+  arch: { env: 'CITYSEG_ARCH', flag: 'arch', parse: oneOf('fastseg_mobilev3_large', 'fastseg_mobilev3_small', 'lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'), help: "segmentation architecture: checked against the checkpoint or preset; default fastseg_mobilev3_large (preset fastseg:mobilev3large-lraspp-f128)" },
   weights: { env: 'CITYSEG_WEIGHTS', flag: 'weights', parse: nonEmpty, help: 'segmentation checkpoint: .pth/.safetensors path, URL or torchvision:<arch>[.<VARIANT>]; none = untrained seeded init; absent = the default preset if it can be fetched' },
   weightsKey: { env: 'CITYSEG_WEIGHTS_KEY', flag: 'weights-key', parse: nonEmpty, help: 'entry of a training checkpoint to load, e.g. model_ema' },
   classifierWeightsKey: { env: 'CITYSEG_CLASSIFIER_WEIGHTS_KEY', flag: 'classifier-weights-key', parse: nonEmpty, help: "entry of the classifier's training checkpoint to load" },
@@ -265,7 +265,7 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   labels: { env: 'CITYSEG_LABELS', flag: 'labels', parse: nonEmpty, help: "label set: cityscapes, voc or a file path; default: the preset's, else the one of the class count (19 cityscapes, 21 voc)" },
   classifierArch: { env: 'CITYSEG_CLASSIFIER_ARCH', flag: 'classifier-arch', parse: oneOf('mobilenet_v3_large', 'mobilenet_v3_small', 'none'), help: "ImageNet classifier architecture, or none (default: the preset's, else mobilenet_v3_large)" },
   classifierWeights: { env: 'CITYSEG_CLASSIFIER_WEIGHTS', flag: 'classifier-weights', parse: nonEmpty, help: 'classifier checkpoint: .pth/.safetensors path, URL or torchvision:<arch>[.<VARIANT>]; none = untrained seeded init; absent = the default preset if it can be fetched' },
-  weightsMirror: { env: 'CITYSEG_WEIGHTS_MIRROR', flag: 'weights-mirror', parse: httpUrl, help: 'base URL replacing https://download.pytorch.org/models/ for torchvision: presets' },
+  weightsMirror: { env: 'CITYSEG_WEIGHTS_MIRROR', flag: 'weights-mirror', parse: httpUrl, help: "base URL replacing the download folders of torchvision: and fastseg: presets (https://download.pytorch.org/models/, fastseg's release)" },
   downloadIdleTimeoutMs: { env: 'CITYSEG_DOWNLOAD_IDLE_TIMEOUT_MS', flag: 'download-idle-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: DOWNLOAD_LIMITS.idleTimeoutMs, help: 'weights downloads: longest wait for the next bytes' },
   downloadMaxBytes: { env: 'CITYSEG_DOWNLOAD_MAX_BYTES', flag: 'download-max-bytes', parse: byteSize, fallback: DOWNLOAD_LIMITS.maxBytes, help: 'weights downloads: largest file (bytes, or e.g. 200MB)' },
   inferenceSize: { env: 'CITYSEG_INFERENCE_SIZE', flag: 'inference-size', parse: sizeOrNative, fallback: 1024, help: 'default inference long side (32..4096) or native' },

@@ -1,4 +1,5 @@
 import type { ImageProbe } from '../segmentation/decode.js';
+import { minInputSide } from '../model/fastseg.js';
 import { performance } from 'node:perf_hooks';
 import { classifierTransformOf } from '../model/descriptor.js';
 import { segmentationBody } from '../segmentation/output-formats.js';
@@ -127,6 +128,7 @@ async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<Se
   if (!labelSet) throw new TypeError(`segmentation model ${job.modelId} has no label set`);
   const outcome = await segmentImage(model.engine, inputOf(job), {
     size: job.size,
+    minSide: minInputSide(model.arch),
     maxPixels: job.maxPixels,
     probe: job.probe,
     checkpoint: () => checkpoint(job),

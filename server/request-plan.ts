@@ -1,4 +1,5 @@
 import type { ServedModel } from './model-registry.js';
+import { minInputSide } from '../model/fastseg.js';
 import type { ServerConfig } from './config.js';
 import type { ImageProbe } from '../segmentation/decode.js';
 import { classifierTransformOf } from '../model/descriptor.js';
@@ -6,7 +7,7 @@ import { inferenceDims, shortSideResizeDims, type InferenceSize } from '../segme
 import { estimateClassifyBytes, estimateSegmentBytes, forwardBytes, type EncodeKind } from './working-memory.js';
 import type { SegmentOutput } from './inference.js';
 import { HttpProblem } from './problems.js';
-import { checkForwardPasses, estimateWorkingBytes, isPlainWhole, scaledDims, type InferenceModeOptions } from '../segmentation/inference-modes/index.js';
+import { checkForwardPasses, checkMinimumSide, estimateWorkingBytes, isPlainWhole, scaledDims, type InferenceModeOptions } from '../segmentation/inference-modes/index.js';
 
 /**
  * Everything decided about a request before any pixel work, from the image header and the parameters: limits
@@ -66,7 +67,10 @@ export function planSegment(
   mode?: InferenceModeOptions,
 ): SegmentPlan {
   checkAspectRatio(probe, limits);
-  const policy = inferenceDims(probe.width, probe.height, size);
+  // Raised to the model's minimum side, or a 400 when `size` cannot reach it; mode passes below it are refused too.
+  const minSide = minInputSide(served.model.arch);
+  const policy = inferenceDims(probe.width, probe.height, size, minSide);
+  if (mode) checkMinimumSide(mode, policy, minSide);
   const dims = largestPass(policy, mode);
   if (dims.width * dims.height > limits.maxInferencePixels) {
     const what = mode?.mode === 'slide' ? 'a window' : `inference at size=${size}`;

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { classifierTransformOf } from '../model/descriptor.js';
 import { isOnnxFallback, onnxFallbackMessage } from '../model/engines/onnx-available.js';
+import { minInputSide } from '../model/fastseg.js';
 import type { LoadedModel } from '../model/loaded-model.js';
 import { redactUrl } from '../model/weights/redact.js';
 import { labelSetNameForClassCount } from '../segmentation/labels/for-class-count.js';
@@ -14,13 +15,16 @@ import type { ModelEntry } from './models-file.js';
 /** Warm-up frames are shaped like a Cityscapes frame (2048x1024) at the configured inference size. */
 const REFERENCE_FRAME = { width: 2048, height: 1024 };
 
-/** The NHWC input shape of a model's warm-up inference. */
+/**
+ * The NHWC input shape of a model's warm-up inference, at least the model's minimum side (fastseg's 385); throws
+ * InvalidArgumentError when `size` is below that minimum, so such a server stops at start naming it.
+ */
 export function warmUpShape(served: ServedModel, size: InferenceSize): number[] {
   if (served.model.task === 'classification') {
     const { cropSize } = classifierTransformOf(served.model);
     return [1, cropSize, cropSize, 3];
   }
-  const { width, height } = inferenceDims(REFERENCE_FRAME.width, REFERENCE_FRAME.height, size);
+  const { width, height } = inferenceDims(REFERENCE_FRAME.width, REFERENCE_FRAME.height, size, minInputSide(served.model.arch));
   return [1, height, width, 3];
 }
 

@@ -11,11 +11,19 @@ import type { ArchName } from '../model/loaded-model.js';
 /**
  * Peak bytes per input pixel of one forward pass, by engine and architecture. ONNX Runtime with its memory
  * arena off (measured: lraspp large 110-150, small 80-100 B/px from 0.5 to 16.8 MP); TensorFlow.js on
- * WebAssembly keeps its grown heap (measured ~1.5 kB/px at 1024x2048), so it is charged far more.
+ * WebAssembly keeps its grown heap (measured ~1.5 kB/px at 1024x2048), so it is charged far more. fastseg's
+ * decoder runs at stride 2 with F + 32 channels (up to 288 floats per 4 input pixels, several maps alive): charged
+ * 5x LR-ASPP's, an estimate from that arithmetic rather than a measurement.
  */
 const FORWARD_BYTES_PER_PIXEL: Record<EngineName, Record<ArchName, number>> = {
-  onnx: { lraspp_mobilenet_v3_large: 160, lraspp_mobilenet_v3_small: 120, mobilenet_v3_large: 160, mobilenet_v3_small: 120 },
-  tfjs: { lraspp_mobilenet_v3_large: 1600, lraspp_mobilenet_v3_small: 1200, mobilenet_v3_large: 1600, mobilenet_v3_small: 1200 },
+  onnx: {
+    lraspp_mobilenet_v3_large: 160, lraspp_mobilenet_v3_small: 120, mobilenet_v3_large: 160, mobilenet_v3_small: 120,
+    fastseg_mobilev3_large: 800, fastseg_mobilev3_small: 800,
+  },
+  tfjs: {
+    lraspp_mobilenet_v3_large: 1600, lraspp_mobilenet_v3_small: 1200, mobilenet_v3_large: 1600, mobilenet_v3_small: 1200,
+    fastseg_mobilev3_large: 8000, fastseg_mobilev3_small: 8000,
+  },
 };
 
 /** Bytes per decoded pixel: sharp's RGB output plus libvips' copy while it orients and flattens. */

@@ -26,15 +26,31 @@ export const SERVER_MAIN = path.join(REPO, 'dist', 'server', 'main.js');
 const CITYSEG_ENV = /^(CITYSEG_|PORT$|HOST$|LOG_LEVEL$)/;
 
 /**
+ * torchvision's LR-ASPP Large for the tests of everything but the default model: it takes the tiny images and
+ * inference sizes those tests use, where the default (fastseg, 385 px a side at least) would enlarge or refuse them.
+ */
+export const TORCHVISION_ARCH_ENV = { CITYSEG_ARCH: 'lraspp_mobilenet_v3_large' } as const;
+
+/**
  * Tests are offline: without weights the commands would fetch torchvision's default presets, so the seeded init is
  * asked for explicitly (a test that wants the default path sets these to '' and serves a mirror).
  */
 export const UNTRAINED_ENV = { CITYSEG_WEIGHTS: 'none', CITYSEG_CLASSIFIER_WEIGHTS: 'none' } as const;
 
-/** This process's environment without the cityseg variables, plus UNTRAINED_ENV, plus `extra`. */
-export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+/**
+ * UNTRAINED_ENV, plus TORCHVISION_ARCH_ENV unless `env` or the command line `args` name weights, a models file or an
+ * architecture themselves (a checkpoint says its own architecture, which a pinned one would contradict).
+ */
+export function testModelEnv(env: Record<string, string | undefined> = {}, args: readonly string[] = []): Record<string, string> {
+  const weights = env.CITYSEG_WEIGHTS;
+  const named = args.some((arg) => /^--(weights|models|arch)(=|$)/.test(arg)) || Boolean(env.CITYSEG_MODELS) || (weights !== undefined && weights !== '' && weights !== 'none');
+  return named ? { ...UNTRAINED_ENV } : { ...UNTRAINED_ENV, ...TORCHVISION_ARCH_ENV };
+}
+
+/** This process's environment without the cityseg variables, plus testModelEnv, plus `extra`. */
+export function cliEnv(extra: Record<string, string> = {}, args: readonly string[] = []): NodeJS.ProcessEnv {
   const clean = Object.fromEntries(Object.entries(process.env).filter(([name]) => !CITYSEG_ENV.test(name)));
-  return { ...clean, ...UNTRAINED_ENV, ...extra };
+  return { ...clean, ...testModelEnv(extra, args), ...extra };
 }
 
 /**
@@ -42,7 +58,7 @@ export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
  * `npm test` before the tests run), never the TypeScript sources: what users run is what is tested.
  */
 export function spawnCli(args: readonly string[], env: Record<string, string> = {}): ChildProcessByStdio<null, Readable, Readable> {
-  return spawn(process.execPath, [CLI_BIN, ...args], { cwd: REPO, env: cliEnv(env), stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn(process.execPath, [CLI_BIN, ...args], { cwd: REPO, env: cliEnv(env, args), stdio: ['ignore', 'pipe', 'pipe'] });
 }
 
 /** Runs `cityseg ...args` to the end, stdin closed, stdout/stderr collected. */

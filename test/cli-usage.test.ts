@@ -66,7 +66,7 @@ describe('usage errors', () => {
     [['segment', '--out', 'o', '--format', 'labelIds,bogus', 'x.png'], /unknown format 'bogus'/],
     [['segment', '--out', 'o', '--size', '0', 'x.png'], /argument '0' is invalid\. expected an integer in 32\.\.4096, got '0'/],
     [['segment', '--out', 'o', '--alpha', '1.5', 'x.png'], /expected a number within 0\.\.1/],
-    [['segment', '--out', 'o', '--arch', 'mobilenet_v3_large', 'x.png'], /expected one of lraspp_mobilenet_v3_large, lraspp_mobilenet_v3_small, got 'mobilenet_v3_large'/],
+    [['segment', '--out', 'o', '--arch', 'mobilenet_v3_large', 'x.png'], /expected one of fastseg_mobilev3_large, fastseg_mobilev3_small, lraspp_mobilenet_v3_large, lraspp_mobilenet_v3_small, got 'mobilenet_v3_large'/],
     [['segment', '--out', 'o'], /missing required argument 'input'/],
     [['classify', '--topk', '0', 'x.png'], /expected an integer in 1\.\.1000/],
     [['classify', '--no-such-flag', 'x.png'], /unknown option '--no-such-flag'/],
@@ -92,7 +92,7 @@ describe('usage errors', () => {
     const env = { CITYSEG_ARCH: 'resnet50' };
     const [segment, evalRun] = await Promise.all([runCli(['segment', '--out', 'o', 'x.png'], env), runCli(['eval', '--pred', 'p'], { CITYSEG_CLASSIFIER_ARCH: 'none' })]);
     assert.equal(segment.code, 2);
-    assert.match(segment.stderr, /option '--arch <name>' value 'resnet50' from env 'CITYSEG_ARCH' is invalid\. expected one of lraspp_mobilenet_v3_large, lraspp_mobilenet_v3_small, got 'resnet50'/);
+    assert.match(segment.stderr, /option '--arch <name>' value 'resnet50' from env 'CITYSEG_ARCH' is invalid\. expected one of fastseg_mobilev3_large, fastseg_mobilev3_small, lraspp_mobilenet_v3_large, lraspp_mobilenet_v3_small, got 'resnet50'/);
     // CITYSEG_CLASSIFIER_ARCH=none is valid for the server; it must not break commands that never read it.
     assert.equal(evalRun.code, 2);
     assert.doesNotMatch(evalRun.stderr, /CITYSEG_CLASSIFIER_ARCH/);

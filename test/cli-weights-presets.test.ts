@@ -88,7 +88,7 @@ describe('cityseg weights', () => {
     assert.ok(run.stderr.includes(`cannot write the weights cache directory ${path.join(blocker, 'cache', 'weights', 'torchvision')} (ENOTDIR)`), run.stderr);
     const usage = await runCli(['weights', 'fetch', 'lraspp.pth'], defaultEnv(path.join(dir, 'unused')));
     assert.equal(usage.code, 2, usage.stderr);
-    assert.match(usage.stderr, /expected a preset name such as torchvision:lraspp_mobilenet_v3_large, got 'lraspp\.pth'/);
+    assert.match(usage.stderr, /expected a preset name such as fastseg:mobilev3large-lraspp-f128 or torchvision:lraspp_mobilenet_v3_large, got 'lraspp\.pth'/);
   });
 });
 

@@ -58,7 +58,7 @@ describe('contradictions and unusable files: exit 3, one line naming both sides'
     ['architecture', ['--weights', form('legacy.pth'), '--arch', 'lraspp_mobilenet_v3_large'],
       /^cityseg: .*legacy\.pth: holds lraspp_mobilenet_v3_small weights, but the architecture given is lraspp_mobilenet_v3_large$/],
     ['task', ['--weights', fixture('parity', 'mobilenet_v3_small.safetensors')],
-      /^cityseg: .*mobilenet_v3_small\.safetensors: holds a classification model \(mobilenet_v3_small, 1000 classes\), but a segmentation model \(lraspp_mobilenet_v3_large or lraspp_mobilenet_v3_small\) is needed here$/],
+      /^cityseg: .*mobilenet_v3_small\.safetensors: holds a classification model \(mobilenet_v3_small, 1000 classes\), but a segmentation model \(lraspp_mobilenet_v3_large or lraspp_mobilenet_v3_small or fastseg_mobilev3_large or fastseg_mobilev3_small\) is needed here$/],
     ['backbone only', ['--weights', form('backbone_only.pth')],
       /^cityseg: .*backbone_only\.pth: holds a backbone-only state dict .*the LR-ASPP head classifier\.cbr, classifier\.scale, classifier\.low_classifier, classifier\.high_classifier is missing/],
     ['unknown weights key', ['--weights', form('training.pth'), '--weights-key', 'ema'],

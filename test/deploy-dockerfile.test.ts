@@ -7,7 +7,8 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { buildApp } from '../server/app.js';
 import { loadConfig, SETTINGS } from '../server/config.js';
-import { defaultPresetFor, findPreset, TORCHVISION_PRESETS } from '../model/weights/presets.js';
+import { UNTRAINED_DEFAULTS } from '../model/load-model.js';
+import { defaultPresetFor, findPreset, PRESETS } from '../model/weights/presets.js';
 
 const ROOT = fileURLToPath(new URL('../', import.meta.url));
 const read = (path: string): string => readFileSync(ROOT + path, 'utf8');
@@ -189,12 +190,12 @@ test('the build fetches the default presets with the compiled CLI into the cache
   const build = stages.find((stage) => stage.instructions.some((i) => /weights fetch/.test(i.args)));
   assert.ok(build, 'no stage runs cityseg weights fetch');
   const runs = build.instructions.filter((i) => i.keyword === 'RUN').map((i) => i.args).join(' && ');
-  const fetch = /CITYSEG_CACHE_DIR=(\S+) node dist\/cli\/main\.js weights fetch ((?:torchvision:\S+ ?)+)/.exec(runs);
+  const fetch = /CITYSEG_CACHE_DIR=(\S+) node dist\/cli\/main\.js weights fetch ((?:(?:torchvision|fastseg):\S+ ?)+)/.exec(runs);
   assert.ok(fetch, `the fetch must run dist/cli/main.js with CITYSEG_CACHE_DIR set: ${runs}`);
   assert.ok(runs.indexOf('npm run build') < fetch.index, 'the presets are fetched after the build');
   // Exactly the presets the server uses when no weights are configured.
-  const fetched = fetch[2].trim().split(/\s+/).map((name) => findPreset(name.replace(/;$/, ''), TORCHVISION_PRESETS).name);
-  const defaults = (['lraspp_mobilenet_v3_large', 'mobilenet_v3_large'] as const).map((arch) => defaultPresetFor(arch, TORCHVISION_PRESETS)?.name);
+  const fetched = fetch[2].trim().split(/\s+/).map((name) => findPreset(name.replace(/;$/, ''), PRESETS).name);
+  const defaults = (['segmentation', 'classification'] as const).map((task) => defaultPresetFor(UNTRAINED_DEFAULTS[task].arch, PRESETS)?.name);
   assert.deepEqual(fetched, defaults);
   // The final stage ships that directory, writable by its user, as its cache, before declaring the volume.
   const env = Object.fromEntries(finalOf('ENV').flatMap((i) => envPairs(i.args)));

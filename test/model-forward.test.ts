@@ -30,8 +30,8 @@ class ShapeOps implements NetworkOps<Shape, ConvSpec, LinearSpec> {
   conv(x: Shape, c: ConvSpec): Shape {
     const [n, channels, h, w] = x;
     assert.equal(channels, c.inChannels, `${c.weight} takes ${c.inChannels} channels, got ${channels}`);
-    // torch.nn.Conv2d: floor((L + 2p - d(k - 1) - 1) / s) + 1.
-    const size = (l: number) => Math.floor((l + 2 * c.padding - c.dilation * (c.kernel - 1) - 1) / c.stride) + 1;
+    // torch.nn.Conv2d: floor((L + 2p - d(k - 1) - 1) / s) + 1; TF's 'same': ceil(L / s).
+    const size = (l: number) => (c.samePadding ? Math.ceil(l / c.stride) : Math.floor((l + 2 * c.padding - c.dilation * (c.kernel - 1) - 1) / c.stride) + 1);
     return this.record('conv', c.weight, [n, c.outChannels, size(h), size(w)], x);
   }
 
@@ -46,7 +46,8 @@ class ShapeOps implements NetworkOps<Shape, ConvSpec, LinearSpec> {
   }
 
   multiply(a: Shape, b: Shape, scope: string): Shape {
-    assert.deepEqual(b, [a[0], a[1], 1, 1], `${scope}: gate [${b.join(', ')}] does not broadcast over [${a.join(', ')}]`);
+    if (b[2] !== a[2] || b[3] !== a[3]) assert.deepEqual(b, [a[0], a[1], 1, 1], `${scope}: gate [${b.join(', ')}] does not broadcast over [${a.join(', ')}]`);
+    assert.equal(b[1], a[1], `${scope}: gate channels`);
     return this.record('multiply', scope, a, a, b);
   }
 
@@ -60,6 +61,17 @@ class ShapeOps implements NetworkOps<Shape, ConvSpec, LinearSpec> {
 
   resizeBilinear(x: Shape, like: Shape, scope: string): Shape {
     return this.record('resizeBilinear', scope, [x[0], x[1], like[2], like[3]], x, like);
+  }
+
+  averagePool(x: Shape, kernel: readonly [number, number], stride: readonly [number, number], scope: string): Shape {
+    const size = (l: number, i: number) => Math.floor((l - kernel[i]) / stride[i]) + 1;
+    assert.ok(x[2] >= kernel[0] && x[3] >= kernel[1], `${scope}: pool ${kernel.join('x')} over [${x.join(', ')}]`);
+    return this.record('averagePool', scope, [x[0], x[1], size(x[2], 0), size(x[3], 1)], x);
+  }
+
+  concatChannels(a: Shape, b: Shape, scope: string): Shape {
+    assert.deepEqual([a[0], a[2], a[3]], [b[0], b[2], b[3]], `${scope}: concat of [${a.join(', ')}] and [${b.join(', ')}]`);
+    return this.record('concatChannels', scope, [a[0], a[1] + b[1], a[2], a[3]], a, b);
   }
 
   count(op: string): number {

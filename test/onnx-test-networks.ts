@@ -46,6 +46,7 @@ export function seededInput(shape: number[], seed: number): Float32Tensor {
 function finalLayers(net: FoldedNetwork): { weights: Float32Array; bias: Float32Array }[] {
   const head = net.head;
   if (head.kind === 'classifier') return [{ weights: head.fc2.matrix, bias: head.fc2.biasValues }];
+  if (head.kind === 'fastseg') return [{ weights: head.last.filter, bias: head.last.biasValues }];
   return [head.lowClassifier, head.highClassifier].map((c) => ({ weights: c.filter, bias: c.biasValues }));
 }
 

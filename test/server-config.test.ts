@@ -161,7 +161,7 @@ describe('loadConfig', () => {
     [{ CITYSEG_DOWNLOAD_MAX_BYTES: 'huge' }, {}, "CITYSEG_DOWNLOAD_MAX_BYTES: expected a byte count such as 20971520 or 20MiB, got 'huge'"],
     [{}, { port: '-1' }, "--port: expected an integer in 0..65535, got '-1'"],
     [{ CITYSEG_INFERENCE_SIZE: '16' }, {}, "CITYSEG_INFERENCE_SIZE: expected an integer in 32..4096, got '16'"],
-    [{ CITYSEG_ARCH: 'mobilenet_v3_large' }, {}, "CITYSEG_ARCH: expected one of lraspp_mobilenet_v3_large, lraspp_mobilenet_v3_small, got 'mobilenet_v3_large'"],
+    [{ CITYSEG_ARCH: 'mobilenet_v3_large' }, {}, "CITYSEG_ARCH: expected one of fastseg_mobilev3_large, fastseg_mobilev3_small, lraspp_mobilenet_v3_large, lraspp_mobilenet_v3_small, got 'mobilenet_v3_large'"],
     [{ CITYSEG_BODY_LIMIT: '20 parsecs' }, {}, "CITYSEG_BODY_LIMIT: expected a byte count such as 20971520 or 20MiB, got '20 parsecs'"],
     [{ LOG_LEVEL: 'loud' }, {}, "LOG_LEVEL: expected one of fatal, error, warn, info, debug, trace, silent, got 'loud'"],
     [{}, { weights: ' ' }, '--weights: expected a non-empty value'],

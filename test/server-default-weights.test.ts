@@ -9,7 +9,7 @@ import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SERVER_MAIN, tempDir } from './cli-helpers.js';
+import { SERVER_MAIN, tempDir, TORCHVISION_ARCH_ENV } from './cli-helpers.js';
 import { closedPort, fixtureCheckpoints, sha256Of, startMirror, testPresets, writePresets, type Mirror } from './weights-mirror.js';
 
 interface Started {
@@ -22,7 +22,8 @@ interface Started {
 /** Starts the built server with `env` (and nothing of this shell's), resolves once it logs `ready`. */
 async function startReady(env: Record<string, string>): Promise<Started> {
   const child = spawn(process.execPath, [SERVER_MAIN], {
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', CITYSEG_INFERENCE_SIZE: '64', ...env },
+    // The test presets are torchvision's files: the default arch is pinned to theirs (fastseg's default has its own tests).
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', CITYSEG_INFERENCE_SIZE: '64', ...TORCHVISION_ARCH_ENV, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let text = '';

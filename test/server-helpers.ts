@@ -9,11 +9,11 @@ import type { JobRunner } from '../server/inference-queue.js';
 import { loadConfiguredModels } from '../server/load-models.js';
 import type { ModelRegistry } from '../server/model-registry.js';
 import type { LoadedModel } from '../model/loaded-model.js';
-import { UNTRAINED_ENV } from './cli-helpers.js';
+import { testModelEnv } from './cli-helpers.js';
 
 /** Settings for tests: quiet logs, small inference size, the seeded init (offline); `env` overrides like the real env vars. */
 export function testConfig(env: Record<string, string> = {}): ServerConfig {
-  return loadConfig({ LOG_LEVEL: 'silent', CITYSEG_INFERENCE_SIZE: '64', ...UNTRAINED_ENV, ...env });
+  return loadConfig({ LOG_LEVEL: 'silent', CITYSEG_INFERENCE_SIZE: '64', ...testModelEnv(env), ...env });
 }
 
 /** The app with the real default models (untrained seeded init), loaded fresh: the app disposes them on close. */

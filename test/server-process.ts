@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { SERVER_MAIN, UNTRAINED_ENV } from './cli-helpers.js';
+import { SERVER_MAIN, testModelEnv } from './cli-helpers.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
 
@@ -15,15 +15,13 @@ export interface Server {
   exit: Promise<number | null>;
 }
 
-/** One untrained segmentation model and no classifier: what most process tests need. */
-const SINGLE_MODEL_ENV = { CITYSEG_CLASSIFIER_ARCH: 'none', ...UNTRAINED_ENV };
-
 /** Starts the compiled server (dist/server/main.js) with the given settings; collects its JSON log lines. */
 export function startServer(env: Record<string, string>): Server {
   const child = spawn(process.execPath, [SERVER_MAIN], {
     cwd: ROOT,
-    // A models file names its own models: the single-model defaults would be refused beside it.
-    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', CITYSEG_INFERENCE_SIZE: '64', ...(env.CITYSEG_MODELS ? {} : SINGLE_MODEL_ENV), ...env },
+    // One untrained segmentation model and no classifier, what most process tests need; a models file names its own
+    // models: the single-model defaults would be refused beside it.
+    env: { PATH: process.env.PATH, HOST: '127.0.0.1', PORT: '0', LOG_LEVEL: 'info', CITYSEG_INFERENCE_SIZE: '64', ...(env.CITYSEG_MODELS ? {} : { CITYSEG_CLASSIFIER_ARCH: 'none', ...testModelEnv(env) }), ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const logs: Record<string, unknown>[] = [];

@@ -67,9 +67,9 @@ describe('torchvision presets', () => {
     assert.equal(lraspp.sha256, 'd234d4eae9d55d5f76de18b77cf0dc62c66fe5c5482758209d00f950c92bb280');
     assert.equal(lraspp.bytes, 13_097_061);
     assert.deepEqual([lraspp.numClasses, lraspp.labels, lraspp.preprocessing], [21, 'voc', { resizeShortSide: 520 }]);
-    assert.deepEqual(lraspp.metrics.values, { miou: 57.9, pixel_acc: 91.2 });
+    assert.deepEqual(lraspp.metrics?.values, { miou: 57.9, pixel_acc: 91.2 });
     assert.equal(findPreset('torchvision:mobilenet_v3_large', TORCHVISION_PRESETS).variant, 'IMAGENET1K_V2');
-    assert.deepEqual(findPreset('torchvision:mobilenet_v3_large.IMAGENET1K_V1', TORCHVISION_PRESETS).metrics.values, { 'acc@1': 74.042, 'acc@5': 91.34 });
+    assert.deepEqual(findPreset('torchvision:mobilenet_v3_large.IMAGENET1K_V1', TORCHVISION_PRESETS).metrics?.values, { 'acc@1': 74.042, 'acc@5': 91.34 });
     assert.equal(presetUrl(findPreset('torchvision:mobilenet_v3_small', TORCHVISION_PRESETS)), 'https://download.pytorch.org/models/mobilenet_v3_small-047dcff4.pth');
     assert.equal(presetUrl(lraspp, 'http://mirror.internal/tv'), 'http://mirror.internal/tv/lraspp_mobilenet_v3_large-d234d4ea.pth');
   });

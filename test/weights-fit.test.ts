@@ -83,7 +83,7 @@ describe('resolveArchitecture: given values are checks', () => {
     );
     throwsProblem(
       () => resolveArchitecture(shapesOf('mobilenet_v3_large', 1000), 'c.pth', { task: 'segmentation' }),
-      'holds a classification model (mobilenet_v3_large, 1000 classes), but a segmentation model (lraspp_mobilenet_v3_large or lraspp_mobilenet_v3_small) is needed here',
+      'holds a classification model (mobilenet_v3_large, 1000 classes), but a segmentation model (lraspp_mobilenet_v3_large or lraspp_mobilenet_v3_small or fastseg_mobilev3_large or fastseg_mobilev3_small) is needed here',
     );
   });
 });
@@ -141,10 +141,10 @@ describe('loadModel with nothing but a file', () => {
     }
   });
 
-  it('without weights keeps today\'s defaults: LR-ASPP Large, 19 classes; a classifier task gets MobileNetV3-Large, 1000', async () => {
+  it('without weights builds the defaults untrained: fastseg MobileV3Large F128, 19 classes; a classifier task gets MobileNetV3-Large, 1000', async () => {
     const { prepareNetwork } = await import('../model/load-model.js');
     const seg = await prepareNetwork({});
-    assert.deepEqual([seg.arch, seg.numClasses, seg.weights.trained], ['lraspp_mobilenet_v3_large', 19, false]);
+    assert.deepEqual([seg.arch, seg.numClasses, seg.weights.trained, seg.parameterCount], ['fastseg_mobilev3_large', 19, false, 3_284_547]);
     const cls = await prepareNetwork({ task: 'classification' });
     assert.deepEqual([cls.arch, cls.numClasses], ['mobilenet_v3_large', 1000]);
   });

@@ -49,6 +49,8 @@ function renormalisingOps(gammaBeta: () => [number, number]): NetworkOps<tf.Tens
     globalAveragePool: TFJS_OPS.globalAveragePool,
     flatten: TFJS_OPS.flatten,
     resizeBilinear: TFJS_OPS.resizeBilinear,
+    averagePool: TFJS_OPS.averagePool,
+    concatChannels: TFJS_OPS.concatChannels,
   };
 }
 
@@ -59,7 +61,7 @@ function renormalisingOps(gammaBeta: () => [number, number]): NetworkOps<tf.Tens
  */
 export async function makeTrainedLike(net: FoldedNetwork, images: readonly Float32Tensor[], seed = 1): Promise<void> {
   const head = net.head;
-  if (head.kind !== 'lraspp') throw new Error('trained-like weights are for segmentation networks');
+  if (head.kind === 'classifier') throw new Error('trained-like weights are for segmentation networks');
   await initTfjs();
   const uniform = mulberry32(seed);
   const [, h, w, c] = images[0].shape;
@@ -75,9 +77,10 @@ export async function makeTrainedLike(net: FoldedNetwork, images: readonly Float
   let sumSq = 0;
   data.forEach((v, i) => (sumSq += (v - mean[i % classes]) ** 2));
   const factor = TRAINED_LIKE_LOGIT_STD / Math.sqrt(sumSq / data.length);
-  // Both classifiers are summed: shifting one bias by the class mean centres the sum.
-  head.lowClassifier.biasValues.forEach((b, k) => (head.lowClassifier.biasValues[k] = b - mean[k]));
-  for (const layer of [head.lowClassifier, head.highClassifier]) {
+  // LR-ASPP sums both classifiers: shifting one bias by the class mean centres the sum (fastseg has one, `last`).
+  const finals = head.kind === 'fastseg' ? [head.last] : [head.lowClassifier, head.highClassifier];
+  finals[0].biasValues.forEach((b, k) => (finals[0].biasValues[k] = b - mean[k]));
+  for (const layer of finals) {
     layer.filter.forEach((v, i) => (layer.filter[i] = v * factor));
     layer.biasValues.forEach((b, i) => (layer.biasValues[i] = b * factor));
   }

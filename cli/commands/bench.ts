@@ -45,7 +45,8 @@ interface BenchFlags {
   every?: number;
 }
 
-const DEFAULT_ARCHS: ArchName[] = ['lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'];
+// The default segmentation model (fastseg) beside torchvision's LR-ASPP.
+const DEFAULT_ARCHS: ArchName[] = ['fastseg_mobilev3_large', 'lraspp_mobilenet_v3_large', 'lraspp_mobilenet_v3_small'];
 const DEFAULT_SIZES = ['512x1024', '1024x2048'];
 const ENGINES: EngineName[] = ['onnx', 'tfjs'];
 
@@ -234,7 +235,7 @@ export function benchCommand(): Command {
     .option('--json', 'print one JSON object: { machine, results: [rows], ratios }')
     .option('--model-only', 'only the model-only rows (no HTTP server)')
     .option('--http-only', 'only the HTTP rows')
-    .option('--arch <name>', 'architecture (repeatable; default: lraspp large and small)', collect(parseArch))
+    .option('--arch <name>', 'architecture (repeatable; default: fastseg large, lraspp large and small)', collect(parseArch))
     // The servers it starts read their settings from the variables it sets, never from the caller's.
     .addOption(settingOption('numClasses', { valueName: 'n', env: false }))
     .option('--size <HxW>', 'input size (repeatable; default 512x1024 and 1024x2048)', collect((v: string) => (parseSize(v), v)))

@@ -2,6 +2,7 @@
  * `cityseg eval`: Cityscapes pixel-level scores (IoU, iIoU, categories) as the official script computes
  * them, from prediction PNGs on disk or from the model run over a Cityscapes tree in memory.
  */
+import { minInputSide } from '../../model/fastseg.js';
 import { Command, Option } from 'commander';
 import { evaluateDirs, formatEvalTable, type EvalResult } from '../../segmentation/eval/evaluate.js';
 import { checkClassCount, cityscapes } from '../../segmentation/labels/index.js';
@@ -57,7 +58,7 @@ async function evaluateModel(root: string, flags: EvalFlags): Promise<EvalResult
     checkClassCount(cityscapes, model.numClasses);
     const progress = startProgress({ total: samples.length, label: `eval ${flags.split}`, quiet: flags.quiet ?? false });
     try {
-      return await evaluateModelOnSamples(samples, { engine: model.engine, size: flags.inferenceSize, mode, maxPixels: CLI_MAX_PIXELS, onImage: () => progress.tick() });
+      return await evaluateModelOnSamples(samples, { engine: model.engine, size: flags.inferenceSize, minSide: minInputSide(model.arch), mode, maxPixels: CLI_MAX_PIXELS, onImage: () => progress.tick() });
     } finally {
       progress.stop();
     }

@@ -2,6 +2,7 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import { Command } from 'commander';
 import type { Float32Tensor } from '../../model/engines/engine.js';
+import { minInputSide } from '../../model/fastseg.js';
 import type { LoadedModel } from '../../model/loaded-model.js';
 import { writeNpy } from '../../model/npy.js';
 import { decodeImage } from '../../segmentation/decode.js';
@@ -15,8 +16,8 @@ import { addModelOptions, addPrecisionOptions, CLI_MAX_PIXELS, settingOption, ty
 
 
 /**
- * Preprocess exactly as torchvision (RGB, /255, ImageNet mean/std; resized only when `size` is given) and return
- * segmentation logits [1, C, H, W] at the network's input size, or classification logits [1, C]. With an inference
+ * Preprocess exactly as torchvision (RGB, /255, ImageNet mean/std; resized only when `size` is given, or enlarged
+ * to the model's minimum side: fastseg's 385) and return segmentation logits [1, C, H, W] at the network's input size, or classification logits [1, C]. With an inference
  * mode other than one whole pass (segmentation only, else InvalidArgumentError): `slide` → the window-averaged
  * logits, test-time augmentation → the averaged softmax probabilities, [1, C, H, W] at the same size.
  */
@@ -30,8 +31,9 @@ export async function computeLogits(
   if (!plain && model.task !== 'segmentation') {
     throw new InvalidArgumentError(`--mode, --scales and --flip apply to segmentation models, not the ${model.arch} classifier`);
   }
-  const image = await resizeForInference(await decodeImage(bytes, { maxPixels: CLI_MAX_PIXELS }), size);
-  if (!plain) return (await scoresWithMode(model.engine, image, mode)).scores;
+  const minSide = minInputSide(model.arch);
+  const image = await resizeForInference(await decodeImage(bytes, { maxPixels: CLI_MAX_PIXELS }), size, minSide);
+  if (!plain) return (await scoresWithMode(model.engine, image, mode, minSide)).scores;
   const output = await model.engine.run(normalizeImageNet(image));
   return model.task === 'segmentation' ? upsampleLogits(output, image.height, image.width) : output;
 }

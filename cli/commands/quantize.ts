@@ -2,6 +2,7 @@
  * `cityseg quantize`: calibrates int8 inference on the user's images and writes the quantisation file that
  * `--precision int8 --quantization FILE` (serve, segment, eval, logits, bench) reads.
  */
+import { minInputSide } from '../../model/fastseg.js';
 import { readFile } from 'node:fs/promises';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { prepareNetwork } from '../../model/load-model.js';
@@ -70,7 +71,7 @@ Examples:
         let input: Float32Tensor;
         try {
           const rgb = await decodeImage(await readFile(image.file), { maxPixels: CLI_MAX_PIXELS });
-          input = normalizeImageNet(await resizeForInference(rgb, flags.inferenceSize));
+          input = normalizeImageNet(await resizeForInference(rgb, flags.inferenceSize, minInputSide(prepared.arch)));
         } catch (error) {
           failed++;
           say(`${image.file}: ${(error as Error).message}`);

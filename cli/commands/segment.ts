@@ -1,4 +1,5 @@
 /** `cityseg segment`: masks for many images, written Cityscapes-style next to each other in one folder. */
+import { minInputSide } from '../../model/fastseg.js';
 import { readFile } from 'node:fs/promises';
 import { Command, Option } from 'commander';
 import type { LoadedModel } from '../../model/loaded-model.js';
@@ -71,7 +72,7 @@ async function segmentOne(image: ImageInput, { model, flags, context, mode }: Se
   }
   const formats = await pendingFormats(image, flags);
   if (formats.length === 0) return 'skipped';
-  const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.inferenceSize, maxPixels: CLI_MAX_PIXELS }, mode);
+  const result = await segmentImage(model.engine, await readFile(image.file), { size: flags.inferenceSize, minSide: minInputSide(model.arch), maxPixels: CLI_MAX_PIXELS }, mode);
   for (const format of formats) {
     await writeFileAtomic(outputPath(flags.out, image.stem, format, context), await OUTPUT_FORMATS[format].encode(result, context));
   }
@@ -152,8 +153,10 @@ ${INFERENCE_MODE_HELP.trim()}
 A file that cannot be read or decoded is reported (file: reason) and skipped; the others are still
 written, and the exit status is 1.
 
-Without --weights: torchvision's LR-ASPP (21 VOC classes, torchvision:lraspp_mobilenet_v3_large), fetched once
-into the cache; where it cannot be had, or with --weights none, the untrained seeded model (with a warning).
+Without --weights: fastseg's Cityscapes-trained MobileV3Large LR-ASPP (19 classes, fastseg:mobilev3large-lraspp-f128;
+Cityscapes' licence: non-commercial use), fetched once into the cache; where it cannot be had, or with --weights
+none, the same architecture untrained (seeded, with a warning). torchvision's VOC LR-ASPP stays a preset
+(--weights torchvision:lraspp_mobilenet_v3_large).
 
 Examples:
   cityseg segment --out masks street.jpg

@@ -1,7 +1,7 @@
-/** `cityseg weights list` and `cityseg weights fetch`: torchvision's published weights by name, and the cache. */
+/** `cityseg weights list` and `cityseg weights fetch`: torchvision's and fastseg's published weights by name, and the cache. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { WeightsError } from '../../model/weights/errors.js';
-import { activePresets, isPresetName, presetUrl, type WeightsPreset } from '../../model/weights/presets.js';
+import { activePresets, CITYSCAPES_TERMS, FASTSEG_BASE_URL, isPresetName, presetUrl, type WeightsPreset } from '../../model/weights/presets.js';
 import { isPresetCached, presetCachePath, resolveWeights } from '../../model/weights/source.js';
 import { commandFetchOptions } from '../command-model.js';
 
@@ -14,6 +14,7 @@ function cacheOption(): Option {
 }
 
 function formatMetrics(preset: WeightsPreset): string {
+  if (!preset.metrics) return 'none published';
   return `${Object.entries(preset.metrics.values).map(([name, value]) => `${name} ${value}`).join(', ')} (${preset.metrics.dataset})`;
 }
 
@@ -51,14 +52,14 @@ async function listAction(flags: CacheFlags & { json?: boolean }): Promise<void>
 /** `weights list`: the presets, marked cached or not (`--json` adds URL, hash, size, preprocessing and cache path). */
 export function weightsListCommand(): Command {
   return new Command('list')
-    .description("torchvision's published weights this cityseg can serve by name, and whether each is cached")
+    .description("torchvision's and fastseg's published weights this cityseg can serve by name, and whether each is cached")
     .option('--json', 'one JSON array of presets with every fact (URL, sha256, bytes, preprocessing, metrics, cache path)')
     .addOption(cacheOption())
     .action(listAction);
 }
 
 function parsePresetName(value: string, previous: string[] = []): string[] {
-  if (!isPresetName(value)) throw new InvalidArgumentError(`expected a preset name such as torchvision:lraspp_mobilenet_v3_large, got '${value}'`);
+  if (!isPresetName(value)) throw new InvalidArgumentError(`expected a preset name such as fastseg:mobilev3large-lraspp-f128 or torchvision:lraspp_mobilenet_v3_large, got '${value}'`);
   return [...previous, value];
 }
 
@@ -82,18 +83,20 @@ async function fetchAction(names: string[], flags: CacheFlags): Promise<void> {
 export function weightsFetchCommand(): Command {
   return new Command('fetch')
     .description('download presets into the cache, verified, so that serve/segment/classify start without network')
-    .argument('<name...>', 'preset names: torchvision:<arch>.<VARIANT>, or torchvision:<arch> for its default', (value, previous: string[] | undefined) =>
+    .argument('<name...>', 'preset names: fastseg:<variant>, torchvision:<arch>.<VARIANT>, or torchvision:<arch> for its default', (value, previous: string[] | undefined) =>
       parsePresetName(value, previous),
     )
     .addOption(cacheOption())
     .addHelpText(
       'after',
       `
-CITYSEG_WEIGHTS_MIRROR replaces https://download.pytorch.org/models/; CITYSEG_DOWNLOAD_IDLE_TIMEOUT_MS and
-CITYSEG_DOWNLOAD_MAX_BYTES bound each download.
+CITYSEG_WEIGHTS_MIRROR replaces both https://download.pytorch.org/models/ and fastseg's release folder
+${FASTSEG_BASE_URL} (one folder holding the files of both); CITYSEG_DOWNLOAD_IDLE_TIMEOUT_MS and
+CITYSEG_DOWNLOAD_MAX_BYTES bound each download. fastseg's weights are ${CITYSCAPES_TERMS}; fastseg never checks
+the hash prefix in its file names, so a mismatch only warns (with the file's SHA-256).
 
 Examples:
-  cityseg weights fetch torchvision:lraspp_mobilenet_v3_large torchvision:mobilenet_v3_large
+  cityseg weights fetch fastseg:mobilev3large-lraspp-f128 torchvision:lraspp_mobilenet_v3_large torchvision:mobilenet_v3_large
   CITYSEG_CACHE_DIR=/cache cityseg weights fetch torchvision:mobilenet_v3_small.IMAGENET1K_V1`,
     )
     .action(fetchAction);

@@ -22,7 +22,11 @@ export const ACTIVATION_OPS: Readonly<Record<Activation, { op: string; attribute
   hardsigmoid: { op: 'HardSigmoid', attributes: [attr.float('alpha', 1 / 6), attr.float('beta', 0.5)] },
 };
 
-/** The ONNX Conv attributes of a torch Conv2d (square kernel, stride, dilation and padding). */
+/**
+ * The ONNX Conv attributes of a torch Conv2d (square kernel, stride, dilation and padding); TensorFlow's 'same' is
+ * SAME_UPPER, whose pads ONNX Runtime computes from each input's size with the odd one at the end, as geffnet's
+ * Conv2dSame does.
+ */
 export function convAttributes(c: FoldedConv) {
   const { groups, kernel: k, stride: s, dilation: d, padding: p } = c;
   return [
@@ -30,7 +34,7 @@ export function convAttributes(c: FoldedConv) {
     attr.ints('strides', [s, s]),
     attr.ints('dilations', [d, d]),
     // torch pads symmetrically: [top, left, bottom, right].
-    attr.ints('pads', [p, p, p, p]),
+    c.samePadding ? attr.string('auto_pad', 'SAME_UPPER') : attr.ints('pads', [p, p, p, p]),
     attr.int('group', groups),
   ];
 }
@@ -87,13 +91,21 @@ export class OnnxOps implements NetworkOps<string, FoldedConv, FoldedLinear> {
    * The sizes come from Shape at run time, so any input size works. pytorch_half_pixel is what torch.onnx emits
    * for align_corners=False (it differs from torch only for an output of length 1).
    */
-  resizeBilinear(x: string, like: string, scope: string): string {
+  resizeBilinear(x: string, like: string, scope: string, alignCorners = false): string {
     const batchAndChannels = this.b.node('Shape', [x], scope, { attributes: [attr.int('end', 2)] });
     const heightAndWidth = this.b.node('Shape', [like], scope, { attributes: [attr.int('start', 2)] });
     const sizes = this.b.node('Concat', [batchAndChannels, heightAndWidth], scope, { attributes: [attr.int('axis', 0)] });
     // Empty names skip the optional roi and scales inputs.
     return this.b.node('Resize', [x, '', '', sizes], scope, {
-      attributes: [attr.string('mode', 'linear'), attr.string('coordinate_transformation_mode', 'pytorch_half_pixel')],
+      attributes: [attr.string('mode', 'linear'), attr.string('coordinate_transformation_mode', alignCorners ? 'align_corners' : 'pytorch_half_pixel')],
     });
+  }
+
+  averagePool(x: string, kernel: readonly [number, number], stride: readonly [number, number], scope: string): string {
+    return this.b.node('AveragePool', [x], scope, { attributes: [attr.ints('kernel_shape', [...kernel]), attr.ints('strides', [...stride])] });
+  }
+
+  concatChannels(a: string, b: string, scope: string): string {
+    return this.b.node('Concat', [a, b], scope, { attributes: [attr.int('axis', 1)] });
   }
 }

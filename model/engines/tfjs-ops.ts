@@ -1,7 +1,7 @@
 /**
  * model/forward.ts's operations as TensorFlow.js ops on NHWC tensors, and the folded weights uploaded as the
  * tensors they need (HWIO filters, [in, out] matrices). Pads are explicit numbers, so stride-2 convs pad
- * symmetrically like torch, never TF's asymmetric 'same'.
+ * symmetrically like torch; TF's asymmetric 'same' only where the spec says so (geffnet's Conv2dSame).
  */
 import type { FoldedConv, FoldedLinear } from '../fold.js';
 import type { NetworkOps } from '../forward.js';
@@ -66,7 +66,7 @@ export const TFJS_OPS: NetworkOps<tf.Tensor, TfConv, TfLinear> = {
       x: x as tf.Tensor4D,
       filter: c.filterTensor,
       strides: c.stride,
-      pad: c.padding,
+      pad: c.samePadding ? ('same' as const) : c.padding,
       dilations: c.dilation,
       bias: c.biasTensor,
       activation: FUSED[c.activation] ?? 'linear',
@@ -83,10 +83,14 @@ export const TFJS_OPS: NetworkOps<tf.Tensor, TfConv, TfLinear> = {
   globalAveragePool: (x) => tf.mean(x, [1, 2], true),
   flatten: (x) => tf.reshape(x, [x.shape[0], -1]),
   // align_corners=False in torch is TF's half-pixel-centres resize.
-  resizeBilinear: (x, like) => {
+  // align_corners=True is TF's alignCorners (then without half-pixel centres).
+  resizeBilinear: (x, like, _scope, alignCorners = false) => {
     const [, height, width] = (like as tf.Tensor4D).shape;
-    return tf.image.resizeBilinear(x as tf.Tensor4D, [height, width], false, true);
+    return tf.image.resizeBilinear(x as tf.Tensor4D, [height, width], alignCorners, !alignCorners);
   },
+  averagePool: (x, kernel, stride) => tf.avgPool(x as tf.Tensor4D, [kernel[0], kernel[1]], [stride[0], stride[1]], 'valid'),
+  // NHWC: channels are the last axis.
+  concatChannels: (a, b) => tf.concat([a, b], 3),
 };
 
 /** Frees the weight tensors toTfConv and toTfLinear allocated. */

@@ -21,11 +21,11 @@ export interface ActivationQuantization {
 }
 
 /**
- * fp32 layers: the squeeze-excite and LR-ASPP gate convs run on 1x1 maps (no time to win, and they scale whole
- * feature maps), and the two classifier convs produce the logits, whose argmax int8 rounding would move.
+ * fp32 layers: the squeeze-excite and LR-ASPP gate convs run on 1x1 (fastseg: pooled) maps (no time to win, and
+ * they scale whole feature maps), and the classifier convs produce the logits, whose argmax int8 rounding would move.
  */
 export function staysFloat(conv: FoldedConv): boolean {
-  return /\.fc[12]\.weight$|^classifier\.(scale|low_classifier|high_classifier)\./.test(conv.weight);
+  return /\.fc[12]\.weight$|\.se\.conv_(reduce|expand)\.weight$|^classifier\.(scale|low_classifier|high_classifier)\.|^(aspp_conv2\.1|last)\./.test(conv.weight);
 }
 
 /** Where activations are quantised: `record` collects the tensor names (calibration), `quantize` emits Q/DQ. */
@@ -160,8 +160,16 @@ export class QdqOps implements NetworkOps<string, FoldedConv, FoldedLinear> {
     return this.fp32.flatten(this.read(x), scope);
   }
 
-  resizeBilinear(x: string, like: string, scope: string): string {
-    return this.fp32.resizeBilinear(this.read(x), this.read(like), scope);
+  resizeBilinear(x: string, like: string, scope: string, alignCorners?: boolean): string {
+    return this.fp32.resizeBilinear(this.read(x), this.read(like), scope, alignCorners);
+  }
+
+  averagePool(x: string, kernel: readonly [number, number], stride: readonly [number, number], scope: string): string {
+    return this.fp32.averagePool(this.read(x), kernel, stride, scope);
+  }
+
+  concatChannels(a: string, b: string, scope: string): string {
+    return this.fp32.concatChannels(this.read(a), this.read(b), scope);
   }
 }
 

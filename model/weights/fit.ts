@@ -1,10 +1,12 @@
 /**
- * Which torchvision architecture and class count a state dict is for, read from its keys and shapes the way
- * torchvision builds them: LR-ASPP has `classifier.low_classifier.weight` [classes, low channels, 1, 1], MobileNetV3
- * `classifier.3.weight` [classes, hidden]; Large and Small differ in every channel width, so the variant is the
- * one whose expected shapes the file matches. Given values (`--arch`, `--num-classes`) become checks.
+ * Which architecture and class count a state dict is for, read from its keys and shapes the way torchvision and
+ * fastseg build them: LR-ASPP has `classifier.low_classifier.weight` [classes, low channels, 1, 1], MobileNetV3
+ * `classifier.3.weight` [classes, hidden], fastseg's LRASPP `last.weight` [classes, F, 1, 1]; Large and Small differ
+ * in every channel width, so the variant is the one whose expected shapes the file matches. Given values
+ * (`--arch`, `--num-classes`) become checks.
  */
-import { ARCH_NAMES, ARCHITECTURES, type ArchName, type ModelTask } from '../architectures.js';
+import { ARCH_NAMES, ARCHITECTURES, type ArchFamily, type ArchName, type ModelTask } from '../architectures.js';
+import { FASTSEG_FILTERS } from '../fastseg.js';
 import { expectedShapes, networkSpec } from '../network-spec.js';
 import { WeightsError } from './errors.js';
 import { compareShapes } from './validate.js';
@@ -13,6 +15,8 @@ export interface ArchitectureFit {
   arch: ArchName;
   numClasses: number;
   task: ModelTask;
+  /** fastseg's head width F, read from `last.weight`; absent for torchvision's models. */
+  filters?: number;
   /** False when no variant matches every key and shape: `arch` is then the closest, for the strict check to report. */
   exact: boolean;
 }
@@ -22,6 +26,9 @@ const CLASS_COUNT_KEYS: Record<ModelTask, string> = {
   segmentation: 'classifier.low_classifier.weight',
   classification: 'classifier.3.weight',
 };
+
+/** The head by which each family's segmentation models are told apart: fastseg's `last` is [classes, F, 1, 1]. */
+const FASTSEG_LAST = 'last.weight';
 
 const LRASPP_HEAD = ['classifier.cbr', 'classifier.scale', 'classifier.low_classifier', 'classifier.high_classifier'];
 
@@ -51,10 +58,27 @@ function explainNoHead(names: string[], file: string): never {
   );
 }
 
-/** Keys and shapes that differ from what `arch` with `numClasses` expects. */
-function countProblems(shapes: Map<string, number[]>, arch: ArchName, numClasses: number): number {
-  const { missing, wrongShape, unexpected } = compareShapes(shapes, expectedShapes(networkSpec(arch, { numClasses })));
+/** Keys and shapes that differ from what `arch` with `numClasses` (and fastseg's `filters`) expects. */
+function countProblems(shapes: Map<string, number[]>, arch: ArchName, numClasses: number, filters?: number): number {
+  const { missing, wrongShape, unexpected } = compareShapes(shapes, expectedShapes(networkSpec(arch, { numClasses, filters })));
   return missing.length + wrongShape.length + unexpected.length;
+}
+
+function closest(shapes: Map<string, number[]>, family: ArchFamily, task: ModelTask, numClasses: number, filters?: number): { arch: ArchName; exact: boolean } {
+  const ranked = ARCH_NAMES.filter((arch) => ARCHITECTURES[arch].task === task && ARCHITECTURES[arch].family === family)
+    .map((arch) => ({ arch, problems: countProblems(shapes, arch, numClasses, filters) }))
+    .sort((a, b) => a.problems - b.problems);
+  return { arch: ranked[0].arch, exact: ranked[0].problems === 0 };
+}
+
+/** fastseg's checkpoint: class count and F from `last.weight`, then Large or Small from the trunk's shapes. */
+function inferFastseg(shapes: Map<string, number[]>, file: string): ArchitectureFit {
+  const last = shapes.get(FASTSEG_LAST)!;
+  const [numClasses, filters] = last;
+  if (!Number.isSafeInteger(numClasses) || numClasses < 1 || !(FASTSEG_FILTERS as readonly number[]).includes(filters)) {
+    throw new WeightsError(file, `has fastseg's ${FASTSEG_LAST} of shape ${formatShape(last)}: [classes, F] with F one of ${FASTSEG_FILTERS.join(', ')} was expected`);
+  }
+  return { ...closest(shapes, 'fastseg', 'segmentation', numClasses, filters), numClasses, task: 'segmentation', filters };
 }
 
 /**
@@ -62,6 +86,7 @@ function countProblems(shapes: Map<string, number[]>, arch: ArchName, numClasses
  * the keys are of no MobileNetV3 / LR-ASPP model (a backbone without its head, another network).
  */
 export function inferArchitecture(shapes: Map<string, number[]>, file: string): ArchitectureFit {
+  if (shapes.has(FASTSEG_LAST) && [...shapes.keys()].some((name) => name.startsWith('trunk.'))) return inferFastseg(shapes, file);
   const task = (Object.keys(CLASS_COUNT_KEYS) as ModelTask[]).find((t) => shapes.has(CLASS_COUNT_KEYS[t]));
   if (!task) explainNoHead([...shapes.keys()], file);
   const head = shapes.get(CLASS_COUNT_KEYS[task])!;
@@ -69,10 +94,7 @@ export function inferArchitecture(shapes: Map<string, number[]>, file: string): 
   if (!Number.isSafeInteger(numClasses) || numClasses < 1) {
     throw new WeightsError(file, `${CLASS_COUNT_KEYS[task]} has shape ${formatShape(head)}: no class count in it`);
   }
-  const ranked = ARCH_NAMES.filter((arch) => ARCHITECTURES[arch].task === task)
-    .map((arch) => ({ arch, problems: countProblems(shapes, arch, numClasses) }))
-    .sort((a, b) => a.problems - b.problems);
-  return { arch: ranked[0].arch, numClasses, task, exact: ranked[0].problems === 0 };
+  return { ...closest(shapes, 'torchvision', task, numClasses), numClasses, task };
 }
 
 export interface ArchitectureRequest {
@@ -87,7 +109,7 @@ export interface ArchitectureRequest {
  * A contradiction is a WeightsError naming both values; a file matching no variant exactly yields the given (or
  * closest) one, whose strict check then lists every difference.
  */
-export function resolveArchitecture(shapes: Map<string, number[]>, file: string, request: ArchitectureRequest): { arch: ArchName; numClasses: number } {
+export function resolveArchitecture(shapes: Map<string, number[]>, file: string, request: ArchitectureRequest): { arch: ArchName; numClasses: number; filters?: number } {
   const fit = inferArchitecture(shapes, file);
   const wantedTask = request.arch ? ARCHITECTURES[request.arch].task : request.task;
   if (wantedTask && wantedTask !== fit.task) {
@@ -101,11 +123,11 @@ export function resolveArchitecture(shapes: Map<string, number[]>, file: string,
     throw new WeightsError(file, `holds ${fit.arch} weights, but the architecture given is ${request.arch}`);
   }
   if (request.numClasses !== undefined && request.numClasses !== fit.numClasses) {
-    const key = CLASS_COUNT_KEYS[fit.task];
+    const key = fit.filters === undefined ? CLASS_COUNT_KEYS[fit.task] : FASTSEG_LAST;
     throw new WeightsError(
       file,
       `has ${fit.numClasses} classes (${key} is ${formatShape(shapes.get(key)!)}), but ${request.numClasses} classes were given`,
     );
   }
-  return { arch: request.arch ?? fit.arch, numClasses: fit.numClasses };
+  return { arch: request.arch ?? fit.arch, numClasses: fit.numClasses, ...(fit.filters === undefined ? {} : { filters: fit.filters }) };
 }

@@ -37,7 +37,8 @@ export interface WeightsInspection {
   dtypes: Partial<Record<DType, number>>;
   /** torchvision's count (parameters, not BatchNorm buffers) when the file fits an architecture; else elements of non-buffer tensors. */
   parameterCount: number;
-  fits: { arch: ArchName; numClasses: number; task: ModelTask } | null;
+  /** `filters`: fastseg's head width F. */
+  fits: { arch: ArchName; numClasses: number; task: ModelTask; filters?: number } | null;
   /** Why the file fits no architecture (null when it fits). */
   whyNot: string | null;
 }
@@ -61,7 +62,7 @@ function describeFit(checkpoint: Checkpoint, source: string): Pick<WeightsInspec
     if (error instanceof WeightsError) return { fits: null, whyNot: error.problem, parameterCount: elements };
     throw error;
   }
-  const spec = networkSpec(fit.arch, { numClasses: fit.numClasses });
+  const spec = networkSpec(fit.arch, { numClasses: fit.numClasses, filters: fit.filters });
   try {
     validateStateDict(materialiseStateDict(checkpoint), expectedShapes(spec));
   } catch (error) {
@@ -69,7 +70,8 @@ function describeFit(checkpoint: Checkpoint, source: string): Pick<WeightsInspec
     const closest = `closest: ${fit.arch} with ${fit.numClasses} classes`;
     return { fits: null, whyNot: `${closest}; ${error.problem}`, parameterCount: elements };
   }
-  return { fits: { arch: fit.arch, numClasses: fit.numClasses, task: fit.task }, whyNot: null, parameterCount: parameterCount(spec) };
+  const filters = fit.filters === undefined ? {} : { filters: fit.filters };
+  return { fits: { arch: fit.arch, numClasses: fit.numClasses, task: fit.task, ...filters }, whyNot: null, parameterCount: parameterCount(spec) };
 }
 
 /** Inspect the checkpoint at `source` (path or http(s) URL, downloaded into the cache). Throws WeightsError if unreadable. */
@@ -129,6 +131,6 @@ export function formatInspection(report: WeightsInspection): string {
     rows.push(['tensors', `${grouped(report.tensorCount)} (${dtypeList || 'none'}), ${grouped(report.tensorBytes)} bytes`]);
     rows.push(['parameters', grouped(report.parameterCount)]);
   }
-  rows.push(['fits', report.fits ? `${report.fits.arch}, ${report.fits.numClasses} classes (${report.fits.task})` : `nothing: ${report.whyNot}`]);
+  rows.push(['fits', report.fits ? `${report.fits.arch}${report.fits.filters === undefined ? '' : ` F=${report.fits.filters}`}, ${report.fits.numClasses} classes (${report.fits.task})` : `nothing: ${report.whyNot}`]);
   return rows.map(([label, value]) => `${label.padEnd(11)}${value}`).join('\n');
 }

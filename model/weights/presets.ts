@@ -1,7 +1,8 @@
 /**
- * torchvision's published weights as data, like torchvision's WeightsEnum (torchvision/models/*.py, 0.14):
- * each preset names a checkpoint under https://download.pytorch.org/models/ and the facts torchvision's `meta`
- * records for it. Names are `torchvision:<arch>.<VARIANT>`; `torchvision:<arch>` is that arch's DEFAULT.
+ * Published weights as data, like torchvision's WeightsEnum (torchvision/models/*.py, 0.14): each preset names a
+ * checkpoint under its publisher's download folder and the facts its publisher records for it. torchvision's are
+ * `torchvision:<arch>.<VARIANT>` (`torchvision:<arch>` is that arch's DEFAULT); fastseg's (ekzhang/fastseg,
+ * release v0.1-weights, its README's figures) are `fastseg:<file name without its hash>`.
  */
 import { readFileSync } from 'node:fs';
 import { ARCH_NAMES, isArchName, type ArchName } from '../architectures.js';
@@ -9,23 +10,50 @@ import { WeightsError } from './errors.js';
 
 /** Where torchvision publishes its checkpoints; CITYSEG_WEIGHTS_MIRROR replaces it. */
 export const TORCHVISION_BASE_URL = 'https://download.pytorch.org/models/';
+/** Where fastseg publishes its checkpoints; CITYSEG_WEIGHTS_MIRROR replaces it too (one folder holds both's files). */
+export const FASTSEG_BASE_URL = 'https://github.com/ekzhang/fastseg/releases/download/v0.1-weights/';
 
 export const PRESET_PREFIX = 'torchvision:';
 
-/** The transform torchvision's weights were evaluated with (`weights.transforms()`), bilinear resize. */
+export type PresetPublisher = 'torchvision' | 'fastseg';
+
+/** Each publisher's name prefix and download folder. */
+export const PUBLISHERS: Readonly<Record<PresetPublisher, { prefix: string; baseUrl: string }>> = {
+  torchvision: { prefix: PRESET_PREFIX, baseUrl: TORCHVISION_BASE_URL },
+  fastseg: { prefix: 'fastseg:', baseUrl: FASTSEG_BASE_URL },
+};
+
+/** Cityscapes' terms, which come with any weights trained on it. */
+export const CITYSCAPES_TERMS = 'trained on Cityscapes, whose licence allows non-commercial use only (www.cityscapes-dataset.com/license)';
+
+/** The transform the weights were evaluated with (torchvision's `weights.transforms()`), bilinear resize. */
 export interface PresetPreprocessing {
-  /** `resize_size`: the short side is resized to this many pixels. */
-  resizeShortSide: number;
+  /** `resize_size`: the short side is resized to this many pixels; null: the image as it is (fastseg). */
+  resizeShortSide: number | null;
   /** `crop_size`: a centre crop of this side after the resize (classifiers only). */
   cropSize?: number;
 }
 
 export interface WeightsPreset {
-  /** `torchvision:<arch>.<VARIANT>`. */
+  /** `torchvision:<arch>.<VARIANT>` or `fastseg:<variant>`. */
   name: string;
+  /** Default torchvision. */
+  publisher?: PresetPublisher;
   arch: ArchName;
-  /** torchvision's enum member, e.g. `IMAGENET1K_V2`. */
+  /** torchvision's enum member, e.g. `IMAGENET1K_V2`; fastseg's file name without its hash. */
   variant: string;
+  /** fastseg's head width F. */
+  filters?: number;
+  /** `sum(p.numel() for p in model.parameters())` of the network the file fills (tested against the spec). */
+  parameterCount?: number;
+  /**
+   * `warn`: the file name's hash prefix is checked but a mismatch only warns, reporting the digest. fastseg never
+   * checks its prefixes and they could not be confirmed against the files, so a wrong one must not make the
+   * default model unusable; a damaged file still fails to load (strict keys and shapes).
+   */
+  prefixCheck?: 'warn';
+  /** Terms of use that come with the weights (the training data's licence). */
+  terms?: string;
   /** Whether `torchvision:<arch>` (torchvision's `DEFAULT`) means this preset. */
   isDefault: boolean;
   /** File name under the download folder; torch.hub's `-<sha256 prefix>.` is part of it. */
@@ -38,9 +66,41 @@ export interface WeightsPreset {
   /** The classes the outputs mean: a label set name (`voc`, `cityscapes`) or `imagenet`. */
   labels: string;
   preprocessing: PresetPreprocessing;
-  /** What torchvision reports (`meta["_metrics"]`), on the dataset named. */
-  metrics: { dataset: string; values: Record<string, number> };
+  /** What the publisher reports (torchvision's `meta["_metrics"]`, fastseg's README), on the dataset named; none published → absent. */
+  metrics?: { dataset: string; values: Record<string, number> };
 }
+
+/** fastseg's five published checkpoints, ImageNet mean/std on the unresized image (fastseg's `predict`). */
+function fastsegPreset(arch: ArchName, file: string, filters: number, parameterCount: number, isDefault: boolean, miou?: number): WeightsPreset {
+  const variant = file.replace(/-[0-9a-f]{8}\.pt$/, '');
+  return {
+    name: `${PUBLISHERS.fastseg.prefix}${variant}`,
+    publisher: 'fastseg',
+    arch,
+    variant,
+    filters,
+    parameterCount,
+    isDefault,
+    file,
+    prefixCheck: 'warn',
+    terms: CITYSCAPES_TERMS,
+    numClasses: 19,
+    labels: 'cityscapes',
+    preprocessing: { resizeShortSide: null },
+    ...(miou === undefined ? {} : { metrics: { dataset: 'Cityscapes-val', values: { miou } } }),
+  };
+}
+
+export const FASTSEG_PRESETS: readonly WeightsPreset[] = [
+  fastsegPreset('fastseg_mobilev3_large', 'mobilev3large-lraspp-f128-9cbabfde.pt', 128, 3_284_547, true, 72.3),
+  fastsegPreset('fastseg_mobilev3_large', 'mobilev3large-lraspp-f256-9b613ffd.pt', 256, 3_693_379, false, 72.3),
+  fastsegPreset('fastseg_mobilev3_small', 'mobilev3small-lraspp-f256-d853f901.pt', 256, 1_451_315, true, 67.1),
+  fastsegPreset('fastseg_mobilev3_small', 'mobilev3small-lraspp-f128-a39a1e4b.pt', 128, 1_140_787, false),
+  fastsegPreset('fastseg_mobilev3_small', 'mobilev3small-lraspp-f64-114fc23b.pt', 64, 1_022_387, false),
+];
+
+/** The default segmentation weights: fastseg's Cityscapes-trained MobileV3Large, F = 128. */
+export const DEFAULT_SEGMENTATION_PRESET = 'fastseg:mobilev3large-lraspp-f128';
 
 /** torchvision 0.14's weights for the architectures cityseg builds (the facts of issue 10). */
 export const TORCHVISION_PRESETS: readonly WeightsPreset[] = [
@@ -92,6 +152,9 @@ export const TORCHVISION_PRESETS: readonly WeightsPreset[] = [
   },
 ];
 
+/** Every publisher's presets. */
+export const PRESETS: readonly WeightsPreset[] = [...FASTSEG_PRESETS, ...TORCHVISION_PRESETS];
+
 /**
  * Test-only hook: the path of a JSON array of presets that replaces torchvision's table, so the tests run the
  * real download, verification and default-model code against files they serve from 127.0.0.1.
@@ -106,7 +169,8 @@ function checkPreset(value: unknown, where: string): WeightsPreset {
   if (typeof p !== 'object' || p === null) fail('not an object');
   if (typeof p.arch !== 'string' || !isArchName(p.arch)) fail(`arch must be one of ${ARCH_NAMES.join(', ')}`);
   if (typeof p.variant !== 'string' || !/^\w+$/.test(p.variant)) fail('variant must be a word');
-  if (p.name !== `${PRESET_PREFIX}${p.arch}.${p.variant}`) fail(`name must be ${PRESET_PREFIX}<arch>.<variant>`);
+  if (p.publisher !== undefined && !Object.hasOwn(PUBLISHERS, p.publisher)) fail(`publisher must be one of ${Object.keys(PUBLISHERS).join(', ')}`);
+  if (p.name !== presetName(p as WeightsPreset)) fail(`name must be ${PRESET_PREFIX}<arch>.<variant> (torchvision) or fastseg:<variant>`);
   if (typeof p.file !== 'string' || p.file.includes('/') || p.file === '') fail('file must be a file name');
   if (!Number.isInteger(p.numClasses) || (p.numClasses as number) < 1) fail('numClasses must be a positive integer');
   if (p.sha256 !== undefined && !/^[0-9a-f]{64}$/.test(p.sha256)) fail('sha256 must be 64 hex digits');
@@ -114,10 +178,10 @@ function checkPreset(value: unknown, where: string): WeightsPreset {
   return p as WeightsPreset;
 }
 
-/** torchvision's table, or the test table named by CITYSEG_TEST_PRESETS. Throws WeightsError for a bad file. */
+/** The presets (PRESETS), or the test table named by CITYSEG_TEST_PRESETS. Throws WeightsError for a bad file. */
 export function activePresets(env: NodeJS.ProcessEnv = process.env): readonly WeightsPreset[] {
   const file = env[TEST_PRESETS_ENV];
-  if (!file) return TORCHVISION_PRESETS;
+  if (!file) return PRESETS;
   let parsed: unknown;
   try {
     parsed = JSON.parse(readFileSync(file, 'utf8'));
@@ -128,8 +192,13 @@ export function activePresets(env: NodeJS.ProcessEnv = process.env): readonly We
   return parsed.map((entry) => checkPreset(entry, file));
 }
 
+/** The name a preset must carry: `torchvision:<arch>.<variant>`, `fastseg:<variant>`. */
+function presetName(p: Pick<WeightsPreset, 'publisher' | 'arch' | 'variant'>): string {
+  return p.publisher === 'fastseg' ? `${PUBLISHERS.fastseg.prefix}${p.variant}` : `${PRESET_PREFIX}${p.arch}.${p.variant}`;
+}
+
 export function isPresetName(spec: string): boolean {
-  return spec.startsWith(PRESET_PREFIX);
+  return Object.values(PUBLISHERS).some(({ prefix }) => spec.startsWith(prefix));
 }
 
 /** The preset `torchvision:<arch>` names (torchvision's DEFAULT), or undefined when the arch has none. */
@@ -150,7 +219,7 @@ export function findPreset(name: string, presets: readonly WeightsPreset[] = act
   return found;
 }
 
-/** The preset's download URL under `mirror` (a base URL; default torchvision's folder). */
-export function presetUrl(preset: WeightsPreset, mirror: string = TORCHVISION_BASE_URL): string {
+/** The preset's download URL under `mirror` (a base URL; default its publisher's folder). */
+export function presetUrl(preset: WeightsPreset, mirror: string = PUBLISHERS[preset.publisher ?? 'torchvision'].baseUrl): string {
   return new URL(preset.file, mirror.endsWith('/') ? mirror : `${mirror}/`).href;
 }

@@ -53,6 +53,8 @@ export interface ResolveOptions extends FetchOptions {
 interface Expected {
   sha256?: string;
   bytes?: number;
+  /** `warn`: a hash prefix that does not match is reported, not refused (WeightsPreset.prefixCheck). */
+  prefixCheck?: 'warn';
 }
 
 /** torch.hub's HASH_REGEX: the first `-<hex>.` in the file name. */
@@ -91,7 +93,12 @@ function mismatch(fileName: string, sha256: string, bytes: number, expected: Exp
   if (expected.bytes !== undefined && bytes !== expected.bytes) return `${bytes} bytes, expected ${expected.bytes}`;
   if (expected.sha256 !== undefined) return sha256 === expected.sha256 ? null : `SHA-256 ${sha256}, expected ${expected.sha256}`;
   const prefix = hashPrefixOf(fileName);
-  return prefix === null || sha256.startsWith(prefix) ? null : `SHA-256 ${sha256} does not start with ${prefix} from the file name`;
+  const problem = prefix === null || sha256.startsWith(prefix) ? null : `SHA-256 ${sha256} does not start with ${prefix} from the file name`;
+  if (problem !== null && expected.prefixCheck === 'warn') {
+    process.emitWarning(`${fileName}: ${problem}; its publisher never checks that prefix, so the file is used (a damaged one fails to load)`, { code: 'CITYSEG_WEIGHTS_HASH_PREFIX' });
+    return null;
+  }
+  return problem;
 }
 
 async function resolveLocal(spec: string): Promise<ResolvedWeights> {
@@ -227,7 +234,7 @@ function cacheRoot(opts: ResolveOptions): string {
 
 /** Where a preset's file is cached: by file name (it carries its hash), whichever mirror it came from. */
 export function presetCachePath(preset: WeightsPreset, cacheDir?: string): string {
-  return join(cacheDir ? resolve(cacheDir) : defaultCacheDir(), 'weights', 'torchvision', preset.file);
+  return join(cacheDir ? resolve(cacheDir) : defaultCacheDir(), 'weights', preset.publisher ?? 'torchvision', preset.file);
 }
 
 /** Whether the preset's file is in the cache (by size where known; the hash is checked when it is used). */

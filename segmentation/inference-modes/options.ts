@@ -175,6 +175,26 @@ export function checkForwardPasses(opts: InferenceModeOptions, width: number, he
   return passes;
 }
 
+/**
+ * Refuses (InvalidArgumentError, before any pass) options under which a forward pass would see fewer than `minSide`
+ * pixels a side on the policy's width x height image: a slide window (min(crop, scaled image)) or a scaled image.
+ */
+export function checkMinimumSide(opts: InferenceModeOptions, dims: { width: number; height: number }, minSide: number): void {
+  for (const scale of opts.scales) {
+    const scaled = scaledDims(dims.width, dims.height, scale);
+    const pass = opts.mode === 'slide'
+      ? { width: Math.min(opts.crop.width, scaled.width), height: Math.min(opts.crop.height, scaled.height) }
+      : scaled;
+    if (Math.min(pass.width, pass.height) < minSide) {
+      const what = opts.mode === 'slide' ? `mode=slide with crop ${formatSize(opts.crop)} at scale ${scale}` : `scale ${scale}`;
+      throw new InvalidArgumentError(
+        `${what} runs a ${pass.width}x${pass.height} forward pass, under this model's minimum of ${minSide} pixels a side ` +
+          `(use crops and scales that keep every pass at ${minSide} or more)`,
+      );
+    }
+  }
+}
+
 /** The report of a run with these options and this many passes. */
 export function modeReport(opts: InferenceModeOptions, forwardPasses: number): InferenceModeReport {
   const slide = opts.mode === 'slide' ? { crop: { ...opts.crop }, stride: { ...opts.stride } } : {};

@@ -11,6 +11,7 @@ import { flipNhwcInPlace, flipRgb, nchwToNhwc } from './image-ops.js';
 import {
   checkForwardPasses,
   checkInferenceModeOptions,
+  checkMinimumSide,
   isAugmented,
   modeReport,
   scaledDims,
@@ -106,9 +107,11 @@ export async function segmentWithMode(
   size: InferenceSize,
   opts: InferenceModeOptions,
   checkpoint?: () => void,
+  minSide = 1,
 ): Promise<ModeSegmentation> {
   checkInferenceModeOptions(opts);
-  const inferenceSize = inferenceDims(image.width, image.height, size);
+  const inferenceSize = inferenceDims(image.width, image.height, size, minSide);
+  checkMinimumSide(opts, inferenceSize, minSide);
   checkForwardPasses(opts, inferenceSize.width, inferenceSize.height);
   const clock = new StageClock(checkpoint);
   let classMap: ClassMap;
@@ -142,8 +145,10 @@ export async function scoresWithMode(
   engine: InferenceEngine,
   image: RgbImage,
   opts: InferenceModeOptions,
+  minSide = 1,
 ): Promise<{ scores: Float32Tensor; report: InferenceModeReport }> {
   checkInferenceModeOptions(opts);
+  checkMinimumSide(opts, image, minSide);
   checkForwardPasses(opts, image.width, image.height);
   const clock = new StageClock();
   let scores: Float32Tensor;
