@@ -17,6 +17,8 @@ export interface OutputOptions {
   labelSet: LabelSet;
   /** Written into the JSON body as `model`. */
   modelId: string;
+  /** Written into the JSON body as `trained` where known (false: an untrained model, the answer meaningless). */
+  trained?: boolean;
   /** Overlay opacity of the colours, 0..1. */
   alpha: number;
   overlayFormat: OverlayFormat;
@@ -46,6 +48,7 @@ export function segmentationBody(result: OutputInput, opts: Omit<OutputOptions, 
   const { classMap } = result;
   return {
     model: opts.modelId,
+    ...(opts.trained === undefined ? {} : { trained: opts.trained }),
     width: classMap.width,
     height: classMap.height,
     inferenceSize: result.inferenceSize,

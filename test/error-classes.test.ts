@@ -23,6 +23,8 @@ const SAMPLES: Record<string, unknown[]> = {
   MissingImageError: ['gt.png', 'img.png'],
   InputsFailedError: [1, 2],
   NpyError: ['bad npy'],
+  BmpRleError: ['RLE data leaves the image at byte 400'],
+  HttpGetError: ['ECONNRESET', 'the connection closed before the body ended'],
   OnnxGraphError: ['bad graph'],
   OnnxEngineError: ['bad engine'],
   QuantizationError: ['q.json was calibrated on other weights'],

@@ -102,7 +102,7 @@ async function segmentAction(inputs: string[], flags: SegmentFlags, cmd: Command
       model,
       flags,
       mode,
-      context: { labelSet, modelId: model.id, alpha: flags.alpha, overlayFormat: flags.overlayFormat, rle: flags.rle ?? false },
+      context: { labelSet, modelId: model.id, trained: model.weights.trained, alpha: flags.alpha, overlayFormat: flags.overlayFormat, rle: flags.rle ?? false },
     };
     return runBatch(
       images,
