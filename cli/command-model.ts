@@ -4,7 +4,7 @@ import { loadModel, UNTRAINED_DEFAULTS } from '../model/load-model.js';
 import type { LoadedModel, ModelTask } from '../model/loaded-model.js';
 import { redactUrl } from '../model/weights/redact.js';
 import type { FetchOptions } from '../model/weights/source.js';
-import { chooseAvailableWeights, type WeightsChoice } from '../model/weights/weights-choice.js';
+import { chooseAvailableWeights, untrainedFix, type WeightsChoice } from '../model/weights/weights-choice.js';
 import { fetchOptionsOf, loadSettings } from '../server/config.js';
 import { modelOptions, type ModelFlags } from './options.js';
 
@@ -31,7 +31,7 @@ function transformNote({ preprocessing }: LoadedModel): string {
 }
 
 function untrainedWarning(model: LoadedModel, why: string): string {
-  return `cityseg: warning: ${why}: ${model.arch} is untrained (${model.weights.source}), its outputs are meaningless\n`;
+  return `cityseg: warning: ${why}: ${model.arch} is untrained (${model.weights.source}), its outputs are meaningless; ${untrainedFix(model.task, '--weights')}\n`;
 }
 
 /** Says on stderr when the model runs on TensorFlow.js because ONNX Runtime is missing, and how to install it. */

@@ -42,6 +42,7 @@ const jobSchema = {
     id: { type: 'string', description: '128 random bits, base64url' },
     status: { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed'] },
     model: { type: 'string' },
+    trained: { type: 'boolean', description: 'false: the model is a seeded untrained initialisation and the result is meaningless' },
     format: { type: 'string', enum: VIDEO_FORMATS },
     frames: { type: 'object', required: ['done', 'total'], properties: { done: { type: 'integer' }, total: { type: 'integer' } } },
     fps: { type: 'number', description: 'Frames segmented per second so far' },
@@ -81,6 +82,7 @@ function view(job: JobRecord) {
     id: job.id,
     status: job.status,
     model: job.params.model,
+    ...(job.params.trained === undefined ? {} : { trained: job.params.trained }),
     format: job.params.format,
     frames: job.frames,
     fps: Math.round(job.fps * 100) / 100,
@@ -219,7 +221,7 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
         const record: JobRecord = {
           id: JobStore.newId(),
           status: 'queued',
-          params: { model: served.model.id, format: query.format, size, alpha: query.alpha, rle: query.rle, fps, every, maxFrames },
+          params: { model: served.model.id, trained: served.model.weights.trained, format: query.format, size, alpha: query.alpha, rle: query.rle, fps, every, maxFrames },
           video: {
             width: info.width, height: info.height, rotation: info.rotation, codec: info.codec, frames: info.frames,
             rate: info.rate, fps: info.fps, durationSeconds: info.durationSeconds, variableFrameRate: info.variableFrameRate,
@@ -260,6 +262,7 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
       const state = job.status === 'failed' ? `failed: ${job.error ?? 'no reason recorded'}` : `${job.status} (${job.frames.done} of ${job.frames.total} frames)`;
       throw new HttpProblem('conflict', `job ${id} has no result: it ${job.status === 'failed' ? '' : 'is '}${state}`);
     }
+    if (job.params.trained !== undefined) reply.header('x-model-trained', String(job.params.trained));
     return reply.header('cache-control', 'private, no-cache').type(type).sendFile(file, path.join(store.dir, id), { acceptRanges: true });
   };
   const fileResponses = (type: string, description: string) => ({

@@ -4,6 +4,7 @@ import { isOnnxFallback, onnxFallbackMessage } from '../model/engines/onnx-avail
 import { minInputSide } from '../model/fastseg.js';
 import type { LoadedModel } from '../model/loaded-model.js';
 import { redactUrl } from '../model/weights/redact.js';
+import { untrainedFix } from '../model/weights/weights-choice.js';
 import { labelSetNameForClassCount } from '../segmentation/labels/for-class-count.js';
 import { labelSetFor } from '../segmentation/labels/index.js';
 import { inferenceDims, type InferenceSize } from '../segmentation/preprocess.js';
@@ -68,7 +69,7 @@ function weightsMessage(model: LoadedModel): string {
   const source = redactUrl(model.weights.source);
   if (trained) return `model ${model.id} ready: trained weights from ${source}${origin === 'default-preset' ? ' (the default)' : ''}`;
   const why = origin === 'none' ? 'no trained weights were given (weights none, or none in its models-file entry)' : detail;
-  return `model ${model.id} ready: UNTRAINED (${source})${why ? `: ${why}` : ''}; its predictions are meaningless`;
+  return `model ${model.id} ready: UNTRAINED (${source})${why ? `: ${why}` : ''}; its predictions are meaningless: ${untrainedFix(model.task)}`;
 }
 
 /**

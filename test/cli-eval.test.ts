@@ -183,7 +183,7 @@ describe('cityseg eval --cityscapes', () => {
         child.on('close', (code) => resolve({ code, stderr }));
       });
       assert.equal(bare.code, 0, bare.stderr);
-      assert.equal(bare.stderr, 'cityseg: warning: no --weights given: lraspp_mobilenet_v3_large is untrained (seeded-init:20190506), its outputs are meaningless\n');
+      assert.equal(bare.stderr, 'cityseg: warning: no --weights given: lraspp_mobilenet_v3_large is untrained (seeded-init:20190506), its outputs are meaningless; give trained weights with --weights FILE.pth (or a preset name); without internet set CITYSEG_WEIGHTS_MIRROR, or copy a cache filled by `cityseg weights fetch`\n');
       assert.deepEqual(mirror.requests, []);
     } finally {
       await mirror.close();

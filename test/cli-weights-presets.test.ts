@@ -124,7 +124,7 @@ describe('default weights of segment and classify', () => {
     assert.match(
       run.stderr,
       new RegExp(
-        `^cityseg: warning: the default weights ${SEG.replace(/\./g, '\\.')} could not be had: ${unreachable}lraspp_test\\.pth: download failed: .*ECONNREFUSED.*: lraspp_mobilenet_v3_large is untrained \\(seeded-init:\\d+\\), its outputs are meaningless$`,
+        `^cityseg: warning: the default weights ${SEG.replace(/\./g, '\\.')} could not be had: ${unreachable}lraspp_test\\.pth: download failed: .*ECONNREFUSED.*: lraspp_mobilenet_v3_large is untrained \\(seeded-init:\\d+\\), its outputs are meaningless; give trained weights with --weights FILE\\.pth .*$`,
         'm',
       ),
     );

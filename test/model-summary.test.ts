@@ -97,4 +97,16 @@ describe('cityseg summary (compiled CLI)', () => {
     assert.equal(run.code, 2);
     assert.match(run.stderr, /--input <HxW>.*'224' is invalid/);
   });
+
+  it("fastseg runs at its 385 px minimum by default, and a smaller --input is a usage error naming it", async () => {
+    const json = await runCli(['summary', '--arch', 'fastseg_mobilev3_large', '--json']);
+    assert.equal(json.code, 0, json.stderr);
+    const summary = JSON.parse(json.stdout) as { input: { height: number; width: number }; parameters: number; layers: { output: number[] }[] };
+    assert.deepEqual(summary.input, { height: 385, width: 385 });
+    assert.equal(summary.parameters, 3_284_547);
+    assert.ok(summary.layers.every((layer) => layer.output.every((n) => n >= 1)), 'every layer has a positive shape');
+    const small = await runCli(['summary', '--arch', 'fastseg_mobilev3_large', '--input', '300x300']);
+    assert.equal(small.code, 2);
+    assert.match(small.stderr, /needs an input of at least 385 pixels a side, got 300x300/);
+  });
 });

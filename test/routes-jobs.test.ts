@@ -85,10 +85,13 @@ describe('video jobs: /v1/jobs', () => {
     assert.equal(done.status, 'succeeded', done.error);
     assert.deepEqual(done.frames, { done: 6, total: 6 });
     assert.ok(done.fps > 0 && done.etaSeconds === 0 && done.expiresAt);
+    // The test model is the seeded init: the status and the result say so.
+    assert.equal((done as JobView & { trained?: boolean }).trained, false);
 
     const result = await app.inject({ method: 'GET', url: `/v1/jobs/${created.id}/result` });
     assert.equal(result.statusCode, 200);
     assert.equal(result.headers['content-type'], 'video/mp4');
+    assert.equal(result.headers['x-model-trained'], 'false');
     assert.equal(result.headers['accept-ranges'], 'bytes');
     const mp4 = path.join(dir, 'result.mp4');
     await writeFile(mp4, result.rawPayload);

@@ -128,7 +128,7 @@ describe('the server with no weights configured', () => {
       const line = server.logs.find((entry) => entry.model === 'lraspp_mobilenet_v3_large');
       assert.equal(line?.level, 40, 'an untrained model is a warning');
       assert.equal(line?.weightsOrigin, 'fallback');
-      assert.match(String(line?.msg), /^model lraspp_mobilenet_v3_large ready: UNTRAINED \(seeded-init:20190506\): the default weights .* could not be had: .*; its predictions are meaningless$/);
+      assert.match(String(line?.msg), /^model lraspp_mobilenet_v3_large ready: UNTRAINED \(seeded-init:20190506\): the default weights .* could not be had: .*; its predictions are meaningless: give trained weights with --weights FILE\.pth .*$/);
     } finally {
       await server.stop();
     }

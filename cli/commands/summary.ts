@@ -1,13 +1,14 @@
 /** `cityseg summary`: the network as the paper's Table 1 / 2 and layer by layer, with parameters and multiply-adds. */
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { ARCH_NAMES, type ArchName } from '../../model/architectures.js';
+import { minInputSide } from '../../model/fastseg.js';
 import { summarizeNetwork, type LayerRow, type NetworkSummary, type TableRow } from '../../model/summary.js';
 import { parseSize } from '../bench/stats.js';
 import { parsePositiveInt } from '../options.js';
 
 interface SummaryFlags {
   arch: ArchName;
-  input: [height: number, width: number];
+  input?: [height: number, width: number];
   numClasses?: number;
   json?: boolean;
 }
@@ -63,7 +64,7 @@ export function formatSummary(summary: NetworkSummary): string {
 export function summaryCommand(): Command {
   const cmd = new Command('summary')
     .addOption(new Option('--arch <name>', 'architecture').choices(ARCH_NAMES).default('mobilenet_v3_large'))
-    .addOption(new Option('--input <HxW>', 'input height x width').argParser(parseInput).default([224, 224], '224x224'))
+    .addOption(new Option('--input <HxW>', "input height x width (default: 224x224, or the architecture's minimum side, fastseg's 385)").argParser(parseInput))
     .addOption(new Option('--num-classes <n>', "output classes (default: the architecture's untrained count)").argParser(parsePositiveInt))
     .option('--json', 'one JSON document: table, layers and totals');
   cmd.addHelpText('after', `
@@ -73,7 +74,9 @@ Examples:
   cityseg summary
   cityseg summary --arch lraspp_mobilenet_v3_large --input 1024x2048 --json`);
   return cmd.action((flags: SummaryFlags) => {
-    const [height, width] = flags.input;
+    const min = minInputSide(flags.arch);
+    const [height, width] = flags.input ?? [Math.max(224, min), Math.max(224, min)];
+    if (Math.min(height, width) < min) cmd.error(`cityseg summary: ${flags.arch} needs an input of at least ${min} pixels a side, got ${height}x${width}`, { exitCode: 2 });
     const summary = summarizeNetwork(flags.arch, { height, width }, flags.numClasses);
     process.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
   });

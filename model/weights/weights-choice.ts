@@ -112,3 +112,11 @@ export async function chooseAvailableWeights(request: WeightsRequest, opts: Reso
     return untrained(request, 'fallback', `the default weights ${choice.weights} could not be had: ${error.message}`);
   }
 }
+
+/**
+ * The one-line fix printed beside every "untrained" warning (server log, CLI): the flag of the task's weights, and
+ * the two ways to have the default presets without internet.
+ */
+export function untrainedFix(task: ModelTask, flag = task === 'classification' ? '--classifier-weights' : '--weights'): string {
+  return `give trained weights with ${flag} FILE.pth (or a preset name); without internet set CITYSEG_WEIGHTS_MIRROR, or copy a cache filled by \`cityseg weights fetch\``;
+}

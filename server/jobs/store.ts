@@ -15,6 +15,8 @@ export type JobStatus = 'queued' | 'running' | 'succeeded' | 'failed';
 /** What a job was asked for: POST /v1/jobs' parameters, resolved. */
 export interface JobParams {
   model: string;
+  /** Whether the model's weights are trained (false: the seeded init, the result meaningless). */
+  trained?: boolean;
   format: VideoFormat;
   size: number | 'native';
   alpha: number;
