@@ -1,16 +1,14 @@
 /** Test helpers for video: small videos made with ffmpeg, hostile files, and checks that nothing is left behind. */
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
-import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
+import { realFrame, SHARED_REAL_SKIP } from './shared-real.js';
 
 const run = promisify(execFile);
 
-/** The real street frames; tests that need them skip with this message when the folder is missing. */
-export const SHARED_REAL = fileURLToPath(new URL('../../shared/real/', import.meta.url));
-export const REAL_FRAME = `${SHARED_REAL}frankfurt_000000_000294_leftImg8bit.png`;
-export const REAL_SKIP = existsSync(REAL_FRAME) ? false : 'needs the real frames in ../shared/real (not part of a fresh clone)';
+/** A real street frame (../shared/real, through the one helper); tests that need it skip with REAL_SKIP without it. */
+export const REAL_FRAME = realFrame('frankfurt_000000_000294_leftImg8bit.png');
+export const REAL_SKIP = SHARED_REAL_SKIP;
 
 export async function ffmpeg(...args: string[]): Promise<void> {
   await run('ffmpeg', ['-hide_banner', '-loglevel', 'error', '-nostdin', '-y', ...args]);
