@@ -33,7 +33,7 @@ describe('request logging', () => {
     assert.deepEqual(startup.map((line) => line.model), ['lraspp_mobilenet_v3_large', 'mobilenet_v3_large']);
     for (const line of startup) {
       assert.equal(line.level, 40, 'an untrained model is a warning');
-      assert.match(String(line.msg), /UNTRAINED \(seeded-init:20190506\): no trained weights were given \(weights none, or none in its models-file entry\); its predictions are meaningless: give trained weights with --weights FILE\.pth/);
+      assert.match(String(line.msg), /UNTRAINED \(seeded-init:20190506\): no trained weights were given \(weights none, or none in its models-file entry\); its predictions are meaningless: give trained weights with --(classifier-)?weights FILE\.pth/);
       assert.equal(line.weightsOrigin, 'none');
       assert.equal(typeof line.engine, 'string');
       assert.equal(typeof line.backend, 'string');
