@@ -1,4 +1,4 @@
-/** --mode, --crop, --stride, --scales, --flip, --max-forward-passes: the inference modes on the command line (issue 14). */
+/** --mode, --crop, --stride, --scales, --flip, --max-forward-passes: the inference modes on the command line. */
 import { InvalidArgumentError, Option, type Command } from 'commander';
 import {
   checkInferenceModeOptions,

@@ -351,7 +351,7 @@ async function main(): Promise<void> {
   ));
   rows.push(...await measure('60 concurrent 2048x1024 JPEG, size=native (overload)', async () => count(await Promise.all(Array.from({ length: 60 }, () => post('/v1/segment?size=native&format=labelIds', frame))))));
 
-  // Slow readers (issue 22 item 1) and a reload meanwhile (item 2): a flat 6320x6320 PNG (131 KB) whose /v2 JSON
+  // Slow readers and a reload meanwhile: a flat 6320x6320 PNG (131 KB) whose /v2 JSON
   // answer is ~80 MB, read at 1 KiB/s; the budget's gauges are read while they hold their answers.
   const flat = await sharp({ create: { width: 6320, height: 6320, channels: 3, background: '#808080' } }).png().toBuffer();
   const inferJson = Buffer.from(JSON.stringify({ inputs: [{ name: 'image', datatype: 'BYTES', shape: [1], data: [flat.toString('base64')] }] }));

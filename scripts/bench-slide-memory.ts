@@ -1,5 +1,5 @@
 /**
- * Peak memory of a sliding-window segmentation at an image's own size (issue 14's bounded-memory figure): an 8K
+ * Peak memory of a sliding-window segmentation at an image's own size (the bounded-memory figure): an 8K
  * (7680x4320) JPEG made by upscaling a real street image, segmented by the built CLI
  * (`cityseg segment --mode slide --size native`) and/or by the built server (POST /v1/segment?mode=slide
  * &size=native). Prints the machine, wall time, forward passes and peak RSS. A benchmark, not a test.

@@ -1,11 +1,11 @@
 #!/usr/bin/python3
-"""Golden fixtures for the inference modes (issue 14): sliding-window and test-time-augmented logits from torch.
+"""Golden fixtures for the inference modes: sliding-window and test-time-augmented logits from torch.
 
 Run with Debian's interpreter (torch + torchvision), after `npm ci`:  /usr/bin/python3 scripts/make_slide_fixtures.py
 
 torchvision's LR-ASPP MobileNetV3-Small on the committed golden weights (test/fixtures/parity/), on a scene image
 whose size is no multiple of the crop. The modes are written out here from their definitions (mmsegmentation 1.x's
-EncoderDecoder.slide_inference and SegTTAModel, as issue 14 states them), independently of cityseg's code. Only
+EncoderDecoder.slide_inference and SegTTAModel, as the inference-mode definitions state them), independently of cityseg's code. Only
 the test-time resize is cityseg's own (libvips, not torch): scripts/make_slide_inputs.ts writes the scaled copies
 with cityseg's code so both sides see the same pixels.
 

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Checkpoint forms as torch itself writes them, for "weights by file" (issue 10).
+"""Checkpoint forms as torch itself writes them, for "weights by file".
 
 Run with Debian's interpreter (python3-torch, python3-torchvision):  /usr/bin/python3 scripts/make_weights_forms.py
 Needs the parity fixtures first (scripts/make_fixtures.py): every parity form holds the seeded LR-ASPP

@@ -4,7 +4,7 @@ import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
 
 /**
- * Admits every image request from its headers (issue 9):
+ * Admits every image request from its headers:
  * - a Content-Length over the body limit → 413; too many image requests in flight, or no memory left for the
  *   body's first chunk → 503 with Retry-After at once, the body not kept (the connection closes after the answer,
  *   lingering: server/body-limits.ts);

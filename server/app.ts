@@ -64,7 +64,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
     genReqId: requestIdFor,
     bodyLimit: config.bodyLimit,
     // Node's server, with requests handed to Fastify at most REQUESTS_PER_TURN per turn of the event loop
-    // (probes at once) and the time limits of the socket layer (issue 9): headers, the whole request as Node's
+    // (probes at once) and the time limits of the socket layer: headers, the whole request as Node's
     // backstop (our own deadline answers first, with a problem body), idle keep-alive connections; checked every
     // second.
     serverFactory: (handler) => {

@@ -7,7 +7,7 @@ import { arrivalOf } from './request-gate.js';
 import { TurnPacer } from './turn-pacer.js';
 
 /**
- * Time and pace limits of every request body, on every route (issue 9):
+ * Time and pace limits of every request body, on every route:
  * - each request's deadline is its arrival plus `requestTimeoutMs` (the image routes' admission answers by it);
  * - while a body arrives: a pause longer than `bodyIdleTimeoutMs`, an average rate under `bodyMinRate` after a
  *   grace period, or the deadline → 408; the bytes are taken in as the shared pacer gives them turns;

@@ -17,7 +17,7 @@ import { precisionProblem, type Precision } from '../model/quantize/precision-op
 import { ConfigError, parseSetting, type ServerConfig } from './config.js';
 import { ModelsFileError } from './models-file-error.js';
 
-/** A request's inference mode when it sets none of mode, crop, stride, scales, flip (issue 14). */
+/** A request's inference mode when it sets none of mode, crop, stride, scales, flip. */
 export type ModeDefaults = Omit<InferenceModeOptions, 'maxForwardPasses'>;
 
 const { mode, crop, stride, scales, flip } = DEFAULT_INFERENCE_MODE;

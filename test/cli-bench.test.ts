@@ -68,7 +68,7 @@ describe('cityseg bench', () => {
     assert.equal(targetOf(key), '≤ 0.8');
   });
 
-  test('targets are issue #15\'s bounds, for the default engine on Large', () => {
+  test('targets are the bench bounds, for the default engine on Large', () => {
     assert.equal(targetOf('onnx:lraspp_mobilenet_v3_large:512x1024 / onnxruntime-torchvision-export'), '≤ 0.8');
     assert.equal(targetOf('onnx:lraspp_mobilenet_v3_large:1024x2048 / pytorch-eager'), '≤ 0.35');
     assert.equal(targetOf('tfjs:lraspp_mobilenet_v3_large:1024x2048 / pytorch-eager'), '');

@@ -1,4 +1,4 @@
-/** `cityseg segment`, `eval --cityscapes` and `logits` with --mode, --crop, --stride, --scales, --flip (issue 14). */
+/** `cityseg segment`, `eval --cityscapes` and `logits` with --mode, --crop, --stride, --scales, --flip. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';

@@ -1,5 +1,5 @@
 /**
- * Weights by file through the built CLI and server (issue 10): every form torch writes loads with no --arch or
+ * Weights by file through the built CLI and server: every form torch writes loads with no --arch or
  * --num-classes and equals torchvision; every contradiction is exit 3 (CLI) / exit 1 (server) with one line;
  * `cityseg weights inspect` describes each form.
  */

@@ -2,7 +2,7 @@
  * Every error class the project exports, constructed from the compiled build (dist/), the code users run.
  *
  * tsc and tsx compile class fields differently: a constructor that touched `this` before `super()` ran under tsx
- * and threw "Must call super constructor" from dist/ (issue 10). `erasableSyntaxOnly` now refuses the parameter
+ * and threw "Must call super constructor" from dist/. `erasableSyntaxOnly` now refuses the parameter
  * properties that caused it; this test constructs each class from dist/ so any other form of the fault fails here.
  * A new error class without a sample below fails the test until one is added.
  */

@@ -1,6 +1,6 @@
 /**
  * `npm ci` on the oldest Node the package supports prints no EBADENGINE warning: every package the lockfile installs
- * accepts every Node version our own `engines` range accepts (issue 11: no install warning a user must interpret).
+ * accepts every Node version our own `engines` range accepts (no install warning a user must interpret).
  */
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';

@@ -1,4 +1,4 @@
-/** POST /v1/segment with the inference modes (issue 14): mode, crop, stride, scales, flip. */
+/** POST /v1/segment with the inference modes: mode, crop, stride, scales, flip. */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';

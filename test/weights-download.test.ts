@@ -1,6 +1,6 @@
 /**
  * Weights downloads through the real resolver against servers on 127.0.0.1: presets from a mirror verified by their
- * full SHA-256 and size (both ways), and issue 12's bounds: a server that stalls, trickles or never ends fails
+ * full SHA-256 and size (both ways), and the download bounds: a server that stalls, trickles or never ends fails
  * within its limit and leaves no `.part` file; stale `.part` files go; an unwritable cache names its directory.
  */
 import { describe, it } from 'node:test';
@@ -60,7 +60,7 @@ async function rejectsWith(promise: Promise<unknown>, pattern: RegExp): Promise<
 }
 
 describe('torchvision presets', () => {
-  it("carry issue 10's facts for LR-ASPP Large and name MobileNetV3's defaults", () => {
+  it("carry torchvision's facts for LR-ASPP Large and name MobileNetV3's defaults", () => {
     const lraspp = findPreset('torchvision:lraspp_mobilenet_v3_large', TORCHVISION_PRESETS);
     assert.equal(lraspp.name, 'torchvision:lraspp_mobilenet_v3_large.COCO_WITH_VOC_LABELS_V1');
     assert.equal(presetUrl(lraspp), 'https://download.pytorch.org/models/lraspp_mobilenet_v3_large-d234d4ea.pth');

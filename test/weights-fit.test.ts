@@ -1,5 +1,5 @@
 /**
- * What a checkpoint says about itself (issue 10): the architecture and class count read from keys and shapes, the
+ * What a checkpoint says about itself: the architecture and class count read from keys and shapes, the
  * given values as checks, the state dict chosen from wrappers and prefixes, the label set following the class
  * count, and loadModel with nothing but a file.
  */

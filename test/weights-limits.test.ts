@@ -1,5 +1,5 @@
 /**
- * Hostile checkpoints (issue 12), each built small with the structure of the real attack: pickles that push, memoise
+ * Hostile checkpoints, each built small with the structure of the real attack: pickles that push, memoise
  * or run without end, zip entries that lie about their sizes, names or places. Each must be a WeightsError (exit 3
  * through the built CLI), never a V8 fatal error, and nothing in a pickle is ever executed.
  */

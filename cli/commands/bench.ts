@@ -76,7 +76,7 @@ function ratio(a: number | undefined, b: number | undefined): number | null {
   return a && b ? Math.round((a / b) * 1000) / 1000 : null;
 }
 
-/** The ratios issue #15 sets targets for, computed from rows measured in this run. */
+/** The ratios that have targets, computed from rows measured in this run. */
 export function targetRatios(rows: Row[]): Record<string, number | null> {
   const out: Record<string, number | null> = {};
   const modelRows = rows.filter((r): r is ModelOnlyRow => r.kind === 'model-only');

@@ -1,5 +1,5 @@
 /** Download bounds, apart from source.ts so that reading the settings does not load the download code (`cityseg --help`). */
-/** Bounds of one download (issue 12): a server that stalls, trickles or never ends fails within them. */
+/** Bounds of one download: a server that stalls, trickles or never ends fails within them. */
 export interface DownloadLimits {
   /** Longest wait for the TCP/TLS connection. */
   connectTimeoutMs: number;

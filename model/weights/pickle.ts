@@ -63,7 +63,7 @@ const latin1 = new TextDecoder('latin1');
 const HIGHEST_PROTOCOL = 5;
 
 /**
- * Bounds on what one pickle may make the machine do (issue 12): a hostile pickle of a few compressed megabytes can
+ * Bounds on what one pickle may make the machine do: a hostile pickle of a few compressed megabytes can
  * otherwise push hundreds of millions of values and exhaust V8's heap (a fatal error, not an exception). A
  * torchvision checkpoint, optimizer state included, needs about 30 thousand ops and a stack of a few thousand.
  */

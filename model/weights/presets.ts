@@ -102,7 +102,7 @@ export const FASTSEG_PRESETS: readonly WeightsPreset[] = [
 /** The default segmentation weights: fastseg's Cityscapes-trained MobileV3Large, F = 128. */
 export const DEFAULT_SEGMENTATION_PRESET = 'fastseg:mobilev3large-lraspp-f128';
 
-/** torchvision 0.14's weights for the architectures cityseg builds (the facts of issue 10). */
+/** torchvision 0.14's weights for the architectures cityseg builds. */
 export const TORCHVISION_PRESETS: readonly WeightsPreset[] = [
   {
     name: 'torchvision:lraspp_mobilenet_v3_large.COCO_WITH_VOC_LABELS_V1',

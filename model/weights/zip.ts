@@ -3,7 +3,7 @@
  * with zip64 records. Reads the central directory, then hands out entry contents as views of the input
  * (stored) or inflated copies (deflate, for archives re-zipped by other tools).
  *
- * Hostile archives (issue 12) are refused before anything is allocated: every entry's local header must carry the
+ * Hostile archives are refused before anything is allocated: every entry's local header must carry the
  * directory's name, every entry must lie inside the file and apart from the others and the directory, and a
  * deflated entry's declared size must be within ZIP_LIMITS and what deflate can produce from its compressed bytes;
  * inflating stops at the declared size.

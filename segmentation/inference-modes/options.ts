@@ -1,6 +1,6 @@
 /**
  * How a segmentation runs: one whole-image pass, mmsegmentation's sliding window, and test-time augmentation over
- * scales and a horizontal flip (issue 14). Parsing and checking of the parameters, shared by the CLI and HTTP.
+ * scales and a horizontal flip. Parsing and checking of the parameters, shared by the CLI and HTTP.
  */
 import { InvalidArgumentError } from '../errors.js';
 import { slideWindowGrid } from './windows.js';

@@ -127,7 +127,7 @@ export async function segmentWithMode(
       if (!rows?.done) throw new TypeError('sliding-window inference left rows unfinished');
       classMap = rows.classMap;
     } else {
-      // Today's whole pass: the engine's 1/8 logits straight to the original size.
+      // The whole pass: the engine's 1/8 logits straight to the original size.
       const normalized = await clock.time('preprocess', () => normalizeImageNet(input));
       const logits = await clock.time('inference', () => engine.run(normalized));
       clock.forwardPasses++;

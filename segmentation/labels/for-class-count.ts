@@ -1,4 +1,4 @@
-/** The built-in label set a model of a given class count is served with when none is named (issue 10). */
+/** The built-in label set a model of a given class count is served with when none is named. */
 import { LabelSetError } from '../errors.js';
 import { BUILTIN_LABEL_SETS, type BuiltinLabelSetName } from './index.js';
 
