@@ -6,6 +6,7 @@
  * biases, activations, pooling, the squeeze-and-excite gate, residual sums and resizes not counted (listed at 0).
  */
 import { ARCHITECTURES, type ArchName } from './architectures.js';
+import { minInputSide } from './fastseg.js';
 import { forward, moduleOf, type NetworkOps } from './forward.js';
 import { networkSpec, type Activation, type ConvSpec, type LinearSpec, type NetworkSpec } from './network-spec.js';
 
@@ -134,11 +135,15 @@ function paperTable(spec: NetworkSpec, layers: LayerRow[]): TableRow[] {
 /**
  * `arch` with `numClasses` outputs (default: the architecture's untrained count) on an `height` x `width` RGB input
  * (default the paper's 224x224), walked by forward.ts (LR-ASPP with torchvision's final upsample). Throws RangeError
- * for a class count or input size that is not a positive integer.
+ * for a class count or input size that is not a positive integer, or an input below the arch's minimum side (fastseg's 385).
  */
 export function summarizeNetwork(arch: ArchName, input = { height: 224, width: 224 }, numClasses = ARCHITECTURES[arch].defaultNumClasses): NetworkSummary {
   if (![input.height, input.width].every((n) => Number.isInteger(n) && n >= 1)) {
     throw new RangeError(`input must be positive integers HEIGHTxWIDTH, got ${input.height}x${input.width}`);
+  }
+  const min = minInputSide(arch);
+  if (Math.min(input.height, input.width) < min) {
+    throw new RangeError(`${arch} needs an input of at least ${min} pixels a side, got ${input.height}x${input.width}`);
   }
   const spec = networkSpec(arch, { numClasses });
   const layers: LayerRow[] = [];

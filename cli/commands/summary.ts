@@ -76,8 +76,13 @@ Examples:
   return cmd.action((flags: SummaryFlags) => {
     const min = minInputSide(flags.arch);
     const [height, width] = flags.input ?? [Math.max(224, min), Math.max(224, min)];
-    if (Math.min(height, width) < min) cmd.error(`cityseg summary: ${flags.arch} needs an input of at least ${min} pixels a side, got ${height}x${width}`, { exitCode: 2 });
-    const summary = summarizeNetwork(flags.arch, { height, width }, flags.numClasses);
+    let summary: NetworkSummary;
+    try {
+      summary = summarizeNetwork(flags.arch, { height, width }, flags.numClasses);
+    } catch (err) {
+      if (err instanceof RangeError) cmd.error(`cityseg summary: ${err.message}`, { exitCode: 2 });
+      throw err;
+    }
     process.stdout.write(flags.json ? `${JSON.stringify(summary)}\n` : formatSummary(summary));
   });
 }
