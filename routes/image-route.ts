@@ -1,6 +1,6 @@
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clientGoneSignal } from '../server/client-gone.js';
-import type { SubmitOptions } from '../server/inference-queue.js';
+import type { InferenceSubmit } from '../server/inference.js';
 import type { ModelTask } from '../model/loaded-model.js';
 import type { ServedModel } from '../server/model-registry.js';
 import { arenaKey } from '../server/model-repository.js';
@@ -64,7 +64,7 @@ export function admissionOf(
   reply: FastifyReply,
   served: ServedModel,
   plan: { cost: number; forward: number },
-): SubmitOptions {
+): InferenceSubmit {
   const { config } = request.server.cityseg;
   return {
     cost: plan.cost,

@@ -1,6 +1,8 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { InferenceQueue } from './inference-queue.js';
+import type { MemoryBudget } from './memory-budget.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
 
 /**
@@ -30,22 +32,15 @@ const FIRST_CHARGE = 64 * 1024;
 const ANSWER_COPIES = { buffer: 1, string: 2 } as const;
 
 export interface AdmissionOptions {
-  /** Image requests allowed to wait for inference (CITYSEG_QUEUE_LIMIT). */
-  queueLimit: number;
   /**
-   * Image requests running at once, read at each request: the queue's own figure, which a models-file reload
-   * changes. With queueLimit, the most in flight (receiving, waiting or running).
+   * The inference queue: its capacity rule counts the image requests in flight (receiving, waiting or running),
+   * and its Retry-After estimate answers a refusal.
    */
-  concurrency: () => number;
+  queue: Pick<InferenceQueue<unknown, unknown>, 'isFull' | 'limit' | 'concurrency' | 'retryAfterSeconds'>;
+  /** Body bytes are reserved from it as they arrive; answers are held in it until sent. */
+  budget: Pick<MemoryBudget, 'tryReserve' | 'hold' | 'release'>;
   requestTimeoutMs: number;
   bodyLimit: number;
-  /** Reserves body bytes from the memory budget; false when they do not fit now. */
-  reserve: (bytes: number) => boolean;
-  /** Counts bytes that exist already (an answer) in the memory budget, room or not. */
-  hold: (bytes: number) => void;
-  release: (bytes: number) => void;
-  /** Seconds after which a refused client should try again. */
-  retryAfterSeconds: () => number;
 }
 
 declare module 'fastify' {
@@ -81,19 +76,19 @@ const admissionPlugin: FastifyPluginAsync<AdmissionOptions> = async (app, option
       const detail = `the request body (Content-Length ${declared} bytes) is larger than the server accepts (${options.bodyLimit} bytes)`;
       return refuseNow(reply, new HttpProblem('payload-too-large', detail));
     }
-    const running = options.concurrency();
-    if (inFlight >= options.queueLimit + running) {
-      const detail = `inference queue is full (${options.queueLimit} waiting, ${running} running)`;
-      return refuseNow(reply, new HttpProblem('queue-full', detail, options.retryAfterSeconds()));
+    const { queue, budget } = options;
+    if (queue.isFull(inFlight)) {
+      const detail = `inference queue is full (${queue.limit} waiting, ${queue.concurrency} running)`;
+      return refuseNow(reply, new HttpProblem('queue-full', detail, queue.retryAfterSeconds()));
     }
     // Only the first chunk is charged from the headers; the rest as it arrives (preParsing below). Coded bodies are
     // charged as they decode, so a 200 KB gzip that decodes to the limit is charged the limit by then.
     const announced = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, options.bodyLimit) : options.bodyLimit;
     const first = Math.min(announced, FIRST_CHARGE) * BODY_COPIES;
-    if (!options.reserve(first)) {
+    if (!budget.tryReserve(first)) {
       return refuseNow(
         reply,
-        new HttpProblem('queue-full', 'the memory budget has no room for this request body now', options.retryAfterSeconds()),
+        new HttpProblem('queue-full', 'the memory budget has no room for this request body now', queue.retryAfterSeconds()),
       );
     }
     request.admissionCharge = { bytes: first };
@@ -103,7 +98,7 @@ const admissionPlugin: FastifyPluginAsync<AdmissionOptions> = async (app, option
       if (released) return;
       released = true;
       inFlight -= 1;
-      options.release(request.admissionCharge.bytes);
+      budget.release(request.admissionCharge.bytes);
       clearTimeout(wholeRequest);
     };
     // The whole request's deadline: unanswered → 503; answer still being written → the connection goes.
@@ -111,7 +106,7 @@ const admissionPlugin: FastifyPluginAsync<AdmissionOptions> = async (app, option
       // While the body still arrives, the body guard answers 408 at this same deadline.
       if (!reply.sent && request.raw.complete) {
         reply.header('connection', 'close');
-        reply.send(new HttpProblem('queue-timeout', `no answer within ${options.requestTimeoutMs} ms of the request's arrival`, options.retryAfterSeconds()));
+        reply.send(new HttpProblem('queue-timeout', `no answer within ${options.requestTimeoutMs} ms of the request's arrival`, queue.retryAfterSeconds()));
       } else if (reply.sent && !reply.raw.writableFinished) {
         reply.raw.destroy();
       }
@@ -135,7 +130,7 @@ const admissionPlugin: FastifyPluginAsync<AdmissionOptions> = async (app, option
     let bytes = 0;
     if (typeof payload === 'string') bytes = Buffer.byteLength(payload) * ANSWER_COPIES.string;
     else if (payload instanceof Uint8Array) bytes = payload.byteLength * ANSWER_COPIES.buffer;
-    options.hold(bytes);
+    options.budget.hold(bytes);
     charge.bytes += bytes;
     return payload;
   });
@@ -160,9 +155,9 @@ class BodyCharge extends Transform {
     this.received += chunk.length;
     const owed = this.received * BODY_COPIES - this.charge.bytes;
     if (owed > 0) {
-      if (!this.options.reserve(owed)) {
+      if (!this.options.budget.tryReserve(owed)) {
         const detail = `the memory budget has no room for the rest of this request body now (${this.received} bytes received)`;
-        callback(new HttpProblem('queue-full', detail, this.options.retryAfterSeconds()));
+        callback(new HttpProblem('queue-full', detail, this.options.queue.retryAfterSeconds()));
         return;
       }
       this.charge.bytes += owed;

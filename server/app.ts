@@ -103,7 +103,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
     lanes: runners,
     limit: config.queueLimit,
     timeoutMs: config.requestTimeoutMs,
-    budget,
+    admission: budget,
   });
   const metrics = createMetrics(
     () => ({ depth: inference.queue.depth, running: inference.queue.running }),
@@ -163,16 +163,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   await app.register(oipMetadataRoutes, { version: PACKAGE_VERSION });
   if (config.adminToken !== undefined) await app.register(adminRoutes, { token: config.adminToken });
   await app.register(async (imageScope) => {
-    await imageScope.register(admission, {
-      queueLimit: config.queueLimit,
-      concurrency: () => inference.queue.concurrency,
-      requestTimeoutMs: config.requestTimeoutMs,
-      bodyLimit: config.bodyLimit,
-      reserve: (bytes) => budget.tryReserve(bytes),
-      hold: (bytes) => budget.hold(bytes),
-      release: (bytes) => budget.release(bytes),
-      retryAfterSeconds: () => inference.queue.retryAfterSeconds(),
-    });
+    await imageScope.register(admission, { queue: inference.queue, budget, requestTimeoutMs: config.requestTimeoutMs, bodyLimit: config.bodyLimit });
     // The image upload routes' body handling stays in their own scope: the Open Inference Protocol's infer route
     // reads a JSON (+ binary) body under the same admission.
     await imageScope.register(async (uploadScope) => {

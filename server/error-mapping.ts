@@ -1,6 +1,7 @@
 import type { FastifyError } from 'fastify';
 import { ImageDecodeError, ImageTooLargeError, InvalidArgumentError, type ImageDecodeErrorCode } from '../segmentation/errors.js';
-import { MemoryLimitError, QueueClosedError, QueueFullError, QueueRejection, QueueTimeoutError } from './inference-queue.js';
+import { QueueClosedError, QueueFullError, QueueRejection, QueueTimeoutError } from './inference-queue.js';
+import { MemoryLimitError } from './memory-budget.js';
 import { HttpProblem, type ProblemKind } from './problems.js';
 
 const DECODE_ERROR_KINDS: Record<ImageDecodeErrorCode, ProblemKind> = {

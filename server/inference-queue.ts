@@ -1,5 +1,3 @@
-import { formatBytes, type MemoryBudget } from './memory-budget.js';
-
 /** Executes one job. The in-process runner and a worker-pool runner both fit behind this. */
 export interface JobRunner<Job, Result> {
   /**
@@ -10,15 +8,29 @@ export interface JobRunner<Job, Result> {
   close(): Promise<void>;
 }
 
-export interface QueueOptions {
+/**
+ * What decides, besides a free slot, whether a job may start: consulted for the job at the head of the queue (FIFO:
+ * a job that does not fit yet is not overtaken by smaller ones behind it). `Need` is what each job asks of it, given
+ * with the job's SubmitOptions. The memory budget (server/memory-budget.ts) is the service's.
+ */
+export interface AdmissionPolicy<Need> {
+  /** The error refusing a job that could never start (checked at submit), or undefined. */
+  refusal(need: Need): Error | undefined;
+  /** Whether the job can start now; true reserves what it needs until finish(need). */
+  tryStart(need: Need): boolean;
+  /** Gives back what tryStart reserved, once the job has finished. */
+  finish(need: Need): void;
+}
+
+export interface QueueOptions<Need = object> {
   /** Jobs running at once: 1 for the main thread, the pool size for workers. */
   concurrency: number;
   /** Jobs allowed to wait; one more is refused with QueueFullError. */
   limit: number;
   /** Default budget from submit to result when a job brings no deadline; past it QueueTimeoutError is thrown. */
   timeoutMs: number;
-  /** Memory the jobs share: a job starts only once its `cost` fits (FIFO: a large job is never overtaken). */
-  budget?: MemoryBudget;
+  /** Whether the head job may start (its memory); without one, a free slot is enough. */
+  admission?: AdmissionPolicy<Need>;
   /**
    * Jobs a lane (one model's runner) may run at once; a job whose lane is full is passed over by the jobs behind it
    * for other lanes, so one busy model does not hold up the others. Jobs without a lane are bounded by concurrency alone.
@@ -26,10 +38,8 @@ export interface QueueOptions {
   lanes?: { capacity(lane: string): number };
 }
 
-/** Per job: what it costs, when it must be done, and how to tell a running job to stop. */
+/** Per job: when it must be done, how to tell a running job to stop, and its lane (with `Need`: what the admission policy reads). */
 export interface SubmitOptions {
-  /** Bytes of working memory reserved from the budget while the job runs. */
-  cost?: number;
   /** `performance.now()` time by which the result must be there (e.g. the request's arrival + its timeout). */
   deadline?: number;
   /** The whole budget the deadline came from, for the timeout's message (default: the time left at submit). */
@@ -40,12 +50,6 @@ export interface SubmitOptions {
   onCancel?: () => void;
   /** Called when the job leaves the queue for the runner. */
   onStart?: () => void;
-  /**
-   * The engine memory this job's forward pass needs (part of `cost`), and the engine it runs on. ONNX Runtime's
-   * arena keeps the largest pass's memory after it: the first job that needs more moves the difference out of
-   * the budget for good (times `copies`, one arena per worker thread holding the model).
-   */
-  arena?: { key: string; bytes: number; copies: number };
   /** The runner this job goes to (see QueueOptions.lanes). */
   lane?: string;
 }
@@ -66,20 +70,6 @@ export class QueueRejection extends Error {
 export class QueueFullError extends QueueRejection {}
 export class QueueTimeoutError extends QueueRejection {}
 export class QueueClosedError extends QueueRejection {}
-/** A job whose working memory exceeds everything the budget could ever admit. */
-export class MemoryLimitError extends Error {
-  readonly cost: number;
-  readonly capacity: number;
-  constructor(cost: number, capacity: number) {
-    super(
-      `this request needs about ${formatBytes(cost)} of working memory, more than the ${formatBytes(capacity)} the ` +
-        'memory budget leaves for requests (CITYSEG_MEMORY_BUDGET): send a smaller image or a smaller size',
-    );
-    this.name = 'MemoryLimitError';
-    this.cost = cost;
-    this.capacity = capacity;
-  }
-}
 
 /** The caller gave up (client disconnected) while its job was still waiting; the job never ran. */
 export class JobAbortedError extends Error {
@@ -89,17 +79,17 @@ export class JobAbortedError extends Error {
   }
 }
 
-interface Pending<Job, Result> {
+interface Pending<Job, Result, Need> {
   job: Job;
+  /** What the admission policy reads (the job's SubmitOptions). */
+  need: Need;
   resolve: (result: Result) => void;
   reject: (error: Error) => void;
   settled: boolean;
   timer: NodeJS.Timeout;
   onAbort?: () => void;
   signal?: AbortSignal;
-  cost: number;
   onStart?: () => void;
-  arena?: SubmitOptions['arena'];
   lane?: string;
   /** Milliseconds the job had from submit to its deadline, for the timeout's message. */
   budgetMs: number;
@@ -115,19 +105,15 @@ const INITIAL_JOB_MS = 1000;
 const EWMA_WEIGHT = 0.2;
 
 /**
- * A bounded FIFO in front of a JobRunner. Full → QueueFullError; a job starts when a slot is free and its
- * memory cost fits the budget; a job still waiting at its deadline is removed and never runs; a job that runs
- * past its deadline (or whose caller vanished) answers QueueTimeoutError at once, is told to stop
+ * A bounded FIFO in front of a JobRunner. Full → QueueFullError; a job starts when a slot is free and the
+ * admission policy lets it (its memory fits the budget); a job still waiting at its deadline is removed and never
+ * runs; a job that runs past its deadline (or whose caller vanished) answers QueueTimeoutError at once, is told to stop
  * (`onCancel`), and keeps its slot and memory until the runner returns. Jobs start on setImmediate so I/O
  * (health checks) is served between two inferences even when the runner blocks the main thread.
  */
-export class InferenceQueue<Job, Result> {
-  private readonly waiting: Pending<Job, Result>[] = [];
-  private readonly active = new Set<Pending<Job, Result>>();
-  /** Engine memory held by ONNX Runtime's arenas, by engine key (bytes per arena). */
-  private readonly arenaHeld = new Map<string, number>();
-  /** Bytes each arena key took out of the capacity (its size times the engine copies). */
-  private readonly arenaTaken = new Map<string, number>();
+export class InferenceQueue<Job, Result, Need extends object = object> {
+  private readonly waiting: Pending<Job, Result, Need>[] = [];
+  private readonly active = new Set<Pending<Job, Result, Need>>();
   private runningCount = 0;
   private closed = false;
   private averageJobMs = INITIAL_JOB_MS;
@@ -138,10 +124,10 @@ export class InferenceQueue<Job, Result> {
   private concurrencyLimit: number;
 
   private readonly runner: JobRunner<Job, Result>;
-  private readonly options: QueueOptions;
+  private readonly options: QueueOptions<Need>;
   constructor(
     runner: JobRunner<Job, Result>,
-    options: QueueOptions,
+    options: QueueOptions<Need>,
   ) {
     this.runner = runner;
     this.options = options;
@@ -180,17 +166,18 @@ export class InferenceQueue<Job, Result> {
     return new Promise((resolve) => this.laneWaiters.push({ lane, resolve }));
   }
 
-  /** Bytes ONNX Runtime's arenas took out of the capacity for good (a capacity set afresh must leave them out). */
-  get arenaBytes(): number {
-    let total = 0;
-    for (const bytes of this.arenaTaken.values()) total += bytes;
-    return total;
+  /** Jobs allowed to wait. */
+  get limit(): number {
+    return this.options.limit;
   }
 
-  /** Drops the arena accounting of an engine that was released. */
-  forgetArena(key: string): void {
-    this.arenaHeld.delete(key);
-    this.arenaTaken.delete(key);
+  /**
+   * Whether `inFlight` jobs (waiting, running, or on their way in, such as a request whose body is arriving) fill
+   * the queue: at most `limit` waiting plus `concurrency` running. Slots held back by the admission policy count as
+   * waiting room.
+   */
+  isFull(inFlight: number): boolean {
+    return inFlight >= this.options.limit + this.concurrencyLimit;
   }
 
   private laneBusy(lane: string): boolean {
@@ -203,36 +190,32 @@ export class InferenceQueue<Job, Result> {
     return Math.max(1, Math.ceil((ahead * this.averageJobMs) / this.concurrencyLimit / 1000));
   }
 
-  submit(job: Job, options: SubmitOptions = {}): Promise<Result> {
-    const { signal, cost = 0 } = options;
-    const budget = this.options.budget;
-    if (budget && !budget.fitsEver(this.admissionNeed(cost, options.arena))) {
-      return Promise.reject(new MemoryLimitError(cost, budget.capacity));
-    }
+  submit(job: Job, options: SubmitOptions & Need = {} as SubmitOptions & Need): Promise<Result> {
+    const { signal } = options;
+    const refusal = this.options.admission?.refusal(options);
+    if (refusal) return Promise.reject(refusal);
     if (this.closed) {
       return Promise.reject(new QueueClosedError('the server is shutting down', this.retryAfterSeconds()));
     }
     if (signal?.aborted) return Promise.reject(new JobAbortedError());
-    // Slots held back by the memory budget count as waiting room: the same total the headers were admitted against.
-    if (this.waiting.length + this.runningCount >= this.options.limit + this.concurrencyLimit) {
+    if (this.isFull(this.waiting.length + this.runningCount)) {
       return Promise.reject(
         new QueueFullError(`inference queue is full (${this.options.limit} waiting)`, this.retryAfterSeconds()),
       );
     }
     const budgetMs = Math.max(0, Math.round((options.deadline ?? performance.now() + this.options.timeoutMs) - performance.now()));
     return new Promise<Result>((resolve, reject) => {
-      const pending: Pending<Job, Result> = {
+      const pending: Pending<Job, Result, Need> = {
         job,
+        need: options,
         resolve,
         reject,
         settled: false,
         signal,
-        cost,
         budgetMs: options.timeoutMs ?? budgetMs,
         running: false,
         onCancel: options.onCancel,
         onStart: options.onStart,
-        arena: options.arena,
         lane: options.lane,
         timer: setTimeout(() => this.expire(pending), budgetMs),
       };
@@ -263,16 +246,6 @@ export class InferenceQueue<Job, Result> {
     return new Promise<void>((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** Bytes an arena must grow by for this pass (once per worker thread holding the model). */
-  private arenaGrowth(arena: SubmitOptions['arena']): number {
-    return arena ? Math.max(0, arena.bytes - (this.arenaHeld.get(arena.key) ?? 0)) * arena.copies : 0;
-  }
-
-  /** What a job takes from the budget when it starts: its transient memory plus any arena growth. */
-  private admissionNeed(cost: number, arena: SubmitOptions['arena']): number {
-    return cost - (arena?.bytes ?? 0) + this.arenaGrowth(arena);
-  }
-
   /** Stops accepting jobs (without waiting): new submits get QueueClosedError. */
   stopAccepting(): void {
     this.closed = true;
@@ -288,7 +261,7 @@ export class InferenceQueue<Job, Result> {
     this.notifyIfIdle();
   }
 
-  private expire(pending: Pending<Job, Result>): void {
+  private expire(pending: Pending<Job, Result, Need>): void {
     const wasWaiting = this.removeWaiting(pending);
     const where = wasWaiting ? 'waiting in the queue' : 'running';
     const error = new QueueTimeoutError(`inference took longer than ${pending.budgetMs} ms (${where})`, this.retryAfterSeconds());
@@ -301,21 +274,21 @@ export class InferenceQueue<Job, Result> {
   }
 
   /** A running job's caller stops waiting: answer it now and tell the runner to stop at its next checkpoint. */
-  private cancelRunning(pending: Pending<Job, Result>, error: Error): void {
+  private cancelRunning(pending: Pending<Job, Result, Need>, error: Error): void {
     if (pending.settled || !pending.running) return;
     this.settle(pending, error);
     pending.onCancel?.();
     pending.cancelled?.abort(error);
   }
 
-  private removeWaiting(pending: Pending<Job, Result>): boolean {
+  private removeWaiting(pending: Pending<Job, Result, Need>): boolean {
     const index = this.waiting.indexOf(pending);
     if (index < 0) return false;
     this.waiting.splice(index, 1);
     return true;
   }
 
-  private settle(pending: Pending<Job, Result>, outcome: Error | { result: Result }): void {
+  private settle(pending: Pending<Job, Result, Need>, outcome: Error | { result: Result }): void {
     if (pending.settled) return;
     pending.settled = true;
     clearTimeout(pending.timer);
@@ -339,7 +312,7 @@ export class InferenceQueue<Job, Result> {
   }
 
   private pump(): void {
-    const budget = this.options.budget;
+    const admission = this.options.admission;
     let index = 0;
     while (this.runningCount < this.concurrencyLimit && index < this.waiting.length) {
       const head = this.waiting[index];
@@ -348,26 +321,14 @@ export class InferenceQueue<Job, Result> {
         index += 1;
         continue;
       }
-      const { arena } = head;
-      // The pass itself runs in the arena, which left the budget when it grew: only the rest is transient.
-      const reserve = head.cost - (arena?.bytes ?? 0);
-      const growth = this.arenaGrowth(arena);
       // FIFO over memory too: the head waits for room rather than being overtaken by smaller jobs.
-      if (budget && !budget.tryReserve(reserve + growth)) break;
-      if (budget && arena && growth > 0) {
-        // The arena keeps this for good: it leaves the reservation and the capacity together.
-        budget.release(growth);
-        budget.setCapacity(budget.capacity - growth);
-        this.arenaHeld.set(arena.key, arena.bytes);
-        this.arenaTaken.set(arena.key, arena.bytes * arena.copies);
-      }
-      head.cost = reserve;
+      if (admission && !admission.tryStart(head.need)) break;
       this.waiting.splice(index, 1);
       void this.execute(head);
     }
   }
 
-  private async execute(pending: Pending<Job, Result>): Promise<void> {
+  private async execute(pending: Pending<Job, Result, Need>): Promise<void> {
     this.runningCount += 1;
     if (pending.lane !== undefined) this.laneRunning.set(pending.lane, (this.laneRunning.get(pending.lane) ?? 0) + 1);
     pending.running = true;
@@ -386,7 +347,7 @@ export class InferenceQueue<Job, Result> {
       this.runningCount -= 1;
       if (pending.lane !== undefined) this.laneRunning.set(pending.lane, (this.laneRunning.get(pending.lane) ?? 1) - 1);
       this.active.delete(pending);
-      this.options.budget?.release(pending.cost);
+      this.options.admission?.finish(pending.need);
       if (this.waiting.length > 0) this.schedulePump();
       this.notifyIfIdle();
     }

@@ -8,6 +8,7 @@ import type { TopKEntry } from '../segmentation/postprocess.js';
 import type { InferenceModeOptions } from '../segmentation/inference-modes/index.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import { InferenceQueue, type JobRunner, type QueueOptions, type SubmitOptions } from './inference-queue.js';
+import type { MemoryNeed } from './memory-budget.js';
 import { encodeOutput, type OutputFormatName, type OverlayFormat } from '../segmentation/output-formats.js';
 import type { ModelRegistry } from './model-registry.js';
 import { frameLine, renderFrame, type FrameClass, type VideoFormat } from '../segmentation/video/frame.js';
@@ -181,13 +182,15 @@ export function inProcessRunner(models: ModelRegistry): JobRunner<InferenceJob, 
 }
 
 type JobInput<J extends InferenceJob> = Omit<J, 'task' | 'cancel'>;
-type SubmitInput = Omit<SubmitOptions, 'onCancel'>;
+/** How a job enters the queue: its deadline, lane and signal, and the memory it needs (server/memory-budget.ts). */
+export type InferenceSubmit = SubmitOptions & MemoryNeed;
+type SubmitInput = Omit<InferenceSubmit, 'onCancel'>;
 
 /** The routes' way to inference: typed segment/classify calls through one bounded, memory-admitted queue. */
 export class InferenceService {
-  readonly queue: InferenceQueue<InferenceJob, InferenceResult>;
+  readonly queue: InferenceQueue<InferenceJob, InferenceResult, MemoryNeed>;
 
-  constructor(runner: JobRunner<InferenceJob, InferenceResult>, options: QueueOptions) {
+  constructor(runner: JobRunner<InferenceJob, InferenceResult>, options: QueueOptions<MemoryNeed>) {
     this.queue = new InferenceQueue(runner, options);
   }
 

@@ -248,7 +248,7 @@ export class ModelRepository {
     const { models, inference } = this.app.cityseg;
     for (const served of old.served) await models.unleased(served);
     await inference.queue.laneIdle(old.runner.lane);
-    for (const served of old.served) inference.queue.forgetArena(arenaKey(served));
+    for (const served of old.served) this.app.cityseg.budget.forgetArena(arenaKey(served));
     await this.runners.release(old.runner.lane);
     this.retiring.delete(old);
     inference.queue.setConcurrency(this.runners.totalCapacity());

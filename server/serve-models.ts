@@ -129,12 +129,12 @@ const MIN_REQUEST_CAPACITY = 16 * 1024 ** 2;
  * Sets the requests' share of the memory budget from the memory the models need: `baseline` is the process with its
  * models loaded and warmed and no request (server/model-repository.ts keeps it: the start-up RSS plus what each
  * reload's models added; by default the RSS now, right for a start with nothing else running). The arenas the
- * inference queue charged stay out of the capacity. A capacity too small for any request makes /readyz fail, with a
+ * budget charged stay out of the capacity. A capacity too small for any request makes /readyz fail, with a
  * log line saying why, instead of a ready server answering every request 503.
  */
 export function resetBudget(app: FastifyInstance, baseline = process.memoryUsage().rss): void {
-  const { budget, budgetSource, readiness, inference } = app.cityseg;
-  budget.setCapacity(requestCapacity(budgetSource.bytes, baseline) - inference.queue.arenaBytes);
+  const { budget, budgetSource, readiness } = app.cityseg;
+  budget.setCapacity(requestCapacity(budgetSource.bytes, baseline) - budget.arenaBytes);
   const facts = { memoryBudget: budgetSource.bytes, budgetSource: budgetSource.source, baselineBytes: baseline, requestCapacity: budget.capacity };
   const summary = `memory budget ${formatBytes(budgetSource.bytes)} (${budgetSource.source}): ${formatBytes(budget.capacity)} for requests after a baseline of ${formatBytes(baseline)}`;
   if (budget.capacity < MIN_REQUEST_CAPACITY) {

@@ -1,10 +1,9 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MemoryBudget } from '../server/memory-budget.js';
+import { MemoryBudget, MemoryLimitError } from '../server/memory-budget.js';
 import {
   InferenceQueue,
-  MemoryLimitError,
   JobAbortedError,
   QueueClosedError,
   QueueFullError,
@@ -143,7 +142,7 @@ describe('InferenceQueue', () => {
 
   it('admits by memory first in, first out; a job that can never fit is refused; arenas keep their largest pass', async () => {
     const budget = new MemoryBudget(1000);
-    const queue = new InferenceQueue(new RecordingRunner(), { concurrency: 4, limit: 10, timeoutMs: 5000, budget });
+    const queue = new InferenceQueue(new RecordingRunner(), { concurrency: 4, limit: 10, timeoutMs: 5000, admission: budget });
     await assert.rejects(queue.submit(1, { cost: 1001 }), MemoryLimitError);
     // 600 + 600 do not fit together: the second waits although a slot is free.
     const first = queue.submit(30, { cost: 600 });
