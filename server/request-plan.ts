@@ -4,10 +4,10 @@ import type { ServerConfig } from './config.js';
 import type { ImageProbe } from '../segmentation/decode.js';
 import { classifierTransformOf } from '../model/descriptor.js';
 import { inferenceDims, shortSideResizeDims, type InferenceSize } from '../segmentation/preprocess.js';
-import { estimateClassifyBytes, estimateSegmentBytes, forwardBytes, type EncodeKind } from './working-memory.js';
+import { estimateClassifyBytes, estimateModeBytes, estimateSegmentBytes, forwardBytes, type EncodeKind } from './working-memory.js';
 import type { SegmentOutput } from './inference.js';
 import { HttpProblem } from './problems.js';
-import { checkForwardPasses, checkMinimumSide, estimateWorkingBytes, isPlainWhole, scaledDims, type InferenceModeOptions } from '../segmentation/inference-modes/index.js';
+import { checkForwardPasses, checkMinimumSide, isPlainWhole, scaledDims, type InferenceModeOptions } from '../segmentation/inference-modes/index.js';
 
 /**
  * Everything decided about a request before any pixel work, from the image header and the parameters: limits
@@ -100,7 +100,7 @@ export function planSegment(
     encode: encodeKind(output),
   });
   // Slide bands and augmented probability maps come on top of one pass's memory.
-  const modeBytes = mode && !isPlainWhole(mode) ? estimateWorkingBytes(mode, probe, policy, served.model.numClasses) : 0;
+  const modeBytes = mode && !isPlainWhole(mode) ? estimateModeBytes(mode, probe, policy, served.model.numClasses) : 0;
   const forward = forwardBytes(served.model.engineName, served.model.arch, dims.width * dims.height);
   return { inferenceWidth: dims.width, inferenceHeight: dims.height, cost: cost + modeBytes, forward };
 }

@@ -1,6 +1,6 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { segmentOutputBytes } from '../server/oip/plan.js';
+import { estimateOipOutputBytes } from '../server/working-memory.js';
 import { classIdsDatatype, classIdsTensor, encodeResponse, logitsTensor } from '../server/oip/response.js';
 import { decodeBase64Element, splitBytesElements } from '../server/oip/tensors.js';
 import type { LabelSet } from '../segmentation/labels/index.js';
@@ -70,9 +70,9 @@ describe('Open Inference Protocol tensors', () => {
 
   it('estimates the response tensors\' memory: binary = the array and its copy, JSON adds its text', () => {
     const facts = { imagePixels: 1000, inferenceWidth: 64, inferenceHeight: 30, numClasses: 19, classIds: 'UINT8' as const };
-    assert.equal(segmentOutputBytes([{ name: 'class_ids', binary: true }], facts), 2000);
-    assert.equal(segmentOutputBytes([{ name: 'class_ids', binary: false }], facts), 1000 + 1000 * 4 * 2);
+    assert.equal(estimateOipOutputBytes([{ name: 'class_ids', binary: true }], facts), 2000);
+    assert.equal(estimateOipOutputBytes([{ name: 'class_ids', binary: false }], facts), 1000 + 1000 * 4 * 2);
     // logits at 1/8: 8 x 4 pixels x 19 classes x 4 bytes, twice.
-    assert.equal(segmentOutputBytes([{ name: 'logits', binary: true }], facts), 8 * 4 * 19 * 4 * 2);
+    assert.equal(estimateOipOutputBytes([{ name: 'logits', binary: true }], facts), 8 * 4 * 19 * 4 * 2);
   });
 });

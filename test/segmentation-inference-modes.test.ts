@@ -239,17 +239,17 @@ describe('test-time augmentation (SegTTAModel)', () => {
 
 describe('working-memory estimate (for a memory budget)', () => {
   it('slide at native size on 8K grows with a band of crop-height rows, not with the full C x H x W map', async () => {
-    const { estimateWorkingBytes } = await import('../segmentation/inference-modes/index.js');
+    const { estimateModeBytes } = await import('../server/working-memory.js');
     const k8 = { width: 7680, height: 4320 };
-    const slide = estimateWorkingBytes(opts({ mode: 'slide' }), k8, k8, 19);
+    const slide = estimateModeBytes(opts({ mode: 'slide' }), k8, k8, 19);
     const fullMap = 19 * 7680 * 4320 * 4;
     // 4 B/pixel image + class map, one 512x1024 window (input + 2 logit copies), 512 rows x 7680 x 19 floats.
     assert.equal(slide, 4 * 7680 * 4320 + 12 * 512 * 1024 + 8 * 19 * 512 * 1024 + 4 * 19 * 512 * 7680);
     assert.ok(slide < fullMap / 3, `${slide} vs ${fullMap}`);
-    const whole = estimateWorkingBytes(DEFAULT_INFERENCE_MODE, k8, { width: 1024, height: 576 }, 19);
+    const whole = estimateModeBytes(DEFAULT_INFERENCE_MODE, k8, { width: 1024, height: 576 }, 19);
     assert.equal(whole, 4 * 7680 * 4320 + 12 * 1024 * 576 + 4 * 19 * 128 * 72);
     // Augmented runs hold probabilities at the original size.
-    const tta = estimateWorkingBytes(opts({ flip: true }), { width: 2048, height: 1024 }, { width: 1024, height: 512 }, 19);
+    const tta = estimateModeBytes(opts({ flip: true }), { width: 2048, height: 1024 }, { width: 1024, height: 512 }, 19);
     assert.ok(tta > 2 * 4 * 19 * 2048 * 1024);
   });
 });

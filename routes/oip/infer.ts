@@ -5,12 +5,12 @@ import type { SegmentOutput } from '../../server/inference.js';
 import { inferenceSizeOf, type ServedModel } from '../../server/model-registry.js';
 import { defaultOutputs, findModel, MODEL_VERSION, modelNotReadyReason, modelOutputs } from '../../server/oip/models.js';
 import { checkParameters } from '../../server/oip/parameters.js';
-import { segmentOutputBytes } from '../../server/oip/plan.js';
 import { HEADER_LENGTH_HEADER, parseInferRequest, type InferInput, type InferRequest } from '../../server/oip/request.js';
 import { CLASSIFICATION_OUTPUTS, classIdsDatatype, encodeResponse, SEGMENTATION_OUTPUTS, type ResponseHead } from '../../server/oip/response.js';
 import { badRequest } from '../../server/oip/tensors.js';
 import { HttpProblem } from '../../server/problems.js';
 import { planClassify, planSegment } from '../../server/request-plan.js';
+import { estimateOipOutputBytes } from '../../server/working-memory.js';
 import { admissionOf, modelHeaders, recordInference } from '../image-route.js';
 import { inferenceModeOf, segmentQuerystring, type SegmentQuery } from '../segment.js';
 import { oipErrorForm } from './error-form.js';
@@ -84,7 +84,7 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
     if (!labelSet) throw new TypeError(`segmentation model ${served.model.id} has no label set`);
     const cost =
       plan.cost +
-      segmentOutputBytes(outputs, {
+      estimateOipOutputBytes(outputs, {
         imagePixels: probe.width * probe.height,
         inferenceWidth: plan.inferenceWidth,
         inferenceHeight: plan.inferenceHeight,

@@ -200,35 +200,3 @@ export function modeReport(opts: InferenceModeOptions, forwardPasses: number): I
   const slide = opts.mode === 'slide' ? { crop: { ...opts.crop }, stride: { ...opts.stride } } : {};
   return { mode: opts.mode, ...slide, scales: [...opts.scales], flip: opts.flip, forwardPasses };
 }
-
-/**
- * Bytes of working memory one segmentation in these options holds at its peak, beyond the model: for a memory
- * budget to admit requests by. An estimate from the buffers the code allocates (float32 = 4 bytes), for an image of
- * width x height that the policy runs at policyWidth x policyHeight, with `classes` outputs:
- * - always: the decoded RGB image (3 B/pixel) and the class map (1 B/pixel);
- * - whole: the normalised input (12 B/pixel) and the 1/8-resolution logits;
- * - slide: per window its input and its crop-size logits (twice: the engine's and the upsampled copy), and the band
- *   of at most crop-height rows of summed logits (never a full-resolution map);
- * - augmented: the summed and the current probabilities at the original size, and the largest scale's logits at its
- *   size (plus its slide band).
- */
-export function estimateWorkingBytes(
-  opts: InferenceModeOptions,
-  image: { width: number; height: number },
-  policy: { width: number; height: number },
-  classes: number,
-): number {
-  const pixels = image.width * image.height;
-  let bytes = 4 * pixels;
-  const runBytes = (width: number, height: number): number => {
-    if (opts.mode === 'whole') return 12 * width * height + 4 * classes * Math.ceil(width / 8) * Math.ceil(height / 8);
-    const cropH = Math.min(opts.crop.height, height);
-    const cropW = Math.min(opts.crop.width, width);
-    return 12 * cropH * cropW + 2 * 4 * classes * cropH * cropW + 4 * classes * cropH * width;
-  };
-  if (!isAugmented(opts)) return bytes + runBytes(policy.width, policy.height);
-  const largest = scaledDims(policy.width, policy.height, Math.max(...opts.scales));
-  bytes += 2 * 4 * classes * pixels;
-  bytes += 3 * largest.width * largest.height + 4 * classes * largest.width * largest.height + runBytes(largest.width, largest.height);
-  return bytes;
-}

@@ -13,6 +13,7 @@ import type { AppContext } from '../context.js';
 import { arenaKey } from '../model-repository.js';
 import type { ServedModel } from '../model-registry.js';
 import { planSegment } from '../request-plan.js';
+import { videoFrameBytes } from '../working-memory.js';
 import { JOB_FILES, type JobRecord, type JobStore } from './store.js';
 
 /** How often a running job's progress is written to its record (the in-memory record is always current). */
@@ -67,8 +68,7 @@ export class VideoJobs {
     await this.store.save(record);
     const frameProbe = { format: 'raw', width: info.width, height: info.height };
     const plan = planSegment(frameProbe, params.size, { format: 'overlay', overlayFormat: 'png', alpha: params.alpha, rle: params.rle }, served, config);
-    // The frame arrives and leaves as raw RGB on top of the image path's working memory.
-    const cost = plan.cost + 2 * info.width * info.height * 3;
+    const cost = plan.cost + videoFrameBytes(info.width, info.height);
     let savedAt = 0;
     try {
       await segmentVideo({
