@@ -12,10 +12,17 @@ import type { MemoryNeed } from './memory-budget.js';
 import { encodeOutput, type OutputFormatName, type OverlayFormat } from '../segmentation/output-formats.js';
 import type { ModelRegistry } from './model-registry.js';
 import { frameLine, renderFrame, type FrameClass, type VideoFormat } from '../segmentation/video/frame.js';
-import { encodeSegmentResponse, SEGMENTATION_OUTPUTS, type OipSegmentRequest } from './oip/response.js';
+import { encodeSegmentResponse, keepsLogits, type OipOutput } from './oip/response.js';
+import type { LabelSet } from '../segmentation/labels/index.js';
 
-/** What a segmentation request wants back: a format of the output table and its options. */
-export interface SegmentOutput {
+/**
+ * What a segmentation request wants back: a format of the output table (segmentation/output-formats.ts) and its
+ * options, or the Open Inference Protocol's response (server/oip/response.ts).
+ */
+export type SegmentOutput = ImageOutput | OipOutput;
+
+/** A format of the output table and its options. */
+export interface ImageOutput {
   format: OutputFormatName;
   alpha: number;
   overlayFormat: OverlayFormat;
@@ -41,8 +48,6 @@ export interface SegmentJob {
   pixels?: { width: number; height: number };
   /** The encoded image's header as the route read it for admission: the worker does not read it again. */
   probe?: ImageProbe;
-  /** Answer an Open Inference Protocol response (server/oip) instead of `output`'s format. */
-  oip?: OipSegmentRequest;
   /** A video job's frame: answer the frame drawn in a video format (raw RGB) and its classes, instead of `output`'s format. */
   frame?: { format: VideoFormat; alpha: number; rle: boolean };
 }
@@ -133,30 +138,37 @@ async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<Se
     maxPixels: job.maxPixels,
     probe: job.probe,
     checkpoint: () => checkpoint(job),
-    keepLogits: job.oip?.outputs.some((output) => output.name === SEGMENTATION_OUTPUTS.logits),
+    keepLogits: job.output.format === 'oip' && keepsLogits(job.output),
   }, job.mode);
   checkpoint(job);
   const { classMap, inferenceSize } = outcome;
   const started = performance.now();
   const common = { task: 'segmentation' as const, width: classMap.width, height: classMap.height, inferenceSize, mode: outcome.mode, batchSize: outcome.batchSize };
-  const options = { labelSet, modelId: job.modelId, ...job.output };
-  if (job.oip) {
-    const { body, contentType, headerLength } = encodeSegmentResponse(outcome, labelSet, job.oip);
-    return { ...common, body, contentType, inferenceHeaderLength: headerLength, timings: { ...outcome.timings, encodeMs: performance.now() - started } };
-  }
   if (job.frame) {
     const { format, alpha, rle } = job.frame;
     const body = renderFrame(outcome.image, classMap, labelSet, format, alpha);
     const frameClasses = frameLine(0, 0, classMap, labelSet, rle).classes;
     return { ...common, body, frameClasses, contentType: 'application/octet-stream', timings: { ...outcome.timings, encodeMs: performance.now() - started } };
   }
-  if (job.output.format === 'json') {
-    const json = segmentationBody(outcome, options);
-    return { ...common, json, contentType: 'application/json', timings: { ...outcome.timings, encodeMs: performance.now() - started } };
+  const encoded = await encodeAnswer(job.output, outcome, labelSet, job.modelId);
+  return { ...common, ...encoded, timings: { ...outcome.timings, encodeMs: performance.now() - started } };
+}
+
+/** The answer in its output format: an image or the JSON body of the output table, or a protocol's response. */
+async function encodeAnswer(
+  output: SegmentOutput,
+  outcome: SegmentResult,
+  labelSet: LabelSet,
+  modelId: string,
+): Promise<Pick<SegmentAnswer, 'body' | 'json' | 'contentType' | 'inferenceHeaderLength'>> {
+  if (output.format === 'oip') {
+    const { body, contentType, headerLength } = encodeSegmentResponse(outcome, labelSet, output);
+    return { body, contentType, inferenceHeaderLength: headerLength };
   }
-  const encoded = await encodeOutput(job.output.format, outcome, options);
-  const body = new Uint8Array(encoded.body.buffer, encoded.body.byteOffset, encoded.body.length);
-  return { ...common, body, contentType: encoded.contentType, timings: { ...outcome.timings, encodeMs: performance.now() - started } };
+  const options = { labelSet, modelId, ...output };
+  if (output.format === 'json') return { json: segmentationBody(outcome, options), contentType: 'application/json' };
+  const encoded = await encodeOutput(output.format, outcome, options);
+  return { body: new Uint8Array(encoded.body.buffer, encoded.body.byteOffset, encoded.body.length), contentType: encoded.contentType };
 }
 
 async function runClassifyJob(models: ModelRegistry, job: ClassifyJob): Promise<ClassifyAnswer> {

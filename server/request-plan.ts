@@ -4,7 +4,8 @@ import type { ServerConfig } from './config.js';
 import type { ImageProbe } from '../segmentation/decode.js';
 import { classifierTransformOf } from '../model/descriptor.js';
 import { inferenceDims, shortSideResizeDims, type InferenceSize } from '../segmentation/preprocess.js';
-import { estimateClassifyBytes, estimateModeBytes, estimateSegmentBytes, forwardBytes, type EncodeKind } from './working-memory.js';
+import { estimateClassifyBytes, estimateModeBytes, estimateOipOutputBytes, estimateSegmentBytes, forwardBytes, type EncodeKind } from './working-memory.js';
+import { classIdsDatatype } from './oip/response.js';
 import type { SegmentOutput } from './inference.js';
 import { HttpProblem } from './problems.js';
 import { checkForwardPasses, checkMinimumSide, isPlainWhole, scaledDims, type InferenceModeOptions } from '../segmentation/inference-modes/index.js';
@@ -42,6 +43,8 @@ export interface SegmentPlan {
 }
 
 function encodeKind(output: SegmentOutput): EncodeKind {
+  // The protocol's class_ids are the binary class map labelIds PNGs hold before zlib; its tensors are counted apart.
+  if (output.format === 'oip') return 'labelIds';
   if (output.format === 'json') return output.rle ? 'jsonRle' : 'json';
   return output.format;
 }
@@ -102,7 +105,20 @@ export function planSegment(
   // Slide bands and augmented probability maps come on top of one pass's memory.
   const modeBytes = mode && !isPlainWhole(mode) ? estimateModeBytes(mode, probe, policy, served.model.numClasses) : 0;
   const forward = forwardBytes(served.model.engineName, served.model.arch, dims.width * dims.height);
-  return { inferenceWidth: dims.width, inferenceHeight: dims.height, cost: cost + modeBytes, forward };
+  return { inferenceWidth: dims.width, inferenceHeight: dims.height, cost: cost + modeBytes + oipBytes(output, probe, dims, served), forward };
+}
+
+/** The Open Inference Protocol's response tensors, on top of the class map's encoding. */
+function oipBytes(output: SegmentOutput, probe: ImageProbe, dims: { width: number; height: number }, served: ServedModel): number {
+  if (output.format !== 'oip') return 0;
+  if (!served.labelSet) throw new TypeError(`segmentation model ${served.model.id} has no label set`);
+  return estimateOipOutputBytes(output.outputs, {
+    imagePixels: probe.width * probe.height,
+    inferenceWidth: dims.width,
+    inferenceHeight: dims.height,
+    numClasses: served.model.numClasses,
+    classIds: classIdsDatatype(served.labelSet),
+  });
 }
 
 /** The checks and the memory estimate of a classification request (the weights' resize and centre crop). */

@@ -1,16 +1,14 @@
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { probeImage, type ImageProbe } from '../../segmentation/decode.js';
 import { isPlainWhole } from '../../segmentation/inference-modes/index.js';
-import type { SegmentOutput } from '../../server/inference.js';
 import { inferenceSizeOf, type ServedModel } from '../../server/model-registry.js';
 import { defaultOutputs, findModel, MODEL_VERSION, modelNotReadyReason, modelOutputs } from '../../server/oip/models.js';
 import { checkParameters } from '../../server/oip/parameters.js';
 import { HEADER_LENGTH_HEADER, parseInferRequest, type InferInput, type InferRequest } from '../../server/oip/request.js';
-import { CLASSIFICATION_OUTPUTS, classIdsDatatype, encodeResponse, SEGMENTATION_OUTPUTS, type ResponseHead } from '../../server/oip/response.js';
+import { CLASSIFICATION_OUTPUTS, encodeResponse, SEGMENTATION_OUTPUTS, type OipOutput, type ResponseHead } from '../../server/oip/response.js';
 import { badRequest } from '../../server/oip/tensors.js';
 import { HttpProblem } from '../../server/problems.js';
 import { planClassify, planSegment } from '../../server/request-plan.js';
-import { estimateOipOutputBytes } from '../../server/working-memory.js';
 import { admissionOf, modelHeaders, recordInference } from '../image-route.js';
 import { inferenceModeOf, segmentQuerystring, type SegmentQuery } from '../segment.js';
 import { oipErrorForm } from './error-form.js';
@@ -18,9 +16,6 @@ import { oipErrorForm } from './error-form.js';
 /** The request parameters of each task: the REST query parameters that mean the same here (one schema for both). */
 const { size, mode, crop, stride, scales, flip } = segmentQuerystring.properties;
 const TASK_PARAMETERS = { segmentation: { size, mode, crop, stride, scales, flip }, classification: {} };
-
-/** What the plan estimates the encode step against: the binary class map is what labelIds PNGs hold before zlib. */
-const PLAN_OUTPUT: SegmentOutput = { format: 'labelIds', alpha: 0, overlayFormat: 'png', rle: false };
 
 interface Params {
   name: string;
@@ -79,21 +74,11 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
     }
     const inferenceSize = query.size ?? inferenceSizeOf(served, config.inferenceSize);
     const probe = await probeInput(parsed.input, config.maxPixels);
-    const plan = planSegment(probe, inferenceSize, PLAN_OUTPUT, served, config, modeOptions);
-    const labelSet = served.labelSet;
-    if (!labelSet) throw new TypeError(`segmentation model ${served.model.id} has no label set`);
-    const cost =
-      plan.cost +
-      estimateOipOutputBytes(outputs, {
-        imagePixels: probe.width * probe.height,
-        inferenceWidth: plan.inferenceWidth,
-        inferenceHeight: plan.inferenceHeight,
-        numClasses: served.model.numClasses,
-        classIds: classIdsDatatype(labelSet),
-      });
+    const output: OipOutput = { format: 'oip', head, outputs };
+    const plan = planSegment(probe, inferenceSize, output, served, config, modeOptions);
     const answer = await inference.segment(
-      { modelId: served.model.id, ...jobInput(parsed.input, probe), size: inferenceSize, maxPixels: config.maxPixels, output: PLAN_OUTPUT, mode: modeOptions, oip: { head, outputs } },
-      { ...admissionOf(request, reply, served, plan), cost },
+      { modelId: served.model.id, ...jobInput(parsed.input, probe), size: inferenceSize, maxPixels: config.maxPixels, output, mode: modeOptions },
+      admissionOf(request, reply, served, plan),
     );
     recordInference(request, served, answer);
     if (reply.sent) return reply;

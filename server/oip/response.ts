@@ -30,10 +30,19 @@ export interface EncodedResponse {
 export const SEGMENTATION_OUTPUTS = { classIds: 'class_ids', logits: 'logits' } as const;
 export const CLASSIFICATION_OUTPUTS = { probabilities: 'probabilities' } as const;
 
-/** What a segmentation job answers: the outputs asked for (in order) and whether each goes binary. */
-export interface OipSegmentRequest {
+/**
+ * The protocol's response as a segmentation job's output format (server/inference.ts SegmentOutput): the outputs
+ * asked for (in order) and whether each goes binary.
+ */
+export interface OipOutput {
+  format: 'oip';
   head: ResponseHead;
   outputs: { name: string; binary: boolean }[];
+}
+
+/** Whether the pipeline must keep the network's logits for this response. */
+export function keepsLogits(output: OipOutput): boolean {
+  return output.outputs.some(({ name }) => name === SEGMENTATION_OUTPUTS.logits);
 }
 
 /**
@@ -95,7 +104,7 @@ export function encodeResponse(head: ResponseHead, tensors: OutputTensor[]): Enc
 export function encodeSegmentResponse(
   outcome: { classMap: ClassMap; logits?: Float32Tensor },
   labelSet: LabelSet,
-  request: OipSegmentRequest,
+  request: OipOutput,
 ): EncodedResponse {
   const tensors = request.outputs.map(({ name, binary }) => {
     if (name === SEGMENTATION_OUTPUTS.classIds) return classIdsTensor(outcome.classMap, labelSet, binary);
