@@ -31,7 +31,7 @@ import type { JobRunner } from './inference-queue.js';
 import { logRequestCompleted, loggerOptions, REQUEST_ID_HEADER, requestIdFor } from './logging.js';
 import { createMetrics } from './metrics.js';
 import { ModelRegistry } from './model-registry.js';
-import { ModelRepository } from './model-repository.js';
+import { ModelRepository, serveModels } from './model-repository.js';
 import { RunnerSet, runnerCapacity } from './model-runner.js';
 import type { ModelEntry } from './models-file.js';
 import { adminRoutes } from '../routes/admin.js';
@@ -40,7 +40,6 @@ import { HttpProblem, PROBLEM_CONTENT_TYPE, problemSchema } from './problems.js'
 import { apiRateLimit } from './rate-limit.js';
 import { Readiness } from './readiness.js';
 import { securityHeaders } from './security-headers.js';
-import { serveModels } from './serve-models.js';
 
 
 export interface AppDeps {

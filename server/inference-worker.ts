@@ -6,19 +6,14 @@
 import { parentPort, workerData } from 'node:worker_threads';
 import { move, transferableSymbol, valueSymbol } from 'piscina';
 import { inProcessRunner, type InferenceJob } from './inference.js';
-import { loadEntries } from './load-models.js';
-import { ModelRegistry } from './model-registry.js';
-import { registerEntries, warmUp } from './serve-models.js';
+import { loadOnThisThread } from './model-runner.js';
 import { toWire } from './worker-errors.js';
 import { WORKER_READY, type ModelSummary, type WorkerAnswer, type WorkerData } from './worker-protocol.js';
 
 const { config, entries } = workerData as WorkerData;
-const registry = new ModelRegistry();
-const loaded = await loadEntries(entries, config);
-const served = await registerEntries(registry, loaded, entries);
-for (const model of served) await warmUp(model, model.entry?.inferenceSize ?? config.inferenceSize);
+const { registry, loaded } = await loadOnThisThread(entries, config);
 
-const summaries: ModelSummary[] = loaded.map(({ model: { engine, ...facts } }) => ({ ...facts, backend: engine.backend }));
+const summaries: ModelSummary[] = loaded.map(({ engine, ...facts }) => ({ ...facts, backend: engine.backend }));
 parentPort?.postMessage({ [WORKER_READY]: summaries });
 
 const runner = inProcessRunner(registry);

@@ -1,6 +1,6 @@
 import type { LoadedModel, ModelTask } from '../model/loaded-model.js';
 import { classifierLabels } from '../model/imagenet-classes.js';
-import { checkClassCount, type LabelSet, type Rgb } from '../segmentation/labels/index.js';
+import { checkClassCount, labelSetFor, type LabelSet, type Rgb } from '../segmentation/labels/index.js';
 import type { ModelEntry } from './models-file.js';
 import { HttpProblem } from './problems.js';
 
@@ -57,6 +57,19 @@ export function servedModel(model: LoadedModel, labelSet?: LabelSet, extras: Pic
     return { model, labelSet, labels: labelSet.classes.map((c) => c.name), ...extras };
   }
   return { model, labels: classifierLabels(model.numClasses), ...extras };
+}
+
+/**
+ * Served models for loaded repository entries (entries[i] describes models[i]), each segmentation model with the
+ * label set its `labels` names; `lane`: the runner that runs them (absent: this thread).
+ */
+export async function servedModels(models: readonly LoadedModel[], entries: readonly ModelEntry[], lane?: string): Promise<ServedModel[]> {
+  const served: ServedModel[] = [];
+  for (const [i, model] of models.entries()) {
+    const labelSet = model.task === 'segmentation' && model.labels !== undefined ? await labelSetFor(model.labels) : undefined;
+    served.push(servedModel(model, labelSet, { entry: entries[i], lane }));
+  }
+  return served;
 }
 
 /**

@@ -1,15 +1,21 @@
 /**
  * The model repository at run time: loads the models file's entries (or the settings' two models) onto their
- * runners, publishes them in the registry, and reloads the file without a restart. A reload loads and warms new and
- * changed entries before they take traffic, keeps unchanged ones as they are, and releases removed or replaced ones
- * once their leased requests and queued jobs are done; if anything fails, the old set keeps serving.
+ * runners, publishes them in the registry, the model-info metric and the log, sets the memory budget from what
+ * they take, and reloads the file without a restart. A reload loads and warms new and changed entries before they
+ * take traffic, keeps unchanged ones as they are, and releases removed or replaced ones once their leased requests
+ * and queued jobs are done; if anything fails, the old set keeps serving.
  */
 import type { FastifyInstance } from 'fastify';
+import { isOnnxFallback, onnxFallbackMessage } from '../model/engines/onnx-available.js';
+import type { LoadedModel } from '../model/loaded-model.js';
+import { redactUrl } from '../model/weights/redact.js';
+import { untrainedFix } from '../model/weights/weights-choice.js';
+import { labelSetNameForClassCount } from '../segmentation/labels/for-class-count.js';
 import { labelSetFor } from '../segmentation/labels/index.js';
-import { servedModel, type ServedModel } from './model-registry.js';
-import { startModelRunner, type ModelRunner, type RunnerSet } from './model-runner.js';
+import { formatBytes, requestCapacity } from './memory-budget.js';
+import { servedModels, type ModelRegistry, type ServedModel } from './model-registry.js';
+import { startModelRunner, warmUp, type ModelRunner, type RunnerSet } from './model-runner.js';
 import { checkDefaults, entriesFromSettings, fingerprintOf, ModelsFileError, readModelsFile, type ModelEntry } from './models-file.js';
-import { publishModel, resetBudget, unpublishModel } from './serve-models.js';
 import type { WorkerEvents } from './worker-pool.js';
 
 /** What a reload did, by model name. */
@@ -143,15 +149,9 @@ export class ModelRepository {
     return bytes;
   }
 
-
   /** Served models of a started runner, with their label sets. */
-  private async servedOf(runner: ModelRunner): Promise<ServedModel[]> {
-    const served: ServedModel[] = [];
-    for (const [i, { model, labels }] of runner.loaded.entries()) {
-      const labelSet = labels === undefined ? undefined : await labelSetFor(labels);
-      served.push(servedModel(model, labelSet, { entry: runner.entries[i], lane: runner.lane }));
-    }
-    return served;
+  private servedOf(runner: ModelRunner): Promise<ServedModel[]> {
+    return servedModels(runner.loaded, runner.entries, runner.lane);
   }
 
   /** The settings' two models on one runner, exactly as before the repository existed. */
@@ -255,4 +255,101 @@ export class ModelRepository {
     resetBudget(this.app, this.baseline());
     this.app.log.info({ models: old.served.map((served) => served.model.id), lane: old.runner.lane }, 'released a model no longer served');
   }
+}
+
+/**
+ * Adds models to a registry; segmentation models get the label set named by `labels` (checked against their class
+ * count), or without one the built-in set of their class count (a preset's: 21 → voc).
+ */
+async function registerModels(registry: ModelRegistry, models: LoadedModel[], labels: string | undefined): Promise<ServedModel[]> {
+  const served: ServedModel[] = [];
+  for (const model of models) {
+    const labelSet = model.task === 'segmentation' ? await labelSetFor(labels ?? labelSetNameForClassCount(model.numClasses)) : undefined;
+    served.push(registry.add(model, labelSet));
+  }
+  return served;
+}
+
+/** The start-up line for a model: where trained weights came from, or why it is untrained. */
+function weightsMessage(model: LoadedModel): string {
+  const { trained, origin, detail } = model.weights;
+  const source = redactUrl(model.weights.source);
+  if (trained) return `model ${model.id} ready: trained weights from ${source}${origin === 'default-preset' ? ' (the default)' : ''}`;
+  const why = origin === 'none' ? 'no trained weights were given (weights none, or none in its models-file entry)' : detail;
+  return `model ${model.id} ready: UNTRAINED (${source})${why ? `: ${why}` : ''}; its predictions are meaningless: ${untrainedFix(model.task)}`;
+}
+
+/**
+ * Registers loaded models with a running app, warms each one (unless the runner has warmed its own
+ * copies, as worker threads do), publishes it in the model-info metric, and then marks the app ready.
+ */
+export async function serveModels(app: FastifyInstance, models: LoadedModel[], opts: { warm?: boolean } = {}): Promise<void> {
+  const { config, models: registry, readiness } = app.cityseg;
+  for (const served of await registerModels(registry, models, config.labels)) {
+    const warmMs = opts.warm === false ? undefined : await warmUp(served, config.inferenceSize);
+    publishModel(app, served, warmMs);
+  }
+  resetBudget(app);
+  readiness.markReady();
+}
+
+/** The labels of cityseg_model_info for a model (one series per served model). */
+function infoLabels({ model }: ServedModel) {
+  return { id: model.id, model: model.id, task: model.task, arch: model.arch, engine: model.engineName, backend: model.engine.backend, trained: String(model.weights.trained) };
+}
+
+/** Takes a released model out of the model-info metric. */
+export function unpublishModel(app: FastifyInstance, served: ServedModel): void {
+  app.cityseg.metrics.modelInfo.remove(infoLabels(served));
+}
+
+/** A model now serving: in the model-info metric, and its start-up line in the log (trained or why not). */
+export function publishModel(app: FastifyInstance, served: ServedModel, warmMs?: number): void {
+  const { config, metrics } = app.cityseg;
+  const { model } = served;
+  const trained = model.weights.trained;
+  metrics.modelInfo.set(infoLabels(served), 1);
+  const message = weightsMessage(model);
+  app.log[trained ? 'info' : 'warn'](
+    {
+      model: model.id,
+      task: model.task,
+      arch: model.arch,
+      engine: model.engineName,
+      backend: model.engine.backend,
+      trained,
+      weightsSource: redactUrl(model.weights.source),
+      weightsOrigin: model.weights.origin,
+      sha256: model.weights.sha256,
+      workers: served.entry?.workers ?? config.workers,
+      ...(warmMs === undefined ? {} : { warmUpMs: Math.round(warmMs) }),
+    },
+    message,
+  );
+  if (isOnnxFallback(model.engine.backend)) app.log.warn({ model: model.id, backend: model.engine.backend }, onnxFallbackMessage());
+}
+
+/** Capacity under which no request could be admitted (a request's fixed working memory and a small body). */
+const MIN_REQUEST_CAPACITY = 16 * 1024 ** 2;
+
+/**
+ * Sets the requests' share of the memory budget from the memory the models need: `baseline` is the process with its
+ * models loaded and warmed and no request (server/model-repository.ts keeps it: the start-up RSS plus what each
+ * reload's models added; by default the RSS now, right for a start with nothing else running). The arenas the
+ * budget charged stay out of the capacity. A capacity too small for any request makes /readyz fail, with a
+ * log line saying why, instead of a ready server answering every request 503.
+ */
+export function resetBudget(app: FastifyInstance, baseline = process.memoryUsage().rss): void {
+  const { budget, budgetSource, readiness } = app.cityseg;
+  budget.setCapacity(requestCapacity(budgetSource.bytes, baseline) - budget.arenaBytes);
+  const facts = { memoryBudget: budgetSource.bytes, budgetSource: budgetSource.source, baselineBytes: baseline, requestCapacity: budget.capacity };
+  const summary = `memory budget ${formatBytes(budgetSource.bytes)} (${budgetSource.source}): ${formatBytes(budget.capacity)} for requests after a baseline of ${formatBytes(baseline)}`;
+  if (budget.capacity < MIN_REQUEST_CAPACITY) {
+    const reason = `the memory budget leaves ${formatBytes(budget.capacity)} for requests (models need ${formatBytes(baseline)} of ${formatBytes(budgetSource.bytes)}): raise CITYSEG_MEMORY_BUDGET or serve fewer models`;
+    readiness.setMemoryShortage(reason);
+    app.log.error(facts, `not ready: ${reason}`);
+    return;
+  }
+  readiness.setMemoryShortage(null);
+  app.log.info(facts, summary);
 }

@@ -5,7 +5,6 @@ import type { LoadedModel } from '../model/loaded-model.js';
 import { jobsPerEngine, type ServerConfig } from './config.js';
 import type { InferenceJob, InferenceResult } from './inference.js';
 import { QueueTimeoutError, type JobRunner } from './inference-queue.js';
-import type { LoadedEntry } from './load-models.js';
 import { entriesFromSettings, type ModelEntry } from './models-file.js';
 import { fromWire } from './worker-errors.js';
 import { isWorkerReady, type ModelSummary, type WorkerAnswer, type WorkerData } from './worker-protocol.js';
@@ -19,8 +18,6 @@ export interface WorkerPool {
   runner: JobRunner<InferenceJob, InferenceResult>;
   /** Resolves once every worker has loaded and warmed its models: what they loaded, for the API to describe. */
   models: Promise<LoadedModel[]>;
-  /** The same with each segmentation model's label set name. */
-  entries: Promise<LoadedEntry[]>;
 }
 
 /** The main thread's stand-in for a model that runs elsewhere (a worker, a runner): it describes the model but never runs it. */
@@ -79,7 +76,7 @@ export function startWorkerPool(
     if (started) events.error?.(error);
   });
 
-  const loaded = new Promise<LoadedEntry[]>((resolve, reject) => {
+  const models = new Promise<LoadedModel[]>((resolve, reject) => {
     const reports: ModelSummary[][] = [];
     const onMessage = (message: unknown) => {
       if (!isWorkerReady(message)) return;
@@ -88,7 +85,7 @@ export function startWorkerPool(
       pool.off('error', onError);
       pool.off('message', onMessage);
       started = true;
-      resolve(reports[0].map((summary) => ({ model: remoteModel(summary), labels: summary.task === 'segmentation' ? summary.labels : undefined })));
+      resolve(reports[0].map(remoteModel));
     };
     const onError = (error: Error) => {
       pool.off('message', onMessage);
@@ -97,14 +94,11 @@ export function startWorkerPool(
     pool.on('message', onMessage);
     pool.once('error', onError);
   });
-  const models = loaded.then((list) => list.map(({ model }) => model));
   // Whoever awaits `models` sees the failure; until then it must not count as an unhandled rejection.
-  loaded.catch(() => undefined);
   models.catch(() => undefined);
 
   return {
     models,
-    entries: loaded,
     runner: {
       async run(job, _lane, cancelled) {
         const answer = await runUnlessStuck(pool, job, cancelled, config.stuckJobMs, events);

@@ -5,8 +5,8 @@ import request from 'supertest';
 import { IMAGENET_CLASSES } from '../model/imagenet-classes.js';
 import { CITYSCAPES_LABELS } from '../segmentation/labels/index.js';
 import { buildApp } from '../server/app.js';
-import { loadConfiguredModels } from '../server/load-models.js';
-import { serveModels } from '../server/serve-models.js';
+import { loadConfiguredModels } from '../server/model-runner.js';
+import { serveModels } from '../server/model-repository.js';
 import { appWithDefaultModels, encodeImage, testConfig } from './server-helpers.js';
 
 describe('GET /v1/models', () => {

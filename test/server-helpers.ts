@@ -6,7 +6,7 @@ import { buildApp, type AppDeps } from '../server/app.js';
 import { loadConfig, type ServerConfig } from '../server/config.js';
 import { inProcessRunner, type InferenceJob, type InferenceResult } from '../server/inference.js';
 import type { JobRunner } from '../server/inference-queue.js';
-import { loadConfiguredModels } from '../server/load-models.js';
+import { loadConfiguredModels } from '../server/model-runner.js';
 import type { ModelRegistry } from '../server/model-registry.js';
 import type { LoadedModel } from '../model/loaded-model.js';
 import { testModelEnv } from './cli-helpers.js';

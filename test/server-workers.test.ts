@@ -2,7 +2,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from '../server/app.js';
-import { serveModels } from '../server/serve-models.js';
+import { serveModels } from '../server/model-repository.js';
 import { startWorkerPool } from '../server/worker-pool.js';
 import { appWithDefaultModels, decodeRaw, encodeImage, testConfig } from './server-helpers.js';
 

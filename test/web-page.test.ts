@@ -7,7 +7,7 @@ import { CHROMIUM_SKIP, launchChromium } from './browser-helpers.js';
 import sharp from 'sharp';
 import { buildApp } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
-import { loadConfiguredModels } from '../server/load-models.js';
+import { loadConfiguredModels } from '../server/model-runner.js';
 import { UNTRAINED_ENV } from './cli-helpers.js';
 
 const ARTIFACTS = new URL('./artifacts/', import.meta.url);

@@ -11,7 +11,7 @@ import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM_SKIP, launchChromium } from './browser-helpers.js';
 import { buildApp } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
-import { loadConfiguredModels } from '../server/load-models.js';
+import { loadConfiguredModels } from '../server/model-runner.js';
 import { tempDir, UNTRAINED_ENV } from './cli-helpers.js';
 import { testVideo, toolProcessesMentioning } from './video-helpers.js';
 
