@@ -2,8 +2,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import { clientGoneSignal } from '../server/client-gone.js';
 import type { InferenceSubmit } from '../server/inference.js';
 import type { ModelTask } from '../model/loaded-model.js';
-import type { ServedModel } from '../server/model-registry.js';
-import { arenaKey } from '../server/model-repository.js';
+import { queuePlacement, type ServedModel } from '../server/model-registry.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
 
 /** Shared pieces of the image routes (segment, classify): parameters, documented errors, model lookup. */
@@ -67,9 +66,7 @@ export function admissionOf(
 ): InferenceSubmit {
   const { config } = request.server.cityseg;
   return {
-    cost: plan.cost,
-    arena: { key: arenaKey(served), bytes: plan.forward, copies: Math.max(1, served.entry?.workers ?? config.workers) },
-    lane: served.lane,
+    ...queuePlacement(served, plan, config.workers),
     deadline: request.inferenceDeadline,
     timeoutMs: config.requestTimeoutMs,
     signal: clientGoneSignal(reply),

@@ -13,7 +13,7 @@ import { segmentRoutes } from '../routes/segment.js';
 import { webRoutes } from '../routes/web.js';
 import { apiKeyAuth } from './api-key-auth.js';
 import { AuthFailureLimiter } from './auth-failures.js';
-import { jobsPerEngine, type ServerConfig } from './config.js';
+import type { ServerConfig } from './config.js';
 import { contentEncoding } from './content-encoding.js';
 import './context.js';
 import { corsAllowList } from './cors.js';
@@ -94,7 +94,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   const budget = new MemoryBudget(requestCapacity(budgetSource.bytes, process.memoryUsage().rss));
   const concurrency = deps.modelEntries
     ? deps.modelEntries.reduce((total, entry) => total + runnerCapacity(entry), 0)
-    : Math.max(1, config.workers) * jobsPerEngine(config);
+    : runnerCapacity(config);
   // Each model's jobs go to its own runner (lanes); models handed over in code run on this thread.
   const runners = new RunnerSet(inProcessRunner(models));
   const inference = new InferenceService(deps.runner ? deps.runner(models) : runners, {

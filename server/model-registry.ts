@@ -1,6 +1,7 @@
 import type { LoadedModel, ModelTask } from '../model/loaded-model.js';
 import { classifierLabels } from '../model/imagenet-classes.js';
 import { checkClassCount, labelSetFor, type LabelSet, type Rgb } from '../segmentation/labels/index.js';
+import type { InferenceSubmit } from './inference.js';
 import type { ModelEntry } from './models-file.js';
 import { HttpProblem } from './problems.js';
 
@@ -70,6 +71,24 @@ export async function servedModels(models: readonly LoadedModel[], entries: read
     served.push(servedModel(model, labelSet, { entry: entries[i], lane }));
   }
   return served;
+}
+
+/** The arena accounting key of a model (its engine copies live in its runner). */
+export function arenaKey(served: ServedModel): string {
+  return `${served.lane ?? 'in-process'}/${served.model.id}`;
+}
+
+/**
+ * How a job of `served` enters the inference queue: its runner's lane, its working memory (`plan.cost` bytes), and
+ * its forward pass's share (`plan.forward`) held in the model's engine arena, one per worker thread (`workers`: the
+ * settings' count, for a model without a models-file entry).
+ */
+export function queuePlacement(served: ServedModel, plan: { cost: number; forward: number }, workers: number): Pick<InferenceSubmit, 'cost' | 'arena' | 'lane'> {
+  return {
+    cost: plan.cost,
+    arena: { key: arenaKey(served), bytes: plan.forward, copies: Math.max(1, served.entry?.workers ?? workers) },
+    lane: served.lane,
+  };
 }
 
 /**

@@ -13,7 +13,7 @@ import { untrainedFix } from '../model/weights/weights-choice.js';
 import { labelSetNameForClassCount } from '../segmentation/labels/for-class-count.js';
 import { labelSetFor } from '../segmentation/labels/index.js';
 import { formatBytes, requestCapacity } from './memory-budget.js';
-import { servedModels, type ModelRegistry, type ServedModel } from './model-registry.js';
+import { arenaKey, servedModels, type ModelRegistry, type ServedModel } from './model-registry.js';
 import { startModelRunner, warmUp, type ModelRunner, type RunnerSet } from './model-runner.js';
 import { checkDefaults, entriesFromSettings, fingerprintOf, ModelsFileError, readModelsFile, type ModelEntry } from './models-file.js';
 import type { WorkerEvents } from './worker-pool.js';
@@ -41,11 +41,6 @@ interface Loaded {
   served: ServedModel[];
   /** Bytes the process grew by while the runner loaded and warmed, less what requests took meanwhile. */
   memory: number;
-}
-
-/** The arena accounting key of a model (its engine copies live in its runner). */
-export function arenaKey(served: ServedModel): string {
-  return `${served.lane ?? 'in-process'}/${served.model.id}`;
 }
 
 /** The first line of an error's message (a worker's error may carry more). */

@@ -144,14 +144,12 @@ export interface ModelRunner extends JobRunner<InferenceJob, InferenceResult> {
   readonly lane: string;
   /** Jobs at once: a batch's worth plus one per engine copy (config.ts jobsPerEngine), per thread. */
   readonly capacity: number;
-  /** Engine copies of each model it holds (worker threads, or 1 on the main thread). */
-  readonly copies: number;
   readonly entries: readonly ModelEntry[];
   /** Main-thread descriptions of its models (the engines live in the runner). */
   readonly loaded: readonly LoadedModel[];
 }
 
-/** Jobs at once of a runner of this entry (the entries of one runner share `workers` and `maxBatch`). */
+/** Jobs at once of a runner of this entry, or of the settings' models (the entries of one runner share `workers` and `maxBatch`). */
 export function runnerCapacity(entry: Pick<ModelEntry, 'workers' | 'maxBatch'>): number {
   return Math.max(1, entry.workers) * jobsPerEngine(entry);
 }
@@ -167,7 +165,7 @@ export async function startModelRunner(
   events: WorkerEvents = {},
 ): Promise<ModelRunner> {
   const [first] = entries;
-  const facts = { lane, capacity: runnerCapacity(first), copies: Math.max(1, first.workers), entries };
+  const facts = { lane, capacity: runnerCapacity(first), entries };
   if (first.workers > 0) {
     const pool = startWorkerPool(config, events, entries);
     let loaded: LoadedModel[];

@@ -10,8 +10,7 @@ import { segmentVideo } from '../../segmentation/video/run.js';
 import type { VideoInfo } from '../../segmentation/video/probe.js';
 import type { VideoTools } from '../../segmentation/video/tools.js';
 import type { AppContext } from '../context.js';
-import { arenaKey } from '../model-repository.js';
-import type { ServedModel } from '../model-registry.js';
+import { queuePlacement, type ServedModel } from '../model-registry.js';
 import { planSegment } from '../request-plan.js';
 import { videoFrameBytes } from '../working-memory.js';
 import { JOB_FILES, type JobRecord, type JobStore } from './store.js';
@@ -92,9 +91,7 @@ export class VideoJobs {
               frame: { format: params.format, alpha: params.alpha, rle: params.rle },
             },
             {
-              cost,
-              arena: { key: arenaKey(served), bytes: plan.forward, copies: Math.max(1, served.entry?.workers ?? config.workers) },
-              lane: served.lane,
+              ...queuePlacement(served, { cost, forward: plan.forward }, config.workers),
               deadline: performance.now() + config.requestTimeoutMs,
               timeoutMs: config.requestTimeoutMs,
               signal: entry.stop.signal,
