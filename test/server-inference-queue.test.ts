@@ -8,6 +8,7 @@ import {
   QueueClosedError,
   QueueFullError,
   QueueTimeoutError,
+  type AdmissionPolicy,
   type JobRunner,
 } from '../server/inference-queue.js';
 
@@ -166,6 +167,31 @@ describe('InferenceQueue', () => {
     // A job whose whole cost is over the shrunken capacity still fits: its pass runs in the arena already held.
     await queue.submit(1, { cost: 700, arena: { key: 'm', bytes: 350, copies: 2 } });
     assert.equal(budget.capacity, 600);
+  });
+  it('asks the admission policy passed in: its refusal at submit, the head waiting for room with no job let past it', async () => {
+    const log: string[] = [];
+    let room = 2;
+    const tokens: AdmissionPolicy<{ tokens?: number }> = {
+      refusal: ({ tokens = 0 }) => (tokens > 2 ? new RangeError(`${tokens} tokens, 2 at most`) : undefined),
+      tryStart({ tokens = 0 }) {
+        if (tokens > room) return false;
+        room -= tokens;
+        log.push(`start ${tokens}`);
+        return true;
+      },
+      finish({ tokens = 0 }) {
+        room += tokens;
+        log.push(`finish ${tokens}`);
+      },
+    };
+    const queue = new InferenceQueue(new RecordingRunner(), { concurrency: 3, limit: 10, timeoutMs: 5000, admission: tokens });
+    await assert.rejects(queue.submit(1, { tokens: 3 }), /3 tokens, 2 at most/);
+    // Two tokens taken: the one-token job waits although a slot is free, and the free job behind it waits too.
+    const results = await Promise.all([queue.submit(20, { tokens: 2 }), queue.submit(1, { tokens: 1 }), queue.submit(1, { tokens: 0 })]);
+    assert.deepEqual(results, [40, 2, 2]);
+    assert.deepEqual(log.slice(0, 4), ['start 2', 'finish 2', 'start 1', 'start 0']);
+    assert.deepEqual(log.slice(4).sort(), ['finish 0', 'finish 1']);
+    assert.equal(room, 2);
   });
   it('lanes: a job whose model runner is full is passed over by jobs for other models, never by its own', async () => {
     const started: string[] = [];
