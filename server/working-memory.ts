@@ -74,7 +74,7 @@ export interface SegmentEstimateInput {
   encode: EncodeKind;
 }
 
-/** The engine's share of a pass: ONNX Runtime's arena keeps it after the pass (see the inference queue). */
+/** The engine's share of a pass: ONNX Runtime's arena keeps it after the pass (server/memory-budget.ts holds it). */
 export function forwardBytes(engine: EngineName, arch: ArchName, pixels: number): number {
   return Math.ceil(pixels * FORWARD_BYTES_PER_PIXEL[engine][arch]);
 }

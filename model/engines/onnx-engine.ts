@@ -32,7 +32,7 @@ export function sessionOptions(options: OnnxEngineOptions = {}): ort.InferenceSe
     graphOptimizationLevel: 'all',
     // The arena stays on: without it a 2048x2048 pass took 20 s instead of 1.5-2.5 s (fresh pages for every
     // activation). It keeps the largest pass's memory, which the memory budget therefore holds for good
-    // (server/inference-queue.ts). Per-shape memory plans are off: they would keep one plan per input size.
+    // (server/memory-budget.ts). Per-shape memory plans are off: they would keep one plan per input size.
     enableCpuMemArena: true,
     enableMemPattern: false,
     executionMode: 'sequential',
