@@ -33,6 +33,25 @@ class RecordingRunner implements JobRunner<number, number> {
   }
 }
 
+/** Holds each job until the test opens it (or, once `opensAll`, answers at once); answers job * 2. */
+class GatedRunner implements JobRunner<number, number> {
+  started: number[] = [];
+  opensAll = false;
+  private readonly gates = new Map<number, () => void>();
+
+  run(job: number): Promise<number> {
+    this.started.push(job);
+    if (this.opensAll) return Promise.resolve(job * 2);
+    return new Promise((resolve) => this.gates.set(job, () => resolve(job * 2)));
+  }
+
+  open(job: number): void {
+    this.gates.get(job)!();
+  }
+
+  async close(): Promise<void> {}
+}
+
 describe('InferenceQueue', () => {
   it('runs jobs in FIFO order, never more than `concurrency` at once', async () => {
     const runner = new RecordingRunner();
@@ -143,15 +162,24 @@ describe('InferenceQueue', () => {
 
   it('admits by memory first in, first out; a job that can never fit is refused; arenas keep their largest pass', async () => {
     const budget = new MemoryBudget(1000);
-    const queue = new InferenceQueue(new RecordingRunner(), { concurrency: 4, limit: 10, timeoutMs: 5000, admission: budget });
+    const runner = new GatedRunner();
+    const queue = new InferenceQueue(runner, { concurrency: 4, limit: 10, timeoutMs: 5000, admission: budget });
     await assert.rejects(queue.submit(1, { cost: 1001 }), MemoryLimitError);
     // 600 + 600 do not fit together: the second waits although a slot is free.
     const first = queue.submit(30, { cost: 600 });
     const second = queue.submit(1, { cost: 600 });
-    await sleep(10);
+    // The pump that started the first looked at the second too, and left it waiting.
+    while (runner.started.length === 0) await sleep(1);
+    assert.deepEqual(runner.started, [30]);
     assert.equal(queue.running, 1);
     assert.equal(budget.reserved, 600);
-    await Promise.all([first, second]);
+    runner.open(30);
+    assert.equal(await first, 60);
+    while (!runner.started.includes(1)) await sleep(1);
+    assert.equal(budget.reserved, 600);
+    runner.opensAll = true;
+    runner.open(1);
+    assert.equal(await second, 2);
     assert.equal(budget.reserved, 0);
     // A pass of 300 in arena "m" (its cost 500 includes it): the arena keeps 300 for good, 200 was transient.
     await queue.submit(1, { cost: 500, arena: { key: 'm', bytes: 300, copies: 1 } });
