@@ -21,6 +21,7 @@ import { problemFor } from './error-mapping.js';
 import { admission } from './admission.js';
 import { bodyLimits } from './body-limits.js';
 import { drainIdleConnections } from './connection-pressure.js';
+import { closeGracefully } from './graceful-close.js';
 import { gateRequests } from './request-gate.js';
 import { answerFramingOutsideFastify, httpFraming } from './http-framing.js';
 import { closingProblems, problemClientErrorHandler, problemFrameworkErrors } from './framework-errors.js';
@@ -71,12 +72,13 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
       // A missing Host is refused by the httpFraming plugin, as a problem with the security headers.
       const server = createServer({ headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000, requireHostHeader: false }, gateRequests(handler));
       answerFramingOutsideFastify(server);
+      closeGracefully(server);
       server.requestTimeout = config.requestTimeoutMs + 5000;
       server.keepAliveTimeout = config.keepAliveTimeoutMs;
       return server;
     },
-    // On close: closingProblems refuses new requests with a 503 problem, in-flight ones finish, idle keep-alive
-    // sockets are dropped.
+    // On close: closingProblems refuses new requests with a 503 problem, in-flight ones finish, keep-alive
+    // sockets are closed once they stay idle (closeGracefully).
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     // Errors answered before routing (parser errors, undecodable URLs) are problem+json too.
