@@ -12,7 +12,9 @@ import { oipMetadataRoutes } from '../routes/oip/metadata.js';
 import { segmentRoutes } from '../routes/segment.js';
 import { webRoutes } from '../routes/web.js';
 import { apiKeyAuth } from './api-key-auth.js';
+import { apiKeyVerifier } from './api-keys.js';
 import { AuthFailureLimiter } from './auth-failures.js';
+import { clientOf, clientShare } from './client-share.js';
 import { jobsPerEngine, type ServerConfig } from './config.js';
 import { contentEncoding } from './content-encoding.js';
 import './context.js';
@@ -165,6 +167,9 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   await app.register(oipMetadataRoutes, { version: PACKAGE_VERSION });
   if (config.adminToken !== undefined) await app.register(adminRoutes, { token: config.adminToken });
   await app.register(async (imageScope) => {
+    // Before admission: a request over its client's share is refused before it takes a place under the cap.
+    const verifier = config.apiKeys === undefined ? undefined : apiKeyVerifier(config.apiKeys);
+    await imageScope.register(clientShare, { limit: config.clientInFlightLimit, clientOf: (request) => clientOf(request, verifier) });
     await imageScope.register(admission, {
       queueLimit: config.queueLimit,
       concurrency: () => inference.queue.concurrency,
