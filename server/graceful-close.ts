@@ -14,13 +14,14 @@ const CHECK_MS = 100;
  * is then reset with the request unread: with the server's loop busy (60 uploads in flight, or a stopped process
  * resumed by the signal) 19 of 30 clients saw ECONNRESET instead of an answer.
  *
- * Here, for this server only: `closeIdleConnections` closes a connection once it has had no request in progress
- * (request-gate's `activityOf`) and no byte read for `quietMs` since the close began, so a request that arrives
- * meanwhile is answered (503 `shutting-down` with `Connection: close`, server/framework-errors.ts); and `close`
- * shuts the listening socket only once the kernel's accept queue is empty, so every connection whose handshake
- * completed is accepted and its request answered. Connections whose requests are being received, wait or run are left to finish.
- * A client that sends its first byte exactly as its idle connection closes still races the close, as with any
- * HTTP/1.1 server.
+ * Here, for this server only: `close` shuts the listening socket once the kernel's accept queue is empty, so every
+ * connection whose handshake completed is accepted and its request answered; `closeIdleConnections` leaves the
+ * connections without a request in progress (request-gate's `activityOf`) open while any request on the server is
+ * still being answered, then closes each after `quietMs` without a byte read. A request that arrives meanwhile, on a
+ * kept-alive connection during a long drain too, is answered 503 `shutting-down` with `Connection: close`
+ * (server/framework-errors.ts). Idle connections still close at the keep-alive timeout, and the shutdown timeout
+ * bounds the whole. A client that sends its first byte exactly as its idle connection closes still races the close,
+ * as with any HTTP/1.1 server.
  */
 export function closeGracefully(server: Server, quietMs = IDLE_AFTER_MS): void {
   const open = new Set<Socket>();
@@ -37,6 +38,9 @@ export function closeGracefully(server: Server, quietMs = IDLE_AFTER_MS): void {
     const lastRead = new Map<Socket, { bytes: number; at: number }>();
     const check = () => {
       const now = performance.now();
+      // While any request is still being answered, idle connections stay: a kept-alive client may send another.
+      let draining = false;
+      for (const socket of open) if (activityOf(socket).unanswered > 0) draining = true;
       for (const socket of open) {
         const seen = lastRead.get(socket);
         if (seen === undefined || seen.bytes !== socket.bytesRead) {
@@ -45,7 +49,7 @@ export function closeGracefully(server: Server, quietMs = IDLE_AFTER_MS): void {
           continue;
         }
         const { unanswered, idleSince } = activityOf(socket);
-        if (unanswered === 0 && now - Math.max(seen.at, idleSince) >= quietMs) socket.destroy();
+        if (!draining && unanswered === 0 && now - Math.max(seen.at, idleSince) >= quietMs) socket.destroy();
       }
       for (const socket of lastRead.keys()) if (!open.has(socket)) lastRead.delete(socket);
     };

@@ -7,6 +7,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
+import { once } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { rawExchange, readyServer, startServer, waitForLog, waitInFlight } from './server-process.js';
 import { encodeImage } from './server-helpers.js';
@@ -46,6 +48,39 @@ function post(url: string, body: Buffer, agent: http.Agent): Promise<Answer | Er
     request.on('error', resolve);
     request.end(body);
   });
+}
+
+/**
+ * A raw keep-alive connection that has had one answer (GET /healthz) and stays open, idle; `send` writes the next
+ * request and resolves with everything the server wrote after the first answer, once it closes the connection.
+ */
+async function keptAlive(base: string): Promise<{ send: (request: Buffer) => Promise<string> }> {
+  const { hostname, port } = new URL(base);
+  const socket = net.connect(Number(port), hostname);
+  socket.on('error', () => undefined);
+  let text = '';
+  socket.setEncoding('latin1');
+  socket.on('data', (chunk: string) => (text += chunk));
+  const closed = once(socket, 'close');
+  await once(socket, 'connect');
+  socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+  while (!/\r\n\r\n[\s\S]*\}/.test(text)) await sleep(10);
+  assert.match(text, /^HTTP\/1\.1 200 /);
+  const first = text.length;
+  return {
+    send: async (request) => {
+      socket.write(request);
+      await closed;
+      return text.slice(first);
+    },
+  };
+}
+
+/** Status, headers and body of a raw HTTP/1.1 answer, as an Answer. */
+function parseRaw(text: string): Answer {
+  const [headers, body = ''] = text.split('\r\n\r\n');
+  const header = (name: string) => new RegExp(`\r\n${name}: ([^\r]*)`, 'i').exec(headers)?.[1];
+  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(headers)?.[1]), type: header('content-type') ?? '', retryAfter: header('retry-after'), connection: header('connection'), body };
 }
 
 /** A complete answer: 200, or the shutdown's 503 problem+json with Retry-After. */
@@ -93,13 +128,25 @@ describe('server signals (compiled build)', () => {
       // Kept-alive connections, idle when the signal comes: their next requests are sent during the shutdown.
       const warm = await Promise.all(Array.from({ length: 6 }, () => post(`${base}/v1/segment?format=labelIds`, image, agent)));
       for (const answer of warm) assert.equal((answer as Answer).status, 200);
+      // An upload admitted before the signal whose body is still arriving holds the drain open, and a kept-alive
+      // connection, idle when the signal comes, sends its next request during the drain.
+      const head = `POST /v1/segment?format=labelIds HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${image.length}\r\n\r\n`;
+      let finishHolder!: () => void;
+      const holderMayFinish = new Promise<void>((resolve) => (finishHolder = resolve));
+      const holder = rawExchange(base, async (socket) => {
+        socket.write(head);
+        socket.write(image.subarray(0, image.length >> 1));
+        await holderMayFinish;
+        socket.write(image.subarray(image.length >> 1));
+      }, 60_000);
+      await waitInFlight(base, 1);
+      const idle = await keptAlive(base);
       // While the process is stopped the kernel completes handshakes and buffers requests: when it resumes, the
       // signal is handled in the same turn as connections still queued for accept, accepted and unread, or
       // kept-alive with a request unread.
       server.child.kill('SIGSTOP');
       const posts = Array.from({ length: 24 }, () => post(`${base}/v1/segment?format=labelIds`, image, agent));
       // Headers and half the body sent; the rest after the shutdown has begun.
-      const head = `POST /v1/segment?format=labelIds HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: ${image.length}\r\n\r\n`;
       let sendRest!: () => void;
       const shutdownBegun = new Promise<void>((resolve) => (sendRest = resolve));
       const partial = Array.from({ length: 4 }, () =>
@@ -116,6 +163,13 @@ describe('server signals (compiled build)', () => {
       await waitForLog(server, 'shutting down: finishing in-flight requests');
       server.child.kill('SIGTERM');
       sendRest();
+      const late = parseRaw(await idle.send(Buffer.concat([Buffer.from(head), image])));
+      assertAnswered(late, 'a request on a kept-alive connection during the drain');
+      assert.equal(late.status, 503);
+      assert.equal(late.connection, 'close');
+      finishHolder();
+      const held = await holder;
+      assertAnswered(parseRaw(held.text), 'the upload admitted before the signal');
 
       const answers = await Promise.all(posts);
       answers.forEach((answer, i) => assertAnswered(answer, `post ${i}`));
