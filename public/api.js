@@ -67,11 +67,11 @@ export async function segmentImage(file, model, signal) {
   return response.json();
 }
 
-/** POST /v1/classify → `[{ index, label, probability }]`, most probable first. */
+/** POST /v1/classify → its `classes`: `[{ index, label, probability }]`, most probable first. */
 export async function classifyImage(file, { topk, model }, signal) {
   const query = { topk: String(topk), ...(model ? { model } : {}) };
   const response = await postImage('/v1/classify', query, file, 'application/json', signal);
-  return response.json();
+  return (await response.json()).classes;
 }
 
 /** POST /v1/jobs with the video as the body → the job (id, status, frames…); its Location is /v1/jobs/{id}. */

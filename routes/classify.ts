@@ -2,14 +2,40 @@ import type { FastifyPluginAsync } from 'fastify';
 import { readImageBody } from '../server/image-body.js';
 import { probeImage } from '../segmentation/decode.js';
 import { planClassify } from '../server/request-plan.js';
+import { trainedSchema } from './schemas.js';
 import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelHeaders, modelQueryParam, recordInference, requireModel } from './image-route.js';
+
+/**
+ * The JSON answer: an object like /v1/segment's (model, trained, then the result) rather than a bare array, so it
+ * can say whether the model is trained; the ranked entries are its `classes`.
+ */
+const classificationSchema = {
+  type: 'object',
+  required: ['model', 'trained', 'classes'],
+  properties: {
+    model: { type: 'string' },
+    trained: trainedSchema,
+    classes: {
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['index', 'label', 'probability'],
+        properties: {
+          index: { type: 'integer' },
+          label: { type: 'string' },
+          probability: { type: 'number', minimum: 0, maximum: 1 },
+        },
+      },
+    },
+  },
+} as const;
 
 interface ClassifyQuery {
   topk: number;
   model?: string;
 }
 
-/** POST /v1/classify: an image in, the top-k ImageNet classes out (descending probability). */
+/** POST /v1/classify: an image in, `{ model, trained, classes }` out, the top-k ImageNet classes by descending probability. */
 export const classifyRoutes: FastifyPluginAsync = async (app) => {
   const { config, inference } = app.cityseg;
 
@@ -33,23 +59,8 @@ export const classifyRoutes: FastifyPluginAsync = async (app) => {
         },
         response: {
           200: {
-            description: 'Top-k classes, most probable first',
-            content: {
-              'application/json': {
-                schema: {
-                  type: 'array',
-                  items: {
-                    type: 'object',
-                    required: ['index', 'label', 'probability'],
-                    properties: {
-                      index: { type: 'integer' },
-                      label: { type: 'string' },
-                      probability: { type: 'number', minimum: 0, maximum: 1 },
-                    },
-                  },
-                },
-              },
-            },
+            description: 'The model, whether it is trained, and the top-k classes, most probable first',
+            content: { 'application/json': { schema: classificationSchema } },
           },
           ...IMAGE_ERROR_RESPONSES,
         },
@@ -70,7 +81,7 @@ export const classifyRoutes: FastifyPluginAsync = async (app) => {
       return reply
         .type('application/json')
         .headers({ ...modelHeaders(served), 'x-inference-ms': timings.inferenceMs.toFixed(2) })
-        .send(top);
+        .send({ model: served.model.id, trained: served.model.weights.trained, classes: top });
     },
   );
 };

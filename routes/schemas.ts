@@ -5,6 +5,9 @@ import { INFERENCE_MODES } from '../segmentation/inference-modes/options.js';
 /** An RGB colour, three bytes. */
 export const rgbSchema = { type: 'array', items: { type: 'integer', minimum: 0, maximum: 255 }, minItems: 3, maxItems: 3 } as const;
 
+/** Whether the model that made an answer is trained (every inference answer says so). */
+export const trainedSchema = { type: 'boolean', description: 'false: the model is a seeded untrained initialisation and this answer is meaningless' } as const;
+
 /** A size in pixels. */
 export const dimsSchema = { type: 'object', required: ['height', 'width'], properties: { height: { type: 'integer' }, width: { type: 'integer' } } } as const;
 

@@ -18,7 +18,7 @@ import { readImageBody } from '../server/image-body.js';
 import { OUTPUT_FORMAT_NAMES, OVERLAY_FORMATS, type OutputFormatName, type OverlayFormat } from '../segmentation/output-formats.js';
 import { prefersJson } from '../server/negotiate.js';
 import { HttpProblem } from '../server/problems.js';
-import { dimsSchema, inferenceModeProperties, rgbSchema } from './schemas.js';
+import { dimsSchema, inferenceModeProperties, rgbSchema, trainedSchema } from './schemas.js';
 import { admissionOf, IMAGE_CONSUMES, IMAGE_ERROR_RESPONSES, modelHeaders, modelQueryParam, recordInference, requireModel } from './image-route.js';
 
 type SegmentFormat = OutputFormatName;
@@ -64,7 +64,7 @@ export const segmentationSchema = {
   required: ['model', 'trained', 'width', 'height', 'inferenceSize', 'timings', 'classes'],
   properties: {
     model: { type: 'string' },
-    trained: { type: 'boolean', description: 'false: the model is a seeded untrained initialisation and this answer is meaningless' },
+    trained: trainedSchema,
     width: { type: 'integer', description: 'Mask width = image width' },
     height: { type: 'integer', description: 'Mask height = image height' },
     inferenceSize: { ...dimsSchema, description: 'Size the network ran at' },

@@ -4,8 +4,10 @@
  * (or how connections ended), the server's peak RSS during it (VmHWM, reset between attacks), /healthz latency
  * (p50, p99, max) polled every 50 ms from a separate process meanwhile (during the last attack the server shuts
  * down: the failed probes then count as 10 s), the server's own largest event-loop delay, and the machine's load.
- * ATTACKS=2,8 runs only those rows (1-based); ATTACK_REPEAT=n runs each attack n times; ATTACK_SCALE (default 1)
- * scales the client counts of the slow-reader and announced-body rows (0.1 fits a shared 2-core machine). The
+ * ATTACKS=2,8 runs only those rows (1-based); ATTACK_REPEAT=n runs each attack n times; ATTACK_SCALE (default 1,
+ * the issue's full size) scales the client count of the slow-reader row (0.1 fits a shared 2-core machine).
+ * Legitimate clients of a row come from other loopback addresses (127.0.0.2-5, Linux) than its attacker, since the
+ * server shares its in-flight places per client address. The
  * server serves the default two models from a models file (so a reload can be exercised) with an admin token.
  * Prints a Markdown table; asserts nothing.
  *
@@ -14,11 +16,13 @@
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import sharp from 'sharp';
+import { endEveryLine, rle8File } from '../test/hostile-bmp.js';
 
 const BUDGET = process.env.ATTACK_BUDGET ?? '2GiB';
 /** The server's port (ATTACK_PORT, for when another run holds the default). */
@@ -160,16 +164,29 @@ function count(outcomes: (number | string)[]): string {
   return [...counts].map(([k, v]) => `${v}x ${k}`).join(', ');
 }
 
-async function post(path: string, body: Uint8Array, type = 'image/jpeg'): Promise<number | string> {
-  try {
-    const response = await fetch(`${BASE}${path}`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': type }, signal: AbortSignal.timeout(180_000) });
-    await response.arrayBuffer();
-    return response.status;
-  } catch (error) {
-    const cause = (error as Error & { cause?: { code?: string; message?: string } }).cause;
-    return `error ${(error as Error).message}${cause ? ` (${cause.code ?? cause.message})` : ''}`;
-  }
+/**
+ * Posts `body` from the loopback address `from` (the per-client share counts per address: the legitimate clients of
+ * a row come from other addresses than its attacker, as they would); resolves with the status, or how it failed.
+ */
+function post(path: string, body: Uint8Array, type = 'image/jpeg', from = '127.0.0.1'): Promise<number | string> {
+  return new Promise((resolve) => {
+    const request = http.request(
+      `${BASE}${path}`,
+      { method: 'POST', agent: false, localAddress: from, timeout: 180_000, headers: { 'content-type': type, 'content-length': body.length } },
+      (response) => {
+        response.resume();
+        response.on('end', () => resolve(response.statusCode ?? 'no status'));
+        response.on('error', (error: NodeJS.ErrnoException) => resolve(`error reading the answer (${error.code ?? error.message})`));
+      },
+    );
+    request.on('timeout', () => request.destroy(new Error('no answer in 180 s')));
+    request.on('error', (error: NodeJS.ErrnoException) => resolve(`error ${error.code ?? error.message}`));
+    request.end(body);
+  });
 }
+
+/** The loopback address of the i-th of many legitimate clients (four addresses, 127.0.0.2 to 127.0.0.5). */
+const clientAddress = (i: number) => `127.0.0.${2 + (i % 4)}`;
 
 /** A raw connection that writes `head` and then `chunks` every `everyMs`; resolves with how it ended. */
 function rawClient(head: string, chunk: Buffer, chunks: number, everyMs: number, limitMs: number): Promise<string> {
@@ -211,8 +228,8 @@ async function budgetMB(): Promise<Record<string, number>> {
  * A client that posts `body` and then reads its answer at `bytesPerSecond`, for at most `limitMs`; resolves with the
  * status it read and how the connection ended.
  */
-function slowReader(head: string, body: Buffer, bytesPerSecond: number, limitMs: number): { done: Promise<string>; stop: () => void } {
-  const socket = net.connect(PORT, '127.0.0.1');
+function slowReader(head: string, body: Buffer, bytesPerSecond: number, limitMs: number, from = '127.0.0.1'): { done: Promise<string>; stop: () => void } {
+  const socket = net.connect({ port: PORT, host: '127.0.0.1', localAddress: from });
   let first = '';
   let ended = 'cut';
   const done = new Promise<string>((resolve) => {
@@ -349,7 +366,7 @@ async function main(): Promise<void> {
       await mp(Buffer.concat([part('Content-Disposition: form-data; name="image"; filename="a.jpg"', image), part('Content-Disposition: form-data; name="image"; filename="b.jpg"', image), closing])),
     ]),
   ));
-  rows.push(...await measure('60 concurrent 2048x1024 JPEG, size=native (overload)', async () => count(await Promise.all(Array.from({ length: 60 }, () => post('/v1/segment?size=native&format=labelIds', frame))))));
+  rows.push(...await measure('60 concurrent 2048x1024 JPEG, size=native (overload), from 4 addresses', async () => count(await Promise.all(Array.from({ length: 60 }, (_, i) => post('/v1/segment?size=native&format=labelIds', frame, 'image/jpeg', clientAddress(i)))))));
 
   // Slow readers and a reload meanwhile: a flat 6320x6320 PNG (131 KB) whose /v2 JSON
   // answer is ~80 MB, read at 1 KiB/s; the budget's gauges are read while they hold their answers.
@@ -358,9 +375,10 @@ async function main(): Promise<void> {
   const inferHead = `POST /v2/models/${SEG_MODEL}/infer HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: ${inferJson.length}\r\n\r\n`;
   const small = await jpegOf(200, 150);
   const readers = scaled(60);
-  rows.push(...await measure(`${readers} slow readers (1 KiB/s) of an 80 MB /v2 JSON answer; a reload and a ${Math.round(small.length / 1000)} KB upload meanwhile`, async () => {
+  rows.push(...await measure(`${readers} slow readers (1 KiB/s, 4 addresses) of an 80 MB /v2 JSON answer; a reload and a ${Math.round(small.length / 1000)} KB upload meanwhile`, async () => {
     const before = await budgetMB();
-    const clients = Array.from({ length: readers }, () => slowReader(inferHead, inferJson, 1024, 60_000));
+    // From four addresses, so the per-address share does not refuse them before the budget is tested.
+    const clients = Array.from({ length: readers }, (_, i) => slowReader(inferHead, inferJson, 1024, 60_000, clientAddress(i)));
     await sleep(20_000);
     const held = await budgetMB();
     const reload = await fetch(`${BASE}/v1/admin/reload`, { method: 'POST', headers: { authorization: `Bearer ${ADMIN_TOKEN}` } });
@@ -372,18 +390,34 @@ async function main(): Promise<void> {
     return `readers: ${count(outcomes)}; budget MB capacity ${before.capacity}, reserved while held ${held.reserved} (peak ${held.peak}); reload ${reload.status}, capacity after it ${after.capacity}; upload meanwhile ${upload}, after ${upload2}; reserved at the end ${end.reserved}`;
   }));
 
+  // A hostile RLE8 BMP (item 3): every line ended, 16 MB; legitimate uploads from another address meanwhile.
+  const hostile = rle8File(64, 64, endEveryLine(16 * 1024 * 1024));
+  rows.push(...await measure(`${Math.round(hostile.length / 1e6)} MB RLE8 BMP ending every line; 10 ${Math.round(small.length / 1000)} KB uploads from another address meanwhile`, async () => {
+    const started = performance.now();
+    const bmp = post('/v1/segment?format=labelIds', hostile, 'image/bmp').then((status) => `${status} in ${((performance.now() - started) / 1000).toFixed(1)} s`);
+    await sleep(1000);
+    const statuses: (number | string)[] = [];
+    let slowest = 0;
+    for (let i = 0; i < 10; i++) {
+      const t0 = performance.now();
+      statuses.push(await post('/v1/segment?format=labelIds', small, 'image/jpeg', clientAddress(i)));
+      slowest = Math.max(slowest, performance.now() - t0);
+    }
+    return `BMP: ${await bmp}; uploads: ${count(statuses)}, slowest ${Math.round(slowest)} ms`;
+  }));
+
   // Bodies announced but never sent (item 4): headers-only connections, half with Expect: 100-continue, reconnecting,
   // while legitimate small uploads come one after the other.
-  // Cheap for the machine: always the issue's 40.
-  const announcers = 40;
-  rows.push(...await measure(`${announcers} connections announcing 20 MiB and sending nothing, reconnecting; 20 ${Math.round(small.length / 1000)} KB uploads meanwhile`, async () => {
+  // Cheap for the machine: always 100, more than the 66 places under the default in-flight cap.
+  const announcers = 100;
+  rows.push(...await measure(`${announcers} connections from one address announcing 20 MiB and sending nothing, reconnecting; 20 ${Math.round(small.length / 1000)} KB uploads from other addresses meanwhile`, async () => {
     const holders = Array.from({ length: announcers }, (_, i) => announcer(i % 2 === 1));
     await sleep(2000);
     const statuses: (number | string)[] = [];
     let slowest = 0;
     for (let i = 0; i < 20; i++) {
       const started = performance.now();
-      statuses.push(await post('/v1/segment?format=labelIds', small));
+      statuses.push(await post('/v1/segment?format=labelIds', small, 'image/jpeg', clientAddress(i)));
       slowest = Math.max(slowest, performance.now() - started);
     }
     const reserved = (await budgetMB()).reserved;
@@ -393,8 +427,8 @@ async function main(): Promise<void> {
   }));
 
   // A second SIGTERM 0.5 s after the first, while forward passes run (item 7): answers, then the exit status.
-  rows.push(...await measure('SIGTERM twice with 60 requests in flight, shutdown budget 5 s', async () => {
-    const inFlight = Array.from({ length: 60 }, () => post('/v1/segment?size=native&format=labelIds', frame));
+  rows.push(...await measure('SIGTERM twice with 60 requests (from 4 addresses) in flight, shutdown budget 5 s', async () => {
+    const inFlight = Array.from({ length: 60 }, (_, i) => post('/v1/segment?size=native&format=labelIds', frame, 'image/jpeg', clientAddress(i)));
     await sleep(1500);
     child.kill('SIGTERM');
     await sleep(500);

@@ -12,7 +12,9 @@ import { oipMetadataRoutes } from '../routes/oip/metadata.js';
 import { segmentRoutes } from '../routes/segment.js';
 import { webRoutes } from '../routes/web.js';
 import { apiKeyAuth } from './api-key-auth.js';
+import { apiKeyVerifier } from './api-keys.js';
 import { AuthFailureLimiter } from './auth-failures.js';
+import { clientOf, clientShare } from './client-share.js';
 import type { ServerConfig } from './config.js';
 import { contentEncoding } from './content-encoding.js';
 import './context.js';
@@ -21,6 +23,7 @@ import { problemFor } from './error-mapping.js';
 import { admission } from './admission.js';
 import { bodyLimits } from './body-limits.js';
 import { drainIdleConnections } from './connection-pressure.js';
+import { closeGracefully } from './graceful-close.js';
 import { gateRequests } from './request-gate.js';
 import { answerFramingOutsideFastify, httpFraming } from './http-framing.js';
 import { closingProblems, problemClientErrorHandler, problemFrameworkErrors } from './framework-errors.js';
@@ -70,12 +73,13 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
       // A missing Host is refused by the httpFraming plugin, as a problem with the security headers.
       const server = createServer({ headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000, requireHostHeader: false }, gateRequests(handler));
       answerFramingOutsideFastify(server);
+      closeGracefully(server);
       server.requestTimeout = config.requestTimeoutMs + 5000;
       server.keepAliveTimeout = config.keepAliveTimeoutMs;
       return server;
     },
-    // On close: closingProblems refuses new requests with a 503 problem, in-flight ones finish, idle keep-alive
-    // sockets are dropped.
+    // On close: closingProblems refuses new requests with a 503 problem, in-flight ones finish, keep-alive
+    // sockets are closed once they stay idle (closeGracefully).
     return503OnClosing: false,
     forceCloseConnections: 'idle',
     // Errors answered before routing (parser errors, undecodable URLs) are problem+json too.
@@ -162,6 +166,9 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   await app.register(oipMetadataRoutes, { version: PACKAGE_VERSION });
   if (config.adminToken !== undefined) await app.register(adminRoutes, { token: config.adminToken });
   await app.register(async (imageScope) => {
+    // Before admission: a request over its client's share is refused before it takes a place under the cap.
+    const verifier = config.apiKeys === undefined ? undefined : apiKeyVerifier(config.apiKeys);
+    await imageScope.register(clientShare, { limit: config.clientInFlightLimit, clientOf: (request) => clientOf(request, verifier) });
     await imageScope.register(admission, { queue: inference.queue, budget, requestTimeoutMs: config.requestTimeoutMs, bodyLimit: config.bodyLimit });
     // The image upload routes' body handling stays in their own scope: the Open Inference Protocol's infer route
     // reads a JSON (+ binary) body under the same admission.

@@ -54,6 +54,8 @@ export interface ServerConfig {
   /** Dynamic batching: longest an image waits for companions. */
   batchWaitMs: number;
   queueLimit: number;
+  /** Image requests one client (API key, else address) may have in flight; 0 = no per-client share. */
+  clientInFlightLimit: number;
   /** Whole request, from arrival to the last byte of the answer. */
   requestTimeoutMs: number;
   /** A job still running this long after its request stopped waiting has its worker thread terminated and replaced. */
@@ -277,6 +279,7 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   maxBatch: { env: 'CITYSEG_MAX_BATCH', flag: 'max-batch', parse: integer(1, 64), fallback: 1, help: 'dynamic batching: most same-size images per batch (1 = off)' },
   batchWaitMs: { env: 'CITYSEG_BATCH_WAIT_MS', flag: 'batch-wait-ms', parse: integer(0, 10_000), fallback: 5, help: 'dynamic batching: longest an image waits for a batch to fill' },
   queueLimit: { env: 'CITYSEG_QUEUE_LIMIT', flag: 'queue-limit', parse: integer(1, 100_000), fallback: 64, help: 'requests allowed to wait for inference before 503' },
+  clientInFlightLimit: { env: 'CITYSEG_CLIENT_IN_FLIGHT_LIMIT', flag: 'client-in-flight-limit', parse: integer(0, 100_000), fallback: 32, help: 'image requests one client (API key, else address) may have in flight, receiving, waiting or running, before 429 (0 = no limit; behind a proxy all clients without a key share its address)' },
   requestTimeoutMs: { env: 'CITYSEG_REQUEST_TIMEOUT_MS', flag: 'request-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 30_000, help: 'whole request, arrival to last byte of the answer: 408 while the body arrives, 503 while waiting or running' },
   stuckJobMs: { env: 'CITYSEG_STUCK_JOB_MS', flag: 'stuck-job-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 10_000, help: 'a job still running this long after its request timed out or went away: its worker thread is terminated and replaced (workers > 0)' },
   shutdownTimeoutMs: { env: 'CITYSEG_SHUTDOWN_TIMEOUT_MS', flag: 'shutdown-timeout-ms', parse: integer(1, 60 * MINUTE_MS), fallback: 30_000, help: 'graceful-shutdown budget before a forced exit' },

@@ -3,6 +3,7 @@ import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import { apiKeyVerifier } from './api-keys.js';
 import { isApiRoute } from './api-routes.js';
+import { clientOf } from './client-share.js';
 import { HttpProblem } from './problems.js';
 
 /**
@@ -22,7 +23,7 @@ const rateLimitPlugin: FastifyPluginAsync = async (app) => {
     max: rateLimitMax,
     timeWindow: rateLimitWindowMs,
     allowList: (request: FastifyRequest) => !isApiRoute(request.routeOptions.url),
-    keyGenerator: (request: FastifyRequest) => verifier?.verifyRequest(request) ?? `address:${request.ip}`,
+    keyGenerator: (request: FastifyRequest) => clientOf(request, verifier),
     errorResponseBuilder: (_request, context) => {
       const retryAfterSeconds = Math.max(1, Math.ceil(context.ttl / 1000));
       return new HttpProblem(

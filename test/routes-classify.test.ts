@@ -35,24 +35,27 @@ describe('POST /v1/classify', () => {
     }
   };
 
-  it('answers the 5 most probable ImageNet classes by default, most probable first', async () => {
+  it('answers the model, that it is untrained, and the 5 most probable ImageNet classes by default, most probable first', async () => {
     const res = await classify();
     assert.equal(res.status, 200);
     assert.match(res.headers['content-type'], /^application\/json/);
     assert.equal(res.headers['x-model'], 'mobilenet_v3_large');
     assert.equal(res.headers['x-model-trained'], 'false');
-    assert.equal(res.body.length, 5);
-    checkRanking(res.body);
+    assert.deepEqual(Object.keys(res.body), ['model', 'trained', 'classes']);
+    assert.equal(res.body.model, 'mobilenet_v3_large');
+    assert.equal(res.body.trained, false);
+    assert.equal(res.body.classes.length, 5);
+    checkRanking(res.body.classes);
   });
 
   it('topk=1000 lists every class once, probabilities summing to 1, and begins with the top 5', async () => {
-    const all: Entry[] = (await classify('?topk=1000')).body;
+    const all: Entry[] = (await classify('?topk=1000')).body.classes;
     assert.equal(all.length, 1000);
     assert.deepEqual(all.map((e) => e.index).sort((a, b) => a - b), [...IMAGENET_CLASSES.keys()]);
     const sum = all.reduce((s, e) => s + e.probability, 0);
     assert.ok(Math.abs(sum - 1) < 1e-4, `probabilities sum to ${sum}`);
     checkRanking(all);
-    const top5: Entry[] = (await classify('?topk=5')).body;
+    const top5: Entry[] = (await classify('?topk=5')).body.classes;
     assert.deepEqual(top5, all.slice(0, 5));
   });
 
@@ -67,13 +70,14 @@ describe('POST /v1/classify', () => {
       assert.equal(res.status, 200);
       assert.equal(res.headers['x-model'], 'fixed-logits');
       assert.equal(res.headers['x-model-trained'], 'true');
+      assert.deepEqual([res.body.model, res.body.trained], ['fixed-logits', true]);
       const max = Math.max(...logits);
       const denominator = logits.reduce((s, l) => s + Math.exp(l - max), 0);
       const expected = [...logits.keys()].sort((a, b) => logits[b] - logits[a]).slice(0, 4);
       assert.deepEqual(expected, [491, 982, 473, 964]); // logits 9.99, 9.98, 9.97, 9.96
-      assert.deepEqual(res.body.map((e: Entry) => e.index), expected);
-      assert.deepEqual(res.body.map((e: Entry) => e.label), expected.map((i) => IMAGENET_CLASSES[i]));
-      res.body.forEach((e: Entry, k: number) => {
+      assert.deepEqual(res.body.classes.map((e: Entry) => e.index), expected);
+      assert.deepEqual(res.body.classes.map((e: Entry) => e.label), expected.map((i) => IMAGENET_CLASSES[i]));
+      res.body.classes.forEach((e: Entry, k: number) => {
         const probability = Math.exp(logits[expected[k]] - max) / denominator;
         assert.ok(Math.abs(e.probability - probability) < 1e-6, `${e.probability} vs ${probability}`);
       });

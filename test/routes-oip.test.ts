@@ -285,7 +285,7 @@ describe('Open Inference Protocol (/v2)', { skip: SHARED_REAL_SKIP }, () => {
     it('probabilities FP32 [1000] in class order, equal to /v1/classify?topk=1000, JSON and binary', async () => {
       const rest = await app.inject({ method: 'POST', url: `/v1/classify?topk=1000&model=${CLS}`, payload: png, headers: { 'content-type': 'image/png' } });
       const expected = new Float32Array(1000);
-      for (const entry of rest.json() as { index: number; probability: number }[]) expected[entry.index] = entry.probability;
+      for (const entry of (rest.json() as { classes: { index: number; probability: number }[] }).classes) expected[entry.index] = entry.probability;
 
       const json = await infer(CLS, { id: '7', inputs: [imageInput(png)] });
       assert.equal(json.statusCode, 200, json.body);

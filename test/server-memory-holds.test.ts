@@ -50,7 +50,8 @@ describe('memory budget holds (real sockets)', () => {
   let png: Buffer;
 
   before(async () => {
-    app = await appWithDefaultModels(testConfig({ CITYSEG_CLASSIFIER_ARCH: 'none' }), { runner: () => bigAnswers });
+    // The budget alone is under test: the per-client share (server-client-share.test.ts) would refuse holders first.
+    app = await appWithDefaultModels(testConfig({ CITYSEG_CLASSIFIER_ARCH: 'none', CITYSEG_CLIENT_IN_FLIGHT_LIMIT: '0' }), { runner: () => bigAnswers });
     await app.listen({ port: 0, host: '127.0.0.1' });
     port = (app.server.address() as AddressInfo).port;
     png = await encodeImage(64, 48, 1);

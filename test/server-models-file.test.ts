@@ -205,7 +205,7 @@ describe("the issue's four example models in one service", () => {
     const classified = await post('/v1/classify?topk=3', image);
     assert.equal(classified.status, 200);
     assert.equal(classified.headers.get('x-model'), 'imagenet');
-    assert.equal(((await classified.json()) as unknown[]).length, 3);
+    assert.equal(((await classified.json()) as { classes: unknown[] }).classes.length, 3);
   });
 
   it('answers the Open Inference Protocol for each of them: metadata, and infer equal to /v1 for the same model', async () => {

@@ -223,6 +223,9 @@ describe('refused uploads read their answer, not a reset (compiled server)', () 
       CITYSEG_HEADERS_TIMEOUT_MS: '10000',
       CITYSEG_BODY_IDLE_TIMEOUT_MS: '20000',
       CITYSEG_BODY_MIN_RATE: '0',
+      // The queue's and the body limit's refusals are under test: the per-client share would answer the same
+      // address 429 first.
+      CITYSEG_CLIENT_IN_FLIGHT_LIMIT: '0',
     });
     try {
       // Each announces 64 MiB (over the 8 MiB limit) and sends 4 MiB at once: closing at the answer resets them.

@@ -145,8 +145,8 @@ test('an uploaded image shows its mask at the image size, the legend and the top
 
   const top5 = await page.$$eval('#top5 li .label', (nodes) => nodes.map((node) => node.textContent));
   assert.equal(top5.length, 5);
-  const classified = (await apiJson('/v1/classify?topk=5', png, 'image/png')).json as { label: string }[];
-  assert.deepEqual(top5, classified.map((c) => c.label));
+  const classified = (await apiJson('/v1/classify?topk=5', png, 'image/png')).json as { classes: { label: string }[] };
+  assert.deepEqual(top5, classified.classes.map((c) => c.label));
 
   mkdirSync(ARTIFACTS, { recursive: true });
   await page.screenshot({ path: new URL('web-page.png', ARTIFACTS).pathname, fullPage: true });
