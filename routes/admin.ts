@@ -24,7 +24,7 @@ const names = { type: 'array', items: { type: 'string' } } as const;
 export const adminRoutes: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
   const requireAdminToken = async (request: FastifyRequest, reply: FastifyReply) => {
     const presented = request.headers.authorization !== undefined;
-    authenticate(app.cityseg.authFailures, request, {
+    authenticate(app.authFailures, request, {
       realm: 'admin-token',
       presented,
       valid: bearerMatches(request.headers.authorization, token),
@@ -38,7 +38,6 @@ export const adminRoutes: FastifyPluginAsync<{ token: string }> = async (app, { 
   app.post(
     '/v1/admin/reload',
     {
-      config: { apiKey: false },
       onRequest: requireAdminToken,
       schema: {
         tags: ['operations'],
@@ -59,7 +58,7 @@ export const adminRoutes: FastifyPluginAsync<{ token: string }> = async (app, { 
     },
     async () => {
       try {
-        return await app.cityseg.repository.reload();
+        return await app.repository.reload();
       } catch (error) {
         if (error instanceof ModelsFileError) throw new HttpProblem('unprocessable-models-file', error.message);
         if (error instanceof NoModelsFileError) throw new HttpProblem('conflict', error.message);

@@ -11,7 +11,7 @@ interface ClassifyQuery {
 
 /** POST /v1/classify: an image in, the top-k ImageNet classes out (descending probability). */
 export const classifyRoutes: FastifyPluginAsync = async (app) => {
-  const { config, inference } = app.cityseg;
+  const { config, inference } = app;
 
   app.post<{ Querystring: ClassifyQuery }>(
     '/v1/classify',

@@ -26,7 +26,7 @@ export const healthRoutes: FastifyPluginAsync = async (app) => {
       },
     },
     async () => {
-      const reason = app.cityseg.readiness.notReadyReason;
+      const reason = app.readiness.notReadyReason;
       if (reason !== null) throw new HttpProblem('not-ready', reason, 1);
       return { status: 'ready' };
     },

@@ -183,7 +183,7 @@ export const modelsRoutes: FastifyPluginAsync = async (app) => {
       },
     },
     async () => {
-      const { models, config } = app.cityseg;
+      const { models, config } = app;
       return {
         models: models.list().map((served) => describeModelSummary(served, config, models.isReady(served.model.id), models.defaultOf(served.model.task) === served)),
       };
@@ -207,7 +207,7 @@ export const modelsRoutes: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const { models, config } = app.cityseg;
+      const { models, config } = app;
       const served = models.get(request.params.name);
       if (!served) {
         const known = models.list().map((candidate) => candidate.model.id);

@@ -163,7 +163,7 @@ const imageResponseHeaders = {
 /** POST /v1/segment: an image in, a mask (PNG/JPEG) or per-class statistics (JSON) out. */
 export const segmentRoutes: FastifyPluginAsync = async (app) => {
   app.addSchema(segmentationSchema);
-  const { config, inference } = app.cityseg;
+  const { config, inference } = app;
 
   app.post<{ Querystring: SegmentQuery }>(
     '/v1/segment',

@@ -1,7 +1,7 @@
-import type { FastifyError } from 'fastify';
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ImageDecodeError, ImageTooLargeError, InvalidArgumentError, type ImageDecodeErrorCode } from '../segmentation/errors.js';
 import { MemoryLimitError, QueueClosedError, QueueFullError, QueueRejection, QueueTimeoutError } from './inference-queue.js';
-import { HttpProblem, type ProblemKind } from './problems.js';
+import { HttpProblem, PROBLEM_FORM, sendProblem, type ErrorForm, type ProblemKind } from './problems.js';
 
 const DECODE_ERROR_KINDS: Record<ImageDecodeErrorCode, ProblemKind> = {
   IMAGE_EMPTY: 'empty-body',
@@ -74,4 +74,17 @@ export function problemFor(error: unknown): HttpProblem {
     return new HttpProblem(kindForStatus(status), fastifyError?.message ?? `HTTP ${status}`);
   }
   return new HttpProblem('internal-error', 'the server failed to answer this request; see its log for the request id');
+}
+
+/**
+ * A Fastify error handler answering every error as its problem in `form`; set at the root (problem+json) and in the
+ * Open Inference Protocol's scope (its `{"error"}`), so hooks, routes and plugins just throw.
+ */
+export function problemErrorHandler(form: ErrorForm = PROBLEM_FORM) {
+  return (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const problem = problemFor(error);
+    // Only bugs get a stack in the log; client mistakes and 503s are on the request line already.
+    if (problem.kind === 'internal-error') request.log.error({ err: error }, 'request failed');
+    return sendProblem(reply, problem, form);
+  };
 }

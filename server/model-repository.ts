@@ -74,7 +74,7 @@ export class ModelRepository {
    */
   start(): Promise<void> {
     return this.serialised(async () => {
-      const { config, readiness } = this.app.cityseg;
+      const { config, readiness } = this.app;
       this.processBytes = process.memoryUsage().rss;
       if (config.models === undefined) await this.startSettingsModels();
       else await this.apply(this.initial ?? (await readModelsFile(config.models, config)));
@@ -88,7 +88,7 @@ export class ModelRepository {
    */
   reload(): Promise<ReloadSummary> {
     return this.serialised(async () => {
-      const { config, metrics } = this.app.cityseg;
+      const { config, metrics } = this.app;
       if (config.models === undefined) throw new NoModelsFileError();
       try {
         const summary = await this.apply(await readModelsFile(config.models, config));
@@ -117,7 +117,7 @@ export class ModelRepository {
   private workerEvents: WorkerEvents = {
     error: (error) => this.app.log.error({ err: error }, 'an inference worker failed; piscina replaces it'),
     terminated: (reason) => {
-      this.app.cityseg.metrics.workerTerminations.inc();
+      this.app.metrics.workerTerminations.inc();
       this.app.log.warn({ reason }, 'an inference worker was terminated and is being replaced');
     },
   };
@@ -127,7 +127,7 @@ export class ModelRepository {
    * budget holds for requests meanwhile (a reload under load must not count the requests' memory as the models').
    */
   private async startMeasured(entries: ModelEntry[], lane: string): Promise<{ runner: ModelRunner; memory: number }> {
-    const { config, budget } = this.app.cityseg;
+    const { config, budget } = this.app;
     const rss = process.memoryUsage().rss;
     const held = budget.reserved;
     const runner = await startModelRunner(entries, config, lane, this.workerEvents);
@@ -156,7 +156,7 @@ export class ModelRepository {
 
   /** The settings' two models on one runner, exactly as before the repository existed. */
   private async startSettingsModels(): Promise<void> {
-    const { config } = this.app.cityseg;
+    const { config } = this.app;
     const { runner, memory } = await this.startMeasured(entriesFromSettings(config), `settings#${++this.generation}`);
     let served: ServedModel[];
     try {
@@ -170,7 +170,7 @@ export class ModelRepository {
 
   /** Loads what is new or changed in `entries`, then swaps the set at once and retires what left it. */
   private async apply(entries: ModelEntry[]): Promise<ReloadSummary> {
-    const { config } = this.app.cityseg;
+    const { config } = this.app;
     const file = config.models ?? '';
     const summary: ReloadSummary = { added: [], changed: [], removed: [], kept: [] };
     const fingerprints = new Map<string, string>();
@@ -226,7 +226,7 @@ export class ModelRepository {
    * given, takes `retiring` out of the registry and releases them once they are idle.
    */
   private publish(started: { name: string; loaded: Loaded }[], retiring: Loaded[], order?: string[]): void {
-    const { models, inference } = this.app.cityseg;
+    const { models, inference } = this.app;
     for (const { loaded } of started) this.runners.add(loaded.runner);
     for (const old of retiring) {
       for (const [name, loaded] of this.current) if (loaded === old) this.current.delete(name);
@@ -245,7 +245,7 @@ export class ModelRepository {
 
   /** Releases a runner once no request holds its models and no job of its lane waits or runs. */
   private async retire(old: Loaded): Promise<void> {
-    const { models, inference } = this.app.cityseg;
+    const { models, inference } = this.app;
     for (const served of old.served) await models.unleased(served);
     await inference.queue.laneIdle(old.runner.lane);
     for (const served of old.served) inference.queue.forgetArena(arenaKey(served));

@@ -77,7 +77,7 @@ function weightsMessage(model: LoadedModel): string {
  * copies, as worker threads do), publishes it in the model-info metric, and then marks the app ready.
  */
 export async function serveModels(app: FastifyInstance, models: LoadedModel[], opts: { warm?: boolean } = {}): Promise<void> {
-  const { config, models: registry, readiness } = app.cityseg;
+  const { config, models: registry, readiness } = app;
   for (const served of await registerModels(registry, models, config.labels)) {
     const warmMs = opts.warm === false ? undefined : await warmUp(served, config.inferenceSize);
     publishModel(app, served, warmMs);
@@ -93,12 +93,12 @@ function infoLabels({ model }: ServedModel) {
 
 /** Takes a released model out of the model-info metric. */
 export function unpublishModel(app: FastifyInstance, served: ServedModel): void {
-  app.cityseg.metrics.modelInfo.remove(infoLabels(served));
+  app.metrics.modelInfo.remove(infoLabels(served));
 }
 
 /** A model now serving: in the model-info metric, and its start-up line in the log (trained or why not). */
 export function publishModel(app: FastifyInstance, served: ServedModel, warmMs?: number): void {
-  const { config, metrics } = app.cityseg;
+  const { config, metrics } = app;
   const { model } = served;
   const trained = model.weights.trained;
   metrics.modelInfo.set(infoLabels(served), 1);
@@ -133,7 +133,7 @@ const MIN_REQUEST_CAPACITY = 16 * 1024 ** 2;
  * log line saying why, instead of a ready server answering every request 503.
  */
 export function resetBudget(app: FastifyInstance, baseline = process.memoryUsage().rss): void {
-  const { budget, budgetSource, readiness, inference } = app.cityseg;
+  const { budget, budgetSource, readiness, inference } = app;
   budget.setCapacity(requestCapacity(budgetSource.bytes, baseline) - inference.queue.arenaBytes);
   const facts = { memoryBudget: budgetSource.bytes, budgetSource: budgetSource.source, baselineBytes: baseline, requestCapacity: budget.capacity };
   const summary = `memory budget ${formatBytes(budgetSource.bytes)} (${budgetSource.source}): ${formatBytes(budget.capacity)} for requests after a baseline of ${formatBytes(baseline)}`;

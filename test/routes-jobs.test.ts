@@ -106,7 +106,7 @@ describe('video jobs: /v1/jobs', () => {
     const scratch = path.join(dir, 'extracted');
     await mkdir(scratch);
     const pngs = await extractFrames(video, scratch);
-    const served = app.cityseg.models.resolve('segmentation');
+    const served = app.models.resolve('segmentation');
     for (let i = 0; i < pngs.length; i++) {
       const { classMap } = await segmentImage(served.model.engine, await readFile(pngs[i]), { size: 64, maxPixels: 1e8 });
       const expected = classStats(classMap, served.labelSet ?? cityscapes).map(({ pixels: _pixels, ...rest }) => rest);

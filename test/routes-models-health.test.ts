@@ -124,7 +124,7 @@ describe('health and readiness', () => {
     } finally {
       await app.close();
     }
-    assert.equal(app.cityseg.readiness.notReadyReason, 'the server is shutting down');
-    assert.equal(app.cityseg.models.list().length, 0, 'engines are disposed on close');
+    assert.equal(app.readiness.notReadyReason, 'the server is shutting down');
+    assert.equal(app.models.list().length, 0, 'engines are disposed on close');
   });
 });

@@ -42,7 +42,7 @@ describe('/v2 under the service bounds', () => {
     const gated = runner;
     try {
       const png = await encodeImage(64, 48, 1);
-      const queue = app.cityseg.inference.queue;
+      const queue = app.inference.queue;
       const infer = () => fetch(`${base}/v2/models/${SEG}/infer`, { method: 'POST', body: inferBody(png), headers: { 'content-type': 'application/json' } });
       const segment = () => fetch(`${base}/v1/segment?format=json`, { method: 'POST', body: new Uint8Array(png), headers: { 'content-type': 'image/png' } });
       // Both APIs fill the same slots and waiting room.
@@ -77,7 +77,7 @@ describe('/v2 under the service bounds', () => {
     try {
       const res = await app.inject({ method: 'POST', url: `/v2/models/${SEG}/infer`, payload: inferBody(png), headers: { 'content-type': 'application/json' } });
       assertError(res, res.json(), 413, /this request needs about .* of working memory, more than the .* the memory budget leaves/);
-      assert.equal(app.cityseg.budget.reserved, 0, 'nothing stays reserved');
+      assert.equal(app.budget.reserved, 0, 'nothing stays reserved');
     } finally {
       await app.close();
     }

@@ -13,7 +13,7 @@ import { HttpProblem } from '../../server/problems.js';
 import { planClassify, planSegment } from '../../server/request-plan.js';
 import { admissionOf, modelHeaders, recordInference } from '../image-route.js';
 import { inferenceModeOf, segmentQuerystring, type SegmentQuery } from '../segment.js';
-import { oipErrorForm } from './error-form.js';
+import { oipErrors } from './error-form.js';
 
 /** The request parameters of each task: the REST query parameters that mean the same here (one schema for both). */
 const { size, mode, crop, stride, scales, flip } = segmentQuerystring.properties;
@@ -57,8 +57,8 @@ function send(reply: FastifyReply, encoded: { body: Uint8Array; contentType: str
  * response tensors (JSON text included) run in the inference worker.
  */
 export const oipInferRoutes: FastifyPluginAsync = async (app) => {
-  const { config, inference } = app.cityseg;
-  await app.register(oipErrorForm);
+  const { config, inference } = app;
+  await app.register(oipErrors);
   // The body is a JSON header, possibly followed by binary tensor data: read as bytes whatever its type says.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.bodyLimit }, (_request, body, done) => done(null, body));

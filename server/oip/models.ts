@@ -18,9 +18,9 @@ export const MODEL_VERSION = '1';
  * the model is leased until the response ends, so a reload releases it only after this request.
  */
 export function findModel(app: FastifyInstance, name: string, version?: string, reply?: FastifyReply): ServedModel {
-  const { models } = app.cityseg;
+  const { models } = app;
   const served = models.get(name);
-  const loading = app.cityseg.readiness.notReadyReason;
+  const loading = app.readiness.notReadyReason;
   // Before the first models are in, any name may be one of them: not ready (503) rather than unknown (404).
   if (!served && models.list().length === 0 && loading !== null) {
     throw new HttpProblem('not-ready', `model "${name}" is not ready: ${loading}`, 5);
@@ -38,7 +38,7 @@ export function findModel(app: FastifyInstance, name: string, version?: string, 
 
 /** Why `served` cannot answer now, or null when it can: the service is shutting down, or a reload removed it. */
 export function modelNotReadyReason(app: FastifyInstance, served: ServedModel): string | null {
-  const { models, readiness } = app.cityseg;
+  const { models, readiness } = app;
   if (!models.isReady(served.model.id)) return 'it is no longer served';
   return readiness.notReadyReason;
 }
