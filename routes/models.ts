@@ -6,7 +6,7 @@ import { classesOf, inferenceSizeOf, type ServedModel } from '../server/model-re
 import { DEFAULT_MODE_DEFAULTS } from '../server/models-file.js';
 import { forwardBytes } from '../server/working-memory.js';
 import type { ServerConfig } from '../server/config.js';
-import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
+import { PROBLEM_CONTENT_TYPE, unknownModel } from '../server/problems.js';
 import { inferenceModeProperties, rgbSchema } from './schemas.js';
 
 
@@ -209,10 +209,7 @@ export const modelsRoutes: FastifyPluginAsync = async (app) => {
     async (request) => {
       const { models, config } = app;
       const served = models.get(request.params.name);
-      if (!served) {
-        const known = models.list().map((candidate) => candidate.model.id);
-        throw new HttpProblem('not-found', `no model "${request.params.name}" is loaded (loaded: ${known.join(', ') || 'none yet'})`);
-      }
+      if (!served) throw unknownModel(request.params.name, models.list().map((candidate) => candidate.model.id));
       return describeModel(served, config, models.isReady(served.model.id), models.defaultOf(served.model.task) === served);
     },
   );

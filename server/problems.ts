@@ -69,6 +69,11 @@ export class HttpProblem extends Error {
   }
 }
 
+/** The one answer to a request that names a model not served: 404, listing the names that are. */
+export function unknownModel(name: string, served: readonly string[]): HttpProblem {
+  return new HttpProblem('not-found', `unknown model "${name}" (served: ${served.join(', ') || 'none yet'})`);
+}
+
 /** How an answer writes a problem: its media type and body (RFC 9457 problem+json, or a protocol's own error form). */
 export interface ErrorForm {
   contentType: string;

@@ -86,7 +86,7 @@ describe('GET /v1/models', () => {
       type: 'urn:cityseg:problem:not-found',
       title: 'Not found',
       status: 404,
-      detail: 'no model "resnet50" is loaded (loaded: lraspp_mobilenet_v3_large, mobilenet_v3_large)',
+      detail: 'unknown model "resnet50" (served: lraspp_mobilenet_v3_large, mobilenet_v3_large)',
     });
   });
 });

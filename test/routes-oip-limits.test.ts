@@ -89,7 +89,7 @@ describe('/v2 under the service bounds', () => {
     await writeFile(keys, 'oip-key-5e1d9a7c\n');
     const app = await buildApp(testConfig({ CITYSEG_API_KEYS: keys, CITYSEG_CLASSIFIER_ARCH: 'none' }));
     try {
-      for (const request of [{ url: `/v2/models/${SEG}` }, { url: `/v2/models/${SEG}/infer`, method: 'POST' as const, payload: '{}' }]) {
+      for (const request of [{ url: '/v2' }, { url: `/v2/models/${SEG}` }, { url: `/v2/models/${SEG}/infer`, method: 'POST' as const, payload: '{}' }]) {
         const res = await app.inject(request);
         assertError(res, res.json(), 401, /this route needs an API key: send Authorization: Bearer <key>/);
         assert.equal(res.headers['www-authenticate'], 'Bearer realm="cityseg"');

@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServedModel } from '../model-registry.js';
-import { HttpProblem } from '../problems.js';
+import { HttpProblem, unknownModel } from '../problems.js';
 import { IMAGE_INPUT, PIXELS_INPUT } from './request.js';
 import { CLASSIFICATION_OUTPUTS, classIdsDatatype, SEGMENTATION_OUTPUTS } from './response.js';
 import type { TensorMetadata } from './tensors.js';
@@ -25,10 +25,7 @@ export function findModel(app: FastifyInstance, name: string, version?: string, 
   if (!served && models.list().length === 0 && loading !== null) {
     throw new HttpProblem('not-ready', `model "${name}" is not ready: ${loading}`, 5);
   }
-  if (!served) {
-    const names = models.list().map((candidate) => candidate.model.id).join(', ') || 'none yet';
-    throw new HttpProblem('not-found', `unknown model "${name}" (served: ${names})`);
-  }
+  if (!served) throw unknownModel(name, models.list().map((candidate) => candidate.model.id));
   if (version !== undefined && version !== MODEL_VERSION) {
     throw new HttpProblem('not-found', `model "${name}" has no version "${version}" (versions: ${MODEL_VERSION})`);
   }
