@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticate } from '../server/auth-failures.js';
@@ -21,7 +22,7 @@ const names = { type: 'array', items: { type: 'string' } } as const;
  * does. Its own Bearer token, not the API keys (an API client must not reload models); wrong tokens are limited per
  * address whatever the rate limit says (server/auth-failures.ts). Reloads run one after the other; the answer comes when this one is done.
  */
-export const adminRoutes: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
+const adminPlugin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
   const requireAdminToken = async (request: FastifyRequest, reply: FastifyReply) => {
     const presented = request.headers.authorization !== undefined;
     authenticate(app.authFailures, request, {
@@ -67,3 +68,5 @@ export const adminRoutes: FastifyPluginAsync<{ token: string }> = async (app, { 
     },
   );
 };
+
+export const adminRoutes = fp(adminPlugin, { name: 'cityseg-admin', dependencies: ['cityseg-auth-failures', 'cityseg-repository'], encapsulate: true });

@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
 import { readImageBody } from '../server/image-body.js';
 import { probeImage } from '../segmentation/decode.js';
@@ -10,7 +11,7 @@ interface ClassifyQuery {
 }
 
 /** POST /v1/classify: an image in, the top-k ImageNet classes out (descending probability). */
-export const classifyRoutes: FastifyPluginAsync = async (app) => {
+const classifyPlugin: FastifyPluginAsync = async (app) => {
   const { config, inference } = app;
 
   app.post<{ Querystring: ClassifyQuery }>(
@@ -74,3 +75,5 @@ export const classifyRoutes: FastifyPluginAsync = async (app) => {
     },
   );
 };
+
+export const classifyRoutes = fp(classifyPlugin, { name: 'cityseg-classify', dependencies: ['cityseg-config', 'cityseg-inference', 'cityseg-admission', 'cityseg-image-body'], encapsulate: true });

@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
 import { PROBE_PATHS } from '../server/request-gate.js';
@@ -6,7 +7,7 @@ const statusBody = (value: string) =>
   ({ type: 'object', required: ['status'], properties: { status: { type: 'string', const: value } } }) as const;
 
 /** Liveness (the process answers) and readiness (models loaded and warmed, not draining). */
-export const healthRoutes: FastifyPluginAsync = async (app) => {
+const healthPlugin: FastifyPluginAsync = async (app) => {
   app.get(
     PROBE_PATHS.liveness,
     { schema: { tags: ['health'], summary: 'Liveness: the process is up', response: { 200: statusBody('ok') } } },
@@ -32,3 +33,5 @@ export const healthRoutes: FastifyPluginAsync = async (app) => {
     },
   );
 };
+
+export const healthRoutes = fp(healthPlugin, { name: 'cityseg-health', dependencies: ['cityseg-readiness'], encapsulate: true });

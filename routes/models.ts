@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
 import { redactUrl } from '../model/weights/redact.js';
 import { classifierTransformOf } from '../model/descriptor.js';
@@ -164,7 +165,7 @@ export function describeModel(served: ServedModel, config: ServerConfig, ready =
 }
 
 /** GET /v1/models (what is loaded, including whether its weights are trained) and GET /v1/models/{name}. */
-export const modelsRoutes: FastifyPluginAsync = async (app) => {
+const modelsPlugin: FastifyPluginAsync = async (app) => {
   app.addSchema(modelSummarySchema);
   app.addSchema(modelSchema);
   app.get(
@@ -214,3 +215,5 @@ export const modelsRoutes: FastifyPluginAsync = async (app) => {
     },
   );
 };
+
+export const modelsRoutes = fp(modelsPlugin, { name: 'cityseg-models', dependencies: ['cityseg-config', 'cityseg-inference'], encapsulate: true });

@@ -99,7 +99,6 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   await app.register(closingProblems);
   await app.register(httpFraming);
   await app.register(corsAllowList);
-  // Before the body decoder: body time limits meter the bytes on the wire.
   await app.register(bodyLimits, {
     requestTimeoutMs: config.requestTimeoutMs,
     bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,

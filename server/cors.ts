@@ -23,4 +23,4 @@ const corsPlugin: FastifyPluginAsync = async (app) => {
   });
 };
 
-export const corsAllowList = fp(corsPlugin, { name: 'cityseg-cors' });
+export const corsAllowList = fp(corsPlugin, { name: 'cityseg-cors', dependencies: ['cityseg-config'] });

@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { probeImage, type ImageProbe } from '../../segmentation/decode.js';
 import { isPlainWhole } from '../../segmentation/inference-modes/index.js';
@@ -56,7 +57,7 @@ function send(reply: FastifyReply, encoded: { body: Uint8Array; contentType: str
  * (header or shape) and its memory admitted before anything is decoded; decoding, inference and building the
  * response tensors (JSON text included) run in the inference worker.
  */
-export const oipInferRoutes: FastifyPluginAsync = async (app) => {
+const oipInferPlugin: FastifyPluginAsync = async (app) => {
   const { config, inference } = app;
   await app.register(oipErrors);
   // The body is a JSON header, possibly followed by binary tensor data: read as bytes whatever its type says.
@@ -149,3 +150,5 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
   app.post<{ Params: Params }>('/v2/models/:name/infer', { schema }, handler);
   app.post<{ Params: Params }>('/v2/models/:name/versions/:version/infer', { schema: { ...schema, hide: true } }, handler);
 };
+
+export const oipInferRoutes = fp(oipInferPlugin, { name: 'cityseg-oip-infer', dependencies: ['cityseg-config', 'cityseg-inference', 'cityseg-admission'], encapsulate: true });
