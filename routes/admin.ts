@@ -2,7 +2,6 @@ import fp from 'fastify-plugin';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticate } from '../server/auth-failures.js';
-import { ModelsFileError } from '../server/models-file.js';
 import { NoModelsFileError } from '../server/model-repository.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
 
@@ -61,7 +60,6 @@ const adminPlugin: FastifyPluginAsync<{ token: string }> = async (app, { token }
       try {
         return await app.repository.reload();
       } catch (error) {
-        if (error instanceof ModelsFileError) throw new HttpProblem('unprocessable-models-file', error.message);
         if (error instanceof NoModelsFileError) throw new HttpProblem('conflict', error.message);
         throw error;
       }
