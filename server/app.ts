@@ -22,7 +22,6 @@ import type { InferenceJob, InferenceResult } from './inference.js';
 import type { JobRunner } from './inference-queue.js';
 import { loggerOptions, requestIdFor, requestLogging } from './logging.js';
 import { serviceMetrics } from './metrics.js';
-import type { ModelRegistry } from './model-registry.js';
 import type { ModelEntry } from './models-file.js';
 import { PACKAGE_VERSION } from './package-version.js';
 import { HttpProblem, problemSchema } from './problems.js';
@@ -36,8 +35,8 @@ export interface AppDeps {
   models?: LoadedModel[];
   /** Where the JSON log lines go (default stdout); tests pass a stream to read them. */
   logStream?: NodeJS.WritableStream;
-  /** Replaces the in-process inference runner (e.g. a worker pool, or a slow runner in tests). */
-  runner?: (models: ModelRegistry) => JobRunner<InferenceJob, InferenceResult>;
+  /** Stands between the inference queue and the models' runners (e.g. a gate in tests), or replaces them. */
+  runner?: (runners: JobRunner<InferenceJob, InferenceResult>) => JobRunner<InferenceJob, InferenceResult>;
   /** The models file's entries, read before the app is built: their runners' capacities size the queue. */
   modelEntries?: ModelEntry[];
 }

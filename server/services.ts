@@ -45,8 +45,8 @@ declare module 'fastify' {
 }
 
 export interface InferenceOptions {
-  /** Replaces the runners (e.g. a slow runner in tests). */
-  runner?: (models: ModelRegistry) => JobRunner<InferenceJob, InferenceResult>;
+  /** Stands between the queue and the runners (e.g. a gate in tests), or replaces them. */
+  runner?: (runners: JobRunner<InferenceJob, InferenceResult>) => JobRunner<InferenceJob, InferenceResult>;
   /** The models file's entries: their runners' capacities size the queue. */
   modelEntries?: ModelEntry[];
 }
@@ -64,7 +64,7 @@ export const inferenceService = fp<InferenceOptions>(
       : Math.max(1, config.workers) * jobsPerEngine(config);
     // Each model's jobs go to its own runner (lanes); models handed over in code run on this thread.
     const runners = new RunnerSet(inProcessRunner(models));
-    const inference = new InferenceService(runner ? runner(models) : runners, {
+    const inference = new InferenceService(runner ? runner(runners) : runners, {
       concurrency,
       lanes: runners,
       limit: config.queueLimit,

@@ -5,8 +5,6 @@ import request from 'supertest';
 import { IMAGENET_CLASSES } from '../model/imagenet-classes.js';
 import { CITYSCAPES_LABELS } from '../segmentation/labels/index.js';
 import { buildApp } from '../server/app.js';
-import { loadConfiguredModels } from '../server/load-models.js';
-import { serveModels } from '../server/serve-models.js';
 import { appWithDefaultModels, encodeImage, testConfig } from './server-helpers.js';
 
 describe('GET /v1/models', () => {
@@ -117,7 +115,7 @@ describe('health and readiness', () => {
       assert.equal(early.body.type, 'urn:cityseg:problem:not-ready');
       assert.equal(early.headers['retry-after'], '5');
 
-      await serveModels(app, await loadConfiguredModels(config));
+      await app.repository.start();
       const ready = await request(app.server).get('/readyz');
       assert.equal(ready.status, 200);
       assert.deepEqual(ready.body, { status: 'ready' });

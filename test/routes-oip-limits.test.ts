@@ -34,7 +34,7 @@ describe('/v2 under the service bounds', () => {
   it('shares /v1/segment\'s in-flight cap: with the queue full, infer is refused at the headers with 503 {"error"} and Retry-After', async () => {
     let runner: GatedRunner | undefined;
     const app = await appWithDefaultModels(testConfig({ CITYSEG_CLASSIFIER_ARCH: 'none', CITYSEG_QUEUE_LIMIT: '1' }), {
-      runner: (models) => (runner = new GatedRunner(models)),
+      runner: (runners) => (runner = new GatedRunner(runners)),
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;

@@ -10,7 +10,7 @@ import { appWithDefaultModels, encodeImage, eventually, GatedRunner, testConfig 
 async function gatedApp(env: Record<string, string>): Promise<{ app: FastifyInstance; runner: GatedRunner; base: string }> {
   let runner: GatedRunner | undefined;
   const app = await appWithDefaultModels(testConfig({ CITYSEG_CLASSIFIER_ARCH: 'none', ...env }), {
-    runner: (models) => (runner = new GatedRunner(models)),
+    runner: (runners) => (runner = new GatedRunner(runners)),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   assert.ok(runner);
