@@ -90,10 +90,9 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
     throw new HttpProblem('not-found', `no route ${request.method} ${request.url.split('?')[0]}`);
   });
 
-  // Every request: its log line and id first, then the counters, then the network safety plugins, whose hooks
-  // apply to every route and error registered after them.
+  // Every request: its log line and id first, then the network safety plugins, whose hooks apply to every route and
+  // error registered after them; a request they refuse is not counted in flight.
   await app.register(requestLogging);
-  await app.register(requestMetrics);
   await app.register(securityHeaders);
   await app.register(closingProblems);
   await app.register(httpFraming);
@@ -106,6 +105,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   });
   await app.register(contentEncoding);
   await app.register(docsRoutes, { version: PACKAGE_VERSION });
+  await app.register(requestMetrics);
 
   // Public: the probes, the web page, /docs, and /metrics unless CITYSEG_METRICS_AUTH keys it.
   await app.register(healthRoutes);
