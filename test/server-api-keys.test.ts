@@ -6,7 +6,7 @@ import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
 import { apiKeyAuth } from '../server/api-key-auth.js';
 import { buildApp } from '../server/app.js';
 import { ApiKeyFileError, ApiKeyVerifier, apiKeyVerifier, parseApiKeyFile } from '../server/api-keys.js';
@@ -173,6 +173,12 @@ describe('API key authentication', () => {
     } finally {
       await custom.close();
     }
+  });
+
+  it('refuses to start when registered before the services it reads (fastify-plugin dependencies, not comments)', async () => {
+    const bare = Fastify();
+    bare.register(apiKeyAuth);
+    await assert.rejects(bare.ready(), { message: /The dependency 'cityseg-config' of plugin 'cityseg-api-key-auth' is not registered/ });
   });
 
   it('without CITYSEG_API_KEYS every route is open', async () => {

@@ -4,7 +4,7 @@ import { probeImage, type ImageProbe } from '../../segmentation/decode.js';
 import { isPlainWhole } from '../../segmentation/inference-modes/index.js';
 import type { SegmentOutput } from '../../server/inference.js';
 import { inferenceSizeOf, type ServedModel } from '../../server/model-registry.js';
-import { defaultOutputs, findModel, MODEL_VERSION, modelNotReadyReason, modelOutputs } from '../../server/oip/models.js';
+import { defaultOutputs, findModel, MODEL_PARAMS, MODEL_VERSION, modelNotReadyReason, modelOutputs } from '../../server/oip/models.js';
 import { checkParameters } from '../../server/oip/parameters.js';
 import { segmentOutputBytes } from '../../server/oip/plan.js';
 import { HEADER_LENGTH_HEADER, parseInferRequest, type InferInput, type InferRequest } from '../../server/oip/request.js';
@@ -141,6 +141,7 @@ const oipInferPlugin: FastifyPluginAsync = async (app) => {
   };
 
   const schema = {
+    params: MODEL_PARAMS,
     tags: ['inference'],
     summary: 'Open Inference Protocol (KServe v2): inference, JSON or with the binary tensor data extension',
     description:

@@ -1,7 +1,7 @@
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
 import { HttpProblem } from '../../server/problems.js';
-import { findModel, modelMetadata, modelNotReadyReason } from '../../server/oip/models.js';
+import { findModel, MODEL_PARAMS, modelMetadata, modelNotReadyReason } from '../../server/oip/models.js';
 import { PROBE_PATHS } from '../../server/request-gate.js';
 import { oipErrors } from './error-form.js';
 
@@ -12,13 +12,6 @@ const tensorSchema = {
   type: 'object',
   required: ['name', 'datatype', 'shape'],
   properties: { name: { type: 'string' }, datatype: { type: 'string' }, shape: { type: 'array', items: { type: 'integer' } } },
-} as const;
-
-/** A model name and version in the path, as the Fastify schema checks them (the same bounds as /v1/models/{name}). */
-const modelParams = {
-  type: 'object',
-  required: ['name'],
-  properties: { name: { type: 'string', minLength: 1, maxLength: 128 }, version: { type: 'string', minLength: 1, maxLength: 128 } },
 } as const;
 
 /**
@@ -81,7 +74,7 @@ const oipMetadataPlugin: FastifyPluginAsync<{ version: string }> = async (app, {
 
   const metadataSchema = {
     tags: ['models'],
-    params: modelParams,
+    params: MODEL_PARAMS,
     summary: 'Open Inference Protocol: model metadata (inputs and outputs; -1 marks a variable dimension)',
     response: {
       200: {
@@ -104,7 +97,7 @@ const oipMetadataPlugin: FastifyPluginAsync<{ version: string }> = async (app, {
   };
   const readySchema = {
     tags: ['health'],
-    params: modelParams,
+    params: MODEL_PARAMS,
     summary: 'Open Inference Protocol: model readiness',
     response: { 200: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } } },
   };

@@ -10,6 +10,13 @@ import type { TensorMetadata } from './tensors.js';
  * `findModel` and `modelNotReadyReason` are the only places that ask the model registry.
  */
 
+/** A model name and version in the path, as the routes' schemas check them (the bounds of /v1/models/{name}). */
+export const MODEL_PARAMS = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 128 }, version: { type: 'string', minLength: 1, maxLength: 128 } },
+} as const;
+
 /** The one version each model has (cityseg serves one set of weights per model name). */
 export const MODEL_VERSION = '1';
 
