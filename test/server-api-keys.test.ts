@@ -178,7 +178,7 @@ describe('API key authentication', () => {
   it('refuses to start when registered before the services it reads (fastify-plugin dependencies, not comments)', async () => {
     const bare = Fastify();
     bare.register(apiKeyAuth);
-    await assert.rejects(bare.ready(), { message: /The dependency 'cityseg-config' of plugin 'cityseg-api-key-auth' is not registered/ });
+    await assert.rejects(async () => bare.ready(), { message: /The dependency 'cityseg-config' of plugin 'cityseg-api-key-auth' is not registered/ });
   });
 
   it('without CITYSEG_API_KEYS every route is open', async () => {
