@@ -1,7 +1,7 @@
+import fp from 'fastify-plugin';
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { authenticate } from '../server/auth-failures.js';
-import { ModelsFileError } from '../server/models-file.js';
 import { NoModelsFileError } from '../server/model-repository.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
 
@@ -21,10 +21,10 @@ const names = { type: 'array', items: { type: 'string' } } as const;
  * does. Its own Bearer token, not the API keys (an API client must not reload models); wrong tokens are limited per
  * address whatever the rate limit says (server/auth-failures.ts). Reloads run one after the other; the answer comes when this one is done.
  */
-export const adminRoutes: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
+const adminPlugin: FastifyPluginAsync<{ token: string }> = async (app, { token }) => {
   const requireAdminToken = async (request: FastifyRequest, reply: FastifyReply) => {
     const presented = request.headers.authorization !== undefined;
-    authenticate(app.cityseg.authFailures, request, {
+    authenticate(app.authFailures, request, {
       realm: 'admin-token',
       presented,
       valid: bearerMatches(request.headers.authorization, token),
@@ -38,7 +38,6 @@ export const adminRoutes: FastifyPluginAsync<{ token: string }> = async (app, { 
   app.post(
     '/v1/admin/reload',
     {
-      config: { apiKey: false },
       onRequest: requireAdminToken,
       schema: {
         tags: ['operations'],
@@ -59,12 +58,13 @@ export const adminRoutes: FastifyPluginAsync<{ token: string }> = async (app, { 
     },
     async () => {
       try {
-        return await app.cityseg.repository.reload();
+        return await app.repository.reload();
       } catch (error) {
-        if (error instanceof ModelsFileError) throw new HttpProblem('unprocessable-models-file', error.message);
         if (error instanceof NoModelsFileError) throw new HttpProblem('conflict', error.message);
         throw error;
       }
     },
   );
 };
+
+export const adminRoutes = fp(adminPlugin, { name: 'cityseg-admin', dependencies: ['cityseg-auth-failures', 'cityseg-repository'], encapsulate: true });

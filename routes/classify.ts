@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
 import { readImageBody } from '../server/image-body.js';
 import { probeImage } from '../segmentation/decode.js';
@@ -36,8 +37,8 @@ interface ClassifyQuery {
 }
 
 /** POST /v1/classify: an image in, `{ model, trained, classes }` out, the top-k ImageNet classes by descending probability. */
-export const classifyRoutes: FastifyPluginAsync = async (app) => {
-  const { config, inference } = app.cityseg;
+const classifyPlugin: FastifyPluginAsync = async (app) => {
+  const { config, inference } = app;
 
   app.post<{ Querystring: ClassifyQuery }>(
     '/v1/classify',
@@ -85,3 +86,5 @@ export const classifyRoutes: FastifyPluginAsync = async (app) => {
     },
   );
 };
+
+export const classifyRoutes = fp(classifyPlugin, { name: 'cityseg-classify', dependencies: ['cityseg-config', 'cityseg-inference', 'cityseg-admission', 'cityseg-image-body'], encapsulate: true });

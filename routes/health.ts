@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
 import { PROBE_PATHS } from '../server/request-gate.js';
@@ -6,7 +7,7 @@ const statusBody = (value: string) =>
   ({ type: 'object', required: ['status'], properties: { status: { type: 'string', const: value } } }) as const;
 
 /** Liveness (the process answers) and readiness (models loaded and warmed, not draining). */
-export const healthRoutes: FastifyPluginAsync = async (app) => {
+const healthPlugin: FastifyPluginAsync = async (app) => {
   app.get(
     PROBE_PATHS.liveness,
     { schema: { tags: ['health'], summary: 'Liveness: the process is up', response: { 200: statusBody('ok') } } },
@@ -26,9 +27,11 @@ export const healthRoutes: FastifyPluginAsync = async (app) => {
       },
     },
     async () => {
-      const reason = app.cityseg.readiness.notReadyReason;
+      const reason = app.readiness.notReadyReason;
       if (reason !== null) throw new HttpProblem('not-ready', reason, 1);
       return { status: 'ready' };
     },
   );
 };
+
+export const healthRoutes = fp(healthPlugin, { name: 'cityseg-health', dependencies: ['cityseg-readiness'], encapsulate: true });

@@ -64,7 +64,7 @@ export function admissionOf(
   served: ServedModel,
   plan: { cost: number; forward: number },
 ): InferenceSubmit {
-  const { config } = request.server.cityseg;
+  const { config } = request.server;
   return {
     ...queuePlacement(served, plan, config.workers),
     deadline: request.inferenceDeadline,
@@ -78,7 +78,7 @@ export function admissionOf(
  * the response ends so a reload releases it only after this request; 503 while models are still loading.
  */
 export function requireModel(request: FastifyRequest, reply: FastifyReply, task: ModelTask, id: string | undefined): ServedModel {
-  const { models, readiness } = request.server.cityseg;
+  const { models, readiness } = request.server;
   if (models.list().length === 0) {
     throw new HttpProblem('not-ready', readiness.notReadyReason ?? 'no model is loaded', 5);
   }
@@ -107,7 +107,7 @@ export function modelHeaders(served: ServedModel): { 'x-model': string; 'x-model
 /** The request line's facts and the inference metrics of one answered job (every image route, /v1 and /v2). */
 export function recordInference(request: FastifyRequest, served: ServedModel, answer: InferenceFacts): void {
   const { id, task } = served.model;
-  const { metrics } = request.server.cityseg;
+  const { metrics } = request.server;
   request.logFacts = { model: id, imageWidth: answer.width, imageHeight: answer.height, inferenceMs: Math.round(answer.timings.inferenceMs * 100) / 100 };
   metrics.inferenceSeconds.observe({ model: id, task }, answer.timings.inferenceMs / 1000);
   metrics.queueWaitSeconds.observe({ model: id, task }, (answer.timings.queueMs ?? 0) / 1000);

@@ -105,7 +105,7 @@ const VIDEO_PROBLEMS: Record<VideoError['code'], ProblemKind> = {
 
 export const jobsRoutes: FastifyPluginAsync = async (app) => {
   app.addSchema(jobSchema);
-  const context = app.cityseg;
+  const context = app;
   const { config } = context;
   let tools: VideoTools | undefined;
   let toolsProblem = '';

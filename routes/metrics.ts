@@ -4,12 +4,11 @@ import type { FastifyPluginAsync } from 'fastify';
 const UNMATCHED_ROUTE = 'unmatched';
 
 /**
- * Counts every request (by route template, so unknown URLs do not explode label cardinality)
- * and serves the app's Prometheus registry at /metrics. Wrapped with fastify-plugin so the
- * hooks see the routes of every other plugin.
+ * Counts every request (by route template, so unknown URLs do not explode label cardinality). Wrapped with
+ * fastify-plugin and registered at the root: its hooks see the routes of every other plugin.
  */
-const metricsPlugin: FastifyPluginAsync = async (app) => {
-  const { metrics } = app.cityseg;
+const requestMetricsPlugin: FastifyPluginAsync = async (app) => {
+  const { metrics } = app;
 
   // The response's 'close' fires exactly once, whether it was sent or the client vanished mid-request.
   app.addHook('onRequest', async (_request, reply) => {
@@ -22,7 +21,13 @@ const metricsPlugin: FastifyPluginAsync = async (app) => {
     metrics.requests.inc({ method: request.method, route, status: String(reply.statusCode), model: request.logFacts?.model ?? '' });
     metrics.requestSeconds.observe({ method: request.method, route }, reply.elapsedTime / 1000);
   });
+};
 
+export const requestMetrics = fp(requestMetricsPlugin, { name: 'cityseg-request-metrics', dependencies: ['cityseg-metrics', 'cityseg-request-logging'] });
+
+/** GET /metrics: the app's Prometheus registry (public, or in a keyed scope when CITYSEG_METRICS_AUTH=true). */
+const metricsRoutePlugin: FastifyPluginAsync = async (app) => {
+  const { metrics } = app;
   app.get(
     '/metrics',
     {
@@ -40,4 +45,4 @@ const metricsPlugin: FastifyPluginAsync = async (app) => {
   );
 };
 
-export const metricsRoutes = fp(metricsPlugin, { name: 'cityseg-metrics' });
+export const metricsRoute = fp(metricsRoutePlugin, { name: 'cityseg-metrics-route', dependencies: ['cityseg-metrics'], encapsulate: true });

@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
 import { redactUrl } from '../model/weights/redact.js';
 import { classifierTransformOf } from '../model/descriptor.js';
@@ -6,7 +7,7 @@ import { classesOf, inferenceSizeOf, type ServedModel } from '../server/model-re
 import { DEFAULT_MODE_DEFAULTS } from '../server/models-file.js';
 import { forwardBytes } from '../server/working-memory.js';
 import type { ServerConfig } from '../server/config.js';
-import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
+import { PROBLEM_CONTENT_TYPE, unknownModel } from '../server/problems.js';
 import { inferenceModeProperties, rgbSchema } from './schemas.js';
 
 
@@ -164,7 +165,7 @@ export function describeModel(served: ServedModel, config: ServerConfig, ready =
 }
 
 /** GET /v1/models (what is loaded, including whether its weights are trained) and GET /v1/models/{name}. */
-export const modelsRoutes: FastifyPluginAsync = async (app) => {
+const modelsPlugin: FastifyPluginAsync = async (app) => {
   app.addSchema(modelSummarySchema);
   app.addSchema(modelSchema);
   app.get(
@@ -183,7 +184,7 @@ export const modelsRoutes: FastifyPluginAsync = async (app) => {
       },
     },
     async () => {
-      const { models, config } = app.cityseg;
+      const { models, config } = app;
       return {
         models: models.list().map((served) => describeModelSummary(served, config, models.isReady(served.model.id), models.defaultOf(served.model.task) === served)),
       };
@@ -207,13 +208,12 @@ export const modelsRoutes: FastifyPluginAsync = async (app) => {
       },
     },
     async (request) => {
-      const { models, config } = app.cityseg;
+      const { models, config } = app;
       const served = models.get(request.params.name);
-      if (!served) {
-        const known = models.list().map((candidate) => candidate.model.id);
-        throw new HttpProblem('not-found', `no model "${request.params.name}" is loaded (loaded: ${known.join(', ') || 'none yet'})`);
-      }
+      if (!served) throw unknownModel(request.params.name, models.list().map((candidate) => candidate.model.id));
       return describeModel(served, config, models.isReady(served.model.id), models.defaultOf(served.model.task) === served);
     },
   );
 };
+
+export const modelsRoutes = fp(modelsPlugin, { name: 'cityseg-models', dependencies: ['cityseg-config', 'cityseg-inference'], encapsulate: true });

@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
 import { probeImage } from '../segmentation/decode.js';
 import { InvalidArgumentError } from '../segmentation/errors.js';
@@ -161,9 +162,9 @@ const imageResponseHeaders = {
 } as const;
 
 /** POST /v1/segment: an image in, a mask (PNG/JPEG) or per-class statistics (JSON) out. */
-export const segmentRoutes: FastifyPluginAsync = async (app) => {
+const segmentPlugin: FastifyPluginAsync = async (app) => {
   app.addSchema(segmentationSchema);
-  const { config, inference } = app.cityseg;
+  const { config, inference } = app;
 
   app.post<{ Querystring: SegmentQuery }>(
     '/v1/segment',
@@ -239,3 +240,5 @@ export const segmentRoutes: FastifyPluginAsync = async (app) => {
     },
   );
 };
+
+export const segmentRoutes = fp(segmentPlugin, { name: 'cityseg-segment', dependencies: ['cityseg-config', 'cityseg-inference', 'cityseg-admission', 'cityseg-image-body'], encapsulate: true });

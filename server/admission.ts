@@ -3,7 +3,7 @@ import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import type { InferenceQueue } from './inference-queue.js';
 import type { MemoryBudget } from './memory-budget.js';
-import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
+import { HttpProblem } from './problems.js';
 
 /**
  * Admits every image request from its headers:
@@ -60,8 +60,8 @@ export function sendMarginMs(requestTimeoutMs: number): number {
 function refuseNow(reply: FastifyReply, problem: HttpProblem): FastifyReply {
   // The body is not read: closing the connection after the answer stops the client from sending it.
   void reply.code(problem.status).header('connection', 'close');
-  if (problem.retryAfterSeconds !== undefined) void reply.header('retry-after', String(problem.retryAfterSeconds));
-  return reply.type(PROBLEM_CONTENT_TYPE).send(problem.toProblem());
+  // The scope's error handler answers it, in the scope's error form.
+  return reply.send(problem);
 }
 
 const admissionPlugin: FastifyPluginAsync<AdmissionOptions> = async (app, options) => {

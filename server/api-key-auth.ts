@@ -1,36 +1,25 @@
 import fp from 'fastify-plugin';
-import type { FastifyPluginAsync, FastifyReply, FastifyRequest, onRequestHookHandler } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { apiKeyVerifier } from './api-keys.js';
 import { authenticate } from './auth-failures.js';
-import { isApiRoute } from './api-routes.js';
 import { HttpProblem } from './problems.js';
 
-declare module 'fastify' {
-  interface FastifyContextConfig {
-    /** true/false forces a route in or out of API-key authentication; absent → the API prefix rule decides. */
-    apiKey?: boolean;
-  }
-}
-
-/** The route served by the metrics plugin, keyed only when CITYSEG_METRICS_AUTH=true. */
-const METRICS_ROUTE = '/metrics';
-
 /**
- * Optional API keys (CITYSEG_API_KEYS): every API route (/v1/..., see api-routes.ts), and /metrics when
- * CITYSEG_METRICS_AUTH=true, needs `Authorization: Bearer <key>`; otherwise 401 problem+json with
- * `WWW-Authenticate: Bearer` (RFC 6750). /healthz, /readyz, the web page and /docs stay open. The hook is added to
- * each route as it is registered, so register this plugin before the routes. Wrong keys are limited per address
- * (server/auth-failures.ts). Keys are never logged: the request
- * log serializer writes method and URL only, and no message here repeats what the client sent.
+ * Optional API keys (CITYSEG_API_KEYS): every route of the scope that registers this plugin needs
+ * `Authorization: Bearer <key>`; otherwise 401 problem+json with `WWW-Authenticate: Bearer` (RFC 6750). The API
+ * routes' scope registers it (server/api-scope.ts), and /metrics' own scope when CITYSEG_METRICS_AUTH=true; the
+ * probes, the web page and /docs live outside. Wrong keys are limited per address (server/auth-failures.ts). Keys are
+ * never logged: the request log serializer writes method and URL only, and no message here repeats what the client
+ * sent. Wrapped with fastify-plugin: its hook applies to the registering scope.
  */
 const apiKeyAuthPlugin: FastifyPluginAsync = async (app) => {
-  const { apiKeys, metricsAuth } = app.cityseg.config;
+  const { apiKeys } = app.config;
   if (apiKeys === undefined) return;
   const verifier = apiKeyVerifier(apiKeys);
 
-  const requireApiKey = async (request: FastifyRequest, reply: FastifyReply) => {
+  app.addHook('onRequest', async (request: FastifyRequest, reply: FastifyReply) => {
     const presented = request.headers.authorization !== undefined;
-    authenticate(app.cityseg.authFailures, request, {
+    authenticate(app.authFailures, request, {
       realm: 'api-key',
       presented,
       valid: verifier.verifyRequest(request) !== null,
@@ -42,15 +31,7 @@ const apiKeyAuthPlugin: FastifyPluginAsync = async (app) => {
         );
       },
     });
-  };
-
-  app.addHook('onRoute', (route) => {
-    const keyed = route.config?.apiKey ?? (isApiRoute(route.url) || (metricsAuth && route.url === METRICS_ROUTE));
-    if (!keyed) return;
-    const existing: onRequestHookHandler[] = route.onRequest === undefined ? [] : [route.onRequest].flat();
-    route.onRequest = [...existing, requireApiKey];
   });
-  app.log.info({ keys: apiKeys.sha256.length, file: apiKeys.file, metricsAuth }, 'API keys required on the API routes');
 };
 
-export const apiKeyAuth = fp(apiKeyAuthPlugin, { name: 'cityseg-api-key-auth' });
+export const apiKeyAuth = fp(apiKeyAuthPlugin, { name: 'cityseg-api-key-auth', dependencies: ['cityseg-config', 'cityseg-auth-failures'] });

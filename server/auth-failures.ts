@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import type { FastifyRequest } from 'fastify';
 import { HttpProblem } from './problems.js';
 
@@ -95,3 +96,18 @@ export function authenticate(limiter: AuthFailureLimiter, request: FastifyReques
   }
   throw credential.refusal();
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Wrong API keys and admin tokens, counted per client address. */
+    authFailures: AuthFailureLimiter;
+  }
+}
+
+/** Decorates `authFailures`: one count per address for every credential the service checks. */
+export const authFailureLimits = fp(
+  async (app) => {
+    app.decorate('authFailures', new AuthFailureLimiter());
+  },
+  { name: 'cityseg-auth-failures' },
+);

@@ -120,4 +120,4 @@ const contentEncodingPlugin: FastifyPluginAsync = async (app) => {
   });
 };
 
-export const contentEncoding = fp(contentEncodingPlugin, { name: 'cityseg-content-encoding' });
+export const contentEncoding = fp(contentEncodingPlugin, { name: 'cityseg-content-encoding', dependencies: ['cityseg-body-limits'] });

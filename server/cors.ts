@@ -11,7 +11,7 @@ const EXPOSED_HEADERS = ['X-Request-Id', 'X-Model', 'X-Inference-Ms', 'X-Mask-Wi
  * (cookies) are allowed; API keys travel in the Authorization header, which preflight allows.
  */
 const corsPlugin: FastifyPluginAsync = async (app) => {
-  const origins = app.cityseg.config.corsOrigins;
+  const origins = app.config.corsOrigins;
   if (origins === undefined) return;
   await app.register(cors, {
     origin: origins,
@@ -23,4 +23,4 @@ const corsPlugin: FastifyPluginAsync = async (app) => {
   });
 };
 
-export const corsAllowList = fp(corsPlugin, { name: 'cityseg-cors' });
+export const corsAllowList = fp(corsPlugin, { name: 'cityseg-cors', dependencies: ['cityseg-config'] });

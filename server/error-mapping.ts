@@ -1,15 +1,6 @@
-import type { FastifyError } from 'fastify';
-import { ImageDecodeError, ImageTooLargeError, InvalidArgumentError, type ImageDecodeErrorCode } from '../segmentation/errors.js';
-import { QueueClosedError, QueueFullError, QueueRejection, QueueTimeoutError } from './inference-queue.js';
-import { MemoryLimitError } from './memory-budget.js';
-import { HttpProblem, type ProblemKind } from './problems.js';
-
-const DECODE_ERROR_KINDS: Record<ImageDecodeErrorCode, ProblemKind> = {
-  IMAGE_EMPTY: 'empty-body',
-  IMAGE_NOT_RECOGNISED: 'unsupported-media-type',
-  IMAGE_UNSUPPORTED_FORMAT: 'unsupported-media-type',
-  IMAGE_CORRUPT: 'unprocessable-image',
-};
+import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
+import { errorRow, problemKindOf } from './error-table.js';
+import { HttpProblem, PROBLEM_FORM, sendProblem, type ErrorForm, type ProblemKind } from './problems.js';
 
 /** Fastify error codes that are the client's doing. */
 const FASTIFY_ERROR_KINDS: Record<string, ProblemKind> = {
@@ -20,12 +11,6 @@ const FASTIFY_ERROR_KINDS: Record<string, ProblemKind> = {
   FST_ERR_CTP_EMPTY_JSON_BODY: 'empty-body',
   FST_PROTO_VIOLATION: 'bad-parameter',
 };
-
-const QUEUE_KINDS: [new (...args: never[]) => QueueRejection, ProblemKind][] = [
-  [QueueFullError, 'queue-full'],
-  [QueueTimeoutError, 'queue-timeout'],
-  [QueueClosedError, 'shutting-down'],
-];
 
 /** A 4xx status Fastify attached to an error we have no table entry for → the nearest problem kind. */
 function kindForStatus(status: number): ProblemKind {
@@ -54,18 +39,15 @@ function validationDetail(error: FastifyError): string {
 }
 
 /**
- * Any error thrown while answering a request → the problem to answer with. Client mistakes map to
- * 4xx; only what is left (a bug, a broken model) becomes a 500 whose detail hides internals.
+ * Any error thrown while answering a request → the problem to answer with: the error table's kind for its class
+ * (server/error-table.ts), Fastify's own errors by code or status; only what is left (a bug, a broken model)
+ * becomes a 500 whose detail hides internals.
  */
 export function problemFor(error: unknown): HttpProblem {
   if (error instanceof HttpProblem) return error;
-  if (error instanceof ImageDecodeError) return new HttpProblem(DECODE_ERROR_KINDS[error.code], error.message);
-  if (error instanceof ImageTooLargeError) return new HttpProblem('image-too-large', error.message);
-  if (error instanceof InvalidArgumentError) return new HttpProblem('bad-parameter', error.message);
-  if (error instanceof MemoryLimitError) return new HttpProblem('memory-limit', error.message);
-  for (const [type, kind] of QUEUE_KINDS) {
-    if (error instanceof type) return new HttpProblem(kind, error.message, error.retryAfterSeconds);
-  }
+  const entry = errorRow(error);
+  const kind = entry && problemKindOf(entry, error as Error);
+  if (kind !== undefined) return new HttpProblem(kind, (error as Error).message, (error as { retryAfterSeconds?: number }).retryAfterSeconds);
   const fastifyError = error as Partial<FastifyError> | undefined;
   if (fastifyError?.validation) return new HttpProblem('bad-parameter', validationDetail(fastifyError as FastifyError));
   const tableKind = fastifyError?.code ? FASTIFY_ERROR_KINDS[fastifyError.code] : undefined;
@@ -75,4 +57,17 @@ export function problemFor(error: unknown): HttpProblem {
     return new HttpProblem(kindForStatus(status), fastifyError?.message ?? `HTTP ${status}`);
   }
   return new HttpProblem('internal-error', 'the server failed to answer this request; see its log for the request id');
+}
+
+/**
+ * A Fastify error handler answering every error as its problem in `form`; set at the root (problem+json) and in the
+ * Open Inference Protocol's scope (its `{"error"}`), so hooks, routes and plugins just throw.
+ */
+export function problemErrorHandler(form: ErrorForm = PROBLEM_FORM) {
+  return (error: unknown, request: FastifyRequest, reply: FastifyReply): FastifyReply => {
+    const problem = problemFor(error);
+    // Only bugs get a stack in the log; client mistakes and 503s are on the request line already.
+    if (problem.kind === 'internal-error') request.log.error({ err: error }, 'request failed');
+    return sendProblem(reply, problem, form);
+  };
 }

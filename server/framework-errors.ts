@@ -2,8 +2,8 @@ import fp from 'fastify-plugin';
 import { STATUS_CODES } from 'node:http';
 import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
-import { isOipUrl, OIP_ERROR_CONTENT_TYPE, oipError } from './oip/errors.js';
-import { HttpProblem, PROBLEM_CONTENT_TYPE } from './problems.js';
+import { isOipUrl, OIP_ERROR_FORM } from './oip/errors.js';
+import { HttpProblem, PROBLEM_FORM, sendProblem } from './problems.js';
 import { ERROR_RESPONSE_HEADERS } from './security-headers.js';
 
 /** Seconds a client is told to wait when it reaches a server that is shutting down (another replica will answer). */
@@ -23,9 +23,9 @@ export function clientErrorProblem(error: NodeJS.ErrnoException): HttpProblem {
  * problem has one, the connection closing, and the headers that keep an error body from being sniffed or framed.
  */
 export function outsideFastifyAnswer(problem: HttpProblem): { headers: Record<string, string>; body: string } {
-  const body = JSON.stringify(problem.toProblem());
+  const body = JSON.stringify(PROBLEM_FORM.body(problem));
   const headers: Record<string, string> = {
-    'content-type': `${PROBLEM_CONTENT_TYPE}; charset=utf-8`,
+    'content-type': `${PROBLEM_FORM.contentType}; charset=utf-8`,
     'content-length': String(Buffer.byteLength(body)),
     connection: 'close',
     ...ERROR_RESPONSE_HEADERS,
@@ -62,9 +62,8 @@ export function problemFrameworkErrors(error: FastifyError, request: FastifyRequ
     error.code === 'FST_ERR_MAX_PARAM_LENGTH'
       ? new HttpProblem('uri-too-long', 'a path segment is longer than the server accepts')
       : new HttpProblem('bad-parameter', error.code === 'FST_ERR_BAD_URL' ? 'the URL is not validly percent-encoded' : error.message);
-  void reply.code(problem.status).headers(ERROR_RESPONSE_HEADERS);
-  if (isOipUrl(request.url)) void reply.type(OIP_ERROR_CONTENT_TYPE).send(oipError(problem));
-  else void reply.type(PROBLEM_CONTENT_TYPE).send(problem.toProblem());
+  void reply.headers(ERROR_RESPONSE_HEADERS);
+  sendProblem(reply, problem, isOipUrl(request.url) ? OIP_ERROR_FORM : PROBLEM_FORM);
 }
 
 /**
@@ -77,7 +76,7 @@ const closingPlugin: FastifyPluginAsync = async (app) => {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
-    app.cityseg.readiness.markNotReady('the server is shutting down');
+    app.readiness.markNotReady('the server is shutting down');
   });
   app.addHook('onRequest', async (_request, reply) => {
     if (!closing) return;
@@ -89,4 +88,4 @@ const closingPlugin: FastifyPluginAsync = async (app) => {
   });
 };
 
-export const closingProblems = fp(closingPlugin, { name: 'cityseg-closing-problems' });
+export const closingProblems = fp(closingPlugin, { name: 'cityseg-closing-problems', dependencies: ['cityseg-readiness'] });

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
+import fp from 'fastify-plugin';
 import type { FastifyLoggerOptions, FastifyReply, FastifyRequest } from 'fastify';
 import type { LogLevel } from './config.js';
 
@@ -47,3 +48,23 @@ export function logRequestCompleted(request: FastifyRequest, reply: FastifyReply
     'request completed',
   );
 }
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Filled by the image routes; written into the request's single log line. */
+    logFacts: RequestLogFacts;
+  }
+}
+
+/** Decorates requests with `logFacts`, names each answer's request id, and writes one log line per request. */
+export const requestLogging = fp(
+  async (app) => {
+    app.decorateRequest('logFacts', null as never);
+    app.addHook('onRequest', async (request, reply) => {
+      request.logFacts = {};
+      reply.header(REQUEST_ID_HEADER, request.id);
+    });
+    app.addHook('onResponse', async (request, reply) => logRequestCompleted(request, reply, request.logFacts));
+  },
+  { name: 'cityseg-request-logging' },
+);

@@ -1,3 +1,4 @@
+import fp from 'fastify-plugin';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus collectors of one app; each app owns its Registry so several apps (tests) never collide. */
@@ -122,3 +123,25 @@ export function createMetrics(queue: () => QueueGauges, budget: () => BudgetGaug
     }),
   };
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The app's Prometheus collectors. */
+    metrics: ServiceMetrics;
+  }
+}
+
+/** Decorates `metrics`, whose gauges read the inference queue and the memory budget when scraped. */
+export const serviceMetrics = fp(
+  async (app) => {
+    const { inference, budget, budgetSource } = app;
+    app.decorate(
+      'metrics',
+      createMetrics(
+        () => ({ depth: inference.queue.depth, running: inference.queue.running }),
+        () => ({ total: budgetSource.bytes, capacity: budget.capacity, reserved: budget.reserved, peak: budget.peak }),
+      ),
+    );
+  },
+  { name: 'cityseg-metrics', dependencies: ['cityseg-inference'] },
+);

@@ -3,7 +3,7 @@ import { classifierLabels } from '../model/imagenet-classes.js';
 import { checkClassCount, labelSetFor, type LabelSet, type Rgb } from '../segmentation/labels/index.js';
 import type { InferenceSubmit } from './inference.js';
 import type { ModelEntry } from './models-file.js';
-import { HttpProblem } from './problems.js';
+import { HttpProblem, unknownModel } from './problems.js';
 
 /** One class as /v1/models lists it; classifiers have names only. */
 export interface ModelClassInfo {
@@ -142,8 +142,7 @@ export class ModelRegistry {
     if (id !== undefined) {
       const found = this.get(id);
       if (!found) {
-        const names = this.models.map((served) => served.model.id).join(', ');
-        throw new HttpProblem('not-found', `no model "${id}" (models: ${names || 'none'})`);
+        throw unknownModel(id, this.models.map((served) => served.model.id));
       }
       if (found.model.task !== task) {
         const names = candidates.map((served) => served.model.id).join(', ') || 'none';

@@ -75,7 +75,7 @@ export class ModelRepository {
    */
   start(): Promise<void> {
     return this.serialised(async () => {
-      const { config, readiness } = this.app.cityseg;
+      const { config, readiness } = this.app;
       this.processBytes = process.memoryUsage().rss;
       if (config.models === undefined) await this.startSettingsModels();
       else await this.apply(this.initial ?? (await readModelsFile(config.models, config)));
@@ -89,7 +89,7 @@ export class ModelRepository {
    */
   reload(): Promise<ReloadSummary> {
     return this.serialised(async () => {
-      const { config, metrics } = this.app.cityseg;
+      const { config, metrics } = this.app;
       if (config.models === undefined) throw new NoModelsFileError();
       try {
         const summary = await this.apply(await readModelsFile(config.models, config));
@@ -118,7 +118,7 @@ export class ModelRepository {
   private workerEvents: WorkerEvents = {
     error: (error) => this.app.log.error({ err: error }, 'an inference worker failed; piscina replaces it'),
     terminated: (reason) => {
-      this.app.cityseg.metrics.workerTerminations.inc();
+      this.app.metrics.workerTerminations.inc();
       this.app.log.warn({ reason }, 'an inference worker was terminated and is being replaced');
     },
   };
@@ -128,7 +128,7 @@ export class ModelRepository {
    * budget holds for requests meanwhile (a reload under load must not count the requests' memory as the models').
    */
   private async startMeasured(entries: ModelEntry[], lane: string): Promise<{ runner: ModelRunner; memory: number }> {
-    const { config, budget } = this.app.cityseg;
+    const { config, budget } = this.app;
     const rss = process.memoryUsage().rss;
     const held = budget.reserved;
     const runner = await startModelRunner(entries, config, lane, this.workerEvents);
@@ -151,7 +151,7 @@ export class ModelRepository {
 
   /** The settings' two models on one runner, exactly as before the repository existed. */
   private async startSettingsModels(): Promise<void> {
-    const { config } = this.app.cityseg;
+    const { config } = this.app;
     const { runner, memory } = await this.startMeasured(entriesFromSettings(config), `settings#${++this.generation}`);
     let served: ServedModel[];
     try {
@@ -165,7 +165,7 @@ export class ModelRepository {
 
   /** Loads what is new or changed in `entries`, then swaps the set at once and retires what left it. */
   private async apply(entries: ModelEntry[]): Promise<ReloadSummary> {
-    const { config } = this.app.cityseg;
+    const { config } = this.app;
     const file = config.models ?? '';
     const summary: ReloadSummary = { added: [], changed: [], removed: [], kept: [] };
     const fingerprints = new Map<string, string>();
@@ -221,7 +221,7 @@ export class ModelRepository {
    * given, takes `retiring` out of the registry and releases them once they are idle.
    */
   private publish(started: { name: string; loaded: Loaded }[], retiring: Loaded[], order?: string[]): void {
-    const { models, inference } = this.app.cityseg;
+    const { models, inference } = this.app;
     for (const { loaded } of started) this.runners.add(loaded.runner);
     for (const old of retiring) {
       for (const [name, loaded] of this.current) if (loaded === old) this.current.delete(name);
@@ -240,10 +240,10 @@ export class ModelRepository {
 
   /** Releases a runner once no request holds its models and no job of its lane waits or runs. */
   private async retire(old: Loaded): Promise<void> {
-    const { models, inference } = this.app.cityseg;
+    const { models, inference } = this.app;
     for (const served of old.served) await models.unleased(served);
     await inference.queue.laneIdle(old.runner.lane);
-    for (const served of old.served) this.app.cityseg.budget.forgetArena(arenaKey(served));
+    for (const served of old.served) this.app.budget.forgetArena(arenaKey(served));
     await this.runners.release(old.runner.lane);
     this.retiring.delete(old);
     inference.queue.setConcurrency(this.runners.totalCapacity());
@@ -279,7 +279,7 @@ function weightsMessage(model: LoadedModel): string {
  * copies, as worker threads do), publishes it in the model-info metric, and then marks the app ready.
  */
 export async function serveModels(app: FastifyInstance, models: LoadedModel[], opts: { warm?: boolean } = {}): Promise<void> {
-  const { config, models: registry, readiness } = app.cityseg;
+  const { config, models: registry, readiness } = app;
   for (const served of await registerModels(registry, models, config.labels)) {
     const warmMs = opts.warm === false ? undefined : await warmUp(served, config.inferenceSize);
     publishModel(app, served, warmMs);
@@ -295,12 +295,12 @@ function infoLabels({ model }: ServedModel) {
 
 /** Takes a released model out of the model-info metric. */
 export function unpublishModel(app: FastifyInstance, served: ServedModel): void {
-  app.cityseg.metrics.modelInfo.remove(infoLabels(served));
+  app.metrics.modelInfo.remove(infoLabels(served));
 }
 
 /** A model now serving: in the model-info metric, and its start-up line in the log (trained or why not). */
 export function publishModel(app: FastifyInstance, served: ServedModel, warmMs?: number): void {
-  const { config, metrics } = app.cityseg;
+  const { config, metrics } = app;
   const { model } = served;
   const trained = model.weights.trained;
   metrics.modelInfo.set(infoLabels(served), 1);
@@ -335,7 +335,7 @@ const MIN_REQUEST_CAPACITY = 16 * 1024 ** 2;
  * log line saying why, instead of a ready server answering every request 503.
  */
 export function resetBudget(app: FastifyInstance, baseline = process.memoryUsage().rss): void {
-  const { budget, budgetSource, readiness } = app.cityseg;
+  const { budget, budgetSource, readiness } = app;
   budget.setCapacity(requestCapacity(budgetSource.bytes, baseline) - budget.arenaBytes);
   const facts = { memoryBudget: budgetSource.bytes, budgetSource: budgetSource.source, baselineBytes: baseline, requestCapacity: budget.capacity };
   const summary = `memory budget ${formatBytes(budgetSource.bytes)} (${budgetSource.source}): ${formatBytes(budget.capacity)} for requests after a baseline of ${formatBytes(baseline)}`;

@@ -1,3 +1,5 @@
+import type { FastifyReply } from 'fastify';
+
 /** RFC 9457 problem details: the body of every error the service answers. */
 export interface Problem {
   type: string;
@@ -65,6 +67,30 @@ export class HttpProblem extends Error {
   toProblem(): Problem {
     return { type: problemType(this.kind), title: PROBLEM_KINDS[this.kind].title, status: this.status, detail: this.detail };
   }
+}
+
+/** The one answer to a request that names a model not served: 404, listing the names that are. */
+export function unknownModel(name: string, served: readonly string[]): HttpProblem {
+  return new HttpProblem('not-found', `unknown model "${name}" (served: ${served.join(', ') || 'none yet'})`);
+}
+
+/** How an answer writes a problem: its media type and body (RFC 9457 problem+json, or a protocol's own error form). */
+export interface ErrorForm {
+  contentType: string;
+  body: (problem: HttpProblem) => unknown;
+}
+
+/** RFC 9457 problem+json: the form of every error outside the Open Inference Protocol's /v2 scope. */
+export const PROBLEM_FORM: ErrorForm = { contentType: PROBLEM_CONTENT_TYPE, body: (problem) => problem.toProblem() };
+
+/**
+ * Answers `problem` on `reply`: its status, `Retry-After` when it has one, and its body in `form`. Every problem
+ * Fastify answers is written here (the error handlers and framework errors); headers set before (WWW-Authenticate,
+ * Connection) stay.
+ */
+export function sendProblem(reply: FastifyReply, problem: HttpProblem, form: ErrorForm = PROBLEM_FORM): FastifyReply {
+  if (problem.retryAfterSeconds !== undefined) void reply.header('retry-after', String(problem.retryAfterSeconds));
+  return reply.code(problem.status).type(form.contentType).send(form.body(problem));
 }
 
 /** JSON schema of a problem body, shared by every route's error responses and the OpenAPI document. */

@@ -1,3 +1,5 @@
+import fp from 'fastify-plugin';
+
 /**
  * Whether the service should receive traffic: models loaded and warmed, not shutting down, and room in the memory
  * budget for a request (a budget with no room would refuse every request while the probe said ready).
@@ -28,3 +30,18 @@ export class Readiness {
     this.memoryReason = reason;
   }
 }
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** Whether the service should receive traffic, and why not. */
+    readiness: Readiness;
+  }
+}
+
+/** Decorates `readiness` (not ready until the models are loaded). */
+export const readinessState = fp(
+  async (app) => {
+    app.decorate('readiness', new Readiness());
+  },
+  { name: 'cityseg-readiness' },
+);

@@ -26,23 +26,23 @@ export async function startServer(config: ServerConfig, signals: ProcessSignals 
   signals.install();
   const modelEntries = config.models === undefined ? undefined : await readModelsFile(config.models, config);
   const app = await buildApp(config, { modelEntries });
-  const { repository } = app.cityseg;
+  const { repository } = app;
   signals.attach(
     {
       close: () => app.close(),
       answerTheRest: () => {
-        const { queue } = app.cityseg.inference;
+        const { queue } = app.inference;
         app.log.warn({ waiting: queue.depth, running: queue.running }, 'shutdown budget nearly spent: answering the rest 503');
         queue.stopAccepting();
         queue.rejectAll(() => new QueueClosedError('the server is shutting down', 1));
       },
       quiet: async () => {
         await repository.settled();
-        await app.cityseg.inference.queue.idle();
+        await app.inference.queue.idle();
         // The 503s and answers already computed reach their clients before the exit (each response's 'close'), and
         // the connections still lingering over a refused body close first: exiting with a client's bytes unread
         // resets the connection, and the client loses the answer it had not read yet.
-        while ((await app.cityseg.metrics.inFlight.get()).values.some(({ value }) => value > 0)) await sleep(QUIET_POLL_MS);
+        while ((await app.metrics.inFlight.get()).values.some(({ value }) => value > 0)) await sleep(QUIET_POLL_MS);
         while ((await connectionCount(app.server)) > 0) await sleep(QUIET_POLL_MS);
       },
       // A reload's outcome is logged and counted by the repository; nothing more to do with it here.
@@ -58,7 +58,7 @@ export async function startServer(config: ServerConfig, signals: ProcessSignals 
   try {
     await app.listen({ port: config.port, host: config.host });
     await repository.start();
-    app.log.info({ models: app.cityseg.models.list().map(({ model }) => model.id), workers: config.workers }, 'ready');
+    app.log.info({ models: app.models.list().map(({ model }) => model.id), workers: config.workers }, 'ready');
   } catch (error) {
     // The caller reports the failure and chooses the exit status.
     signals.uninstall();

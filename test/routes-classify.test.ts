@@ -103,7 +103,7 @@ describe('POST /v1/classify', () => {
     ['?topk=five', 400, /querystring\/topk must be integer/],
     ['?topk=2.5', 400, /querystring\/topk must be integer/],
     ['?model=lraspp_mobilenet_v3_large', 400, /querystring\/model "lraspp_mobilenet_v3_large" is a segmentation model, not a classification one \(classification models: mobilenet_v3_large\)/],
-    ['?model=nope', 404, /no model "nope" \(models: lraspp_mobilenet_v3_large, mobilenet_v3_large\)/],
+    ['?model=nope', 404, /unknown model "nope" \(served: lraspp_mobilenet_v3_large, mobilenet_v3_large\)/],
     ['?format=json', 400, /querystring\/format is not a parameter of this route/],
   ];
   for (const [query, status, detail] of badQueries) {

@@ -8,9 +8,6 @@ import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
-import { segmentImage } from '../segmentation/pipeline.js';
-import { cityscapes } from '../segmentation/labels/index.js';
-import { classStats } from '../segmentation/stats.js';
 import { tempDir } from './cli-helpers.js';
 import { appWithDefaultModels, encodeImage, testConfig } from './server-helpers.js';
 import { extractFrames, ffmpeg, hostileVideos, probeFacts, testVideo, toolProcessesMentioning } from './video-helpers.js';
@@ -106,10 +103,9 @@ describe('video jobs: /v1/jobs', () => {
     const scratch = path.join(dir, 'extracted');
     await mkdir(scratch);
     const pngs = await extractFrames(video, scratch);
-    const served = app.cityseg.models.resolve('segmentation');
     for (let i = 0; i < pngs.length; i++) {
-      const { classMap } = await segmentImage(served.model.engine, await readFile(pngs[i]), { size: 64, maxPixels: 1e8 });
-      const expected = classStats(classMap, served.labelSet ?? cityscapes).map(({ pixels: _pixels, ...rest }) => rest);
+      const image = await app.inject({ method: 'POST', url: '/v1/segment?format=json&size=64', headers: { 'content-type': 'image/png' }, payload: await readFile(pngs[i]) });
+      const expected = (image.json() as { classes: { pixels: number }[] }).classes.map(({ pixels: _pixels, ...rest }) => rest);
       assert.deepEqual(lines[i], { frame: i, time: i / 5, classes: expected }, `frame ${i}`);
     }
     // Only the record and the two results stay in the job's folder (the upload is removed once it ran).

@@ -5,8 +5,6 @@ import request from 'supertest';
 import { IMAGENET_CLASSES } from '../model/imagenet-classes.js';
 import { CITYSCAPES_LABELS } from '../segmentation/labels/index.js';
 import { buildApp } from '../server/app.js';
-import { loadConfiguredModels } from '../server/model-runner.js';
-import { serveModels } from '../server/model-repository.js';
 import { appWithDefaultModels, encodeImage, testConfig } from './server-helpers.js';
 
 describe('GET /v1/models', () => {
@@ -86,7 +84,7 @@ describe('GET /v1/models', () => {
       type: 'urn:cityseg:problem:not-found',
       title: 'Not found',
       status: 404,
-      detail: 'no model "resnet50" is loaded (loaded: lraspp_mobilenet_v3_large, mobilenet_v3_large)',
+      detail: 'unknown model "resnet50" (served: lraspp_mobilenet_v3_large, mobilenet_v3_large)',
     });
   });
 });
@@ -117,14 +115,14 @@ describe('health and readiness', () => {
       assert.equal(early.body.type, 'urn:cityseg:problem:not-ready');
       assert.equal(early.headers['retry-after'], '5');
 
-      await serveModels(app, await loadConfiguredModels(config));
+      await app.repository.start();
       const ready = await request(app.server).get('/readyz');
       assert.equal(ready.status, 200);
       assert.deepEqual(ready.body, { status: 'ready' });
     } finally {
       await app.close();
     }
-    assert.equal(app.cityseg.readiness.notReadyReason, 'the server is shutting down');
-    assert.equal(app.cityseg.models.list().length, 0, 'engines are disposed on close');
+    assert.equal(app.readiness.notReadyReason, 'the server is shutting down');
+    assert.equal(app.models.list().length, 0, 'engines are disposed on close');
   });
 });

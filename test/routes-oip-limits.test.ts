@@ -34,7 +34,7 @@ describe('/v2 under the service bounds', () => {
   it('shares /v1/segment\'s in-flight cap: with the queue full, infer is refused at the headers with 503 {"error"} and Retry-After', async () => {
     let runner: GatedRunner | undefined;
     const app = await appWithDefaultModels(testConfig({ CITYSEG_CLASSIFIER_ARCH: 'none', CITYSEG_QUEUE_LIMIT: '1' }), {
-      runner: (models) => (runner = new GatedRunner(models)),
+      runner: (runners) => (runner = new GatedRunner(runners)),
     });
     await app.listen({ port: 0, host: '127.0.0.1' });
     const base = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`;
@@ -42,7 +42,7 @@ describe('/v2 under the service bounds', () => {
     const gated = runner;
     try {
       const png = await encodeImage(64, 48, 1);
-      const queue = app.cityseg.inference.queue;
+      const queue = app.inference.queue;
       const infer = () => fetch(`${base}/v2/models/${SEG}/infer`, { method: 'POST', body: inferBody(png), headers: { 'content-type': 'application/json' } });
       const segment = () => fetch(`${base}/v1/segment?format=json`, { method: 'POST', body: new Uint8Array(png), headers: { 'content-type': 'image/png' } });
       // Both APIs fill the same slots and waiting room.
@@ -77,7 +77,7 @@ describe('/v2 under the service bounds', () => {
     try {
       const res = await app.inject({ method: 'POST', url: `/v2/models/${SEG}/infer`, payload: inferBody(png), headers: { 'content-type': 'application/json' } });
       assertError(res, res.json(), 413, /this request needs about .* of working memory, more than the .* the memory budget leaves/);
-      assert.equal(app.cityseg.budget.reserved, 0, 'nothing stays reserved');
+      assert.equal(app.budget.reserved, 0, 'nothing stays reserved');
     } finally {
       await app.close();
     }
@@ -89,7 +89,7 @@ describe('/v2 under the service bounds', () => {
     await writeFile(keys, 'oip-key-5e1d9a7c\n');
     const app = await buildApp(testConfig({ CITYSEG_API_KEYS: keys, CITYSEG_CLASSIFIER_ARCH: 'none' }));
     try {
-      for (const request of [{ url: `/v2/models/${SEG}` }, { url: `/v2/models/${SEG}/infer`, method: 'POST' as const, payload: '{}' }]) {
+      for (const request of [{ url: '/v2' }, { url: `/v2/models/${SEG}` }, { url: `/v2/models/${SEG}/infer`, method: 'POST' as const, payload: '{}' }]) {
         const res = await app.inject(request);
         assertError(res, res.json(), 401, /this route needs an API key: send Authorization: Bearer <key>/);
         assert.equal(res.headers['www-authenticate'], 'Bearer realm="cityseg"');

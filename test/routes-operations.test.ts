@@ -65,8 +65,8 @@ describe('operations endpoints', () => {
 
   it('/metrics publishes one info sample per model, marking untrained weights, plus process metrics', async () => {
     const text = await metricsText();
-    const backend = app.cityseg.models.list()[0].model.engine.backend;
-    const engine = app.cityseg.models.list()[0].model.engineName;
+    const backend = app.models.list()[0].model.engine.backend;
+    const engine = app.models.list()[0].model.engineName;
     assert.equal(
       sample(text, 'cityseg_model_info', {
         id: 'lraspp_mobilenet_v3_large',

@@ -219,7 +219,7 @@ describe('POST /v1/segment', () => {
       const res = await segment('?model=nope');
       assert.equal(res.status, 404);
       assert.equal(problemOf(res).type, 'urn:cityseg:problem:not-found');
-      assert.match(problemOf(res).detail, /^no model "nope" \(models: lraspp_mobilenet_v3_large\)$/);
+      assert.match(problemOf(res).detail, /^unknown model "nope" \(served: lraspp_mobilenet_v3_large\)$/);
     });
 
     it('413 for a body over the body limit (raw and multipart)', async () => {

@@ -6,7 +6,8 @@ import { once } from 'node:events';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
-import type { FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { apiKeyAuth } from '../server/api-key-auth.js';
 import { buildApp } from '../server/app.js';
 import { ApiKeyFileError, ApiKeyVerifier, apiKeyVerifier, parseApiKeyFile } from '../server/api-keys.js';
 import { ConfigError } from '../server/config.js';
@@ -157,16 +158,27 @@ describe('API key authentication', () => {
     }
   });
 
-  it('a route can opt in or out by config.apiKey, whatever its path', async () => {
+  it('keys the routes of the scope that registers it, whatever their path', async () => {
     const custom = await buildApp(testConfig({ CITYSEG_API_KEYS: keysFile }));
-    custom.get('/v1/public', { config: { apiKey: false } }, async () => ({ open: true }));
-    custom.get('/internal/debug', { config: { apiKey: true } }, async () => ({ open: false }));
+    // Outside the API scope: open, /v1 path or not.
+    custom.get('/v1/public', async () => ({ open: true }));
+    await custom.register(async (scope) => {
+      await scope.register(apiKeyAuth);
+      scope.get('/internal/debug', async () => ({ open: false }));
+    });
     try {
       assert.equal((await custom.inject({ url: '/v1/public' })).statusCode, 200);
       assert.equal((await custom.inject({ url: '/internal/debug' })).statusCode, 401);
+      assert.equal((await custom.inject({ url: '/internal/debug', headers: { authorization: `Bearer ${PLAIN_KEY}` } })).statusCode, 200);
     } finally {
       await custom.close();
     }
+  });
+
+  it('refuses to start when registered before the services it reads (fastify-plugin dependencies, not comments)', async () => {
+    const bare = Fastify();
+    bare.register(apiKeyAuth);
+    await assert.rejects(async () => bare.ready(), { message: /The dependency 'cityseg-config' of plugin 'cityseg-api-key-auth' is not registered/ });
   });
 
   it('without CITYSEG_API_KEYS every route is open', async () => {

@@ -110,7 +110,7 @@ describe('Content-Encoding of request bodies', () => {
   });
 
   it('charges a body in the memory budget as its decoded bytes arrive, coded or not (two copies: chunks and joined)', async () => {
-    const budget = app.cityseg.budget;
+    const budget = app.budget;
     const charges: number[] = [];
     const tryReserve = budget.tryReserve.bind(budget);
     budget.tryReserve = (bytes: number) => {

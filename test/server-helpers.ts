@@ -4,10 +4,8 @@ import sharp from 'sharp';
 import type { FastifyInstance } from 'fastify';
 import { buildApp, type AppDeps } from '../server/app.js';
 import { loadConfig, type ServerConfig } from '../server/config.js';
-import { inProcessRunner, type InferenceJob, type InferenceResult } from '../server/inference.js';
+import type { InferenceJob, InferenceResult } from '../server/inference.js';
 import type { JobRunner } from '../server/inference-queue.js';
-import { loadConfiguredModels } from '../server/model-runner.js';
-import type { ModelRegistry } from '../server/model-registry.js';
 import type { LoadedModel } from '../model/loaded-model.js';
 import { testModelEnv } from './cli-helpers.js';
 
@@ -16,11 +14,15 @@ export function testConfig(env: Record<string, string> = {}): ServerConfig {
   return loadConfig({ LOG_LEVEL: 'silent', CITYSEG_INFERENCE_SIZE: '64', ...testModelEnv(env), ...env });
 }
 
-/** The app with the real default models (untrained seeded init), loaded fresh: the app disposes them on close. */
+/**
+ * The app with the real default models (untrained seeded init), started as production starts it (server/start-server.ts):
+ * buildApp, then the model repository loads and warms the models on their runner, publishes them and marks the app
+ * ready. The app disposes them on close.
+ */
 export async function appWithDefaultModels(config: ServerConfig, deps: Omit<AppDeps, 'models'> = {}): Promise<FastifyInstance> {
-  const models = await loadConfiguredModels(config);
-  const app = await buildApp(config, { ...deps, models });
+  const app = await buildApp(config, deps);
   await app.ready();
+  await app.repository.start();
   return app;
 }
 
@@ -74,25 +76,25 @@ export function fixedLogitsClassifier(logits: Float32Array, id = 'fixed-logits')
   };
 }
 
-/** The real in-process runner behind a gate: jobs start (and are recorded) but finish only once `open()` is called. */
+/** The app's runners behind a gate: jobs start (and are recorded) but reach the runners only once `open()` is called. */
 export class GatedRunner implements JobRunner<InferenceJob, InferenceResult> {
   readonly started: InferenceJob[] = [];
   private readonly inner: JobRunner<InferenceJob, InferenceResult>;
   private release!: () => void;
   private readonly gate = new Promise<void>((resolve) => (this.release = resolve));
 
-  constructor(models: ModelRegistry) {
-    this.inner = inProcessRunner(models);
+  constructor(runners: JobRunner<InferenceJob, InferenceResult>) {
+    this.inner = runners;
   }
 
   open(): void {
     this.release();
   }
 
-  async run(job: InferenceJob): Promise<InferenceResult> {
+  async run(job: InferenceJob, lane?: string, cancelled?: AbortSignal): Promise<InferenceResult> {
     this.started.push(job);
     await this.gate;
-    return this.inner.run(job);
+    return this.inner.run(job, lane, cancelled);
   }
 
   close(): Promise<void> {

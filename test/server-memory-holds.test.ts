@@ -63,7 +63,7 @@ describe('memory budget holds (real sockets)', () => {
     fetch(`http://127.0.0.1:${port}/v1/segment?format=labelIds`, { method: 'POST', body: new Uint8Array(body), headers: { 'content-type': 'image/png' } });
 
   it('an unread answer stays reserved until the client goes; meanwhile a body beyond what is left gets 503', async () => {
-    const budget = app.cityseg.budget;
+    const budget = app.budget;
     budget.setCapacity(CAPACITY);
     assert.equal(budget.reserved, 0);
     const reader = slowReader(port, uploadHead(png.length), png);
@@ -85,7 +85,7 @@ describe('memory budget holds (real sockets)', () => {
   });
 
   it('a finished answer is released: the budget reserved 0 once the client has read it', async () => {
-    const budget = app.cityseg.budget;
+    const budget = app.budget;
     budget.setCapacity(CAPACITY);
     const answer = await upload(png);
     assert.equal(answer.status, 200);
@@ -95,7 +95,7 @@ describe('memory budget holds (real sockets)', () => {
   });
 
   it('forty connections that announce 20 MiB and send nothing (Expect: 100-continue too) leave room for a real upload', async () => {
-    const budget = app.cityseg.budget;
+    const budget = app.budget;
     budget.setCapacity(CAPACITY);
     const holders = Array.from({ length: 40 }, (_, i) => {
       const socket = net.connect(port, '127.0.0.1', () => socket.write(uploadHead(20 * 1024 ** 2, i % 2 ? 'Expect: 100-continue\r\n' : '')));

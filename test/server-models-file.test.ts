@@ -270,7 +270,7 @@ describe("the issue's four example models in one service", () => {
     const unknown = await post('/v1/segment?model=nope', image);
     assert.equal(unknown.status, 404);
     assert.equal(unknown.headers.get('content-type'), 'application/problem+json; charset=utf-8');
-    assert.equal(((await unknown.json()) as { detail: string }).detail, 'no model "nope" (models: cityscapes, voc, small, imagenet)');
+    assert.equal(((await unknown.json()) as { detail: string }).detail, 'unknown model "nope" (served: cityscapes, voc, small, imagenet)');
     const classifier = await post('/v1/segment?model=imagenet', image);
     assert.equal(classifier.status, 400);
     assert.equal(

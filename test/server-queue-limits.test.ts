@@ -10,7 +10,7 @@ import { appWithDefaultModels, encodeImage, eventually, GatedRunner, testConfig 
 async function gatedApp(env: Record<string, string>): Promise<{ app: FastifyInstance; runner: GatedRunner; base: string }> {
   let runner: GatedRunner | undefined;
   const app = await appWithDefaultModels(testConfig({ CITYSEG_CLASSIFIER_ARCH: 'none', ...env }), {
-    runner: (models) => (runner = new GatedRunner(models)),
+    runner: (runners) => (runner = new GatedRunner(runners)),
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   assert.ok(runner);
@@ -26,7 +26,7 @@ describe('inference queue limits over HTTP', () => {
     const { app, runner, base } = await gatedApp({ CITYSEG_QUEUE_LIMIT: '2' });
     try {
       const png = await encodeImage(64, 48, 1);
-      const queue = app.cityseg.inference.queue;
+      const queue = app.inference.queue;
       // Fill every running slot (the queue admits more than one job so decoding overlaps inference), then the queue.
       const slots = queue.concurrency;
       assert.equal(slots, 2, 'main-thread inference admits 2 jobs: one infers while the next decodes');
@@ -55,7 +55,7 @@ describe('inference queue limits over HTTP', () => {
       const oversized = await new Promise<{ status: number; retryAfter: unknown; body: string }>((resolve, reject) => {
         const request = http.request(`${base}/v1/segment`, {
           method: 'POST',
-          headers: { 'content-type': 'image/png', 'content-length': String(app.cityseg.config.bodyLimit + 1) },
+          headers: { 'content-type': 'image/png', 'content-length': String(app.config.bodyLimit + 1) },
         });
         request.on('response', (response) => {
           let body = '';
@@ -68,7 +68,7 @@ describe('inference queue limits over HTTP', () => {
       assert.equal(oversized.status, 413);
       assert.equal(oversized.retryAfter, undefined);
       assert.equal(JSON.parse(oversized.body).type, 'urn:cityseg:problem:payload-too-large');
-      assert.match(JSON.parse(oversized.body).detail, new RegExp(`larger than the server accepts \\(${app.cityseg.config.bodyLimit} bytes\\)`));
+      assert.match(JSON.parse(oversized.body).detail, new RegExp(`larger than the server accepts \\(${app.config.bodyLimit} bytes\\)`));
       const health = await fetch(`${base}/healthz`);
       assert.equal(health.status, 200);
 
@@ -86,7 +86,7 @@ describe('inference queue limits over HTTP', () => {
     const { app, runner, base } = await gatedApp({ CITYSEG_REQUEST_TIMEOUT_MS: '300' });
     try {
       const png = await encodeImage(64, 48, 2);
-      const queue = app.cityseg.inference.queue;
+      const queue = app.inference.queue;
       const slots = queue.concurrency;
       const first = Array.from({ length: slots }, () => post(base, png));
       await eventually(() => queue.running === slots);
@@ -118,7 +118,7 @@ describe('inference queue limits over HTTP', () => {
     const { app, runner, base } = await gatedApp({});
     try {
       const png = await encodeImage(64, 48, 3);
-      const queue = app.cityseg.inference.queue;
+      const queue = app.inference.queue;
       const slots = queue.concurrency;
       const first = Array.from({ length: slots }, () => post(base, png));
       await eventually(() => queue.running === slots);

@@ -27,7 +27,7 @@ async function repositoryApp(file: string, env: Record<string, string>): Promise
   const config = loadConfig({ LOG_LEVEL: 'silent', CITYSEG_MODELS: file, ...env });
   const app = await buildApp(config, { modelEntries: await readModelsFile(file, config) });
   await app.ready();
-  await app.cityseg.repository.start();
+  await app.repository.start();
   return app;
 }
 
@@ -47,7 +47,7 @@ describe('memory budget baseline across reloads', () => {
     const budgetBytes = process.memoryUsage().rss + 1024 * MiB;
     const app = await repositoryApp(file, { CITYSEG_MEMORY_BUDGET: String(budgetBytes) });
     try {
-      const { budget, readiness, repository } = app.cityseg;
+      const { budget, readiness, repository } = app;
       const before = budget.capacity;
       assert.ok(before > 512 * MiB, `capacity ${before}`);
       // What slow readers' answers do to the process: real pages, held in the budget.
@@ -75,7 +75,7 @@ describe('memory budget baseline across reloads', () => {
   it('a budget with no room for a request: /readyz 503 naming the setting, image routes 503', async () => {
     const app = await repositoryApp(file, { CITYSEG_MEMORY_BUDGET: String(process.memoryUsage().rss) });
     try {
-      assert.ok(app.cityseg.budget.capacity < 16 * MiB);
+      assert.ok(app.budget.capacity < 16 * MiB);
       const ready = await app.inject('/readyz');
       assert.equal(ready.statusCode, 503);
       assert.match(ready.json().detail, /^the memory budget leaves .* for requests .*: raise CITYSEG_MEMORY_BUDGET or serve fewer models$/);

@@ -1,9 +1,6 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
-import { buildApp } from '../server/app.js';
-import { serveModels } from '../server/model-repository.js';
-import { startWorkerPool } from '../server/worker-pool.js';
 import { appWithDefaultModels, decodeRaw, encodeImage, testConfig } from './server-helpers.js';
 
 describe('inference in a pool of worker threads (CITYSEG_WORKERS=2)', () => {
@@ -11,12 +8,8 @@ describe('inference in a pool of worker threads (CITYSEG_WORKERS=2)', () => {
   let inProcess: FastifyInstance;
 
   before(async () => {
-    const config = testConfig({ CITYSEG_WORKERS: '2', CITYSEG_MAX_PIXELS: '100000' });
-    const pool = startWorkerPool(config);
-    pooled = await buildApp(config, { runner: () => pool.runner });
-    await serveModels(pooled, await pool.models, { warm: false });
-    await pooled.ready();
-    inProcess = await appWithDefaultModels(testConfig());
+    pooled = await appWithDefaultModels(testConfig({ CITYSEG_WORKERS: '2', CITYSEG_MAX_PIXELS: '100000' }));
+    inProcess = await appWithDefaultModels(testConfig({ CITYSEG_WORKERS: '0' }));
   });
   after(async () => {
     await pooled.close();

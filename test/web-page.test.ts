@@ -7,7 +7,6 @@ import { CHROMIUM_SKIP, launchChromium } from './browser-helpers.js';
 import sharp from 'sharp';
 import { buildApp } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
-import { loadConfiguredModels } from '../server/model-runner.js';
 import { UNTRAINED_ENV } from './cli-helpers.js';
 
 const ARTIFACTS = new URL('./artifacts/', import.meta.url);
@@ -63,8 +62,9 @@ before(async () => {
     LOG_LEVEL: 'silent',
     ...UNTRAINED_ENV,
   });
-  app = await buildApp(config, { models: await loadConfiguredModels(config) });
+  app = await buildApp(config);
   await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.repository.start();
   const address = app.server.address();
   assert.ok(address && typeof address === 'object');
   baseUrl = `http://127.0.0.1:${address.port}`;

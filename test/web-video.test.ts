@@ -11,7 +11,6 @@ import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM_SKIP, launchChromium } from './browser-helpers.js';
 import { buildApp } from '../server/app.js';
 import { loadConfig } from '../server/config.js';
-import { loadConfiguredModels } from '../server/model-runner.js';
 import { tempDir, UNTRAINED_ENV } from './cli-helpers.js';
 import { testVideo, toolProcessesMentioning } from './video-helpers.js';
 
@@ -37,8 +36,9 @@ before(async () => {
     LOG_LEVEL: 'silent',
     ...UNTRAINED_ENV,
   });
-  app = await buildApp(config, { models: await loadConfiguredModels(config) });
+  app = await buildApp(config);
   await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.repository.start();
   const address = app.server.address();
   assert.ok(address && typeof address === 'object');
   browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);

@@ -1,8 +1,9 @@
+import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { probeImage, type ImageProbe } from '../../segmentation/decode.js';
 import { isPlainWhole } from '../../segmentation/inference-modes/index.js';
 import { inferenceSizeOf, type ServedModel } from '../../server/model-registry.js';
-import { defaultOutputs, findModel, MODEL_VERSION, modelNotReadyReason, modelOutputs } from '../../server/oip/models.js';
+import { defaultOutputs, findModel, MODEL_PARAMS, MODEL_VERSION, modelNotReadyReason, modelOutputs } from '../../server/oip/models.js';
 import { checkParameters } from '../../server/oip/parameters.js';
 import { HEADER_LENGTH_HEADER, parseInferRequest, type InferInput, type InferRequest } from '../../server/oip/request.js';
 import { CLASSIFICATION_OUTPUTS, encodeResponse, SEGMENTATION_OUTPUTS, type OipOutput, type ResponseHead } from '../../server/oip/response.js';
@@ -11,7 +12,7 @@ import { HttpProblem } from '../../server/problems.js';
 import { planClassify, planSegment } from '../../server/request-plan.js';
 import { admissionOf, modelHeaders, recordInference } from '../image-route.js';
 import { inferenceModeOf, segmentQuerystring, type SegmentQuery } from '../segment.js';
-import { oipErrorForm } from './error-form.js';
+import { oipErrors } from './error-form.js';
 
 /** The request parameters of each task: the REST query parameters that mean the same here (one schema for both). */
 const { size, mode, crop, stride, scales, flip } = segmentQuerystring.properties;
@@ -51,9 +52,9 @@ function send(reply: FastifyReply, encoded: { body: Uint8Array; contentType: str
  * (header or shape) and its memory admitted before anything is decoded; decoding, inference and building the
  * response tensors (JSON text included) run in the inference worker.
  */
-export const oipInferRoutes: FastifyPluginAsync = async (app) => {
-  const { config, inference } = app.cityseg;
-  await app.register(oipErrorForm);
+const oipInferPlugin: FastifyPluginAsync = async (app) => {
+  const { config, inference } = app;
+  await app.register(oipErrors);
   // The body is a JSON header, possibly followed by binary tensor data: read as bytes whatever its type says.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: config.bodyLimit }, (_request, body, done) => done(null, body));
@@ -125,6 +126,7 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
   };
 
   const schema = {
+    params: MODEL_PARAMS,
     tags: ['inference'],
     summary: 'Open Inference Protocol (KServe v2): inference, JSON or with the binary tensor data extension',
     description:
@@ -134,3 +136,5 @@ export const oipInferRoutes: FastifyPluginAsync = async (app) => {
   app.post<{ Params: Params }>('/v2/models/:name/infer', { schema }, handler);
   app.post<{ Params: Params }>('/v2/models/:name/versions/:version/infer', { schema: { ...schema, hide: true } }, handler);
 };
+
+export const oipInferRoutes = fp(oipInferPlugin, { name: 'cityseg-oip-infer', dependencies: ['cityseg-config', 'cityseg-inference', 'cityseg-admission'], encapsulate: true });

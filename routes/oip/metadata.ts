@@ -1,8 +1,9 @@
+import fp from 'fastify-plugin';
 import type { FastifyPluginAsync } from 'fastify';
 import { HttpProblem } from '../../server/problems.js';
-import { findModel, modelMetadata, modelNotReadyReason } from '../../server/oip/models.js';
+import { findModel, MODEL_PARAMS, modelMetadata, modelNotReadyReason } from '../../server/oip/models.js';
 import { PROBE_PATHS } from '../../server/request-gate.js';
-import { oipErrorForm } from './error-form.js';
+import { oipErrors } from './error-form.js';
 
 /** Extensions of the protocol cityseg implements (GET /v2 lists them; Triton names the binary one so). */
 export const OIP_EXTENSIONS = ['binary_tensor_data'] as const;
@@ -14,14 +15,12 @@ const tensorSchema = {
 } as const;
 
 /**
- * The Open Inference Protocol's GET endpoints (kserve/open-inference-protocol inference_rest.md): server metadata,
- * liveness, readiness, model metadata and model readiness, with and without `/versions/{v}`; every other /v2 path is
- * a 404 `{"error"}`. Readiness answers 200 when ready and 503 `{"error": why}` when not (Triton's and KServe's
- * clients read the status; Kubernetes probes need a failing one). The probes are open like /healthz and /readyz:
- * no API key, no rate limit.
+ * The Open Inference Protocol's probes (kserve/open-inference-protocol inference_rest.md): liveness and readiness,
+ * open like /healthz and /readyz (Kubernetes probes them every few seconds: no API key, no rate limit), and the 404
+ * `{"error"}` of every unrouted /v2 path. Readiness answers 200 when ready and 503 `{"error": why}` when not.
  */
-export const oipMetadataRoutes: FastifyPluginAsync<{ version: string }> = async (app, { version }) => {
-  await app.register(oipErrorForm);
+const oipProbesPlugin: FastifyPluginAsync = async (app) => {
+  await app.register(oipErrors);
   // Fastify keys not-found handlers by prefix: this one answers every unrouted /v2 path.
   await app.register(
     async (v2) => {
@@ -31,7 +30,30 @@ export const oipMetadataRoutes: FastifyPluginAsync<{ version: string }> = async 
     },
     { prefix: '/v2' },
   );
+  app.get(
+    PROBE_PATHS.oipLive,
+    { schema: { tags: ['health'], summary: 'Open Inference Protocol: liveness', response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } },
+    async () => ({ live: true }),
+  );
+  app.get(
+    PROBE_PATHS.oipReady,
+    { schema: { tags: ['health'], summary: 'Open Inference Protocol: readiness (every model)', response: { 200: { type: 'object', properties: { ready: { type: 'boolean' } } } } } },
+    async () => {
+      const reason = app.readiness.notReadyReason;
+      if (reason !== null) throw new HttpProblem('not-ready', reason, 1);
+      return { ready: true };
+    },
+  );
+};
 
+export const oipProbeRoutes = fp(oipProbesPlugin, { name: 'cityseg-oip-probes', dependencies: ['cityseg-readiness'], encapsulate: true });
+
+/**
+ * The Open Inference Protocol's metadata (an API route: in the authenticated scope): server metadata, model metadata
+ * and model readiness, with and without `/versions/{v}`. Model readiness answers 503 `{"error": why}` when not ready.
+ */
+const oipMetadataPlugin: FastifyPluginAsync<{ version: string }> = async (app, { version }) => {
+  await app.register(oipErrors);
   app.get(
     '/v2',
     {
@@ -50,25 +72,9 @@ export const oipMetadataRoutes: FastifyPluginAsync<{ version: string }> = async 
     async () => ({ name: 'cityseg', version, extensions: [...OIP_EXTENSIONS] }),
   );
 
-  // Kubernetes probes these every few seconds: no API key and no rate limit, like /healthz and /readyz.
-  const probe = { apiKey: false, rateLimit: false } as const;
-  app.get(
-    PROBE_PATHS.oipLive,
-    { config: probe, schema: { tags: ['health'], summary: 'Open Inference Protocol: liveness', response: { 200: { type: 'object', properties: { live: { type: 'boolean' } } } } } },
-    async () => ({ live: true }),
-  );
-  app.get(
-    PROBE_PATHS.oipReady,
-    { config: probe, schema: { tags: ['health'], summary: 'Open Inference Protocol: readiness (every model)', response: { 200: { type: 'object', properties: { ready: { type: 'boolean' } } } } } },
-    async () => {
-      const reason = app.cityseg.readiness.notReadyReason;
-      if (reason !== null) throw new HttpProblem('not-ready', reason, 1);
-      return { ready: true };
-    },
-  );
-
   const metadataSchema = {
     tags: ['models'],
+    params: MODEL_PARAMS,
     summary: 'Open Inference Protocol: model metadata (inputs and outputs; -1 marks a variable dimension)',
     response: {
       200: {
@@ -91,6 +97,7 @@ export const oipMetadataRoutes: FastifyPluginAsync<{ version: string }> = async 
   };
   const readySchema = {
     tags: ['health'],
+    params: MODEL_PARAMS,
     summary: 'Open Inference Protocol: model readiness',
     response: { 200: { type: 'object', properties: { name: { type: 'string' }, ready: { type: 'boolean' } } } },
   };
@@ -108,3 +115,9 @@ export const oipMetadataRoutes: FastifyPluginAsync<{ version: string }> = async 
     });
   }
 };
+
+export const oipMetadataRoutes = fp(oipMetadataPlugin, {
+  name: 'cityseg-oip-metadata',
+  dependencies: ['cityseg-inference', 'cityseg-readiness'],
+  encapsulate: true,
+});

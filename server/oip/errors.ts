@@ -1,4 +1,4 @@
-import type { Problem } from '../problems.js';
+import type { ErrorForm, Problem } from '../problems.js';
 
 /** The Open Inference Protocol's error body (inference_rest.md, the `*_error_response` objects). */
 export interface OipError {
@@ -17,3 +17,6 @@ export function isOipUrl(url: string): boolean {
 export function oipError(problem: Pick<Problem, 'detail'>): OipError {
   return { error: problem.detail };
 }
+
+/** The protocol's error form: `{"error": detail}` as JSON, with the status and headers of the problem. */
+export const OIP_ERROR_FORM: ErrorForm = { contentType: OIP_ERROR_CONTENT_TYPE, body: (problem) => oipError(problem) };

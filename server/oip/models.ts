@@ -1,6 +1,6 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { ServedModel } from '../model-registry.js';
-import { HttpProblem } from '../problems.js';
+import { HttpProblem, unknownModel } from '../problems.js';
 import { IMAGE_INPUT, PIXELS_INPUT } from './request.js';
 import { CLASSIFICATION_OUTPUTS, classIdsDatatype, SEGMENTATION_OUTPUTS } from './response.js';
 import type { TensorMetadata } from './tensors.js';
@@ -10,6 +10,13 @@ import type { TensorMetadata } from './tensors.js';
  * `findModel` and `modelNotReadyReason` are the only places that ask the model registry.
  */
 
+/** A model name and version in the path, as the routes' schemas check them (the bounds of /v1/models/{name}). */
+export const MODEL_PARAMS = {
+  type: 'object',
+  required: ['name'],
+  properties: { name: { type: 'string', minLength: 1, maxLength: 128 }, version: { type: 'string', minLength: 1, maxLength: 128 } },
+} as const;
+
 /** The one version each model has (cityseg serves one set of weights per model name). */
 export const MODEL_VERSION = '1';
 
@@ -18,17 +25,14 @@ export const MODEL_VERSION = '1';
  * the model is leased until the response ends, so a reload releases it only after this request.
  */
 export function findModel(app: FastifyInstance, name: string, version?: string, reply?: FastifyReply): ServedModel {
-  const { models } = app.cityseg;
+  const { models } = app;
   const served = models.get(name);
-  const loading = app.cityseg.readiness.notReadyReason;
+  const loading = app.readiness.notReadyReason;
   // Before the first models are in, any name may be one of them: not ready (503) rather than unknown (404).
   if (!served && models.list().length === 0 && loading !== null) {
     throw new HttpProblem('not-ready', `model "${name}" is not ready: ${loading}`, 5);
   }
-  if (!served) {
-    const names = models.list().map((candidate) => candidate.model.id).join(', ') || 'none yet';
-    throw new HttpProblem('not-found', `unknown model "${name}" (served: ${names})`);
-  }
+  if (!served) throw unknownModel(name, models.list().map((candidate) => candidate.model.id));
   if (version !== undefined && version !== MODEL_VERSION) {
     throw new HttpProblem('not-found', `model "${name}" has no version "${version}" (versions: ${MODEL_VERSION})`);
   }
@@ -38,7 +42,7 @@ export function findModel(app: FastifyInstance, name: string, version?: string, 
 
 /** Why `served` cannot answer now, or null when it can: the service is shutting down, or a reload removed it. */
 export function modelNotReadyReason(app: FastifyInstance, served: ServedModel): string | null {
-  const { models, readiness } = app.cityseg;
+  const { models, readiness } = app;
   if (!models.isReady(served.model.id)) return 'it is no longer served';
   return readiness.notReadyReason;
 }

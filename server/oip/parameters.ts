@@ -1,11 +1,27 @@
+import { Ajv, type ValidateFunction } from 'ajv';
 import type { ModelTask } from '../../model/loaded-model.js';
 import { badRequest, describeValue } from './tensors.js';
 
 /**
  * The request `parameters` of an inference request are the REST API's query parameters of the same task, checked
- * against the REST route's own JSON schema (one definition serves both APIs). JSON values keep their JSON type:
- * `"size": 512` or `"size": "native"`, `"flip": true`, `"crop": "512x1024"`, `"scales": "0.75,1,1.25"`.
+ * against the REST route's own JSON schema (one definition serves both APIs), by Ajv as Fastify checks every route.
+ * JSON values keep their JSON type (no coercion, unlike a query string): `"size": 512` or `"size": "native"`,
+ * `"flip": true`, `"crop": "512x1024"`, `"scales": "0.75,1,1.25"`.
  */
+
+/** Ajv as Fastify configures it for routes, less the query string's type coercion: a JSON body is typed already. */
+const ajv = new Ajv({ allErrors: false, strict: false });
+const validators = new WeakMap<Record<string, ParameterSchema>, ValidateFunction>();
+
+/** The task's parameters as one object schema (unknown names refused), compiled once per schema table. */
+function validatorOf(own: Record<string, ParameterSchema>): ValidateFunction {
+  let validate = validators.get(own);
+  if (!validate) {
+    validate = ajv.compile({ type: 'object', properties: own, additionalProperties: false });
+    validators.set(own, validate);
+  }
+  return validate;
+}
 
 /** The subset of JSON Schema the query parameter schemas use. */
 interface ParameterSchema {
@@ -18,32 +34,6 @@ interface ParameterSchema {
   maxLength?: number;
   anyOf?: readonly ParameterSchema[];
   description?: string;
-}
-
-function matches(schema: ParameterSchema, value: unknown): boolean {
-  if (schema.anyOf) return schema.anyOf.some((option) => matches(option, value));
-  if (schema.enum && !schema.enum.includes(value)) return false;
-  switch (schema.type) {
-    case 'boolean':
-      return typeof value === 'boolean';
-    case 'integer':
-    case 'number':
-      return (
-        typeof value === 'number' &&
-        (schema.type === 'number' ? Number.isFinite(value) : Number.isSafeInteger(value)) &&
-        (schema.minimum === undefined || value >= schema.minimum) &&
-        (schema.maximum === undefined || value <= schema.maximum)
-      );
-    case 'string':
-      return (
-        typeof value === 'string' &&
-        (schema.pattern === undefined || new RegExp(schema.pattern).test(value)) &&
-        (schema.minLength === undefined || value.length >= schema.minLength) &&
-        (schema.maxLength === undefined || value.length <= schema.maxLength)
-      );
-    default:
-      return false;
-  }
 }
 
 function expected(schema: ParameterSchema): string {
@@ -64,21 +54,23 @@ export function checkParameters<T>(
   allowed: Record<ModelTask, Record<string, ParameterSchema>>,
 ): T {
   const own = allowed[task];
-  for (const [name, value] of Object.entries(parameters)) {
-    const schema = own[name];
-    if (!schema) {
-      const other = Object.entries(allowed).find(([otherTask, schemas]) => otherTask !== task && name in schemas)?.[0];
-      const names = Object.keys(own);
-      const known = names.length > 0 ? `this ${task} model takes ${names.join(', ')}` : `this ${task} model takes none`;
-      throw badRequest(
-        other
-          ? `parameter "${name}" applies to ${other} models, not to this ${task} model (${known})`
-          : `unknown parameter "${name}" (${known}, and binary_data_output)`,
-      );
-    }
-    if (!matches(schema, value)) {
-      throw badRequest(`parameter "${name}" is ${describeValue(value)} but must be ${expected(schema)}${schema.description ? ` (${schema.description})` : ''}`);
-    }
+  const validate = validatorOf(own);
+  if (validate(parameters)) return parameters as T;
+  const [error] = validate.errors ?? [];
+  const additional = (error?.params as { additionalProperty?: string } | undefined)?.additionalProperty;
+  if (error?.keyword === 'additionalProperties' && additional !== undefined) {
+    const other = Object.entries(allowed).find(([otherTask, schemas]) => otherTask !== task && additional in schemas)?.[0];
+    const names = Object.keys(own);
+    const known = names.length > 0 ? `this ${task} model takes ${names.join(', ')}` : `this ${task} model takes none`;
+    throw badRequest(
+      other
+        ? `parameter "${additional}" applies to ${other} models, not to this ${task} model (${known})`
+        : `unknown parameter "${additional}" (${known}, and binary_data_output)`,
+    );
   }
-  return parameters as T;
+  // The parameter is the first segment of the failing path (an anyOf reports its branches' paths too).
+  const name = (error?.instancePath ?? '').split('/')[1] ?? '';
+  const schema = own[name];
+  if (!schema) throw badRequest(`parameters ${error?.message ?? 'are not valid'}`);
+  throw badRequest(`parameter "${name}" is ${describeValue(parameters[name])} but must be ${expected(schema)}${schema.description ? ` (${schema.description})` : ''}`);
 }
