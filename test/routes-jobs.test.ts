@@ -45,7 +45,9 @@ describe('video jobs: /v1/jobs', () => {
   /** Polls the job until `done` holds for its view. */
   async function waitJob(app: FastifyInstance, id: string, done: (view: JobView) => boolean): Promise<JobView> {
     for (;;) {
-      const view = (await app.inject({ method: 'GET', url: `/v1/jobs/${id}` })).json() as JobView;
+      const res = await app.inject({ method: 'GET', url: `/v1/jobs/${id}` });
+      assert.equal(res.statusCode, 200, res.body);
+      const view = res.json() as JobView;
       if (done(view)) return view;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
@@ -214,7 +216,9 @@ describe('video jobs: /v1/jobs', () => {
     const first = await makeApp();
     const ok = (await post(first.app, video)).json() as JobView;
     assert.equal((await finished(first.app, ok.id)).status, 'succeeded');
-    const stopped = (await post(first.app, longVideo)).json() as JobView;
+    const stoppedRes = await post(first.app, longVideo);
+    assert.equal(stoppedRes.statusCode, 202, stoppedRes.body);
+    const stopped = stoppedRes.json() as JobView;
     await waitJob(first.app, stopped.id, (view) => view.frames.done >= 1);
     await first.app.close();
     const again = await makeApp({}, first.jobsDir);
