@@ -10,7 +10,7 @@ import type { InferenceSize } from '../segmentation/preprocess.js';
 import { InferenceQueue, type JobRunner, type QueueOptions, type SubmitOptions } from './inference-queue.js';
 import { encodeOutput, type OutputFormatName, type OverlayFormat } from '../segmentation/output-formats.js';
 import type { ModelRegistry } from './model-registry.js';
-import { frameLine, renderFrame, type FrameClass, type VideoFormat } from '../segmentation/video/frame.js';
+import { drawFrame, type FrameClass, type VideoFormat } from '../segmentation/video/frame.js';
 import { encodeSegmentResponse, SEGMENTATION_OUTPUTS, type OipSegmentRequest } from './oip/response.js';
 
 /** What a segmentation request wants back: a format of the output table and its options. */
@@ -145,9 +145,8 @@ async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<Se
   }
   if (job.frame) {
     const { format, alpha, rle } = job.frame;
-    const body = renderFrame(outcome.image, classMap, labelSet, format, alpha);
-    const frameClasses = frameLine(0, 0, classMap, labelSet, rle).classes;
-    return { ...common, body, frameClasses, contentType: 'application/octet-stream', timings: { ...outcome.timings, encodeMs: performance.now() - started } };
+    const { pictures, classes: frameClasses } = drawFrame(outcome.image, classMap, labelSet, { formats: [format], alpha, rle });
+    return { ...common, body: pictures[0], frameClasses, contentType: 'application/octet-stream', timings: { ...outcome.timings, encodeMs: performance.now() - started } };
   }
   if (job.output.format === 'json') {
     const json = segmentationBody(outcome, options);
