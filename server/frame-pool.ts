@@ -20,7 +20,7 @@ const WORKER_FILE = fileURLToPath(
 export interface FramePool {
   /** prepareFrame on a worker; `image` moves there and comes back in the answer (the caller's copy is detached). */
   prepare(image: RgbImage, size: InferenceSize, minSide?: number): Promise<{ image: RgbImage; prepared: PreparedFrame }>;
-  /** finishFrame on a worker; `image` moves there and back as in prepare. */
+  /** finishFrame on a worker; `image` moves there and back as in prepare (a failed task keeps it). */
   finish(image: RgbImage, logits: Float32Tensor, drawing: FrameDrawing): Promise<{ image: RgbImage; finished: FinishedFrame }>;
   /** Ends the threads (tasks still running are rejected). */
   close(): Promise<void>;
@@ -40,6 +40,11 @@ export function startFramePool(threads = 1): FramePool {
     atomics: 'disabled',
   });
   const run = async (task: FrameTask, views: ArrayBufferView[]): Promise<FrameTaskAnswer & { ok: true }> => {
+    const { image } = task;
+    // A buffer already moved away is empty here, and piscina would lose a task that names it (the call would never settle).
+    if (image.data.byteLength !== image.width * image.height * 3) {
+      throw new TypeError(`frame of ${image.width}x${image.height} needs ${image.width * image.height * 3} bytes, has ${image.data.byteLength} (moved to another thread already?)`);
+    }
     const answer = await pool.run(task, { transferList: movableBuffers(views) });
     if (!answer.ok) throw fromWire(answer.error);
     return answer;
