@@ -1,7 +1,8 @@
 /**
  * The video row of `cityseg bench --video FILE`: the file through the CLI's whole video path (ffmpeg decode →
  * segmentation → overlay → ffmpeg H.264 encode, JSONL), its frames/s beside model-only throughput at the same
- * inference size, each stage's cost per frame, and the process's peak RSS (ffmpeg's own processes not included).
+ * inference size, each stage's cost per frame, the CPU per frame of the process and of its ffmpeg processes, and the
+ * process's peak RSS (ffmpeg's own processes not included).
  */
 import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -61,6 +62,7 @@ function childrenCpuMs(): number | undefined {
   try {
     // Fields after the command's closing parenthesis; cutime and cstime are the 16th and 17th of the line.
     const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    // USER_HZ, which /proc reports in: 100 on every Linux architecture node runs on.
     const ticksPerSecond = 100;
     return ((Number(fields[13]) + Number(fields[14])) * 1000) / ticksPerSecond;
   } catch {
