@@ -9,10 +9,9 @@ import path from 'node:path';
 import type { InferenceEngine } from '../model/engines/engine.js';
 import type { InferenceModeOptions } from '../segmentation/inference-modes/index.js';
 import { OUTPUT_FORMATS } from '../segmentation/output-formats.js';
-import { segmentImage } from '../segmentation/pipeline.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import { VideoStoppedError } from '../segmentation/video/errors.js';
-import { frameLine, isVideoFormat, renderFrame, videoSuffix, type VideoFormat } from '../segmentation/video/frame.js';
+import { frameTime, isVideoFormat, videoSuffix, type VideoFormat } from '../segmentation/video/frame.js';
 import { CLI_VIDEO_LIMITS } from '../segmentation/video/limits.js';
 import { probeVideo } from '../segmentation/video/probe.js';
 import { segmentVideo, type VideoProgress } from '../segmentation/video/run.js';
@@ -23,6 +22,7 @@ import { exists } from './files.js';
 import { VIDEO_FILE_EXTENSIONS } from './inputs.js';
 import { CLI_MAX_PIXELS } from './options.js';
 import { startProgress } from './progress.js';
+import { FRAME_PIPELINE_DEPTH, frameSegmenter } from './video-frames.js';
 import type { ItemOutcome } from './batch.js';
 import { outputPath, type OutputContext, type SegmentFormat } from './segment-outputs.js';
 
@@ -37,6 +37,8 @@ const INTERRUPTED_EXIT = 130;
 export interface VideoJob {
   engine: InferenceEngine;
   size: InferenceSize;
+  /** The network's smallest side (model/fastseg.ts minInputSide), as for images. */
+  minSide: number;
   mode: InferenceModeOptions;
   formats: SegmentFormat[];
   context: OutputContext;
@@ -78,6 +80,12 @@ export async function segmentVideoFile(file: string, stem: string, job: VideoJob
   process.once('SIGINT', onInterrupt);
   const progress = startProgress({ total: sampledFrameCount(info, job.sampling), label: path.basename(file), quiet: job.quiet, unit: 'frames/s' });
   let last: VideoProgress | undefined;
+  const frames = frameSegmenter(job.engine, {
+    size: job.size,
+    minSide: job.minSide,
+    mode: job.mode,
+    drawing: { formats: videoFormats, labelSet: job.context.labelSet, alpha: job.context.alpha, rle: job.context.rle },
+  });
   try {
     const run = await segmentVideo({
       tools,
@@ -88,10 +96,9 @@ export async function segmentVideoFile(file: string, stem: string, job: VideoJob
       videos: videoFormats.map((format, i) => ({ format, file: partials[i] })),
       jsonl: partials[videoFormats.length],
       signal: stop.signal,
-      // The next frame's pre-processing overlaps this one's forward pass.
-      depth: 2,
+      depth: FRAME_PIPELINE_DEPTH,
       async segment(frame) {
-        const result = await segmentImage(job.engine, frame.image, { size: job.size, maxPixels: CLI_MAX_PIXELS }, job.mode);
+        const { result, pictures, classes } = await frames.segment(frame);
         if (framesDir) {
           for (const format of imageFormats) {
             // `<stem>_frames/000042` + the image format's suffix.
@@ -100,10 +107,7 @@ export async function segmentVideoFile(file: string, stem: string, job: VideoJob
             await writeFile(target, await OUTPUT_FORMATS[format].encode(result, job.context));
           }
         }
-        return {
-          pictures: videoFormats.map((format) => renderFrame(result.image, result.classMap, job.context.labelSet, format, job.context.alpha)),
-          line: frameLine(frame.index, frame.time, result.classMap, job.context.labelSet, job.context.rle),
-        };
+        return { pictures, line: { frame: frame.index, time: frameTime(frame.time), classes } };
       },
       onFrame(_frame, _result, now) {
         last = now;
@@ -126,6 +130,7 @@ export async function segmentVideoFile(file: string, stem: string, job: VideoJob
     }
     throw err;
   } finally {
+    await frames.close();
     process.removeListener('SIGINT', onInterrupt);
   }
 }

@@ -62,6 +62,13 @@ async function timed<T>(fn: () => Promise<T> | T): Promise<[T, number]> {
   return [result, performance.now() - start];
 }
 
+/** Throws ShapeError unless `logits` are one image's NHWC scores `[1, h, w, C]`, as a segmentation engine returns them. */
+export function checkSegmentationLogits(logits: Float32Tensor): void {
+  if (logits.shape.length !== 4 || logits.shape[0] !== 1) {
+    throw new ShapeError(`segmentation engine must return NHWC logits [1, h, w, C], got [${logits.shape.join(', ')}]`);
+  }
+}
+
 /**
  * Image bytes → class map at the original size: decode, resize, normalise, run, upsample + argmax. With `mode`
  * (inference-modes: slide, test-time augmentation) other than a plain whole pass, the runs after decoding are
@@ -87,9 +94,7 @@ export async function segmentImage(
   // The forward pass alone when the engine measured it (not the wait behind another request's pass).
   const inferenceMs = logits.forwardMs ?? waitedMs;
   checkpoint();
-  if (logits.shape.length !== 4 || logits.shape[0] !== 1) {
-    throw new ShapeError(`segmentation engine must return NHWC logits [1, h, w, C], got [${logits.shape.join(', ')}]`);
-  }
+  checkSegmentationLogits(logits);
   const [classMap, postprocessMs] = await timed(() => upsampleArgmax(logits, image.height, image.width));
   return {
     image,

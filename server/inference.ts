@@ -11,7 +11,7 @@ import { InferenceQueue, type JobRunner, type QueueOptions, type SubmitOptions }
 import type { MemoryNeed } from './memory-budget.js';
 import { encodeOutput, type OutputFormatName, type OverlayFormat } from '../segmentation/output-formats.js';
 import type { ModelRegistry } from './model-registry.js';
-import { frameLine, renderFrame, type FrameClass, type VideoFormat } from '../segmentation/video/frame.js';
+import { drawFrame, type FrameClass, type VideoFormat } from '../segmentation/video/frame.js';
 import { encodeSegmentResponse, keepsLogits, type OipOutput } from './oip/response.js';
 import type { LabelSet } from '../segmentation/labels/index.js';
 
@@ -146,9 +146,8 @@ async function runSegmentJob(models: ModelRegistry, job: SegmentJob): Promise<Se
   const common = { task: 'segmentation' as const, width: classMap.width, height: classMap.height, inferenceSize, mode: outcome.mode, batchSize: outcome.batchSize };
   if (job.frame) {
     const { format, alpha, rle } = job.frame;
-    const body = renderFrame(outcome.image, classMap, labelSet, format, alpha);
-    const frameClasses = frameLine(0, 0, classMap, labelSet, rle).classes;
-    return { ...common, body, frameClasses, contentType: 'application/octet-stream', timings: { ...outcome.timings, encodeMs: performance.now() - started } };
+    const { pictures, classes: frameClasses } = drawFrame(outcome.image, classMap, labelSet, { formats: [format], alpha, rle });
+    return { ...common, body: pictures[0], frameClasses, contentType: 'application/octet-stream', timings: { ...outcome.timings, encodeMs: performance.now() - started } };
   }
   const encoded = await encodeAnswer(job.output, outcome, labelSet, job.modelId);
   return { ...common, ...encoded, timings: { ...outcome.timings, encodeMs: performance.now() - started } };

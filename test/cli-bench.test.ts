@@ -1,11 +1,14 @@
 /** `cityseg bench`: its --json contract (used by outside checks) and the ratios it derives. Timings are not asserted. */
 import assert from 'node:assert/strict';
+import { readdir } from 'node:fs/promises';
+import path from 'node:path';
 import { describe, test } from 'node:test';
 import { targetOf, targetRatios } from '../cli/commands/bench.js';
 import { mixedCellShare, smoothLogits } from '../cli/bench/smooth-logits.js';
 import { percentile, summarize } from '../cli/bench/stats.js';
 import { parseServerTiming, REQUEST_STAGES, serverTimingHeader } from '../segmentation/stages.js';
-import { runCli } from './cli-helpers.js';
+import { runCli, tempDir } from './cli-helpers.js';
+import { testVideo } from './video-helpers.js';
 
 interface BenchJson {
   machine: { cores: number; node: string };
@@ -34,6 +37,29 @@ describe('cityseg bench', () => {
     const mixed = row.mixed_cells as { noisy: number; smooth: number };
     assert.ok(mixed.noisy >= 0 && mixed.noisy <= 1 && mixed.smooth >= 0 && mixed.smooth <= 1);
     assert.equal(report.machine.node, process.version);
+  });
+
+  test('--video prints the video row: the frames segmented, frames/s beside model-only, each stage per frame, CPU per frame and peak RSS', async () => {
+    const { dir, cleanup } = await tempDir('bench-video');
+    try {
+      const video = path.join(dir, 'clip.mp4');
+      await testVideo(video, { width: 96, height: 64, rate: 10, frames: 12 });
+      const run = await runCli(['bench', '--json', '--video', video, '--video-size', '64', '--every', '3', '--arch', 'lraspp_mobilenet_v3_small', '--num-classes', '19']);
+      assert.equal(run.code, 0, run.stderr);
+      const [row] = (JSON.parse(run.stdout) as BenchJson).results;
+      assert.equal(row.kind, 'video');
+      assert.equal(row.frames, 4);
+      assert.equal(row.inference_size, '64x43');
+      assert.match(row.video as string, /^96x64 h264 10\/1 fps, 12 frames, every 3th segmented$/);
+      for (const field of ['frames_per_s', 'model_only_per_s', 'share_of_model_only', 'peak_rss_mb']) assert.ok((row[field] as number) > 0, field);
+      assert.deepEqual(Object.keys(row.per_frame_ms as object), ['decode_wait', 'preprocess', 'forward', 'postprocess', 'render', 'encode_wait']);
+      const cpu = row.cpu_ms_per_frame as { node: number; ffmpeg: number };
+      // The engine's passes alone take CPU; ffmpeg decoded 12 frames and encoded 4.
+      assert.ok(cpu.node > 0 && cpu.ffmpeg > 0, JSON.stringify(cpu));
+      assert.deepEqual(await readdir(dir), ['clip.mp4']);
+    } finally {
+      await cleanup();
+    }
   });
 
   test('HTTP rows come from a real server on 127.0.0.1, one per concurrency, without errors', async () => {

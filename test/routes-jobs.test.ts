@@ -233,6 +233,75 @@ describe('video jobs: /v1/jobs', () => {
     assert.match(conflict.json().detail, /failed: the server shut down/);
   });
 
+  it('with CITYSEG_API_KEYS every job route answers 401 problem+json without a key (no upload kept) and runs with one', async () => {
+    const key = 'job-key-5d1f0a9c7e';
+    const keys = path.join(dir, 'api-keys');
+    await writeFile(keys, `${key}\n`);
+    const { app, jobsDir } = await makeApp({ CITYSEG_API_KEYS: keys });
+    const auth = { authorization: `Bearer ${key}` };
+    const created = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { 'content-type': 'video/mp4', ...auth }, payload: await readFile(video) });
+    assert.equal(created.statusCode, 202, created.body);
+    const { id } = created.json() as JobView;
+    const routes: Array<{ method: 'GET' | 'POST' | 'DELETE'; url: string }> = [
+      { method: 'POST', url: '/v1/jobs' },
+      { method: 'GET', url: `/v1/jobs/${id}` },
+      { method: 'GET', url: `/v1/jobs/${id}/result` },
+      { method: 'GET', url: `/v1/jobs/${id}/frames.jsonl` },
+      { method: 'DELETE', url: `/v1/jobs/${id}` },
+    ];
+    for (const { method, url } of routes) {
+      for (const authorization of [undefined, 'Bearer not-a-key-0000']) {
+        const body = method === 'POST' ? { 'content-type': 'video/mp4' } : {};
+        const res = await app.inject({ method, url, headers: { ...body, ...(authorization ? { authorization } : {}) }, ...(method === 'POST' ? { payload: await readFile(video) } : {}) });
+        assert.equal(res.statusCode, 401, `${method} ${url} with ${authorization ?? 'no key'}: ${res.body}`);
+        assert.equal(res.headers['content-type'], 'application/problem+json; charset=utf-8');
+        assert.equal(res.json().type, 'urn:cityseg:problem:unauthorized');
+        assert.match(String(res.headers['www-authenticate']), /^Bearer realm="cityseg"/);
+      }
+    }
+    // The refused uploads were never written: only the keyed job's folder exists.
+    assert.deepEqual(await readdir(jobsDir), [id]);
+    for (;;) {
+      const view = await app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: auth });
+      assert.equal(view.statusCode, 200);
+      if ((view.json() as JobView).status === 'succeeded') break;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const result = await app.inject({ method: 'GET', url: `/v1/jobs/${id}/result`, headers: { ...auth, range: 'bytes=0-99' } });
+    assert.equal(result.statusCode, 206);
+    assert.equal(result.rawPayload.length, 100);
+    const frames = await app.inject({ method: 'GET', url: `/v1/jobs/${id}/frames.jsonl`, headers: auth });
+    assert.equal(frames.statusCode, 200);
+    assert.equal(frames.body.trim().split('\n').length, 6);
+    assert.equal((await app.inject({ method: 'DELETE', url: `/v1/jobs/${id}`, headers: auth })).statusCode, 204);
+    assert.equal((await app.inject({ method: 'GET', url: `/v1/jobs/${id}`, headers: auth })).statusCode, 404);
+  });
+
+  it('counts job routes against the /v1 rate limit, per API key: 429 problem+json with Retry-After past it', async () => {
+    const keys = path.join(dir, 'rate-keys');
+    await writeFile(keys, 'rate-key-a-31c9e0\nrate-key-b-8e2a44\n');
+    const { app } = await makeApp({ CITYSEG_API_KEYS: keys, CITYSEG_RATE_LIMIT_MAX: '3', CITYSEG_RATE_LIMIT_WINDOW_MS: '600000' });
+    const a = { authorization: 'Bearer rate-key-a-31c9e0' };
+    const b = { authorization: 'Bearer rate-key-b-8e2a44' };
+    // One of each kind of job route counts, whatever it answers (404: no such job).
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/jobs/absent', headers: a })).statusCode, 404);
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/jobs/absent/result', headers: a })).statusCode, 404);
+    assert.equal((await app.inject({ method: 'DELETE', url: '/v1/jobs/absent', headers: a })).statusCode, 404);
+    for (const request of [
+      { method: 'POST' as const, url: '/v1/jobs', headers: { ...a, 'content-type': 'video/mp4' }, payload: await readFile(video) },
+      { method: 'GET' as const, url: '/v1/jobs/absent/frames.jsonl', headers: a },
+      { method: 'POST' as const, url: '/v1/segment', headers: { ...a, 'content-type': 'image/png' }, payload: await encodeImage(64, 48) },
+    ]) {
+      const limited = await app.inject(request);
+      assert.equal(limited.statusCode, 429, `${request.method} ${request.url}: ${limited.body}`);
+      assert.equal(limited.headers['content-type'], 'application/problem+json; charset=utf-8');
+      assert.ok(Number(limited.headers['retry-after']) >= 1);
+      assert.match(limited.json().detail, /more than 3 requests in 600000 ms/);
+    }
+    // Another key has its own count.
+    assert.equal((await app.inject({ method: 'GET', url: '/v1/jobs/absent', headers: b })).statusCode, 404);
+  });
+
   it('answers 503 naming CITYSEG_FFMPEG when ffmpeg cannot be found, and documents the routes in OpenAPI', async () => {
     const { app } = await makeApp({ CITYSEG_FFMPEG: path.join(dir, 'no-ffmpeg') });
     const res = await post(app, video);

@@ -113,6 +113,23 @@ describe('overlay', () => {
     }
   });
 
+  it('blends every pixel value 0..255 of every class with the formula, at alphas whose products round both ways', () => {
+    // 20 rows (19 classes and 255) x 256 columns; channel c of column v holds (v + 85c) mod 256.
+    const every = makeImage(256, 20, (x, _y) => [x, (x + 85) % 256, (x + 170) % 256]);
+    const classes: ClassMap = { data: Uint8Array.from({ length: 256 * 20 }, (_, p) => (Math.floor(p / 256) === 19 ? 255 : Math.floor(p / 256))), width: 256, height: 20 };
+    for (const alpha of [0.3, 0.5, 0.7, 0.123]) {
+      const out = blendOverlay(every, classes, cityscapes, alpha);
+      for (let p = 0; p < 256 * 20; p++) {
+        const k = classes.data[p];
+        for (let ch = 0; ch < 3; ch++) {
+          const v = every.data[p * 3 + ch];
+          const expected = k === 255 ? v : Math.round((1 - alpha) * v + alpha * CITYSCAPES_COLOR[k][ch]);
+          assert.equal(out.data[p * 3 + ch], expected, `alpha ${alpha}, class ${k}, channel ${ch}, value ${v}`);
+        }
+      }
+    }
+  });
+
   it('alpha 0 is the image, alpha 1 the colour mask; default 0.5', async () => {
     assert.deepEqual(blendOverlay(image, map, cityscapes, 0).data, image.data);
     const full = blendOverlay(image, map, cityscapes, 1);

@@ -1,23 +1,26 @@
 /**
  * The video row of `cityseg bench --video FILE`: the file through the CLI's whole video path (ffmpeg decode →
  * segmentation → overlay → ffmpeg H.264 encode, JSONL), its frames/s beside model-only throughput at the same
- * inference size, each stage's cost per frame, and the process's peak RSS (ffmpeg's own processes not included).
+ * inference size, each stage's cost per frame, the CPU per frame of the process and of its ffmpeg processes, and the
+ * process's peak RSS (ffmpeg's own processes not included).
  */
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import type { EngineName } from '../../model/engines/engine.js';
+import { minInputSide } from '../../model/fastseg.js';
 import { loadModel } from '../../model/load-model.js';
 import type { ArchName } from '../../model/loaded-model.js';
 import { cityscapes } from '../../segmentation/labels/index.js';
-import { segmentImage } from '../../segmentation/pipeline.js';
 import { inferenceDims } from '../../segmentation/preprocess.js';
-import { frameLine, renderFrame } from '../../segmentation/video/frame.js';
+import { frameTime } from '../../segmentation/video/frame.js';
 import { CLI_VIDEO_LIMITS } from '../../segmentation/video/limits.js';
 import { probeVideo } from '../../segmentation/video/probe.js';
 import { segmentVideo } from '../../segmentation/video/run.js';
 import { findVideoTools } from '../../segmentation/video/tools.js';
 import { loadSettings } from '../../server/config.js';
+import { FRAME_PIPELINE_DEPTH, frameSegmenter } from '../video-frames.js';
 import { benchModelOnly } from './model-only.js';
 
 export interface VideoBenchCase {
@@ -46,7 +49,25 @@ export interface VideoRow {
   share_of_model_only: number;
   /** Milliseconds per frame: decoder wait, resize+normalise, forward, upsample+argmax, overlay+stats, encoder wait. */
   per_frame_ms: { decode_wait: number; preprocess: number; forward: number; postprocess: number; render: number; encode_wait: number };
+  /**
+   * CPU time per frame segmented (all threads, ms): this process (engine, frame worker, pipes) and its ffmpeg
+   * decoder and encoder. On a shared machine it says more than wall time: frames/s is bounded by cores / their sum.
+   */
+  cpu_ms_per_frame: { node: number; ffmpeg?: number };
   peak_rss_mb: number;
+}
+
+/** CPU milliseconds of this process's exited and reaped children (Linux: /proc/self/stat cutime + cstime); undefined elsewhere. */
+function childrenCpuMs(): number | undefined {
+  try {
+    // Fields after the command's closing parenthesis; cutime and cstime are the 16th and 17th of the line.
+    const fields = readFileSync('/proc/self/stat', 'utf8').split(') ')[1].split(' ');
+    // USER_HZ, which /proc reports in: 100 on every Linux architecture node runs on.
+    const ticksPerSecond = 100;
+    return ((Number(fields[13]) + Number(fields[14])) * 1000) / ticksPerSecond;
+  } catch {
+    return undefined;
+  }
 }
 
 const round = (v: number, digits = 2) => Math.round(v * 10 ** digits) / 10 ** digits;
@@ -60,7 +81,13 @@ export async function benchVideo(c: VideoBenchCase): Promise<VideoRow> {
   const out = await mkdtemp(path.join(os.tmpdir(), 'cityseg-bench-video-'));
   let peak = process.memoryUsage.rss();
   const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 100);
-  const cost = { preprocess: 0, forward: 0, postprocess: 0, render: 0 };
+  const frames = frameSegmenter(model.engine, {
+    size: c.size,
+    minSide: minInputSide(c.arch),
+    drawing: { formats: ['overlay'], labelSet: cityscapes, alpha: 0.5, rle: false },
+  });
+  const cpuBefore = process.cpuUsage();
+  const childrenBefore = childrenCpuMs();
   try {
     const run = await segmentVideo({
       tools,
@@ -69,19 +96,15 @@ export async function benchVideo(c: VideoBenchCase): Promise<VideoRow> {
       sampling: c.every ? { every: c.every } : {},
       videos: [{ format: 'overlay', file: path.join(out, 'overlay.mp4') }],
       jsonl: path.join(out, 'frames.jsonl'),
-      depth: 2,
+      depth: FRAME_PIPELINE_DEPTH,
       async segment(frame) {
-        const result = await segmentImage(model.engine, frame.image, { size: c.size, maxPixels: 2 ** 31 });
-        cost.preprocess += result.timings.preprocessMs;
-        cost.forward += result.timings.inferenceMs;
-        cost.postprocess += result.timings.postprocessMs;
-        const started = performance.now();
-        const picture = renderFrame(result.image, result.classMap, cityscapes, 'overlay', 0.5);
-        const line = frameLine(frame.index, frame.time, result.classMap, cityscapes, false);
-        cost.render += performance.now() - started;
-        return { pictures: [picture], line };
+        const { pictures, classes } = await frames.segment(frame);
+        return { pictures, line: { frame: frame.index, time: frameTime(frame.time), classes } };
       },
     });
+    const cpu = process.cpuUsage(cpuBefore);
+    const childrenAfter = childrenCpuMs();
+    const cost = frames.totals;
     const perFrame = (ms: number) => round(ms / Math.max(1, run.frames));
     const fps = run.frames / run.seconds;
     return {
@@ -96,16 +119,21 @@ export async function benchVideo(c: VideoBenchCase): Promise<VideoRow> {
       share_of_model_only: round(fps / modelOnly.throughput_per_s, 3),
       per_frame_ms: {
         decode_wait: perFrame(run.waits.decodeMs),
-        preprocess: perFrame(cost.preprocess),
-        forward: perFrame(cost.forward),
-        postprocess: perFrame(cost.postprocess),
-        render: perFrame(cost.render),
+        preprocess: perFrame(cost.preprocessMs),
+        forward: perFrame(cost.forwardMs),
+        postprocess: perFrame(cost.postprocessMs),
+        render: perFrame(cost.renderMs),
         encode_wait: perFrame(run.waits.encodeMs),
+      },
+      cpu_ms_per_frame: {
+        node: perFrame((cpu.user + cpu.system) / 1000),
+        ...(childrenBefore === undefined || childrenAfter === undefined ? {} : { ffmpeg: perFrame(childrenAfter - childrenBefore) }),
       },
       peak_rss_mb: Math.round(Math.max(peak, process.resourceUsage().maxRSS * 1024) / 2 ** 20),
     };
   } finally {
     clearInterval(sampler);
+    await frames.close();
     model.engine.dispose();
     await rm(out, { recursive: true, force: true });
   }

@@ -130,6 +130,7 @@ function printTable(rows: Row[], ratios: Record<string, number | null>): void {
       return [
         `video       ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.inference_size.padEnd(10)} ${r.frames_per_s} frames/s = ${pct(r.share_of_model_only)} of model-only ${r.model_only_per_s} img/s  peak RSS ${r.peak_rss_mb} MB  (${r.video})${load}`,
         `              per frame (ms): decode wait ${ms.decode_wait}, preprocess ${ms.preprocess}, forward ${ms.forward}, postprocess ${ms.postprocess}, overlay+stats ${ms.render}, encode wait ${ms.encode_wait}`,
+        `              CPU per frame (ms, all threads): node ${r.cpu_ms_per_frame.node}${r.cpu_ms_per_frame.ffmpeg === undefined ? '' : `, ffmpeg ${r.cpu_ms_per_frame.ffmpeg}`}`,
       ];
     }
     if (r.kind === 'soak') return `soak        ${r.engine.padEnd(8)} ${r.arch.padEnd(27)} ${r.size.padEnd(10)} ${r.requests} requests at c=4, errors ${r.errors}: RSS ${r.rss_after_warmup_mb} -> ${r.rss_end_mb} MB (${r.rss_growth_pct}%), peak ${r.peak_rss_mb} MB${load}`;

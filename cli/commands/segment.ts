@@ -60,6 +60,7 @@ async function segmentOne(image: ImageInput, { model, flags, context, mode }: Se
     return segmentVideoFile(image.file, image.stem, {
       engine: model.engine,
       size: flags.inferenceSize,
+      minSide: minInputSide(model.arch),
       mode,
       formats: flags.format,
       context,

@@ -25,6 +25,19 @@ export function renderFrame(image: RgbImage, classMap: ClassMap, labelSet: Label
   return format === 'overlay' ? blendOverlay(image, classMap, labelSet, alpha).data : colourise(classMap, labelSet);
 }
 
+/** A frame's pictures, one per format in `formats`' order, and its classes (as its line holds them). */
+export function drawFrame(
+  image: RgbImage,
+  classMap: ClassMap,
+  labelSet: LabelSet,
+  opts: { formats: readonly VideoFormat[]; alpha: number; rle: boolean },
+): { pictures: Uint8Array[]; classes: FrameClass[] } {
+  return {
+    pictures: opts.formats.map((format) => renderFrame(image, classMap, labelSet, format, opts.alpha)),
+    classes: frameLine(0, 0, classMap, labelSet, opts.rle).classes,
+  };
+}
+
 /** One class of a frame's line: as in /v1/segment's JSON (index, id, name, colour), its share, and with RLE its mask. */
 export type FrameClass = Omit<ClassStat, 'pixels'>;
 
@@ -37,8 +50,13 @@ export interface FrameLine {
   classes: FrameClass[];
 }
 
+/** A presentation time as a line gives it: seconds, to the microsecond. */
+export function frameTime(seconds: number): number {
+  return Math.round(seconds * 1e6) / 1e6;
+}
+
 /** The line of one frame: classes present by index, each with its share (and COCO RLE with `rle`). */
 export function frameLine(frame: number, time: number, classMap: ClassMap, labelSet: LabelSet, rle: boolean): FrameLine {
   const classes = classStats(classMap, labelSet, { rle }).map(({ pixels: _pixels, ...rest }) => rest);
-  return { frame, time: Math.round(time * 1e6) / 1e6, classes };
+  return { frame, time: frameTime(time), classes };
 }

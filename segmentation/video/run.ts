@@ -1,6 +1,7 @@
 /**
  * A whole video through segmentation: ffmpeg decodes frames ahead, each frame is segmented by the caller's
- * function (the CLI's in-process pipeline, or the server's inference queue one frame at a time), and each video
+ * function (the CLI's frame worker and engine, cli/video-frames.ts, or the server's inference queue one frame at a
+ * time), and each video
  * format goes to its own ffmpeg encoder while the next frame runs. The JSONL lines stream to a file.
  */
 import { createWriteStream } from 'node:fs';
@@ -46,8 +47,8 @@ export interface VideoRunOptions {
   /** Aborting stops at the next frame boundary with VideoStoppedError; the outputs are then incomplete. */
   signal?: AbortSignal;
   /**
-   * Frames being segmented at once (default 1). 2 lets the next frame's resize and normalisation run on this
-   * thread while the engine's threads run the forward pass of the one before; results are still written in order.
+   * Frames being segmented at once (default 1): more let the caller's stages of different frames overlap (the CLI
+   * keeps three, cli/video-frames.ts); results are still written in order.
    */
   depth?: number;
 }

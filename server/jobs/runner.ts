@@ -6,6 +6,7 @@
 import { rename, rm } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import type { FastifyBaseLogger } from 'fastify';
+import { frameTime } from '../../segmentation/video/frame.js';
 import { segmentVideo } from '../../segmentation/video/run.js';
 import type { VideoInfo } from '../../segmentation/video/probe.js';
 import type { VideoTools } from '../../segmentation/video/tools.js';
@@ -98,7 +99,7 @@ export class VideoJobs {
             },
           );
           if (!answer.body || !answer.frameClasses) throw new TypeError('the runner answered a video frame without its picture');
-          return { pictures: [answer.body], line: { frame: frame.index, time: Math.round(frame.time * 1e6) / 1e6, classes: answer.frameClasses } };
+          return { pictures: [answer.body], line: { frame: frame.index, time: frameTime(frame.time), classes: answer.frameClasses } };
         },
         onFrame: async (_frame, _result, progress) => {
           record.frames = { done: progress.done, total: progress.total };
