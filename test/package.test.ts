@@ -43,7 +43,7 @@ describe('the npm package', () => {
 
   it('npm pack builds dist/ and ships it without tests, fixtures or TypeScript sources, and warns about nothing', () => {
     assert.doesNotMatch(packStderr.replace(UNKNOWN_PROJECT_CONFIG, ''), /npm warn/i);
-    for (const file of ['package.json', 'README.md', 'bin/cityseg.js', 'dist/index.js', 'dist/cli/main.js', 'dist/server/main.js', 'dist/server/inference-worker.js', 'public/index.html']) {
+    for (const file of ['package.json', 'README.md', 'bin/cityseg.js', 'dist/index.js', 'dist/cli/main.js', 'dist/server/main.js', 'dist/server/inference-worker.js', 'dist/server/frame-worker.js', 'public/index.html']) {
       assert.ok(packedFiles.includes(file), `${file} missing from the tarball`);
     }
     const unwanted = packedFiles.filter((file) => file.startsWith('dist/test/') || file.includes('fixtures') || /\.ts$/.test(file) || file.startsWith('test/'));
