@@ -111,7 +111,7 @@ export async function benchVideo(c: VideoBenchCase): Promise<VideoRow> {
       kind: 'video',
       engine: model.engineName,
       arch: c.arch,
-      video: `${info.width}x${info.height} ${info.codec} ${info.rate} fps, ${info.frames} frames${c.every ? `, every ${c.every}th segmented` : ''}`,
+      video: `${info.width}x${info.height} ${info.codec} ${info.rate} fps, ${info.frames} frames${c.every ? `, 1 frame in ${c.every} segmented` : ''}`,
       frames: run.frames,
       inference_size: `${dims.width}x${dims.height}`,
       frames_per_s: round(fps),
