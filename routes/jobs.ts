@@ -8,7 +8,6 @@ import fastifyStatic from '@fastify/static';
 import type { FastifyPluginAsync, FastifyReply } from 'fastify';
 import { defaultCacheDir } from '../model/weights/source.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
-import { VideoError } from '../segmentation/video/errors.js';
 import { VIDEO_FORMATS, type VideoFormat } from '../segmentation/video/frame.js';
 import { probeVideo, type VideoInfo } from '../segmentation/video/probe.js';
 import { findVideoTools, type VideoTools } from '../segmentation/video/tools.js';
@@ -16,7 +15,7 @@ import { VideoJobs } from '../server/jobs/runner.js';
 import { JOB_FILES, JobStore, type JobRecord } from '../server/jobs/store.js';
 import { checkUploadType, receiveUpload, VIDEO_FIELD, ACCEPTED_VIDEO_TYPES } from '../server/jobs/upload.js';
 import { inferenceSizeOf } from '../server/model-registry.js';
-import { HttpProblem, PROBLEM_CONTENT_TYPE, type ProblemKind } from '../server/problems.js';
+import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
 import { planSegment } from '../server/request-plan.js';
 import { modelQueryParam, requireModel } from './image-route.js';
 import { rm } from 'node:fs/promises';
@@ -96,12 +95,6 @@ function view(job: JobRecord) {
     links: { self, result: `${self}/result`, frames: `${self}/frames.jsonl` },
   };
 }
-
-const VIDEO_PROBLEMS: Record<VideoError['code'], ProblemKind> = {
-  VIDEO_NOT_RECOGNISED: 'unsupported-media-type',
-  VIDEO_TOO_LARGE: 'payload-too-large',
-  VIDEO_UNPROCESSABLE: 'unprocessable-video',
-};
 
 export const jobsRoutes: FastifyPluginAsync = async (app) => {
   app.addSchema(jobSchema);
@@ -203,18 +196,13 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
       try {
         if (!request.body) throw new HttpProblem('empty-body', 'the request body is empty: send the video bytes or a multipart part "video"');
         const upload = await receiveUpload(request.body as NodeJS.ReadableStream as never, request.headers['content-type'], path.join(uploadDir, JOB_FILES.upload), config.jobUploadLimit);
-        let info: VideoInfo;
-        try {
-          info = await probeVideo(videoTools, path.join(uploadDir, JOB_FILES.upload), {
-            maxPixels: config.maxPixels,
-            maxFrames: config.jobMaxFrames,
-            maxSeconds: config.jobMaxSeconds,
-            sources: { maxPixels: 'CITYSEG_MAX_PIXELS', maxFrames: 'CITYSEG_JOB_MAX_FRAMES', maxSeconds: 'CITYSEG_JOB_MAX_SECONDS' },
-          }, upload.name);
-        } catch (error) {
-          if (error instanceof VideoError) throw new HttpProblem(VIDEO_PROBLEMS[error.code], error.message);
-          throw error;
-        }
+        // A VideoError from the probe is answered by the error table's row (415, 413 or 422).
+        const info: VideoInfo = await probeVideo(videoTools, path.join(uploadDir, JOB_FILES.upload), {
+          maxPixels: config.maxPixels,
+          maxFrames: config.jobMaxFrames,
+          maxSeconds: config.jobMaxSeconds,
+          sources: { maxPixels: 'CITYSEG_MAX_PIXELS', maxFrames: 'CITYSEG_JOB_MAX_FRAMES', maxSeconds: 'CITYSEG_JOB_MAX_SECONDS' },
+        }, upload.name);
         // The frame limits of the image path (aspect ratio, network pixels) before any frame runs.
         planSegment({ format: 'raw', width: info.width, height: info.height }, size, { format: 'overlay', overlayFormat: 'png', alpha: query.alpha, rle: query.rle }, served, config);
         const { fps, every, maxFrames } = query;

@@ -4,9 +4,7 @@ import { WeightsError } from '../model/weights/errors.js';
 import { ClassCountMismatchError, LabelSetError } from '../segmentation/errors.js';
 import { ModelsFileError } from './models-file.js';
 import { startServer } from './start-server.js';
-
-/** Exit status for an invalid setting (distinct from 1, a failure while running). */
-const EXIT_BAD_CONFIG = 2;
+import { EXIT } from '../cli/exit-codes.js';
 
 function parseFlags(argv: string[]): ConfigFlags {
   const program = new Command('cityseg-server').description(
@@ -25,7 +23,7 @@ function readConfig(): ServerConfig {
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     process.stderr.write(`cityseg-server: invalid setting ${error.message}\n`);
-    process.exit(EXIT_BAD_CONFIG);
+    process.exit(EXIT.usage);
   }
 }
 
@@ -51,9 +49,9 @@ function exitOnStartFailure(error: unknown): never {
   // A models file that cannot be served is bad configuration: its one line names the file and the entry.
   if (error instanceof ModelsFileError) {
     process.stderr.write(`cityseg-server: ${error.message}\n`);
-    process.exit(EXIT_BAD_CONFIG);
+    process.exit(EXIT.usage);
   }
   const detail = error instanceof Error ? (isKnownStartFailure(error) && !process.env.CITYSEG_DEBUG ? error.message : error.stack) : String(error);
   process.stderr.write(`cityseg-server: failed to start: ${detail}\n`);
-  process.exit(1);
+  process.exit(EXIT.failure);
 }
