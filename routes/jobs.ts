@@ -18,6 +18,7 @@ import { inferenceSizeOf } from '../server/model-registry.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
 import { planSegment } from '../server/request-plan.js';
 import { modelQueryParam, requireModel } from './image-route.js';
+import { trainedSchema } from './schemas.js';
 import { rm } from 'node:fs/promises';
 
 interface JobQuery {
@@ -41,7 +42,7 @@ const jobSchema = {
     id: { type: 'string', description: '128 random bits, base64url' },
     status: { type: 'string', enum: ['queued', 'running', 'succeeded', 'failed'] },
     model: { type: 'string' },
-    trained: { type: 'boolean', description: 'false: the model is a seeded untrained initialisation and the result is meaningless' },
+    trained: trainedSchema,
     format: { type: 'string', enum: VIDEO_FORMATS },
     frames: { type: 'object', required: ['done', 'total'], properties: { done: { type: 'integer' }, total: { type: 'integer' } } },
     fps: { type: 'number', description: 'Frames segmented per second so far' },
