@@ -1,27 +1,6 @@
 // The class map the API answers (format=json&rle=true) and the three views the page draws from it locally:
 // colour mask, overlay on the input, label ids. One request per image; switching views never asks the server again.
-
-/** pycocotools' rleFrString (maskApi.c), as segmentation/rle.ts on the server: the COCO string → run lengths. */
-export function countsFromString(text) {
-  const counts = [];
-  let p = 0;
-  while (p < text.length) {
-    let x = 0;
-    let k = 0;
-    let more = true;
-    while (more) {
-      const c = text.charCodeAt(p) - 48;
-      x += (c & 0x1f) * 32 ** k;
-      more = (c & 0x20) !== 0;
-      p++;
-      k++;
-      if (!more && c & 0x10) x -= 32 ** k; // sign-extend the last group
-    }
-    if (counts.length > 2) x += counts[counts.length - 2];
-    counts.push(x);
-  }
-  return counts;
-}
+import { countsFromString } from './coco-rle.js';
 
 /**
  * `{ width, height, classes: [{ index, rle }] }` → row-major class indices (Uint8Array). Pixels of no listed

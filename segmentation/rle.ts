@@ -1,3 +1,4 @@
+import { countsFromString } from '../public/coco-rle.js';
 import { checkClassMap } from './class-map.js';
 import { InvalidArgumentError } from './errors.js';
 import type { ClassMap } from './types.js';
@@ -34,28 +35,14 @@ export function countsToString(counts: readonly number[]): string {
   return s;
 }
 
-/** maskApi.c `rleFrString`: the inverse of `countsToString`. */
+/** maskApi.c `rleFrString`: the inverse of `countsToString`. Throws InvalidArgumentError naming the bad character. */
 export function stringToCounts(s: string): number[] {
-  const counts: number[] = [];
-  let p = 0;
-  while (p < s.length) {
-    let x = 0;
-    let k = 0;
-    let more = true;
-    while (more) {
-      if (p >= s.length) throw new InvalidArgumentError(`RLE string ends inside a count at character ${p}`);
-      const c = s.charCodeAt(p) - 48;
-      if (c < 0 || c > 0x3f) throw new InvalidArgumentError(`RLE string has invalid character ${JSON.stringify(s[p])} at ${p}`);
-      x += (c & 0x1f) * 32 ** k;
-      more = (c & 0x20) !== 0;
-      p++;
-      k++;
-      if (!more && c & 0x10) x -= 32 ** k; // sign-extend the last group
-    }
-    if (counts.length > 2) x += counts[counts.length - 2];
-    counts.push(x);
+  try {
+    return countsFromString(s);
+  } catch (error) {
+    if (error instanceof RangeError) throw new InvalidArgumentError(error.message);
+    throw error;
   }
-  return counts;
 }
 
 /** Run lengths of a row-major h x w mask (nonzero = 1) walked column by column, 0-run first. */
