@@ -4,16 +4,17 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { rawExchange, readyServer, type Server } from './server-process.js';
+import { rawExchange, readyServer, waitForLog, waitInFlight, type Server } from './server-process.js';
 import { encodeImage } from './server-helpers.js';
 
 /** Status lines of a raw exchange, in order (a 100 Continue is one). */
-const statusLines = (text: string) => text.split('\r\n').filter((line) => /^HTTP\/1\.1 \d{3} /.test(line));
+const statusLines = (text: string) => text.match(/HTTP\/1\.1 \d{3} [^\r]*/g) ?? [];
 
 describe('Expect: 100-continue (compiled build)', () => {
   let server: Server;
   let base: string;
-  before(async () => ({ server, base } = await readyServer({})));
+  // One image request per client, so a held upload makes the next one the per-client 429.
+  before(async () => ({ server, base } = await readyServer({ CITYSEG_CLIENT_IN_FLIGHT_LIMIT: '1', CITYSEG_BODY_IDLE_TIMEOUT_MS: '30000', CITYSEG_SHUTDOWN_TIMEOUT_MS: '3000' })));
   after(() => server.child.kill('SIGKILL'));
 
   const refusals: [string, string, string, number][] = [
@@ -56,5 +57,36 @@ describe('Expect: 100-continue (compiled build)', () => {
       socket.write(`POST /v1/segment?format=json HTTP/1.1\r\nHost: x\r\nConnection: close\r\nContent-Type: image/png\r\nContent-Length: ${image.length}\r\nExpect: 100-continue\r\n\r\n`);
     });
     assert.deepEqual(statusLines(text), ['HTTP/1.1 100 Continue', 'HTTP/1.1 200 OK'], text.slice(0, 300));
+  });
+
+  // Last: it stops the server.
+  it('the per-client 429 and the shutdown 503 come without a 100 Continue first', async () => {
+    let trickle: NodeJS.Timeout | undefined;
+    const expecting = () =>
+      rawExchange(base, (socket) => {
+        socket.write('POST /v1/segment HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 300\r\nExpect: 100-continue\r\n\r\n');
+      });
+    try {
+      const held = rawExchange(base, (socket) => {
+        socket.write('POST /v1/segment HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000000\r\n\r\n');
+        trickle = setInterval(() => socket.writable && socket.write(Buffer.alloc(4096, 1)), 200);
+      });
+      await waitInFlight(base, 1);
+      assert.deepEqual(statusLines((await expecting()).text), ['HTTP/1.1 429 Too Many Requests']);
+      // The listener closes at the signal: the request comes on a connection kept alive from before.
+      const { text } = await rawExchange(base, async (socket) => {
+        let seen = '';
+        socket.on('data', (chunk: string) => (seen += chunk));
+        socket.write('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n');
+        while (!seen.includes('}')) await new Promise((resolve) => setTimeout(resolve, 10));
+        server.child.kill('SIGTERM');
+        await waitForLog(server, 'shutting down: finishing in-flight requests');
+        socket.write('POST /v1/segment HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 300\r\nExpect: 100-continue\r\n\r\n');
+      });
+      assert.deepEqual(statusLines(text), ['HTTP/1.1 200 OK', 'HTTP/1.1 503 Service Unavailable']);
+      await held;
+    } finally {
+      clearInterval(trickle);
+    }
   });
 });
