@@ -172,6 +172,10 @@ export async function decodeBmp(bytes: Uint8Array, maxPixels: number): Promise<R
   }
   if (header.compression === COMPRESSION.rgb || header.compression >= COMPRESSION.bitfields) {
     const rowBytes = Math.ceil((width * header.bitsPerPixel) / 32) * 4;
+    // An offset past the file's end is its own fault: "truncated" would count negative bytes.
+    if (header.pixelOffset > bytes.length) {
+      throw corrupt(`pixel data offset ${header.pixelOffset} is past the end of the file (${bytes.length} bytes)`);
+    }
     if (header.pixelOffset + rowBytes * height > bytes.length) {
       throw corrupt(`pixel data is truncated: ${bytes.length - header.pixelOffset} of ${rowBytes * height} bytes`);
     }

@@ -18,6 +18,7 @@ import { drainIdleConnections } from './connection-pressure.js';
 import { closeGracefully } from './graceful-close.js';
 import { gateRequests } from './request-gate.js';
 import { answerFramingOutsideFastify, httpFraming } from './http-framing.js';
+import { continueOnFirstRead, queryBeforeBody } from './expect-continue.js';
 import { closingProblems, problemClientErrorHandler, problemFrameworkErrors } from './framework-errors.js';
 import type { InferenceJob, InferenceResult } from './inference.js';
 import type { JobRunner } from './inference-queue.js';
@@ -60,6 +61,7 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
       const server = createServer({ headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000, requireHostHeader: false }, gateRequests(handler));
       answerFramingOutsideFastify(server);
       closeGracefully(server);
+      continueOnFirstRead(server);
       server.requestTimeout = config.requestTimeoutMs + 5000;
       server.keepAliveTimeout = config.keepAliveTimeoutMs;
       return server;
@@ -99,6 +101,8 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
   await app.register(closingProblems);
   await app.register(httpFraming);
   await app.register(corsAllowList);
+  // Before the body guard starts reading: a bad query is refused before a 100 Continue asks for the body.
+  await app.register(queryBeforeBody);
   await app.register(bodyLimits, {
     requestTimeoutMs: config.requestTimeoutMs,
     bodyIdleTimeoutMs: config.bodyIdleTimeoutMs,

@@ -19,6 +19,13 @@ import { TurnPacer } from './turn-pacer.js';
  */
 
 declare module 'fastify' {
+  interface FastifyInstance {
+    /**
+     * Fails every body still arriving with `problem` (a shutdown whose budget is nearly spent: the client gets it
+     * instead of a 408 at its request deadline); each connection then lingers at most `lingerMs`. Returns how many.
+     */
+    cutBodies: (problem: () => HttpProblem, lingerMs: number) => number;
+  }
   interface FastifyRequest {
     /** performance.now() time by which the whole answer must have been sent. */
     deadline: number;
@@ -78,8 +85,13 @@ class BodyGuard extends Transform {
   }
 
   private fail(detail: string): void {
+    this.cut(new HttpProblem('request-timeout', detail));
+  }
+
+  /** Ends the body with `problem`, which the route's error handling answers. */
+  cut(problem: HttpProblem): void {
     this.stop();
-    this.destroy(new HttpProblem('request-timeout', detail));
+    this.destroy(problem);
   }
 
   private stop(): void {
@@ -117,6 +129,16 @@ class BodyGuard extends Transform {
 
 const bodyLimitsPlugin: FastifyPluginAsync<BodyLimitsOptions> = async (app, options) => {
   const chunks = new TurnPacer(BODY_CHUNKS_PER_TURN);
+  /** The bodies being received now. */
+  const receiving = new Set<BodyGuard>();
+  /** The linger left to connections whose body a shutdown cut (cutBodies); the usual one otherwise. */
+  let lingerMs: number | undefined;
+  app.decorate('cutBodies', (problem: () => HttpProblem, shutdownLingerMs: number) => {
+    lingerMs = shutdownLingerMs;
+    const cut = [...receiving];
+    for (const guard of cut) guard.cut(problem());
+    return cut.length;
+  });
 
   app.addHook('onRequest', async (request) => {
     request.deadline = arrivalOf(request.raw) + options.requestTimeoutMs;
@@ -126,6 +148,10 @@ const bodyLimitsPlugin: FastifyPluginAsync<BodyLimitsOptions> = async (app, opti
   app.addHook('preParsing', async (request, reply, payload) => {
     if (!hasBody(request)) return payload;
     const guard = new BodyGuard(options, request.deadline, chunks);
+    receiving.add(guard);
+    guard.once('close', () => receiving.delete(guard));
+    guard.once('end', () => receiving.delete(guard));
+    guard.once('finish', () => receiving.delete(guard));
     // Fastify stops listening once it has answered (e.g. 413 mid-body): a late timeout must not become an
     // uncaught 'error', and the guard's timers end with the request.
     guard.on('error', () => undefined);
@@ -139,7 +165,7 @@ const bodyLimitsPlugin: FastifyPluginAsync<BodyLimitsOptions> = async (app, opti
   app.addHook('onSend', async (request, reply) => {
     if (request.raw.complete) return;
     reply.header('connection', 'close');
-    lingerAfterAnswer(request.raw, options.bodyLimit, chunks);
+    lingerAfterAnswer(request.raw, options.bodyLimit, chunks, lingerMs);
   });
 };
 

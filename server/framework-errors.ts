@@ -4,10 +4,11 @@ import type { Socket } from 'node:net';
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { isOipUrl, OIP_ERROR_FORM } from './oip/errors.js';
 import { HttpProblem, PROBLEM_FORM, sendProblem } from './problems.js';
+import { isLatestOnConnection } from './request-gate.js';
 import { ERROR_RESPONSE_HEADERS } from './security-headers.js';
 
 /** Seconds a client is told to wait when it reaches a server that is shutting down (another replica will answer). */
-const CLOSING_RETRY_AFTER_SECONDS = 1;
+export const CLOSING_RETRY_AFTER_SECONDS = 1;
 
 /** Node's HTTP parser error → the problem to answer with (Node's own defaults: 431, 408, else 400). */
 export function clientErrorProblem(error: NodeJS.ErrnoException): HttpProblem {
@@ -72,19 +73,34 @@ export function problemFrameworkErrors(error: FastifyError, request: FastifyRequ
  * app.ts turns off); requests already in flight finish normally, and their answers end their keep-alive connection
  * (the server only finishes closing once every connection is gone, and an idle keep-alive socket would hold it open).
  */
+/**
+ * Ends the connection after this answer unless requests the client pipelined behind it have been received: Node drops
+ * the queued answers of a connection closed after an earlier one, so the last received request's answer closes it.
+ * A request still unread in the socket then gets no answer, which RFC 9112 §9.6 lets a client retry. (Fastify sets
+ * `Connection: close` on every request that arrives while it closes; it is taken off the earlier answers.)
+ */
+function closeAfterPipeline(request: FastifyRequest, reply: FastifyReply): void {
+  if (isLatestOnConnection(request.raw)) {
+    reply.header('connection', 'close');
+    return;
+  }
+  reply.removeHeader('connection');
+  reply.raw.removeHeader('connection');
+}
+
 const closingPlugin: FastifyPluginAsync = async (app) => {
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
     app.readiness.markNotReady('the server is shutting down');
   });
-  app.addHook('onRequest', async (_request, reply) => {
+  app.addHook('onRequest', async (request, reply) => {
     if (!closing) return;
-    reply.header('connection', 'close');
+    closeAfterPipeline(request, reply);
     throw new HttpProblem('shutting-down', 'the server is shutting down: retry, another replica will answer', CLOSING_RETRY_AFTER_SECONDS);
   });
-  app.addHook('onSend', async (_request, reply) => {
-    if (closing) reply.header('connection', 'close');
+  app.addHook('onSend', async (request, reply) => {
+    if (closing) closeAfterPipeline(request, reply);
   });
 };
 

@@ -27,13 +27,14 @@ type LingeringSocket = Socket & { destroySoon?: () => void };
  * Arranges a lingering close of `request`'s connection for when its answer (sent with `Connection: close`) has been
  * written, discarding at most `maxBytes` more body bytes (the body limit: a refused client may not make the server
  * read more than an accepted one). Node's HTTP server ends such a connection with `socket.destroySoon()` once the
- * response finishes; that call is replaced, for this socket only, by the lingering close. Idempotent.
+ * response finishes; that call is replaced, for this socket only, by the lingering close. `lingerMs` bounds the whole
+ * linger (a shutdown passes what is left of its budget). Idempotent.
  */
-export function lingerAfterAnswer(request: IncomingMessage, maxBytes: number, pacer: TurnPacer): void {
+export function lingerAfterAnswer(request: IncomingMessage, maxBytes: number, pacer: TurnPacer, lingerMs = LINGER_MS): void {
   const socket = request.socket as LingeringSocket;
   if (socket.destroyed || Object.hasOwn(socket, 'destroySoon')) return;
   discardSlowly(request, pacer);
-  socket.destroySoon = () => lingeringClose(socket, request, maxBytes);
+  socket.destroySoon = () => lingeringClose(socket, request, maxBytes, lingerMs);
 }
 
 /**
@@ -56,7 +57,7 @@ function discardSlowly(request: IncomingMessage, pacer: TurnPacer): void {
   );
 }
 
-function lingeringClose(socket: Socket, request: IncomingMessage, maxBytes: number): void {
+function lingeringClose(socket: Socket, request: IncomingMessage, maxBytes: number, lingerMs: number): void {
   if (socket.destroyed) return;
   // The answer is queued before the FIN: the client reads it, then the end of the stream.
   if (socket.writable) socket.end();
@@ -71,7 +72,7 @@ function lingeringClose(socket: Socket, request: IncomingMessage, maxBytes: numb
       lastBytes = socket.bytesRead;
       lastArrival = now;
     }
-    if (lastBytes - startBytes > maxBytes || now - lastArrival >= LINGER_IDLE_MS || now - started >= LINGER_MS) close();
+    if (lastBytes - startBytes > maxBytes || now - lastArrival >= LINGER_IDLE_MS || now - started >= lingerMs) close();
   }, LINGER_CHECK_MS);
   const close = () => {
     clearInterval(check);

@@ -92,7 +92,7 @@ export class ModelRepository {
       const { config, metrics } = this.app;
       if (config.models === undefined) throw new NoModelsFileError();
       try {
-        const summary = await this.apply(await readModelsFile(config.models, config));
+        const summary = await this.apply(await readModelsFile(config.models, config), { keepRoomForRequests: true });
         metrics.modelReloads.inc({ result: 'success' });
         this.app.log.info({ ...summary, file: config.models }, 'models file reloaded');
         return summary;
@@ -144,6 +144,23 @@ export class ModelRepository {
     return bytes;
   }
 
+  /**
+   * Throws ModelsFileError when the set `entries` names (the `started` runners and the current ones it keeps) would
+   * leave the requests less than MIN_REQUEST_CAPACITY of the memory budget once the models it replaces are released.
+   */
+  private checkRoomForRequests(file: string, entries: ModelEntry[], started: { name: string; loaded: Loaded }[]): void {
+    const { budgetSource } = this.app;
+    let baseline = this.processBytes;
+    for (const entry of entries) baseline += (started.find((s) => s.name === entry.name)?.loaded ?? this.current.get(entry.name!)!).memory;
+    const capacity = requestCapacity(budgetSource.bytes, baseline);
+    if (capacity >= MIN_REQUEST_CAPACITY) return;
+    throw new ModelsFileError(
+      file,
+      `its models need a baseline of ${formatBytes(baseline)}, which leaves ${formatBytes(capacity)} of the ${formatBytes(budgetSource.bytes)} memory budget ` +
+        `(${budgetSource.source}) for requests, under the ${formatBytes(MIN_REQUEST_CAPACITY)} a request needs: raise CITYSEG_MEMORY_BUDGET or serve fewer models`,
+    );
+  }
+
   /** Served models of a started runner, with their label sets. */
   private servedOf(runner: ModelRunner): Promise<ServedModel[]> {
     return servedModels(runner.loaded, runner.entries, runner.lane);
@@ -163,8 +180,12 @@ export class ModelRepository {
     this.publish([{ name: 'settings', loaded: { fingerprint: '', runner, served, memory } }], []);
   }
 
-  /** Loads what is new or changed in `entries`, then swaps the set at once and retires what left it. */
-  private async apply(entries: ModelEntry[]): Promise<ReloadSummary> {
+  /**
+   * Loads what is new or changed in `entries`, then swaps the set at once and retires what left it. With
+   * `keepRoomForRequests` (a reload), a set whose models would leave the memory budget no room for requests is
+   * refused with ModelsFileError and the old set keeps serving; a start serves it not ready instead (resetBudget).
+   */
+  private async apply(entries: ModelEntry[], { keepRoomForRequests = false } = {}): Promise<ReloadSummary> {
     const { config } = this.app;
     const file = config.models ?? '';
     const summary: ReloadSummary = { added: [], changed: [], removed: [], kept: [] };
@@ -201,6 +222,7 @@ export class ModelRepository {
       } catch (error) {
         throw new ModelsFileError(file, oneLine(error));
       }
+      if (keepRoomForRequests) this.checkRoomForRequests(file, entries, started);
     } catch (error) {
       await Promise.all(started.map(({ loaded }) => loaded.runner.close()));
       throw error;

@@ -30,11 +30,14 @@ export const PROBE_PATHS = {
 const probePaths = new Set<string>(Object.values(PROBE_PATHS));
 
 const ARRIVAL = Symbol('cityseg.arrival');
+const ORDINAL = Symbol('cityseg.ordinal');
 
 /** A connection's requests received and not yet answered, and since when it has had none. */
 export interface ConnectionActivity {
   unanswered: number;
   idleSince: number;
+  /** Requests the gate has received on the connection so far. */
+  received: number;
 }
 
 const activity = new WeakMap<Socket, ConnectionActivity>();
@@ -46,7 +49,7 @@ const activity = new WeakMap<Socket, ConnectionActivity>();
 export function activityOf(socket: Socket): ConnectionActivity {
   let state = activity.get(socket);
   if (state === undefined) {
-    state = { unanswered: 0, idleSince: performance.now() };
+    state = { unanswered: 0, idleSince: performance.now(), received: 0 };
     activity.set(socket, state);
   }
   return state;
@@ -55,6 +58,15 @@ export function activityOf(socket: Socket): ConnectionActivity {
 /** performance.now() when the request's headers were parsed (the gate's stamp); now if it never passed a gate. */
 export function arrivalOf(request: IncomingMessage): number {
   return (request as IncomingMessage & { [ARRIVAL]?: number })[ARRIVAL] ?? performance.now();
+}
+
+/**
+ * Whether no later request has been received on `request`'s connection (none pipelined behind it): closing the
+ * connection after its answer then drops no answer Node has queued.
+ */
+export function isLatestOnConnection(request: IncomingMessage): boolean {
+  const ordinal = (request as IncomingMessage & { [ORDINAL]?: number })[ORDINAL];
+  return ordinal === undefined || ordinal === activityOf(request.socket).received;
 }
 
 /** Whether a request is a health or readiness probe (GET or HEAD of a probe path, any query). */
@@ -106,6 +118,8 @@ export function gateRequests(handler: RequestListener, perTurn = REQUESTS_PER_TU
       return;
     }
     state.unanswered += 1;
+    state.received += 1;
+    (request as IncomingMessage & { [ORDINAL]?: number })[ORDINAL] = state.received;
     response.once('close', () => {
       state.unanswered -= 1;
       state.idleSince = performance.now();

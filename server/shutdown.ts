@@ -5,8 +5,8 @@
  * once the server is serving and is ignored before (its default action would kill the process). An uncaught error
  * stops the server like a signal, with exit 1.
  *
- * Exit status: 0 when the server closed within the shutdown timeout, 1 when the timeout ran out (or after an
- * uncaught error). The forced exit waits until no engine is inside a pass (the running jobs were answered 503
+ * Exit status: 0 when the server closed within the shutdown timeout with every request finished, 1 when the budget
+ * cut work (requests answered 503 by answerTheRest), the timeout ran out, or after an uncaught error. The forced exit waits until no engine is inside a pass (the running jobs were answered 503
  * already): ending the process while a worker thread is inside an ONNX Runtime run aborts it in native code
  * (exit 134, "terminate called after throwing an instance of 'Napi::Error'"), because the worker's teardown makes
  * the run's completion call into a stopped JavaScript environment.
@@ -19,8 +19,12 @@
 export interface StoppableServer {
   /** Finishes in-flight work and closes; resolves when closed. */
   close: () => Promise<void>;
-  /** Answers every accepted request that is still waiting or running (the shutdown budget is nearly spent). */
-  answerTheRest: () => void;
+  /**
+   * Answers 503 every accepted request that is still receiving its body, waiting or running (the shutdown budget is
+   * nearly spent); a connection whose body was cut lingers at most `lingerMs` for its client to read the answer.
+   * Returns how many requests it answered.
+   */
+  answerTheRest: (lingerMs: number) => number;
   /** Resolves once no engine is inside a pass, a load or a warm-up: the process may then exit without aborting. */
   quiet: () => Promise<void>;
   /** Reloads the models file (SIGHUP). */
@@ -130,8 +134,11 @@ export class ProcessSignals {
     const { timeoutMs, passLimitMs } = this.options!;
     this.stopping = true;
     if ('signal' in cause) server.log.info({ signal: cause.signal }, 'shutting down: finishing in-flight requests');
-    // What cannot finish in the budget is answered 503 first, so no accepted request is left without an answer.
-    const drain = setTimeout(() => server.answerTheRest(), drainDeadlineMs(timeoutMs));
+    // What cannot finish in the budget is answered 503 first, so no accepted request is left without an answer; a
+    // connection whose body was cut lingers half the time left, so it has closed before the timeout.
+    let cut = 0;
+    const drainAt = drainDeadlineMs(timeoutMs);
+    const drain = setTimeout(() => (cut += server.answerTheRest((timeoutMs - drainAt) / 2)), drainAt);
     let timedOut = false;
     const timeout = new Promise<void>((resolve) => {
       const timer = setTimeout(() => {
@@ -149,12 +156,12 @@ export class ProcessSignals {
     }
     clearTimeout(drain);
     if (timedOut) {
-      server.answerTheRest();
+      cut += server.answerTheRest(0);
       server.log.warn({ timeoutMs }, 'shutdown timeout ran out: exiting once the engines are out of their passes');
       const passLimit = new Promise<void>((resolve) => setTimeout(resolve, passLimitMs).unref());
       await Promise.race([server.quiet(), passLimit]);
     } else if (!failed) server.log.info({}, 'server closed');
-    this.exit(timedOut || failed || 'err' in cause ? 1 : 0);
+    this.exit(timedOut || failed || cut > 0 || 'err' in cause ? 1 : 0);
   }
 }
 

@@ -2,10 +2,15 @@ import type { Server } from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
+import { CLOSING_RETRY_AFTER_SECONDS } from './framework-errors.js';
 import { QueueClosedError } from './inference-queue.js';
+import { HttpProblem } from './problems.js';
 import type { ServerConfig } from './config.js';
 import { readModelsFile } from './models-file.js';
 import { processSignals, type ProcessSignals } from './shutdown.js';
+
+/** What a request cut by the shutdown's budget is told. */
+const SHUTDOWN_CUT = 'the server is shutting down';
 
 /** How often a forced exit looks whether every accepted request has been answered. */
 const QUIET_POLL_MS = 20;
@@ -30,11 +35,14 @@ export async function startServer(config: ServerConfig, signals: ProcessSignals 
   signals.attach(
     {
       close: () => app.close(),
-      answerTheRest: () => {
+      answerTheRest: (lingerMs) => {
         const { queue } = app.inference;
-        app.log.warn({ waiting: queue.depth, running: queue.running }, 'shutdown budget nearly spent: answering the rest 503');
+        const queued = queue.depth + queue.running;
+        const bodies = app.cutBodies(() => new HttpProblem('shutting-down', SHUTDOWN_CUT, CLOSING_RETRY_AFTER_SECONDS), lingerMs);
+        app.log.warn({ waiting: queue.depth, running: queue.running, receiving: bodies }, 'shutdown budget nearly spent: answering the rest 503');
         queue.stopAccepting();
-        queue.rejectAll(() => new QueueClosedError('the server is shutting down', 1));
+        queue.rejectAll(() => new QueueClosedError(SHUTDOWN_CUT, CLOSING_RETRY_AFTER_SECONDS));
+        return queued + bodies;
       },
       quiet: async () => {
         await repository.settled();

@@ -89,6 +89,12 @@ describe('decodeImage: BMP', () => {
   it('reports truncated pixel data and impossible sizes as corrupt', async () => {
     const whole = readFileSync(DIR + 'rgb24.bmp');
     await assert.rejects(decodeImage(whole.subarray(0, whole.length - 10), LIMIT), decodeError('IMAGE_CORRUPT', /bmp: pixel data is truncated: 270 of 280 bytes/));
+    const farOffset = Buffer.from(whole);
+    farOffset.writeUInt32LE(1e9, 10);
+    await assert.rejects(
+      decodeImage(farOffset, LIMIT),
+      decodeError('IMAGE_CORRUPT', new RegExp(`^image is truncated or corrupt: bmp: pixel data offset 1000000000 is past the end of the file \\(${whole.length} bytes\\)$`)),
+    );
     await assert.rejects(decodeImage(bmpHeader(0, 4, 24), LIMIT), decodeError('IMAGE_CORRUPT', /bmp: header size 0x4/));
     await assert.rejects(decodeImage(whole.subarray(0, 30), LIMIT), decodeError('IMAGE_CORRUPT', /bmp: header is truncated/));
     const rle = bmpHeader(4, 4, 8, { compression: 1, dataBytes: 2 });

@@ -190,6 +190,65 @@ describe('server signals (compiled build)', () => {
     }
   });
 
+  it('bodies still arriving at SIGTERM are answered 503 within the shutdown budget (image and job uploads), exit 1', async () => {
+    // The request timeout (30 s) is far past the shutdown budget: a body held until it would be answered 408.
+    const { server, base } = await readyServer({ CITYSEG_SHUTDOWN_TIMEOUT_MS: '2000', CITYSEG_REQUEST_TIMEOUT_MS: '30000', CITYSEG_BODY_IDLE_TIMEOUT_MS: '30000' });
+    const trickles: NodeJS.Timeout[] = [];
+    try {
+      const upload = (path: string, type: string) =>
+        rawExchange(
+          base,
+          (socket) => {
+            socket.write(`POST ${path} HTTP/1.1\r\nHost: x\r\nContent-Type: ${type}\r\nContent-Length: 1000000\r\n\r\n`);
+            trickles.push(setInterval(() => socket.writable && socket.write(Buffer.alloc(4096, 1)), 200));
+          },
+          40_000,
+        );
+      const answers = [upload('/v1/segment', 'image/jpeg'), upload('/v1/jobs', 'video/mp4')];
+      await waitInFlight(base, 2);
+      server.child.kill('SIGTERM');
+      for (const [i, { text }] of (await Promise.all(answers)).entries()) {
+        const answer = parseRaw(text);
+        assertAnswered(answer, `upload ${i}`);
+        assert.equal(answer.status, 503, answer.body);
+        assert.equal(answer.connection, 'close');
+      }
+      // Work was cut by the budget: exit 1, as documented.
+      assert.equal(await server.exit, 1);
+      assert.ok(server.logs.some((l) => l.msg === 'shutdown budget nearly spent: answering the rest 503' && l.receiving === 2));
+    } finally {
+      for (const trickle of trickles) clearInterval(trickle);
+      server.child.kill('SIGKILL');
+    }
+  });
+
+  it('requests pipelined on one connection during the drain are each answered 503; the last answer closes it', async () => {
+    const { server, base } = await readyServer({ CITYSEG_SHUTDOWN_TIMEOUT_MS: '3000', CITYSEG_BODY_IDLE_TIMEOUT_MS: '30000' });
+    let trickle: NodeJS.Timeout | undefined;
+    try {
+      // A body still arriving keeps the drain going while the pipelined requests come.
+      const upload = rawExchange(base, (socket) => {
+        socket.write('POST /v1/segment HTTP/1.1\r\nHost: x\r\nContent-Type: image/png\r\nContent-Length: 1000000\r\n\r\n');
+        trickle = setInterval(() => socket.writable && socket.write(Buffer.alloc(4096, 1)), 200);
+      });
+      const connection = await keptAlive(base);
+      await waitInFlight(base, 1);
+      server.child.kill('SIGTERM');
+      await waitForLog(server, 'shutting down: finishing in-flight requests');
+      const text = await connection.send(Buffer.from('GET /healthz HTTP/1.1\r\nHost: x\r\n\r\nGET /readyz HTTP/1.1\r\nHost: x\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'));
+      const answers = text.split(/(?=HTTP\/1\.1 \d{3} )/).map(parseRaw);
+      assert.equal(answers.length, 3, text.slice(0, 400));
+      for (const [i, answer] of answers.entries()) assertAnswered(answer, `pipelined request ${i}`);
+      assert.deepEqual(answers.map(({ status }) => status), [503, 503, 503]);
+      assert.deepEqual(answers.map(({ connection }) => connection), [undefined, undefined, 'close']);
+      await upload;
+      assert.equal(await server.exit, 1);
+    } finally {
+      clearInterval(trickle);
+      server.child.kill('SIGKILL');
+    }
+  });
+
   it('SIGTERM while the models warm up: the warm-up ends, the server closes, exit 0', async () => {
     // A large warm-up frame keeps the engine inside its first pass when the signal comes.
     const server = startServer({ CITYSEG_INFERENCE_SIZE: '1024', CITYSEG_SHUTDOWN_TIMEOUT_MS: '60000' });
