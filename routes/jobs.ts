@@ -12,6 +12,7 @@ import { VIDEO_FORMATS, type VideoFormat } from '../segmentation/video/frame.js'
 import { probeVideo, type VideoInfo } from '../segmentation/video/probe.js';
 import { findVideoTools, type VideoTools } from '../segmentation/video/tools.js';
 import { VideoJobs } from '../server/jobs/runner.js';
+import { CLOSING_RETRY_AFTER_SECONDS } from '../server/framework-errors.js';
 import { JOB_FILES, JobStore, type JobRecord } from '../server/jobs/store.js';
 import { checkUploadType, receiveUpload, VIDEO_FIELD, ACCEPTED_VIDEO_TYPES } from '../server/jobs/upload.js';
 import { inferenceSizeOf } from '../server/model-registry.js';
@@ -112,8 +113,15 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
   const store = new JobStore(config.jobsDir ?? path.join(config.cacheDir ?? defaultCacheDir(), 'jobs'), config.jobTtlMs);
   await store.open();
   const jobs = tools ? new VideoJobs(store, context, tools, app.log) : undefined;
+  // Set at shutdown: an upload still arriving then is answered 503 and deleted, never started as a job nobody stops.
+  let closing = false;
+  const refuseWhileClosing = () => {
+    if (closing) throw new HttpProblem('shutting-down', 'the server began shutting down while the video arrived: upload it again, another replica will answer', CLOSING_RETRY_AFTER_SECONDS);
+  };
   // Before the inference queue closes: a running job stops at a frame boundary and is recorded as failed.
   app.addHook('preClose', async () => {
+    closing = true;
+    app.log.info({ running: jobs?.active ?? 0 }, 'video jobs closing: running jobs stop, uploads still arriving are refused');
     await jobs?.close();
     store.close();
   });
@@ -170,7 +178,7 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
           415: problem('Not a video (text, audio only, unknown format)'),
           422: problem('Empty, truncated or corrupt video'),
           429: problem('As many jobs running as CITYSEG_JOB_CONCURRENCY allows (Retry-After)'),
-          503: problem('Job store full (CITYSEG_JOB_MAX_STORED), ffmpeg missing, or not ready (Retry-After)'),
+          503: problem('Job store full (CITYSEG_JOB_MAX_STORED), ffmpeg missing, not ready, or the server began shutting down while the upload arrived (Retry-After)'),
         },
       },
     },
@@ -197,6 +205,7 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
       try {
         if (!request.body) throw new HttpProblem('empty-body', 'the request body is empty: send the video bytes or a multipart part "video"');
         const upload = await receiveUpload(request.body as NodeJS.ReadableStream as never, request.headers['content-type'], path.join(uploadDir, JOB_FILES.upload), config.jobUploadLimit);
+        refuseWhileClosing();
         // A VideoError from the probe is answered by the error table's row (415, 413 or 422).
         const info: VideoInfo = await probeVideo(videoTools, path.join(uploadDir, JOB_FILES.upload), {
           maxPixels: config.maxPixels,
@@ -221,7 +230,10 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
           etaSeconds: 0,
           createdAt: new Date().toISOString(),
         };
+        refuseWhileClosing();
         await store.create(record, uploadDir);
+        if (closing) await store.remove(record.id);
+        refuseWhileClosing();
         accepted = true;
         videoJobs.start(record, served, info);
         return reply.code(202).header('location', `/v1/jobs/${record.id}`).send(view(record));

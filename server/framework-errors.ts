@@ -7,7 +7,7 @@ import { HttpProblem, PROBLEM_FORM, sendProblem } from './problems.js';
 import { ERROR_RESPONSE_HEADERS } from './security-headers.js';
 
 /** Seconds a client is told to wait when it reaches a server that is shutting down (another replica will answer). */
-const CLOSING_RETRY_AFTER_SECONDS = 1;
+export const CLOSING_RETRY_AFTER_SECONDS = 1;
 
 /** Node's HTTP parser error → the problem to answer with (Node's own defaults: 431, 408, else 400). */
 export function clientErrorProblem(error: NodeJS.ErrnoException): HttpProblem {
