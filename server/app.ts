@@ -60,7 +60,8 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
       const server = createServer({ headersTimeout: config.headersTimeoutMs, connectionsCheckingInterval: 1000, requireHostHeader: false }, gateRequests(handler));
       answerFramingOutsideFastify(server);
       closeGracefully(server);
-      server.requestTimeout = config.requestTimeoutMs + 5000;
+      // The backstop of the longest request deadline: a video upload's, else an image request's.
+      server.requestTimeout = Math.max(config.requestTimeoutMs, config.jobUploadTimeoutMs) + 5000;
       server.keepAliveTimeout = config.keepAliveTimeoutMs;
       return server;
     },

@@ -6,6 +6,7 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { tempDir } from './cli-helpers.js';
@@ -54,6 +55,29 @@ describe('video jobs: /v1/jobs', () => {
   }
 
   const finished = (app: FastifyInstance, id: string) => waitJob(app, id, (view) => view.status === 'succeeded' || view.status === 'failed');
+
+  /** POSTs `bytes` to the listening `app` in `chunks` pieces `pauseMs` apart; `held` resolves once the first piece is sent. */
+  function slowUpload(base: string, bytes: Buffer, chunks: number, pauseMs: number) {
+    const { hostname, port } = new URL(base);
+    const request = http.request({ host: hostname, port, method: 'POST', path: '/v1/jobs', headers: { 'content-type': 'video/mp4', 'content-length': bytes.length } });
+    const answer = new Promise<{ status: number; body: string; retryAfter?: string }>((resolve, reject) => {
+      request.on('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: res.statusCode as number, body, retryAfter: res.headers['retry-after'] }));
+      });
+      request.on('error', reject);
+    });
+    const size = Math.ceil(bytes.length / chunks);
+    const sent = (async () => {
+      for (let i = 0; i < chunks; i++) {
+        if (request.destroyed) return;
+        request.write(bytes.subarray(i * size, (i + 1) * size));
+        if (i < chunks - 1) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
+      request.end();
+    })();
+    return { answer, sent, request };
+  }
 
   before(async () => {
     ({ dir, cleanup } = await tempDir('jobs'));
@@ -199,6 +223,57 @@ describe('video jobs: /v1/jobs', () => {
     assert.equal(full.statusCode, 503, full.body);
     assert.ok(Number(full.headers['retry-after']) >= 1);
     assert.match(full.json().detail, /CITYSEG_JOB_MAX_STORED/);
+  });
+
+  it('a video upload has its own deadline (CITYSEG_JOB_UPLOAD_TIMEOUT_MS), not the image requests\' CITYSEG_REQUEST_TIMEOUT_MS', async () => {
+    const bytes = await readFile(video);
+    const { app } = await makeApp({ CITYSEG_REQUEST_TIMEOUT_MS: '1000', CITYSEG_JOB_UPLOAD_TIMEOUT_MS: '60000' });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    // Some 2 s of arrival, paced under the body idle timeout: past the request timeout, within the upload's.
+    const slow = slowUpload(base, bytes, 8, 300);
+    const accepted = await slow.answer;
+    assert.equal(accepted.status, 202, accepted.body);
+    await finished(app, (JSON.parse(accepted.body) as JobView).id);
+
+    const { app: short } = await makeApp({ CITYSEG_REQUEST_TIMEOUT_MS: '60000', CITYSEG_JOB_UPLOAD_TIMEOUT_MS: '1000' });
+    const shortBase = await short.listen({ port: 0, host: '127.0.0.1' });
+    const cut = await slowUpload(shortBase, bytes, 8, 300).answer;
+    assert.equal(cut.status, 408, cut.body);
+    assert.match((JSON.parse(cut.body) as { detail: string }).detail, /not complete within 1000 ms of its arrival/);
+  });
+
+  it('holds each client to CITYSEG_JOB_CLIENT_UPLOADS uploads arriving at once: 429 problem+json with Retry-After past it', async () => {
+    const bytes = await readFile(video);
+    const { app } = await makeApp({ CITYSEG_JOB_CLIENT_UPLOADS: '2', CITYSEG_CLIENT_IN_FLIGHT_LIMIT: '100' });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    // Two uploads that send their first bytes and then wait.
+    const held = [slowUpload(base, bytes, 2, 60_000), slowUpload(base, bytes, 2, 60_000)];
+    for (;;) {
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      if (Number(/^cityseg_http_requests_in_flight (\d+)$/m.exec(metrics)?.[1]) > 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const third = await slowUpload(base, bytes, 1, 0).answer;
+    assert.equal(third.status, 429, third.body);
+    assert.equal(third.retryAfter, '1');
+    assert.match((JSON.parse(third.body) as { detail: string }).detail, /2 video uploads in flight.*CITYSEG_JOB_CLIENT_UPLOADS/);
+    // The share is per route: an image request from the same client is served meanwhile.
+    const image = await fetch(`${base}/v1/segment?format=json`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await encodeImage(64, 48)) });
+    assert.equal(image.status, 200);
+    for (const upload of held) {
+      upload.request.destroy();
+      await upload.answer.catch(() => undefined);
+    }
+    // Their places are given back once their connections close.
+    for (;;) {
+      const again = await slowUpload(base, bytes, 1, 0).answer;
+      if (again.status === 202) {
+        await finished(app, (JSON.parse(again.body) as JobView).id);
+        break;
+      }
+      assert.equal(again.status, 429, again.body);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
   });
 
   it('removes a finished job once it expires', async () => {
