@@ -36,6 +36,9 @@ interface JobQuery {
   maxFrames?: number;
 }
 
+/** Highest sampling rate a job may ask for, frames per second (above any video's rate ffmpeg would duplicate frames). */
+const MAX_SAMPLING_FPS = 240;
+
 const problem = (description: string) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: 'Problem#' } } } });
 
 const jobSchema = {
@@ -180,9 +183,14 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
               alpha: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Overlay opacity of the colours' },
               rle: { type: 'boolean', default: false, description: 'Add each class’s COCO RLE to the frame lines' },
               model: modelQueryParam,
-              fps: { type: 'number', exclusiveMinimum: 0, maximum: 1000, description: 'Segment this many frames per second (default: every frame)' },
-              every: { type: 'integer', minimum: 1, description: 'Segment every N-th frame' },
-              maxFrames: { type: 'integer', minimum: 1, description: 'Segment at most this many frames' },
+              fps: {
+                type: 'number',
+                exclusiveMinimum: 0,
+                maximum: MAX_SAMPLING_FPS,
+                description: `Segment this many frames per second (default: every frame); at most ${MAX_SAMPLING_FPS}, and enough for one frame of the video (422 below)`,
+              },
+              every: { type: 'integer', minimum: 1, maximum: config.jobMaxFrames, description: 'Segment every N-th frame (at most CITYSEG_JOB_MAX_FRAMES)' },
+              maxFrames: { type: 'integer', minimum: 1, maximum: config.jobMaxFrames, description: 'Segment at most this many frames (at most CITYSEG_JOB_MAX_FRAMES)' },
             },
           },
           consumes: ['video/*', 'image/gif', 'application/octet-stream', 'multipart/form-data'],
@@ -191,7 +199,7 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
             400: problem('Bad parameter'),
             413: problem('Upload, frame size, frame count or duration over its limit (the detail names the setting)'),
             415: problem('Not a video (text, audio only, unknown format)'),
-            422: problem('Empty, truncated or corrupt video'),
+            422: problem('Empty, truncated or corrupt video, or an fps that samples no frame of it'),
             408: problem('The upload was not complete within CITYSEG_JOB_UPLOAD_TIMEOUT_MS, paused longer than CITYSEG_BODY_IDLE_TIMEOUT_MS or arrived slower than CITYSEG_BODY_MIN_RATE'),
             429: problem('As many jobs running as CITYSEG_JOB_CONCURRENCY allows, or this client has CITYSEG_JOB_CLIENT_UPLOADS uploads arriving (Retry-After)'),
             503: problem('Job store full (CITYSEG_JOB_MAX_STORED), ffmpeg missing, not ready, or the server began shutting down while the upload arrived (Retry-After)'),
@@ -200,6 +208,11 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
       },
       async (request, reply) => {
         const query = request.query;
+        // Ajv coerces "1e309" to Infinity and lets it past `maximum`: refused here by name.
+        for (const name of ['fps', 'every', 'maxFrames'] as const) {
+          const value = query[name];
+          if (value !== undefined && !Number.isFinite(value)) throw new HttpProblem('bad-parameter', `querystring/${name} must be a finite number`);
+        }
         if (query.fps !== undefined && query.every !== undefined) throw new HttpProblem('bad-parameter', 'querystring/fps and querystring/every both choose frames; give one');
         const { tools: videoTools, jobs: videoJobs } = requireTools();
         if (videoJobs.active >= config.jobConcurrency) {
@@ -229,7 +242,12 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
             maxSeconds: config.jobMaxSeconds,
             sources: { maxPixels: 'CITYSEG_MAX_PIXELS', maxFrames: 'CITYSEG_JOB_MAX_FRAMES', maxSeconds: 'CITYSEG_JOB_MAX_SECONDS' },
           }, upload.name);
-          // The frame limits of the image path (aspect ratio, network pixels) before any frame runs.
+          // ffmpeg's fps filter rounds to the nearest output frame: a rate that yields none is refused before any work.
+        if (query.fps !== undefined && info.durationSeconds > 0 && Math.round(info.durationSeconds * query.fps) < 1) {
+          const least = Math.ceil((0.5 / info.durationSeconds) * 1000) / 1000;
+          throw new HttpProblem('unprocessable-video', `querystring/fps ${query.fps} samples no frame of this ${info.durationSeconds} s video: give at least ${least}`);
+        }
+        // The frame limits of the image path (aspect ratio, network pixels) before any frame runs.
           planSegment({ format: 'raw', width: info.width, height: info.height }, size, { format: 'overlay', overlayFormat: 'png', alpha: query.alpha, rle: query.rle }, served, config);
           const { fps, every, maxFrames } = query;
           const record: JobRecord = {

@@ -9,6 +9,7 @@ import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import http from 'node:http';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { errorLines } from '../segmentation/video/process.js';
 import { tempDir } from './cli-helpers.js';
 import { appWithDefaultModels, encodeImage, testConfig } from './server-helpers.js';
 import { extractFrames, ffmpeg, hostileVideos, probeFacts, testVideo, toolProcessesMentioning } from './video-helpers.js';
@@ -274,6 +275,43 @@ describe('video jobs: /v1/jobs', () => {
       assert.equal(again.status, 429, again.body);
       await new Promise((resolve) => setTimeout(resolve, 20));
     }
+  });
+
+  it('refuses sampling parameters out of range with 400 naming the parameter, and an fps that samples no frame with 422', async () => {
+    const { app } = await makeApp({ CITYSEG_JOB_MAX_FRAMES: '1000' });
+    const refused = {
+      'fps=1e309': /querystring\/fps must be a finite number/,
+      'every=1e309': /querystring\/every must be a finite number/,
+      'fps=241': /querystring\/fps must be <= 240/,
+      'fps=0': /querystring\/fps must be > 0/,
+      'every=1e15': /querystring\/every must be <= 1000/,
+      'every=0': /querystring\/every must be >= 1/,
+      'every=1.5': /querystring\/every must be integer/,
+      'maxFrames=1e20': /querystring\/maxFrames must be <= 1000/,
+      'maxFrames=1001': /querystring\/maxFrames must be <= 1000/,
+    };
+    for (const [query, detail] of Object.entries(refused)) {
+      const res = await post(app, video, `?${query}`);
+      assert.equal(res.statusCode, 400, `${query}: ${res.body}`);
+      assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
+      assert.match(res.json().detail, detail, query);
+    }
+    // 6 frames at 5 fps last 1.2 s: 0.01 frames per second samples none of them (ffmpeg rounds to the nearest).
+    const none = await post(app, video, '?fps=0.01');
+    assert.equal(none.statusCode, 422, none.body);
+    assert.equal(none.json().detail, 'querystring/fps 0.01 samples no frame of this 1.2 s video: give at least 0.417');
+    const one = await post(app, video, '?fps=0.5');
+    assert.equal(one.statusCode, 202, one.body);
+    const done = await finished(app, (one.json() as JobView).id);
+    assert.equal(done.status, 'succeeded', done.error);
+    assert.deepEqual(done.frames, { done: 1, total: 1 });
+  });
+
+  it('quotes ffmpeg without the heap addresses of its components', () => {
+    assert.equal(
+      errorLines('[libx264 @ 0x5616e23a5180] broken ffmpeg/x264 configuration\n[vost#0:0/libx264 @ 0x5616e23a0c40] Error while opening encoder\n'),
+      '[libx264] broken ffmpeg/x264 configuration; [vost#0:0/libx264] Error while opening encoder',
+    );
   });
 
   it('removes a finished job once it expires', async () => {
