@@ -159,6 +159,37 @@ describe('video jobs: /v1/jobs', () => {
     assert.deepEqual(lines[0].classes[0].rle.size, [120, 160]);
   });
 
+  it('refuses a multipart upload with more than one file part (400, as /v1/segment), leaving no file', async () => {
+    const { app } = await makeApp();
+    const bytes = await readFile(video);
+    const forms: [string, (form: FormData) => void, RegExp][] = [
+      ['two videos', (form) => form.append('video', new Blob([bytes], { type: 'video/mp4' }), 'b.mp4'), /^multipart body has 2 "video" parts; send one$/],
+      ['a video and another file', (form) => form.append('thumbnail', new Blob([bytes], { type: 'video/mp4' }), 'c.mp4'), /^multipart body has file parts other than "video": thumbnail$/],
+    ];
+    for (const [what, extra, detail] of forms) {
+      const form = new FormData();
+      form.append('video', new Blob([bytes], { type: 'video/mp4' }), 'a.mp4');
+      extra(form);
+      form.append('note', 'a text field is ignored');
+      const request = new Request('http://x/', { method: 'POST', body: form });
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        headers: { 'content-type': request.headers.get('content-type') as string },
+        payload: Buffer.from(await request.arrayBuffer()),
+      });
+      assert.equal(res.statusCode, 400, `${what}: ${res.body}`);
+      assert.match(res.json().detail, detail, what);
+    }
+    const form = new FormData();
+    form.append('video', new Blob([bytes], { type: 'video/mp4' }), 'a.mp4');
+    form.append('note', 'a text field is ignored');
+    const request = new Request('http://x/', { method: 'POST', body: form });
+    const one = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { 'content-type': request.headers.get('content-type') as string }, payload: Buffer.from(await request.arrayBuffer()) });
+    assert.equal(one.statusCode, 202, one.body);
+    await finished(app, (one.json() as JobView).id);
+  });
+
   it('refuses each hostile upload at once with a 4xx problem naming the fault or limit, leaving no file', async () => {
     const { app, jobsDir } = await makeApp({ CITYSEG_JOB_UPLOAD_LIMIT: '1MiB' });
     const hostile = path.join(dir, 'hostile');
