@@ -5,7 +5,7 @@
  */
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { defaultCacheDir } from '../model/weights/source.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import { VIDEO_FORMATS, type VideoFormat } from '../segmentation/video/frame.js';
@@ -22,8 +22,9 @@ import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
 import { planSegment } from '../server/request-plan.js';
 import { arrivalOf } from '../server/request-gate.js';
 import { modelQueryParam, requireModel } from './image-route.js';
+import { byteRanges } from './byte-ranges.js';
 import { trainedSchema } from './schemas.js';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 
 interface JobQuery {
   format: VideoFormat;
@@ -293,11 +294,23 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
   );
 
   /** A finished job's file, with Range support; 409 naming the job's state before. */
-  const sendResult = (reply: FastifyReply, id: string, file: string, type: string) => {
+  const sendResult = async (request: FastifyRequest, reply: FastifyReply, id: string, file: string, type: string) => {
     const job = requireJob(id);
     if (job.status !== 'succeeded') {
       const state = job.status === 'failed' ? `failed: ${job.error ?? 'no reason recorded'}` : `${job.status} (${job.frames.done} of ${job.frames.total} frames)`;
       throw new HttpProblem('conflict', `job ${id} has no result: it ${job.status === 'failed' ? '' : 'is '}${state}`);
+    }
+    // RFC 9110 §14.2 before @fastify/send, which answers both of these 400: a malformed Range is ignored (200 with
+    // the whole file), one no byte of the file satisfies is 416 with Content-Range: bytes */size.
+    const range = request.headers.range;
+    if (range !== undefined) {
+      const { size } = await stat(path.join(store.dir, id, file));
+      const answer = byteRanges(range, size);
+      if (answer === 'ignore') delete request.headers.range;
+      if (answer === 'unsatisfiable') {
+        reply.header('content-range', `bytes */${size}`);
+        throw new HttpProblem('range-not-satisfiable', `Range ${JSON.stringify(range)} selects no byte of the ${size}-byte file`);
+      }
     }
     if (job.params.trained !== undefined) reply.header('x-model-trained', String(job.params.trained));
     return reply.header('cache-control', 'private, no-cache').type(type).sendFile(file, path.join(store.dir, id), { acceptRanges: true });
@@ -307,12 +320,13 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
     206: { description: 'The requested byte range', content: { [type]: { schema: { type: 'string', format: 'binary' } } } },
     404: problem('No such job'),
     409: problem('The job has not succeeded (still running, or failed: the detail says why)'),
+    416: problem('No byte of the file is in the Range (Content-Range: bytes */size); a malformed Range is ignored'),
   });
 
   app.get<{ Params: { id: string } }>(
     '/v1/jobs/:id/result',
     { schema: { tags: ['video'], summary: 'The segmented video (H.264 MP4; Range requests supported)', params: idParams, response: fileResponses('video/mp4', 'The MP4') } },
-    async (request, reply) => sendResult(reply, request.params.id, JOB_FILES.result, 'video/mp4'),
+    async (request, reply) => sendResult(request, reply, request.params.id, JOB_FILES.result, 'video/mp4'),
   );
   app.get<{ Params: { id: string } }>(
     '/v1/jobs/:id/frames.jsonl',
@@ -324,7 +338,7 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
         response: fileResponses('application/jsonl', 'The frame lines'),
       },
     },
-    async (request, reply) => sendResult(reply, request.params.id, JOB_FILES.frames, 'application/jsonl'),
+    async (request, reply) => sendResult(request, reply, request.params.id, JOB_FILES.frames, 'application/jsonl'),
   );
   app.delete<{ Params: { id: string } }>(
     '/v1/jobs/:id',

@@ -345,6 +345,33 @@ describe('video jobs: /v1/jobs', () => {
     );
   });
 
+  it('answers a Range no byte satisfies 416 with Content-Range: bytes */size, and ignores a malformed one (200, whole file)', async () => {
+    const { app } = await makeApp();
+    const created = (await post(app, video)).json() as JobView;
+    assert.equal((await finished(app, created.id)).status, 'succeeded');
+    for (const file of ['result', 'frames.jsonl']) {
+      const url = `/v1/jobs/${created.id}/${file}`;
+      const whole = await app.inject({ method: 'GET', url });
+      assert.equal(whole.statusCode, 200);
+      const size = whole.rawPayload.length;
+      for (const range of [`bytes=${size}-`, 'bytes=100000-', 'bytes=-0']) {
+        const res = await app.inject({ method: 'GET', url, headers: { range } });
+        assert.equal(res.statusCode, 416, `${file} ${range}: ${res.body}`);
+        assert.equal(res.headers['content-range'], `bytes */${size}`);
+        assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
+      }
+      for (const range of ['bytes=abc', 'bytes=5-2', 'items=0-1', 'bytes=', 'bytes=1-2-3']) {
+        const res = await app.inject({ method: 'GET', url, headers: { range } });
+        assert.equal(res.statusCode, 200, `${file} ${range}: ${res.body}`);
+        assert.deepEqual(res.rawPayload, whole.rawPayload, `${file} ${range}`);
+      }
+      const tail = await app.inject({ method: 'GET', url, headers: { range: 'bytes=-10' } });
+      assert.equal(tail.statusCode, 206);
+      assert.equal(tail.headers['content-range'], `bytes ${size - 10}-${size - 1}/${size}`);
+      assert.deepEqual(tail.rawPayload, whole.rawPayload.subarray(size - 10));
+    }
+  });
+
   it('removes a finished job once it expires', async () => {
     const { app, jobsDir } = await makeApp({ CITYSEG_JOB_TTL_MS: '1000' });
     const { id } = (await post(app, video)).json() as JobView;
