@@ -5,21 +5,26 @@
  */
 import path from 'node:path';
 import fastifyStatic from '@fastify/static';
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify';
 import { defaultCacheDir } from '../model/weights/source.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
 import { VIDEO_FORMATS, type VideoFormat } from '../segmentation/video/frame.js';
 import { probeVideo, type VideoInfo } from '../segmentation/video/probe.js';
 import { findVideoTools, type VideoTools } from '../segmentation/video/tools.js';
 import { VideoJobs } from '../server/jobs/runner.js';
+import { apiKeyVerifier } from '../server/api-keys.js';
+import { clientOf, clientShare } from '../server/client-share.js';
+import { CLOSING_RETRY_AFTER_SECONDS } from '../server/framework-errors.js';
 import { JOB_FILES, JobStore, type JobRecord } from '../server/jobs/store.js';
 import { checkUploadType, receiveUpload, VIDEO_FIELD, ACCEPTED_VIDEO_TYPES } from '../server/jobs/upload.js';
 import { inferenceSizeOf } from '../server/model-registry.js';
 import { HttpProblem, PROBLEM_CONTENT_TYPE } from '../server/problems.js';
 import { planSegment } from '../server/request-plan.js';
+import { arrivalOf } from '../server/request-gate.js';
 import { modelQueryParam, requireModel } from './image-route.js';
+import { byteRanges } from './byte-ranges.js';
 import { trainedSchema } from './schemas.js';
-import { rm } from 'node:fs/promises';
+import { rm, stat } from 'node:fs/promises';
 
 interface JobQuery {
   format: VideoFormat;
@@ -31,6 +36,9 @@ interface JobQuery {
   every?: number;
   maxFrames?: number;
 }
+
+/** Highest sampling rate a job may ask for, frames per second (above any video's rate ffmpeg would duplicate frames). */
+const MAX_SAMPLING_FPS = 240;
 
 const problem = (description: string) => ({ description, content: { [PROBLEM_CONTENT_TYPE]: { schema: { $ref: 'Problem#' } } } });
 
@@ -112,8 +120,15 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
   const store = new JobStore(config.jobsDir ?? path.join(config.cacheDir ?? defaultCacheDir(), 'jobs'), config.jobTtlMs);
   await store.open();
   const jobs = tools ? new VideoJobs(store, context, tools, app.log) : undefined;
+  // Set at shutdown: an upload still arriving then is answered 503 and deleted, never started as a job nobody stops.
+  let closing = false;
+  const refuseWhileClosing = () => {
+    if (closing) throw new HttpProblem('shutting-down', 'the server began shutting down while the video arrived: upload it again, another replica will answer', CLOSING_RETRY_AFTER_SECONDS);
+  };
   // Before the inference queue closes: a running job stops at a frame boundary and is recorded as failed.
   app.addHook('preClose', async () => {
+    closing = true;
+    app.log.info({ running: jobs?.active ?? 0 }, 'video jobs closing: running jobs stop, uploads still arriving are refused');
     await jobs?.close();
     store.close();
   });
@@ -133,103 +148,137 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
     return { tools, jobs };
   };
 
-  app.post<{ Querystring: JobQuery }>(
-    '/v1/jobs',
-    {
-      bodyLimit: config.jobUploadLimit,
-      schema: {
-        tags: ['video'],
-        summary: 'Start segmenting a video',
-        description:
-          `Body: the video (${ACCEPTED_VIDEO_TYPES}, multipart field \`${VIDEO_FIELD}\`), streamed to disk and read by ffprobe ` +
-          'before any work: over a limit (upload size, frame size, frames, duration) 413, not a video 415, broken 422. ' +
-          'Every frame is segmented through the same queue as images, one frame at a time. The result is an H.264 MP4 ' +
-          'with the input’s size, frame rate and frame count (audio dropped) and a JSON line per frame.',
-        querystring: {
-          type: 'object',
-          additionalProperties: false,
-          properties: {
-            format: { type: 'string', enum: VIDEO_FORMATS, default: 'overlay', description: 'overlay: colours blended over the video; color: the masks alone' },
-            size: {
-              description: 'Inference long side in pixels (32..4096), or native; default from the server config',
-              anyOf: [{ type: 'integer', minimum: 32, maximum: 4096 }, { type: 'string', enum: ['native'] }],
+  // The upload route in its own scope: a video's own deadline in place of an image request's, and a per-client
+  // share of uploads arriving at once (each holds a connection and up to CITYSEG_JOB_UPLOAD_LIMIT of disk).
+  await app.register(async (uploads) => {
+    uploads.addHook('onRequest', async (request) => {
+      request.deadline = arrivalOf(request.raw) + config.jobUploadTimeoutMs;
+    });
+    const verifier = config.apiKeys === undefined ? undefined : apiKeyVerifier(config.apiKeys);
+    await uploads.register(clientShare, {
+      limit: config.jobClientUploads,
+      clientOf: (request) => clientOf(request, verifier),
+      counts: { what: 'video uploads', setting: 'CITYSEG_JOB_CLIENT_UPLOADS' },
+    });
+    uploads.post<{ Querystring: JobQuery }>(
+      '/v1/jobs',
+      {
+        bodyLimit: config.jobUploadLimit,
+        schema: {
+          tags: ['video'],
+          summary: 'Start segmenting a video',
+          description:
+            `Body: the video (${ACCEPTED_VIDEO_TYPES}, multipart field \`${VIDEO_FIELD}\`), streamed to disk and read by ffprobe ` +
+            'before any work: over a limit (upload size, frame size, frames, duration) 413, not a video 415, broken 422. ' +
+            'Every frame is segmented through the same queue as images, one frame at a time. The result is an H.264 MP4 ' +
+            'with the input’s size, frame rate and frame count (audio dropped) and a JSON line per frame.',
+          querystring: {
+            type: 'object',
+            additionalProperties: false,
+            properties: {
+              format: { type: 'string', enum: VIDEO_FORMATS, default: 'overlay', description: 'overlay: colours blended over the video; color: the masks alone' },
+              size: {
+                description: 'Inference long side in pixels (32..4096), or native; default from the server config',
+                anyOf: [{ type: 'integer', minimum: 32, maximum: 4096 }, { type: 'string', enum: ['native'] }],
+              },
+              alpha: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Overlay opacity of the colours' },
+              rle: { type: 'boolean', default: false, description: 'Add each class’s COCO RLE to the frame lines' },
+              model: modelQueryParam,
+              fps: {
+                type: 'number',
+                exclusiveMinimum: 0,
+                maximum: MAX_SAMPLING_FPS,
+                description: `Segment this many frames per second (default: every frame); at most ${MAX_SAMPLING_FPS}, and enough for one frame of the video (422 below)`,
+              },
+              every: { type: 'integer', minimum: 1, maximum: config.jobMaxFrames, description: 'Segment every N-th frame (at most CITYSEG_JOB_MAX_FRAMES)' },
+              maxFrames: { type: 'integer', minimum: 1, maximum: config.jobMaxFrames, description: 'Segment at most this many frames (at most CITYSEG_JOB_MAX_FRAMES)' },
             },
-            alpha: { type: 'number', minimum: 0, maximum: 1, default: 0.5, description: 'Overlay opacity of the colours' },
-            rle: { type: 'boolean', default: false, description: 'Add each class’s COCO RLE to the frame lines' },
-            model: modelQueryParam,
-            fps: { type: 'number', exclusiveMinimum: 0, maximum: 1000, description: 'Segment this many frames per second (default: every frame)' },
-            every: { type: 'integer', minimum: 1, description: 'Segment every N-th frame' },
-            maxFrames: { type: 'integer', minimum: 1, description: 'Segment at most this many frames' },
           },
-        },
-        consumes: ['video/*', 'image/gif', 'application/octet-stream', 'multipart/form-data'],
-        response: {
-          202: { description: 'Accepted; Location names the job', headers: { Location: { type: 'string' } }, content: { 'application/json': { schema: { $ref: 'VideoJob#' } } } },
-          400: problem('Bad parameter'),
-          413: problem('Upload, frame size, frame count or duration over its limit (the detail names the setting)'),
-          415: problem('Not a video (text, audio only, unknown format)'),
-          422: problem('Empty, truncated or corrupt video'),
-          429: problem('As many jobs running as CITYSEG_JOB_CONCURRENCY allows (Retry-After)'),
-          503: problem('Job store full (CITYSEG_JOB_MAX_STORED), ffmpeg missing, or not ready (Retry-After)'),
+          consumes: ['video/*', 'image/gif', 'application/octet-stream', 'multipart/form-data'],
+          response: {
+            202: { description: 'Accepted; Location names the job', headers: { Location: { type: 'string' } }, content: { 'application/json': { schema: { $ref: 'VideoJob#' } } } },
+            400: problem('Bad parameter'),
+            413: problem('Upload, frame size, frame count or duration over its limit (the detail names the setting)'),
+            415: problem('Not a video (text, audio only, unknown format)'),
+            422: problem('Empty, truncated or corrupt video, or an fps that samples no frame of it'),
+            408: problem('The upload was not complete within CITYSEG_JOB_UPLOAD_TIMEOUT_MS, paused longer than CITYSEG_BODY_IDLE_TIMEOUT_MS or arrived slower than CITYSEG_BODY_MIN_RATE'),
+            429: problem('As many jobs running as CITYSEG_JOB_CONCURRENCY allows, or this client has CITYSEG_JOB_CLIENT_UPLOADS uploads arriving (Retry-After)'),
+            503: problem('Job store full (CITYSEG_JOB_MAX_STORED), ffmpeg missing, not ready, or the server began shutting down while the upload arrived (Retry-After)'),
+          },
         },
       },
-    },
-    async (request, reply) => {
-      const query = request.query;
-      if (query.fps !== undefined && query.every !== undefined) throw new HttpProblem('bad-parameter', 'querystring/fps and querystring/every both choose frames; give one');
-      const { tools: videoTools, jobs: videoJobs } = requireTools();
-      if (videoJobs.active >= config.jobConcurrency) {
-        const running = store.all().filter((job) => job.status === 'running' || job.status === 'queued');
-        const eta = Math.min(...running.map((job) => job.etaSeconds).filter((s) => s > 0), 60);
-        throw new HttpProblem('too-many-requests', `${videoJobs.active} video jobs are running, the most CITYSEG_JOB_CONCURRENCY allows`, Math.max(1, Math.ceil(eta)));
-      }
-      if (store.all().length >= config.jobMaxStored) {
-        throw new HttpProblem('queue-full', `${store.all().length} jobs are stored, the most CITYSEG_JOB_MAX_STORED allows: delete one or wait for one to expire`, store.secondsUntilRoom());
-      }
-      checkUploadType(request.headers['content-type']);
-      const declared = Number(request.headers['content-length']);
-      if (declared > config.jobUploadLimit) throw new HttpProblem('payload-too-large', `the video upload is ${declared} bytes, over the limit of ${config.jobUploadLimit} (CITYSEG_JOB_UPLOAD_LIMIT)`);
-      const served = requireModel(request, reply, 'segmentation', query.model);
-      const size = query.size ?? inferenceSizeOf(served, config.inferenceSize);
+      async (request, reply) => {
+        const query = request.query;
+        // Ajv coerces "1e309" to Infinity and lets it past `maximum`: refused here by name.
+        for (const name of ['fps', 'every', 'maxFrames'] as const) {
+          const value = query[name];
+          if (value !== undefined && !Number.isFinite(value)) throw new HttpProblem('bad-parameter', `querystring/${name} must be a finite number`);
+        }
+        if (query.fps !== undefined && query.every !== undefined) throw new HttpProblem('bad-parameter', 'querystring/fps and querystring/every both choose frames; give one');
+        const { tools: videoTools, jobs: videoJobs } = requireTools();
+        if (videoJobs.active >= config.jobConcurrency) {
+          const running = store.all().filter((job) => job.status === 'running' || job.status === 'queued');
+          const eta = Math.min(...running.map((job) => job.etaSeconds).filter((s) => s > 0), 60);
+          throw new HttpProblem('too-many-requests', `${videoJobs.active} video jobs are running, the most CITYSEG_JOB_CONCURRENCY allows`, Math.max(1, Math.ceil(eta)));
+        }
+        if (store.all().length >= config.jobMaxStored) {
+          throw new HttpProblem('queue-full', `${store.all().length} jobs are stored, the most CITYSEG_JOB_MAX_STORED allows: delete one or wait for one to expire`, store.secondsUntilRoom());
+        }
+        checkUploadType(request.headers['content-type']);
+        const declared = Number(request.headers['content-length']);
+        if (declared > config.jobUploadLimit) throw new HttpProblem('payload-too-large', `the video upload is ${declared} bytes, over the limit of ${config.jobUploadLimit} (CITYSEG_JOB_UPLOAD_LIMIT)`);
+        const served = requireModel(request, reply, 'segmentation', query.model);
+        const size = query.size ?? inferenceSizeOf(served, config.inferenceSize);
 
-      const uploadDir = await store.uploadDir();
-      let accepted = false;
-      try {
-        if (!request.body) throw new HttpProblem('empty-body', 'the request body is empty: send the video bytes or a multipart part "video"');
-        const upload = await receiveUpload(request.body as NodeJS.ReadableStream as never, request.headers['content-type'], path.join(uploadDir, JOB_FILES.upload), config.jobUploadLimit);
-        // A VideoError from the probe is answered by the error table's row (415, 413 or 422).
-        const info: VideoInfo = await probeVideo(videoTools, path.join(uploadDir, JOB_FILES.upload), {
-          maxPixels: config.maxPixels,
-          maxFrames: config.jobMaxFrames,
-          maxSeconds: config.jobMaxSeconds,
-          sources: { maxPixels: 'CITYSEG_MAX_PIXELS', maxFrames: 'CITYSEG_JOB_MAX_FRAMES', maxSeconds: 'CITYSEG_JOB_MAX_SECONDS' },
-        }, upload.name);
+        const uploadDir = await store.uploadDir();
+        let accepted = false;
+        try {
+          if (!request.body) throw new HttpProblem('empty-body', 'the request body is empty: send the video bytes or a multipart part "video"');
+          const upload = await receiveUpload(request.body as NodeJS.ReadableStream as never, request.headers['content-type'], path.join(uploadDir, JOB_FILES.upload), config.jobUploadLimit);
+          refuseWhileClosing();
+          // A VideoError from the probe is answered by the error table's row (415, 413 or 422).
+          const info: VideoInfo = await probeVideo(videoTools, path.join(uploadDir, JOB_FILES.upload), {
+            maxPixels: config.maxPixels,
+            maxFrames: config.jobMaxFrames,
+            maxSeconds: config.jobMaxSeconds,
+            sources: { maxPixels: 'CITYSEG_MAX_PIXELS', maxFrames: 'CITYSEG_JOB_MAX_FRAMES', maxSeconds: 'CITYSEG_JOB_MAX_SECONDS' },
+          }, upload.name);
+          // ffmpeg's fps filter rounds to the nearest output frame: a rate that yields none is refused before any work.
+        if (query.fps !== undefined && info.durationSeconds > 0 && Math.round(info.durationSeconds * query.fps) < 1) {
+          const least = Math.ceil((0.5 / info.durationSeconds) * 1000) / 1000;
+          throw new HttpProblem('unprocessable-video', `querystring/fps ${query.fps} samples no frame of this ${info.durationSeconds} s video: give at least ${least}`);
+        }
         // The frame limits of the image path (aspect ratio, network pixels) before any frame runs.
-        planSegment({ format: 'raw', width: info.width, height: info.height }, size, { format: 'overlay', overlayFormat: 'png', alpha: query.alpha, rle: query.rle }, served, config);
-        const { fps, every, maxFrames } = query;
-        const record: JobRecord = {
-          id: JobStore.newId(),
-          status: 'queued',
-          params: { model: served.model.id, trained: served.model.weights.trained, format: query.format, size, alpha: query.alpha, rle: query.rle, fps, every, maxFrames },
-          video: {
-            width: info.width, height: info.height, rotation: info.rotation, codec: info.codec, frames: info.frames,
-            rate: info.rate, fps: info.fps, durationSeconds: info.durationSeconds, variableFrameRate: info.variableFrameRate,
-          },
-          name: upload.name,
-          frames: { done: 0, total: 0 },
-          fps: 0,
-          etaSeconds: 0,
-          createdAt: new Date().toISOString(),
-        };
-        await store.create(record, uploadDir);
-        accepted = true;
-        videoJobs.start(record, served, info);
-        return reply.code(202).header('location', `/v1/jobs/${record.id}`).send(view(record));
-      } finally {
-        if (!accepted) await rm(uploadDir, { recursive: true, force: true });
-      }
-    },
-  );
+          planSegment({ format: 'raw', width: info.width, height: info.height }, size, { format: 'overlay', overlayFormat: 'png', alpha: query.alpha, rle: query.rle }, served, config);
+          const { fps, every, maxFrames } = query;
+          const record: JobRecord = {
+            id: JobStore.newId(),
+            status: 'queued',
+            params: { model: served.model.id, trained: served.model.weights.trained, format: query.format, size, alpha: query.alpha, rle: query.rle, fps, every, maxFrames },
+            video: {
+              width: info.width, height: info.height, rotation: info.rotation, codec: info.codec, frames: info.frames,
+              rate: info.rate, fps: info.fps, durationSeconds: info.durationSeconds, variableFrameRate: info.variableFrameRate,
+            },
+            name: upload.name,
+            frames: { done: 0, total: 0 },
+            fps: 0,
+            etaSeconds: 0,
+            createdAt: new Date().toISOString(),
+          };
+          refuseWhileClosing();
+          await store.create(record, uploadDir);
+          if (closing) await store.remove(record.id);
+          refuseWhileClosing();
+          accepted = true;
+          videoJobs.start(record, served, info);
+          return reply.code(202).header('location', `/v1/jobs/${record.id}`).send(view(record));
+        } finally {
+          if (!accepted) await rm(uploadDir, { recursive: true, force: true });
+        }
+      },
+    );
+
+  });
 
   app.get<{ Params: { id: string } }>(
     '/v1/jobs/:id',
@@ -245,11 +294,23 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
   );
 
   /** A finished job's file, with Range support; 409 naming the job's state before. */
-  const sendResult = (reply: FastifyReply, id: string, file: string, type: string) => {
+  const sendResult = async (request: FastifyRequest, reply: FastifyReply, id: string, file: string, type: string) => {
     const job = requireJob(id);
     if (job.status !== 'succeeded') {
       const state = job.status === 'failed' ? `failed: ${job.error ?? 'no reason recorded'}` : `${job.status} (${job.frames.done} of ${job.frames.total} frames)`;
       throw new HttpProblem('conflict', `job ${id} has no result: it ${job.status === 'failed' ? '' : 'is '}${state}`);
+    }
+    // RFC 9110 §14.2 before @fastify/send, which answers both of these 400: a malformed Range is ignored (200 with
+    // the whole file), one no byte of the file satisfies is 416 with Content-Range: bytes */size.
+    const range = request.headers.range;
+    if (range !== undefined) {
+      const { size } = await stat(path.join(store.dir, id, file));
+      const answer = byteRanges(range, size);
+      if (answer === 'ignore') delete request.headers.range;
+      if (answer === 'unsatisfiable') {
+        reply.header('content-range', `bytes */${size}`);
+        throw new HttpProblem('range-not-satisfiable', `Range ${JSON.stringify(range)} selects no byte of the ${size}-byte file`);
+      }
     }
     if (job.params.trained !== undefined) reply.header('x-model-trained', String(job.params.trained));
     return reply.header('cache-control', 'private, no-cache').type(type).sendFile(file, path.join(store.dir, id), { acceptRanges: true });
@@ -259,12 +320,13 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
     206: { description: 'The requested byte range', content: { [type]: { schema: { type: 'string', format: 'binary' } } } },
     404: problem('No such job'),
     409: problem('The job has not succeeded (still running, or failed: the detail says why)'),
+    416: problem('No byte of the file is in the Range (Content-Range: bytes */size); a malformed Range is ignored'),
   });
 
   app.get<{ Params: { id: string } }>(
     '/v1/jobs/:id/result',
     { schema: { tags: ['video'], summary: 'The segmented video (H.264 MP4; Range requests supported)', params: idParams, response: fileResponses('video/mp4', 'The MP4') } },
-    async (request, reply) => sendResult(reply, request.params.id, JOB_FILES.result, 'video/mp4'),
+    async (request, reply) => sendResult(request, reply, request.params.id, JOB_FILES.result, 'video/mp4'),
   );
   app.get<{ Params: { id: string } }>(
     '/v1/jobs/:id/frames.jsonl',
@@ -276,7 +338,7 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
         response: fileResponses('application/jsonl', 'The frame lines'),
       },
     },
-    async (request, reply) => sendResult(reply, request.params.id, JOB_FILES.frames, 'application/jsonl'),
+    async (request, reply) => sendResult(request, reply, request.params.id, JOB_FILES.frames, 'application/jsonl'),
   );
   app.delete<{ Params: { id: string } }>(
     '/v1/jobs/:id',

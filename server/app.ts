@@ -62,7 +62,8 @@ export async function buildApp(config: ServerConfig, deps: AppDeps = {}): Promis
       answerFramingOutsideFastify(server);
       closeGracefully(server);
       continueOnFirstRead(server);
-      server.requestTimeout = config.requestTimeoutMs + 5000;
+      // The backstop of the longest request deadline: a video upload's, else an image request's.
+      server.requestTimeout = Math.max(config.requestTimeoutMs, config.jobUploadTimeoutMs) + 5000;
       server.keepAliveTimeout = config.keepAliveTimeoutMs;
       return server;
     },

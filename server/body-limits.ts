@@ -8,7 +8,8 @@ import { TurnPacer } from './turn-pacer.js';
 
 /**
  * Time and pace limits of every request body, on every route:
- * - each request's deadline is its arrival plus `requestTimeoutMs` (the image routes' admission answers by it);
+ * - each request's deadline is its arrival plus `requestTimeoutMs` (the image routes' admission answers by it;
+ *   the video upload route sets its own, CITYSEG_JOB_UPLOAD_TIMEOUT_MS);
  * - while a body arrives: a pause longer than `bodyIdleTimeoutMs`, an average rate under `bodyMinRate` after a
  *   grace period, or the deadline → 408; the bytes are taken in as the shared pacer gives them turns;
  * - an answer sent before its body was read to the end (a 404 for a POST, a 413, a 503 from the headers) closes
@@ -66,13 +67,14 @@ class BodyGuard extends Transform {
   private readonly options: BodyLimitsOptions;
   private readonly pacer: TurnPacer;
 
-  constructor(options: BodyLimitsOptions, deadline: number, pacer: TurnPacer) {
+  /** `timeoutMs`: the request's deadline less its arrival, for the message. */
+  constructor(options: BodyLimitsOptions, deadline: number, timeoutMs: number, pacer: TurnPacer) {
     super();
     this.options = options;
     this.pacer = pacer;
     this.idleTimer = this.armIdle();
     this.deadlineTimer = setTimeout(
-      () => this.fail(`the request was not complete within ${options.requestTimeoutMs} ms of its arrival`),
+      () => this.fail(`the request was not complete within ${timeoutMs} ms of its arrival`),
       Math.max(0, deadline - performance.now()),
     );
   }
@@ -147,7 +149,8 @@ const bodyLimitsPlugin: FastifyPluginAsync<BodyLimitsOptions> = async (app, opti
 
   app.addHook('preParsing', async (request, reply, payload) => {
     if (!hasBody(request)) return payload;
-    const guard = new BodyGuard(options, request.deadline, chunks);
+    // A route's scope may move the deadline (video uploads have their own) in an onRequest hook of its own.
+    const guard = new BodyGuard(options, request.deadline, Math.round(request.deadline - arrivalOf(request.raw)), chunks);
     receiving.add(guard);
     guard.once('close', () => receiving.delete(guard));
     guard.once('end', () => receiving.delete(guard));

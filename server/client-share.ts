@@ -15,8 +15,10 @@ export function clientOf(request: FastifyRequest, verifier: ApiKeyVerifier | und
 }
 
 export interface ClientShareOptions {
-  /** Image requests one client may have in flight (CITYSEG_CLIENT_IN_FLIGHT_LIMIT); 0 = no share. */
+  /** Requests one client may have in flight (CITYSEG_CLIENT_IN_FLIGHT_LIMIT on the image routes); 0 = no share. */
   limit: number;
+  /** What the scope's requests are and the setting of `limit`, for the 429's detail; default the image routes'. */
+  counts?: { what: string; setting: string };
   /** The client a request counts against (clientOf). */
   clientOf: (request: FastifyRequest) => string;
 }
@@ -27,10 +29,12 @@ export interface ClientShareOptions {
  * Retry-After from its headers, before admission counts it, and its connection closes after the answer. Without
  * it, one address holding header-only connections (announcing a large body, or `Expect: 100-continue`) took every
  * place under the in-flight cap (CITYSEG_QUEUE_LIMIT + running) and everyone else got 503. Register it on the image
- * routes' scope before admission (server/admission.ts), so its hook runs first.
+ * routes' scope before admission (server/admission.ts), so its hook runs first; the video upload route registers its
+ * own (CITYSEG_JOB_CLIENT_UPLOADS), counted apart.
  */
 const clientSharePlugin: FastifyPluginAsync<ClientShareOptions> = async (app, options) => {
   if (options.limit === 0) return;
+  const counts = options.counts ?? { what: 'image requests', setting: 'CITYSEG_CLIENT_IN_FLIGHT_LIMIT' };
   const inFlight = new Map<string, number>();
 
   app.addHook('onRequest', async (request, reply) => {
@@ -40,7 +44,7 @@ const clientSharePlugin: FastifyPluginAsync<ClientShareOptions> = async (app, op
       reply.header('connection', 'close');
       throw new HttpProblem(
         'too-many-requests',
-        `this client already has ${held} image requests in flight, the most one client may have (CITYSEG_CLIENT_IN_FLIGHT_LIMIT); retry once one is answered`,
+        `this client already has ${held} ${counts.what} in flight, the most one client may have (${counts.setting}); retry once one is answered`,
         RETRY_AFTER_SECONDS,
       );
     }

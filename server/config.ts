@@ -109,6 +109,10 @@ export interface ServerConfig {
   jobsDir?: string;
   /** Largest video upload of POST /v1/jobs, bytes. */
   jobUploadLimit: number;
+  /** A video upload's whole time, arrival to last byte (in place of requestTimeoutMs, which fits images). */
+  jobUploadTimeoutMs: number;
+  /** Video uploads one client may have arriving at once; 0 = no limit. */
+  jobClientUploads: number;
   /** Most frames a job's video may hold. */
   jobMaxFrames: number;
   /** Longest a job's video may last, seconds. */
@@ -311,6 +315,8 @@ export const SETTINGS: Record<SettingName, SettingSpec> = {
   ffprobe: { env: 'CITYSEG_FFPROBE', flag: 'ffprobe', parse: nonEmpty, help: 'the ffprobe executable; absent → beside ffmpeg, else on the PATH' },
   jobsDir: { env: 'CITYSEG_JOBS_DIR', flag: 'jobs-dir', parse: nonEmpty, help: 'where video jobs keep uploads and results (kept across restarts until they expire); absent → <cache dir>/jobs' },
   jobUploadLimit: { env: 'CITYSEG_JOB_UPLOAD_LIMIT', flag: 'job-upload-limit', parse: byteSize, fallback: 512 * 1024 ** 2, help: 'largest video upload to POST /v1/jobs (bytes, or e.g. 512MiB)' },
+  jobUploadTimeoutMs: { env: 'CITYSEG_JOB_UPLOAD_TIMEOUT_MS', flag: 'job-upload-timeout-ms', parse: integer(1000, 24 * 60 * MINUTE_MS), fallback: 60 * MINUTE_MS, help: 'whole video upload to POST /v1/jobs, arrival to last byte, in place of CITYSEG_REQUEST_TIMEOUT_MS (408 after; the default takes the largest upload at 150 kB/s); pauses and slow rates are cut as in any body (CITYSEG_BODY_IDLE_TIMEOUT_MS, CITYSEG_BODY_MIN_RATE)' },
+  jobClientUploads: { env: 'CITYSEG_JOB_CLIENT_UPLOADS', flag: 'job-client-uploads', parse: integer(0, 10_000), fallback: 2, help: 'video uploads one client (API key, else address) may have arriving at once, before 429 with Retry-After (0 = no limit)' },
   jobMaxFrames: { env: 'CITYSEG_JOB_MAX_FRAMES', flag: 'job-max-frames', parse: integer(1, 10_000_000), fallback: SERVER_VIDEO_LIMITS.maxFrames, help: 'most frames a video job may hold (413 above)' },
   jobMaxSeconds: { env: 'CITYSEG_JOB_MAX_SECONDS', flag: 'job-max-seconds', parse: integer(1, 7 * 86_400), fallback: SERVER_VIDEO_LIMITS.maxSeconds, help: 'longest video a job may take, seconds (413 above)' },
   jobConcurrency: { env: 'CITYSEG_JOB_CONCURRENCY', flag: 'job-concurrency', parse: integer(1, 64), fallback: 1, help: 'video jobs waiting or running at once (429 with Retry-After above)' },

@@ -24,6 +24,7 @@ export const PROBLEM_KINDS = {
   'image-too-large': { status: 413, title: 'Image too large' },
   'uri-too-long': { status: 414, title: 'URI too long' },
   'unsupported-media-type': { status: 415, title: 'Unsupported media type' },
+  'range-not-satisfiable': { status: 416, title: 'Range not satisfiable' },
   'expectation-failed': { status: 417, title: 'Expectation failed' },
   'unprocessable-image': { status: 422, title: 'Unprocessable image' },
   'unprocessable-video': { status: 422, title: 'Unprocessable video' },

@@ -6,10 +6,11 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { readdir, readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { tempDir } from './cli-helpers.js';
-import { readyServer, type Server } from './server-process.js';
+import { readyServer, waitForLog, waitInFlight, type Server } from './server-process.js';
 import { probeFacts, testVideo, toolProcessesMentioning } from './video-helpers.js';
 
 interface JobView {
@@ -166,5 +167,34 @@ describe('video jobs on the compiled server process', () => {
     assert.deepEqual(await readdir(jobsDir), []);
     second.server.child.kill('SIGTERM');
     assert.equal(await second.server.exit, 0);
+  });
+
+  it('an upload still arriving at SIGTERM is answered 503 problem+json with Retry-After and deleted, and no job is started', async () => {
+    const jobsDir = path.join(dir, 'jobs-closing');
+    const { server, base } = await start(jobsDir);
+    const bytes = await readFile(video);
+    const { hostname, port } = new URL(base);
+    const answer = new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+      const request = http.request({ host: hostname, port, method: 'POST', path: '/v1/jobs', headers: { 'content-type': 'video/mp4', 'content-length': bytes.length } }, (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: res.statusCode as number, headers: res.headers, body }));
+      });
+      request.on('error', reject);
+      request.write(bytes.subarray(0, 100));
+      // The rest follows once the server has begun shutting down.
+      void (async () => {
+        await waitInFlight(base, 1);
+        server.child.kill('SIGTERM');
+        await waitForLog(server, /^video jobs closing/);
+        request.end(bytes.subarray(100));
+      })().catch(reject);
+    });
+    const res = await answer;
+    assert.equal(res.status, 503, res.body);
+    assert.match(res.headers['content-type'] ?? '', /^application\/problem\+json/);
+    assert.equal(res.headers['retry-after'], '1');
+    assert.match((JSON.parse(res.body) as { detail: string }).detail, /shutting down while the video arrived/);
+    assert.equal(await server.exit, 0, server.stderr());
+    assert.deepEqual(await readdir(jobsDir), [], 'the refused upload or a job record is left');
   });
 });

@@ -6,8 +6,10 @@
 import { after, afterEach, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import http from 'node:http';
 import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
+import { errorLines } from '../segmentation/video/process.js';
 import { tempDir } from './cli-helpers.js';
 import { appWithDefaultModels, encodeImage, testConfig } from './server-helpers.js';
 import { extractFrames, ffmpeg, hostileVideos, probeFacts, testVideo, toolProcessesMentioning } from './video-helpers.js';
@@ -54,6 +56,29 @@ describe('video jobs: /v1/jobs', () => {
   }
 
   const finished = (app: FastifyInstance, id: string) => waitJob(app, id, (view) => view.status === 'succeeded' || view.status === 'failed');
+
+  /** POSTs `bytes` to the listening `app` in `chunks` pieces `pauseMs` apart; `held` resolves once the first piece is sent. */
+  function slowUpload(base: string, bytes: Buffer, chunks: number, pauseMs: number) {
+    const { hostname, port } = new URL(base);
+    const request = http.request({ host: hostname, port, method: 'POST', path: '/v1/jobs', headers: { 'content-type': 'video/mp4', 'content-length': bytes.length } });
+    const answer = new Promise<{ status: number; body: string; retryAfter?: string }>((resolve, reject) => {
+      request.on('response', (res) => {
+        let body = '';
+        res.setEncoding('utf8').on('data', (chunk: string) => (body += chunk)).on('end', () => resolve({ status: res.statusCode as number, body, retryAfter: res.headers['retry-after'] }));
+      });
+      request.on('error', reject);
+    });
+    const size = Math.ceil(bytes.length / chunks);
+    const sent = (async () => {
+      for (let i = 0; i < chunks; i++) {
+        if (request.destroyed) return;
+        request.write(bytes.subarray(i * size, (i + 1) * size));
+        if (i < chunks - 1) await new Promise((resolve) => setTimeout(resolve, pauseMs));
+      }
+      request.end();
+    })();
+    return { answer, sent, request };
+  }
 
   before(async () => {
     ({ dir, cleanup } = await tempDir('jobs'));
@@ -134,6 +159,37 @@ describe('video jobs: /v1/jobs', () => {
     assert.deepEqual(lines[0].classes[0].rle.size, [120, 160]);
   });
 
+  it('refuses a multipart upload with more than one file part (400, as /v1/segment), leaving no file', async () => {
+    const { app } = await makeApp();
+    const bytes = await readFile(video);
+    const forms: [string, (form: FormData) => void, RegExp][] = [
+      ['two videos', (form) => form.append('video', new Blob([bytes], { type: 'video/mp4' }), 'b.mp4'), /^multipart body has 2 "video" parts; send one$/],
+      ['a video and another file', (form) => form.append('thumbnail', new Blob([bytes], { type: 'video/mp4' }), 'c.mp4'), /^multipart body has file parts other than "video": thumbnail$/],
+    ];
+    for (const [what, extra, detail] of forms) {
+      const form = new FormData();
+      form.append('video', new Blob([bytes], { type: 'video/mp4' }), 'a.mp4');
+      extra(form);
+      form.append('note', 'a text field is ignored');
+      const request = new Request('http://x/', { method: 'POST', body: form });
+      const res = await app.inject({
+        method: 'POST',
+        url: '/v1/jobs',
+        headers: { 'content-type': request.headers.get('content-type') as string },
+        payload: Buffer.from(await request.arrayBuffer()),
+      });
+      assert.equal(res.statusCode, 400, `${what}: ${res.body}`);
+      assert.match(res.json().detail, detail, what);
+    }
+    const form = new FormData();
+    form.append('video', new Blob([bytes], { type: 'video/mp4' }), 'a.mp4');
+    form.append('note', 'a text field is ignored');
+    const request = new Request('http://x/', { method: 'POST', body: form });
+    const one = await app.inject({ method: 'POST', url: '/v1/jobs', headers: { 'content-type': request.headers.get('content-type') as string }, payload: Buffer.from(await request.arrayBuffer()) });
+    assert.equal(one.statusCode, 202, one.body);
+    await finished(app, (one.json() as JobView).id);
+  });
+
   it('refuses each hostile upload at once with a 4xx problem naming the fault or limit, leaving no file', async () => {
     const { app, jobsDir } = await makeApp({ CITYSEG_JOB_UPLOAD_LIMIT: '1MiB' });
     const hostile = path.join(dir, 'hostile');
@@ -199,6 +255,121 @@ describe('video jobs: /v1/jobs', () => {
     assert.equal(full.statusCode, 503, full.body);
     assert.ok(Number(full.headers['retry-after']) >= 1);
     assert.match(full.json().detail, /CITYSEG_JOB_MAX_STORED/);
+  });
+
+  it('a video upload has its own deadline (CITYSEG_JOB_UPLOAD_TIMEOUT_MS), not the image requests\' CITYSEG_REQUEST_TIMEOUT_MS', async () => {
+    const bytes = await readFile(video);
+    const { app } = await makeApp({ CITYSEG_REQUEST_TIMEOUT_MS: '1000', CITYSEG_JOB_UPLOAD_TIMEOUT_MS: '60000' });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    // Some 2 s of arrival, paced under the body idle timeout: past the request timeout, within the upload's.
+    const slow = slowUpload(base, bytes, 8, 300);
+    const accepted = await slow.answer;
+    assert.equal(accepted.status, 202, accepted.body);
+    await finished(app, (JSON.parse(accepted.body) as JobView).id);
+
+    const { app: short } = await makeApp({ CITYSEG_REQUEST_TIMEOUT_MS: '60000', CITYSEG_JOB_UPLOAD_TIMEOUT_MS: '1000' });
+    const shortBase = await short.listen({ port: 0, host: '127.0.0.1' });
+    const cut = await slowUpload(shortBase, bytes, 8, 300).answer;
+    assert.equal(cut.status, 408, cut.body);
+    assert.match((JSON.parse(cut.body) as { detail: string }).detail, /not complete within 1000 ms of its arrival/);
+  });
+
+  it('holds each client to CITYSEG_JOB_CLIENT_UPLOADS uploads arriving at once: 429 problem+json with Retry-After past it', async () => {
+    const bytes = await readFile(video);
+    const { app } = await makeApp({ CITYSEG_JOB_CLIENT_UPLOADS: '2', CITYSEG_CLIENT_IN_FLIGHT_LIMIT: '100' });
+    const base = await app.listen({ port: 0, host: '127.0.0.1' });
+    // Two uploads that send their first bytes and then wait.
+    const held = [slowUpload(base, bytes, 2, 60_000), slowUpload(base, bytes, 2, 60_000)];
+    for (;;) {
+      const metrics = await (await fetch(`${base}/metrics`)).text();
+      if (Number(/^cityseg_http_requests_in_flight (\d+)$/m.exec(metrics)?.[1]) > 2) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    const third = await slowUpload(base, bytes, 1, 0).answer;
+    assert.equal(third.status, 429, third.body);
+    assert.equal(third.retryAfter, '1');
+    assert.match((JSON.parse(third.body) as { detail: string }).detail, /2 video uploads in flight.*CITYSEG_JOB_CLIENT_UPLOADS/);
+    // The share is per route: an image request from the same client is served meanwhile.
+    const image = await fetch(`${base}/v1/segment?format=json`, { method: 'POST', headers: { 'content-type': 'image/png' }, body: new Uint8Array(await encodeImage(64, 48)) });
+    assert.equal(image.status, 200);
+    for (const upload of held) {
+      upload.request.destroy();
+      await upload.answer.catch(() => undefined);
+    }
+    // Their places are given back once their connections close.
+    for (;;) {
+      const again = await slowUpload(base, bytes, 1, 0).answer;
+      if (again.status === 202) {
+        await finished(app, (JSON.parse(again.body) as JobView).id);
+        break;
+      }
+      assert.equal(again.status, 429, again.body);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  });
+
+  it('refuses sampling parameters out of range with 400 naming the parameter, and an fps that samples no frame with 422', async () => {
+    const { app } = await makeApp({ CITYSEG_JOB_MAX_FRAMES: '1000' });
+    const refused = {
+      'fps=1e309': /querystring\/fps must be a finite number/,
+      'every=1e309': /querystring\/every must be a finite number/,
+      'fps=241': /querystring\/fps must be <= 240/,
+      'fps=0': /querystring\/fps must be > 0/,
+      'every=1e15': /querystring\/every must be <= 1000/,
+      'every=0': /querystring\/every must be >= 1/,
+      'every=1.5': /querystring\/every must be integer/,
+      'maxFrames=1e20': /querystring\/maxFrames must be <= 1000/,
+      'maxFrames=1001': /querystring\/maxFrames must be <= 1000/,
+    };
+    for (const [query, detail] of Object.entries(refused)) {
+      const res = await post(app, video, `?${query}`);
+      assert.equal(res.statusCode, 400, `${query}: ${res.body}`);
+      assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
+      assert.match(res.json().detail, detail, query);
+    }
+    // 6 frames at 5 fps last 1.2 s: 0.01 frames per second samples none of them (ffmpeg rounds to the nearest).
+    const none = await post(app, video, '?fps=0.01');
+    assert.equal(none.statusCode, 422, none.body);
+    assert.equal(none.json().detail, 'querystring/fps 0.01 samples no frame of this 1.2 s video: give at least 0.417');
+    const one = await post(app, video, '?fps=0.5');
+    assert.equal(one.statusCode, 202, one.body);
+    const done = await finished(app, (one.json() as JobView).id);
+    assert.equal(done.status, 'succeeded', done.error);
+    assert.deepEqual(done.frames, { done: 1, total: 1 });
+  });
+
+  it('quotes ffmpeg without the heap addresses of its components', () => {
+    assert.equal(
+      errorLines('[libx264 @ 0x5616e23a5180] broken ffmpeg/x264 configuration\n[vost#0:0/libx264 @ 0x5616e23a0c40] Error while opening encoder\n'),
+      '[libx264] broken ffmpeg/x264 configuration; [vost#0:0/libx264] Error while opening encoder',
+    );
+  });
+
+  it('answers a Range no byte satisfies 416 with Content-Range: bytes */size, and ignores a malformed one (200, whole file)', async () => {
+    const { app } = await makeApp();
+    const created = (await post(app, video)).json() as JobView;
+    assert.equal((await finished(app, created.id)).status, 'succeeded');
+    for (const file of ['result', 'frames.jsonl']) {
+      const url = `/v1/jobs/${created.id}/${file}`;
+      const whole = await app.inject({ method: 'GET', url });
+      assert.equal(whole.statusCode, 200);
+      const size = whole.rawPayload.length;
+      for (const range of [`bytes=${size}-`, 'bytes=100000-', 'bytes=-0']) {
+        const res = await app.inject({ method: 'GET', url, headers: { range } });
+        assert.equal(res.statusCode, 416, `${file} ${range}: ${res.body}`);
+        assert.equal(res.headers['content-range'], `bytes */${size}`);
+        assert.match(res.headers['content-type'] as string, /^application\/problem\+json/);
+      }
+      for (const range of ['bytes=abc', 'bytes=5-2', 'items=0-1', 'bytes=', 'bytes=1-2-3']) {
+        const res = await app.inject({ method: 'GET', url, headers: { range } });
+        assert.equal(res.statusCode, 200, `${file} ${range}: ${res.body}`);
+        assert.deepEqual(res.rawPayload, whole.rawPayload, `${file} ${range}`);
+      }
+      const tail = await app.inject({ method: 'GET', url, headers: { range: 'bytes=-10' } });
+      assert.equal(tail.statusCode, 206);
+      assert.equal(tail.headers['content-range'], `bytes ${size - 10}-${size - 1}/${size}`);
+      assert.deepEqual(tail.rawPayload, whole.rawPayload.subarray(size - 10));
+    }
   });
 
   it('removes a finished job once it expires', async () => {

@@ -79,7 +79,9 @@ export function errorLines(stderr: string): string {
   const lines = stderr
     .split('\n')
     .map((line) => line.trim())
-    .filter((line) => line !== '' && !line.includes('Parsed_showinfo'));
+    .filter((line) => line !== '' && !line.includes('Parsed_showinfo'))
+    // "[libx264 @ 0x5616e23a5180]": a heap address of the server's process means nothing to a client.
+    .map((line) => line.replace(/ @ 0x[0-9a-f]+\]/gi, ']'));
   return lines.slice(-3).join('; ');
 }
 

@@ -14,6 +14,8 @@ import { HttpProblem } from '../problems.js';
 export const VIDEO_FIELD = 'video';
 
 const MULTIPART = 'multipart/form-data';
+/** Parts a form may have (the video and a few fields); more is a 400. */
+const MAX_PARTS = 32;
 export const ACCEPTED_VIDEO_TYPES = 'video/*, image/gif, application/octet-stream or multipart/form-data';
 
 /** The media type of a Content-Type header, lower-cased without parameters ('' when missing or malformed). */
@@ -48,7 +50,8 @@ function byteLimit(limit: number): Transform {
 
 /**
  * Writes the upload in `body` to `file`; resolves with its size and the file name the client gave (multipart),
- * else `upload`. Throws HttpProblem: 413 past `limit`, 422 when empty, 400 for a malformed form.
+ * else `upload`. Throws HttpProblem: 413 past `limit`, 422 when empty, 400 for a malformed form or one whose file
+ * parts are not exactly one `video` (text fields are ignored).
  */
 export async function receiveUpload(body: Readable, contentType: string | undefined, file: string, limit: number): Promise<{ bytes: number; name: string }> {
   if (uploadMediaType(contentType).type !== MULTIPART) {
@@ -61,7 +64,7 @@ export async function receiveUpload(body: Readable, contentType: string | undefi
   return new Promise((resolve, reject) => {
     let parser: busboy.Busboy;
     try {
-      parser = busboy({ headers: { 'content-type': contentType as string }, limits: { files: 1, fileSize: limit, parts: 32 } });
+      parser = busboy({ headers: { 'content-type': contentType as string }, limits: { fileSize: limit, parts: MAX_PARTS } });
     } catch (error) {
       reject(new HttpProblem('bad-parameter', `multipart body: ${(error as Error).message}`));
       return;
@@ -70,10 +73,12 @@ export async function receiveUpload(body: Readable, contentType: string | undefi
     let written: Promise<void> | undefined;
     let bytes = 0;
     let name = 'upload';
+    let videos = 0;
     const others: string[] = [];
     parser.on('file', (field, stream, info) => {
+      if (field === VIDEO_FIELD) videos += 1;
+      else others.push(field);
       if (field !== VIDEO_FIELD || written) {
-        others.push(field);
         stream.resume();
         return;
       }
@@ -84,11 +89,15 @@ export async function receiveUpload(body: Readable, contentType: string | undefi
         failure ??= error instanceof HttpProblem ? error : new HttpProblem('bad-parameter', `multipart body: ${(error as Error).message}`);
       });
     });
+    parser.on('partsLimit', () => (failure ??= new HttpProblem('bad-parameter', `multipart body has more than ${MAX_PARTS} parts`)));
     parser.on('error', (error: Error) => (failure ??= new HttpProblem('bad-parameter', `multipart body: ${error.message.toLowerCase()}`)));
     parser.on('close', () => {
       void (written ?? Promise.resolve()).then(() => {
         if (failure) return reject(failure);
         if (!written) return reject(new HttpProblem('bad-parameter', `multipart body has no file part "${VIDEO_FIELD}"${others.length > 0 ? ` (found: ${others.join(', ')})` : ''}`));
+        // As /v1/segment answers: which of several files is the video would be a guess.
+        if (videos > 1) return reject(new HttpProblem('bad-parameter', `multipart body has ${videos} "${VIDEO_FIELD}" parts; send one`));
+        if (others.length > 0) return reject(new HttpProblem('bad-parameter', `multipart body has file parts other than "${VIDEO_FIELD}": ${others.join(', ')}`));
         if (bytes === 0) return reject(new HttpProblem('empty-body', `multipart part "${VIDEO_FIELD}" is empty`));
         resolve({ bytes, name });
       });
