@@ -10,7 +10,6 @@ import type { InferenceEngine } from '../model/engines/engine.js';
 import type { InferenceModeOptions } from '../segmentation/inference-modes/index.js';
 import { OUTPUT_FORMATS } from '../segmentation/output-formats.js';
 import type { InferenceSize } from '../segmentation/preprocess.js';
-import { VideoStoppedError } from '../segmentation/video/errors.js';
 import { frameTime, isVideoFormat, videoSuffix, type VideoFormat } from '../segmentation/video/frame.js';
 import { CLI_VIDEO_LIMITS } from '../segmentation/video/limits.js';
 import { probeVideo } from '../segmentation/video/probe.js';
@@ -124,7 +123,8 @@ export async function segmentVideoFile(file: string, stem: string, job: VideoJob
   } catch (err) {
     progress.stop();
     await Promise.all(partials.map((p) => rm(p, { recursive: true, force: true })));
-    if (err instanceof VideoStoppedError && stop.signal.aborted) {
+    // After Ctrl-C any failure is the stop's doing: a terminal's SIGINT also ends ffmpeg, whose pipes then break.
+    if (stop.signal.aborted) {
       process.stderr.write(`cityseg: interrupted: ${file} left no output (its partial files were removed)\n`);
       process.exit(INTERRUPTED_EXIT);
     }

@@ -176,11 +176,12 @@ describe('cityseg segment with videos', () => {
     assert.deepEqual(await readdir(out), ['good.jsonl', 'good_overlay.mp4']);
   });
 
-  it('Ctrl-C stops at a frame boundary, removes the video\'s partial files and exits with 130', async () => {
+  it('Ctrl-C (SIGINT to the process group) stops at a frame boundary, removes the video\'s partial files and exits with 130', async () => {
     const video = path.join(dir, 'long.mp4');
     await testVideo(video, { width: 320, height: 240, rate: 25, frames: 1500 });
     const out = path.join(dir, 'interrupted');
-    const child = spawn(process.execPath, [CLI_BIN, 'segment', ...MODEL, '--format', 'overlay,color', '--frames', '--out', out, video], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'] });
+    // In a process group of its own, so the interrupt reaches it and its ffmpeg children as a terminal's Ctrl-C does.
+    const child = spawn(process.execPath, [CLI_BIN, 'segment', ...MODEL, '--format', 'overlay,color', '--frames', '--out', out, video], { env: cliEnv(), stdio: ['ignore', 'pipe', 'pipe'], detached: true });
     let stderr = '';
     child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
     const exited = new Promise<number | null>((resolve) => child.on('close', resolve));
@@ -190,7 +191,7 @@ describe('cityseg segment with videos', () => {
       if (names.filter((name) => name.endsWith('_color.png')).length >= 3) break;
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    child.kill('SIGINT');
+    process.kill(-child.pid!, 'SIGINT');
     assert.equal(await exited, 130, stderr);
     assert.match(stderr, /interrupted: .*long\.mp4 left no output/);
     assert.deepEqual(await readdir(out), []);
