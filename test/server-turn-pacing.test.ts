@@ -200,13 +200,13 @@ describe('lingerAfterAnswer', () => {
 
 describe('the application server', () => {
   it('is built with the request gate and the configured socket time limits', async () => {
-    const config = testConfig({ CITYSEG_HEADERS_TIMEOUT_MS: '3000', CITYSEG_KEEP_ALIVE_TIMEOUT_MS: '6000', CITYSEG_REQUEST_TIMEOUT_MS: '1500' });
+    const config = testConfig({ CITYSEG_HEADERS_TIMEOUT_MS: '3000', CITYSEG_KEEP_ALIVE_TIMEOUT_MS: '6000', CITYSEG_REQUEST_TIMEOUT_MS: '1500', CITYSEG_JOB_UPLOAD_TIMEOUT_MS: '2500' });
     const app = await buildApp(config);
     try {
       assert.equal(app.server.headersTimeout, 3000);
       assert.equal(app.server.keepAliveTimeout, 6000);
-      // Node's own whole-request limit is the backstop, 5 s after ours.
-      assert.equal(app.server.requestTimeout, 6500);
+      // Node's own whole-request limit is the backstop, 5 s after our longest deadline (a video upload's here).
+      assert.equal(app.server.requestTimeout, 7500);
       // Twenty requests written together on accepted connections reach Fastify over two turns or more.
       const counter = perTurnCounter();
       app.addHook('onRequest', async () => counter.count());
