@@ -26,6 +26,16 @@ export async function appWithDefaultModels(config: ServerConfig, deps: Omit<AppD
   return app;
 }
 
+/** The same, listening on an ephemeral loopback port before the models load (as production listens first): the app and its base URL. */
+export async function listeningAppWithDefaultModels(config: ServerConfig): Promise<{ app: FastifyInstance; baseUrl: string }> {
+  const app = await buildApp(config);
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  await app.repository.start();
+  const address = app.server.address();
+  if (!address || typeof address !== 'object') throw new Error('the app is not listening on a TCP port');
+  return { app, baseUrl: `http://127.0.0.1:${address.port}` };
+}
+
 /** Deterministic RGB pixels: a different smooth pattern per seed, so the network sees varied input. */
 export function patternPixels(width: number, height: number, seed = 0): Buffer {
   const data = Buffer.alloc(width * height * 3);

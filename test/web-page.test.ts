@@ -5,7 +5,7 @@ import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM_SKIP, launchChromium } from './browser-helpers.js';
 import sharp from 'sharp';
-import { buildApp } from '../server/app.js';
+import { listeningAppWithDefaultModels } from './server-helpers.js';
 import { loadConfig } from '../server/config.js';
 import { UNTRAINED_ENV } from './cli-helpers.js';
 
@@ -62,12 +62,7 @@ before(async () => {
     LOG_LEVEL: 'silent',
     ...UNTRAINED_ENV,
   });
-  app = await buildApp(config);
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  await app.repository.start();
-  const address = app.server.address();
-  assert.ok(address && typeof address === 'object');
-  baseUrl = `http://127.0.0.1:${address.port}`;
+  ({ app, baseUrl } = await listeningAppWithDefaultModels(config));
 
   browser = await launchChromium();
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });

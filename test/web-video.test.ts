@@ -9,7 +9,7 @@ import path from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import type { Browser, Page } from 'playwright-core';
 import { CHROMIUM_SKIP, launchChromium } from './browser-helpers.js';
-import { buildApp } from '../server/app.js';
+import { listeningAppWithDefaultModels } from './server-helpers.js';
 import { loadConfig } from '../server/config.js';
 import { tempDir, UNTRAINED_ENV } from './cli-helpers.js';
 import { testVideo, toolProcessesMentioning } from './video-helpers.js';
@@ -22,6 +22,7 @@ let browser: Browser;
 let page: Page;
 let dir: string;
 let cleanup: () => Promise<void>;
+let baseUrl: string;
 const pageErrors: string[] = [];
 const jobPosts: string[] = [];
 
@@ -36,11 +37,7 @@ before(async () => {
     LOG_LEVEL: 'silent',
     ...UNTRAINED_ENV,
   });
-  app = await buildApp(config);
-  await app.listen({ port: 0, host: '127.0.0.1' });
-  await app.repository.start();
-  const address = app.server.address();
-  assert.ok(address && typeof address === 'object');
+  ({ app, baseUrl } = await listeningAppWithDefaultModels(config));
   browser = await launchChromium(['--autoplay-policy=no-user-gesture-required']);
   page = await browser.newPage({ viewport: { width: 1200, height: 900 } });
   page.on('pageerror', (error) => pageErrors.push(error.message));
@@ -50,7 +47,7 @@ before(async () => {
   page.on('request', (req) => {
     if (req.method() === 'POST' && new URL(req.url()).pathname === '/v1/jobs') jobPosts.push(req.url());
   });
-  await page.goto(`http://127.0.0.1:${address.port}`, { waitUntil: 'networkidle' });
+  await page.goto(baseUrl, { waitUntil: 'networkidle' });
 });
 
 after(async () => {
