@@ -152,7 +152,7 @@ export class ModelRepository {
     const { budgetSource } = this.app;
     let baseline = this.processBytes;
     for (const entry of entries) baseline += (started.find((s) => s.name === entry.name)?.loaded ?? this.current.get(entry.name!)!).memory;
-    const capacity = requestCapacity(budgetSource.bytes, baseline);
+    const capacity = roomForRequests(this.app, baseline);
     if (capacity >= MIN_REQUEST_CAPACITY) return;
     throw new ModelsFileError(
       file,
@@ -349,6 +349,11 @@ export function publishModel(app: FastifyInstance, served: ServedModel, warmMs?:
 /** Capacity under which no request could be admitted (a request's fixed working memory and a small body). */
 const MIN_REQUEST_CAPACITY = 16 * 1024 ** 2;
 
+/** Bytes of the memory budget left for requests beside a `baseline` RSS and the ONNX Runtime arenas held. */
+function roomForRequests(app: FastifyInstance, baseline: number): number {
+  return requestCapacity(app.budgetSource.bytes, baseline) - app.budget.arenaBytes;
+}
+
 /**
  * Sets the requests' share of the memory budget from the memory the models need: `baseline` is the process with its
  * models loaded and warmed and no request (server/model-repository.ts keeps it: the start-up RSS plus what each
@@ -358,7 +363,7 @@ const MIN_REQUEST_CAPACITY = 16 * 1024 ** 2;
  */
 export function resetBudget(app: FastifyInstance, baseline = process.memoryUsage().rss): void {
   const { budget, budgetSource, readiness } = app;
-  budget.setCapacity(requestCapacity(budgetSource.bytes, baseline) - budget.arenaBytes);
+  budget.setCapacity(roomForRequests(app, baseline));
   const facts = { memoryBudget: budgetSource.bytes, budgetSource: budgetSource.source, baselineBytes: baseline, requestCapacity: budget.capacity };
   const summary = `memory budget ${formatBytes(budgetSource.bytes)} (${budgetSource.source}): ${formatBytes(budget.capacity)} for requests after a baseline of ${formatBytes(baseline)}`;
   if (budget.capacity < MIN_REQUEST_CAPACITY) {
