@@ -12,8 +12,7 @@ import { VIDEO_FORMATS, type VideoFormat } from '../segmentation/video/frame.js'
 import { probeVideo, type VideoInfo } from '../segmentation/video/probe.js';
 import { findVideoTools, type VideoTools } from '../segmentation/video/tools.js';
 import { VideoJobs } from '../server/jobs/runner.js';
-import { apiKeyVerifier } from '../server/api-keys.js';
-import { clientOf, clientShare } from '../server/client-share.js';
+import { clientShare } from '../server/client-share.js';
 import { CLOSING_RETRY_AFTER_SECONDS } from '../server/framework-errors.js';
 import { JOB_FILES, JobStore, type JobRecord } from '../server/jobs/store.js';
 import { checkUploadType, receiveUpload, VIDEO_FIELD, ACCEPTED_VIDEO_TYPES } from '../server/jobs/upload.js';
@@ -154,10 +153,8 @@ export const jobsRoutes: FastifyPluginAsync = async (app) => {
     uploads.addHook('onRequest', async (request) => {
       request.deadline = arrivalOf(request.raw) + config.jobUploadTimeoutMs;
     });
-    const verifier = config.apiKeys === undefined ? undefined : apiKeyVerifier(config.apiKeys);
     await uploads.register(clientShare, {
       limit: config.jobClientUploads,
-      clientOf: (request) => clientOf(request, verifier),
       counts: { what: 'video uploads', setting: 'CITYSEG_JOB_CLIENT_UPLOADS' },
     });
     uploads.post<{ Querystring: JobQuery }>(

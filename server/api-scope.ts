@@ -9,8 +9,7 @@ import { oipMetadataRoutes } from '../routes/oip/metadata.js';
 import { segmentRoutes } from '../routes/segment.js';
 import { admission } from './admission.js';
 import { apiKeyAuth } from './api-key-auth.js';
-import { apiKeyVerifier } from './api-keys.js';
-import { clientOf, clientShare } from './client-share.js';
+import { clientShare } from './client-share.js';
 import { imageBody } from './image-body.js';
 import { apiRateLimit } from './rate-limit.js';
 
@@ -22,8 +21,7 @@ import { apiRateLimit } from './rate-limit.js';
 async function inferenceRoutes(app: FastifyInstance): Promise<void> {
   const { config, inference, budget } = app;
   // Before admission: a request over its client's share is refused before it takes a place under the cap.
-  const verifier = config.apiKeys === undefined ? undefined : apiKeyVerifier(config.apiKeys);
-  await app.register(clientShare, { limit: config.clientInFlightLimit, clientOf: (request) => clientOf(request, verifier) });
+  await app.register(clientShare, { limit: config.clientInFlightLimit });
   await app.register(admission, { queue: inference.queue, budget, requestTimeoutMs: config.requestTimeoutMs, bodyLimit: config.bodyLimit });
   await app.register(async (uploadScope) => {
     await uploadScope.register(imageBody, { bodyLimit: config.bodyLimit });

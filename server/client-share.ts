@@ -1,6 +1,6 @@
 import fp from 'fastify-plugin';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import type { ApiKeyVerifier } from './api-keys.js';
+import { apiKeyVerifier, type ApiKeys } from './api-keys.js';
 import { HttpProblem } from './problems.js';
 
 /** Seconds a client over its share is told to wait: one of its own requests is usually answered by then. */
@@ -10,8 +10,8 @@ const RETRY_AFTER_SECONDS = 1;
  * Who a request comes from, for the limits that count per client (the rate limit, the in-flight share): the API
  * key's id when the request carries a valid one, else `address:<ip>` (behind a proxy, the proxy's address).
  */
-export function clientOf(request: FastifyRequest, verifier: ApiKeyVerifier | undefined): string {
-  return verifier?.verifyRequest(request) ?? `address:${request.ip}`;
+export function clientOf(request: FastifyRequest, apiKeys: ApiKeys | undefined): string {
+  return (apiKeys === undefined ? null : apiKeyVerifier(apiKeys).verifyRequest(request)) ?? `address:${request.ip}`;
 }
 
 export interface ClientShareOptions {
@@ -19,8 +19,6 @@ export interface ClientShareOptions {
   limit: number;
   /** What the scope's requests are and the setting of `limit`, for the 429's detail; default the image routes'. */
   counts?: { what: string; setting: string };
-  /** The client a request counts against (clientOf). */
-  clientOf: (request: FastifyRequest) => string;
 }
 
 /**
@@ -38,7 +36,7 @@ const clientSharePlugin: FastifyPluginAsync<ClientShareOptions> = async (app, op
   const inFlight = new Map<string, number>();
 
   app.addHook('onRequest', async (request, reply) => {
-    const client = options.clientOf(request);
+    const client = clientOf(request, app.config.apiKeys);
     const held = inFlight.get(client) ?? 0;
     if (held >= options.limit) {
       reply.header('connection', 'close');
@@ -57,4 +55,4 @@ const clientSharePlugin: FastifyPluginAsync<ClientShareOptions> = async (app, op
   });
 };
 
-export const clientShare = fp(clientSharePlugin, { name: 'cityseg-client-share' });
+export const clientShare = fp(clientSharePlugin, { name: 'cityseg-client-share', dependencies: ['cityseg-config'] });

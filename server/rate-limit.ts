@@ -1,7 +1,6 @@
 import fp from 'fastify-plugin';
 import rateLimit from '@fastify/rate-limit';
 import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
-import { apiKeyVerifier } from './api-keys.js';
 import { clientOf } from './client-share.js';
 import { HttpProblem } from './problems.js';
 
@@ -15,14 +14,13 @@ import { HttpProblem } from './problems.js';
 const rateLimitPlugin: FastifyPluginAsync = async (app) => {
   const { rateLimitMax, rateLimitWindowMs, apiKeys } = app.config;
   if (rateLimitMax === 0) return;
-  const verifier = apiKeys === undefined ? undefined : apiKeyVerifier(apiKeys);
 
   await app.register(rateLimit, {
     // Not per route: one hook on the scope (below), so it runs before the scope's own API-key hook.
     global: false,
     max: rateLimitMax,
     timeWindow: rateLimitWindowMs,
-    keyGenerator: (request: FastifyRequest) => clientOf(request, verifier),
+    keyGenerator: (request: FastifyRequest) => clientOf(request, apiKeys),
     errorResponseBuilder: (_request, context) => {
       const retryAfterSeconds = Math.max(1, Math.ceil(context.ttl / 1000));
       return new HttpProblem(
